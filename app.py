@@ -1,0 +1,12 @@
+"""opsbot: the Chalice app. Creates the app, registers middleware and Blueprints; nothing else."""
+
+from chalice import Chalice
+
+from chalicelib.handlers import api, events, worker
+from chalicelib.handlers.http import auth_middleware
+
+app = Chalice(app_name="opsbot")
+app.register_middleware(auth_middleware, "http")
+app.register_blueprint(api.bp)
+app.register_blueprint(worker.bp)
+app.register_blueprint(events.bp)

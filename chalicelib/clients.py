@@ -1,0 +1,108 @@
+"""The only place boto3 clients are made: lazy, cached, per account, with retries.
+
+Clients for opsbot's own resources (table, queue, topics, parameters) use the function's
+credentials. Clients for an environment use that environment's role when the policy names one
+(the cross-account role pattern): credentials come from STS AssumeRole and are refreshed by
+botocore before they expire.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import boto3
+
+    from chalicelib.policy import Environment
+
+_lock = threading.Lock()
+_sessions: dict[str, boto3.Session] = {}
+_clients: dict[tuple[str, str, str], Any] = {}
+
+_ROLE_SESSION_NAME = "opsbot"
+_ROLE_DURATION_SECONDS = 3600
+
+
+def _config() -> Any:
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "standard", "max_attempts": 5},
+        connect_timeout=3,
+        read_timeout=10,
+        user_agent_extra="opsbot",
+    )
+
+
+def _home_session() -> boto3.Session:
+    import boto3
+
+    session = _sessions.get("")
+    if session is None:
+        session = boto3.Session()
+        _sessions[""] = session
+    return session
+
+
+def _assumed_session(role_arn: str, region: str) -> boto3.Session:
+    """A session whose credentials come from AssumeRole and refresh themselves."""
+    import boto3
+    from botocore.credentials import DeferredRefreshableCredentials
+    from botocore.session import get_session
+
+    sts = _home_session().client("sts", region_name=region, config=_config())
+
+    def refresh() -> dict[str, str]:
+        creds = sts.assume_role(
+            RoleArn=role_arn,
+            RoleSessionName=_ROLE_SESSION_NAME,
+            DurationSeconds=_ROLE_DURATION_SECONDS,
+        )["Credentials"]
+        return {
+            "access_key": creds["AccessKeyId"],
+            "secret_key": creds["SecretAccessKey"],
+            "token": creds["SessionToken"],
+            "expiry_time": creds["Expiration"].isoformat(),
+        }
+
+    botocore_session = get_session()
+    # Deferred: the first AssumeRole happens on the first call, and botocore refreshes the
+    # credentials before they expire (the pattern of botocore's own assume-role provider).
+    botocore_session._credentials = DeferredRefreshableCredentials(  # type: ignore[attr-defined]
+        refresh_using=refresh, method="sts-assume-role"
+    )
+    botocore_session.set_config_variable("region", region)
+    return boto3.Session(botocore_session=botocore_session)
+
+
+def client(service: str, environment: Environment | None = None) -> Any:
+    """A cached boto3 client for ``service``, in ``environment``'s account when given."""
+    from chalicelib.settings import get_settings
+
+    region = environment.region if environment else get_settings().region
+    role = environment.role_arn if environment and environment.role_arn else ""
+    key = (service, region, role)
+    cached = _clients.get(key)
+    if cached is not None:
+        return cached
+    with _lock:
+        cached = _clients.get(key)
+        if cached is None:
+            if role:
+                session = _sessions.get(role)
+                if session is None:
+                    session = _assumed_session(role, region)
+                    _sessions[role] = session
+            else:
+                session = _home_session()
+            cached = session.client(service, region_name=region, config=_config())  # type: ignore[call-overload]
+            _clients[key] = cached
+        return cached
+
+
+def reset() -> None:
+    """Forget every cached client (tests, and after a settings change)."""
+    with _lock:
+        _clients.clear()
+        _sessions.clear()

@@ -1,0 +1,618 @@
+"""Deploys: a new image for an ECS service, tracked to steady state, rolled back on failure.
+
+The flow (each step a separate invocation; nothing sleeps):
+
+1. ``request_deploy`` (REST): validate, authorize, resolve the ECR tag, take the service lock,
+   record ``queued``, enqueue ``deploy.start``.
+2. ``start_deploy`` (worker): render the running task definition with the new image, register
+   it, UpdateService, record ``in_progress``, enqueue a delayed ``deploy.timeout`` guard.
+3. ``on_ecs_deployment_event`` (EventBridge "ECS Deployment State Change"): COMPLETED verifies the
+   service runs the new task definition and marks ``succeeded``; FAILED starts (or follows the
+   circuit breaker's) rollback to the previous task definition, whose completion marks
+   ``rolled_back``.
+4. ``on_deploy_timeout`` (worker): a rollout still unfinished at its deadline is rolled back.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.errors import Conflict, InvalidRequest, NotFound, OpsError
+from chalicelib.messages import DeployStart, DeployTimeout
+from chalicelib.notifications import Message
+from chalicelib.observability import count, logger
+from chalicelib.policy import Environment, Permission, Service
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from chalicelib.messages import DeployRequest
+    from chalicelib.runtime import Deps
+
+ACTIVE = ("queued", "in_progress")
+TERMINAL = ("succeeded", "failed", "rolled_back", "rejected")
+
+# Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not accept.
+_READ_ONLY_FIELDS = (
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
+)
+
+
+def lock_name(environment: str, service: str) -> str:
+    """The per-service lock shared by deploys, rollbacks and scaling."""
+    return f"service#{environment}#{service}"
+
+
+def iso(at: datetime) -> str:
+    """ISO-8601 UTC with a Z."""
+    return at.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _event(deps: Deps, status: str, message: str) -> dict[str, Any]:
+    return {"at": iso(deps.clock()), "status": status, "message": message}
+
+
+def render_task_definition(
+    task_definition: dict[str, Any], *, container: str, image: str
+) -> dict[str, Any]:
+    """RegisterTaskDefinition input: the described task definition with one container's image.
+
+    Everything else is kept as it was (other containers, roles, volumes, tags' owner fields are
+    dropped only where ECS rejects them), as the amazon-ecs-render-task-definition action does.
+    """
+    rendered = {
+        k: copy.deepcopy(v) for k, v in task_definition.items() if k not in _READ_ONLY_FIELDS
+    }
+    names = [c.get("name") for c in rendered.get("containerDefinitions", [])]
+    if container not in names:
+        raise OpsError(
+            f"task definition {task_definition.get('family')} has no container {container!r} "
+            f"(it has {names})"
+        )
+    for definition in rendered["containerDefinitions"]:
+        if definition["name"] == container:
+            definition["image"] = image
+    return rendered
+
+
+def container_image(task_definition: dict[str, Any], container: str) -> str | None:
+    """The image of one container of a described task definition."""
+    for definition in task_definition.get("containerDefinitions", []):
+        if definition.get("name") == container:
+            return str(definition.get("image"))
+    return None
+
+
+def _registry(env: Environment) -> str:
+    return f"{env.account}.dkr.ecr.{env.region}.amazonaws.com"
+
+
+def resolve_image(
+    deps: Deps, env: Environment, svc: Service, *, image: str | None, tag: str | None
+) -> tuple[str, str | None]:
+    """(image, digest) for a request; an ECR tag must exist in the service's repository."""
+    repo_prefix = f"{_registry(env)}/{svc.repository}:"
+    if image is not None:
+        if not image.startswith(repo_prefix):
+            return image, None  # another registry or repository: taken as given
+        tag = image[len(repo_prefix) :].split("@", 1)[0]
+    assert tag is not None
+    ecr = deps.aws("ecr", env)
+    try:
+        resp = ecr.describe_images(
+            registryId=env.account, repositoryName=svc.repository, imageIds=[{"imageTag": tag}]
+        )
+    except ecr.exceptions.ImageNotFoundException:
+        raise InvalidRequest(
+            f"tag {tag!r} not found in ECR repository {svc.repository!r}; nothing was deployed",
+            fields={"tag": f"no image tagged {tag!r} in {svc.repository}"},
+        ) from None
+    except ecr.exceptions.RepositoryNotFoundException:
+        raise InvalidRequest(
+            f"ECR repository {svc.repository!r} (from the ops policy) does not exist",
+            fields={"tag": f"repository {svc.repository!r} not found"},
+        ) from None
+    details = resp.get("imageDetails") or [{}]
+    return image or f"{repo_prefix}{tag}", details[0].get("imageDigest")
+
+
+def _new_id(deps: Deps) -> str:
+    return f"dep-{deps.clock().strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+def _timeout_for(deps: Deps, svc: Service) -> int:
+    return svc.deploy_timeout_seconds or deps.policy.deploy.timeout_seconds
+
+
+def _lease_for(timeout: int) -> int:
+    # a rollout and its rollback may each take the whole timeout
+    return 2 * timeout + 300
+
+
+def _admit(deps: Deps, record: dict[str, Any], *, action: str) -> dict[str, Any]:
+    """Lock the service, record the deployment, enqueue its start; Conflict if one is in flight."""
+    now = deps.clock()
+    name = lock_name(record["environment"], record["service"])
+    lock = deps.store.acquire_lock(
+        name, record["id"], lease_seconds=_lease_for(record["timeout_seconds"]), now=now
+    )
+    if not lock.acquired:
+        deps.store.audit(
+            now=now,
+            actor=record["actor"],
+            action=action,
+            environment=record["environment"],
+            target=f"{record['environment']}/{record['service']}",
+            result="conflict",
+            reason=f"held by {lock.holder}",
+        )
+        raise Conflict(
+            f"{record['service']} in {record['environment']} is busy with {lock.holder}; "
+            "try again when it has finished",
+            holder=lock.holder,
+        )
+    try:
+        deps.store.put_deployment(record, now=now)
+        deps.queue.send(DeployStart(deployment_id=record["id"]))
+    except Exception:
+        deps.store.release_lock(name, record["id"])
+        raise
+    deps.store.audit(
+        now=now,
+        actor=record["actor"],
+        action=action,
+        environment=record["environment"],
+        target=f"{record['environment']}/{record['service']}",
+        result="accepted",
+        deployment_id=record["id"],
+        image=record["image"],
+    )
+    return record
+
+
+def request_deploy(deps: Deps, *, actor: str, request: DeployRequest) -> dict[str, Any]:
+    """Validate, authorize, record and enqueue a deploy; the new record (status ``queued``)."""
+    env = deps.policy.environment(request.environment)
+    svc = env.service(request.service)
+    deps.policy.require(actor, env.name, Permission.DEPLOY)
+    target = f"{env.name}/{request.service}"
+    try:
+        image, digest = resolve_image(deps, env, svc, image=request.image, tag=request.tag)
+    except InvalidRequest as exc:
+        deps.store.audit(
+            now=deps.clock(),
+            actor=actor,
+            action="deploy",
+            environment=env.name,
+            target=target,
+            result="rejected",
+            reason=exc.message,
+        )
+        raise
+    now = deps.clock()
+    record = {
+        "id": _new_id(deps),
+        "environment": env.name,
+        "service": request.service,
+        "image": image,
+        "image_digest": digest,
+        "status": "queued",
+        "actor": actor,
+        "created_at": iso(now),
+        "updated_at": iso(now),
+        "timeout_seconds": _timeout_for(deps, svc),
+        "task_definition": None,
+        "previous_task_definition": None,
+        "events": [_event(deps, "queued", f"{actor} asked to deploy {image}")],
+    }
+    return _admit(deps, record, action="deploy")
+
+
+def request_rollback(
+    deps: Deps, *, actor: str, deployment_id: str, reason: str | None
+) -> dict[str, Any]:
+    """Put a service back on what it ran before ``deployment_id``; a new deployment."""
+    original = get_deployment(deps, deployment_id)
+    env = deps.policy.environment(original["environment"])
+    svc = env.service(original["service"])
+    deps.policy.require(actor, env.name, Permission.ROLLBACK)
+    if original["status"] in ACTIVE:
+        raise Conflict(
+            f"deployment {deployment_id} is still {original['status']}; it rolls back by itself "
+            "if its rollout fails or times out"
+        )
+    if original["status"] == "rolled_back":
+        raise Conflict(f"deployment {deployment_id} is already rolled back")
+    previous = original.get("previous_task_definition")
+    if not previous:
+        raise Conflict(
+            f"deployment {deployment_id} never reached ECS; there is nothing to roll back"
+        )
+    ecs = deps.aws("ecs", env)
+    described = ecs.describe_task_definition(taskDefinition=previous)["taskDefinition"]
+    image = container_image(described, svc.container) or "unknown"
+    now = deps.clock()
+    why = f" ({reason})" if reason else ""
+    record = {
+        "id": _new_id(deps),
+        "environment": env.name,
+        "service": original["service"],
+        "image": image,
+        "status": "queued",
+        "actor": actor,
+        "created_at": iso(now),
+        "updated_at": iso(now),
+        "timeout_seconds": _timeout_for(deps, svc),
+        "task_definition": previous,
+        "previous_task_definition": None,
+        "rollback_of": deployment_id,
+        "events": [
+            _event(deps, "queued", f"{actor} asked to roll back {deployment_id} to {previous}{why}")
+        ],
+    }
+    return _admit(deps, record, action="rollback")
+
+
+def get_deployment(deps: Deps, deployment_id: str) -> dict[str, Any]:
+    """A deployment record, or NotFound."""
+    record = deps.store.get_deployment(deployment_id)
+    if record is None:
+        raise NotFound(f"no deployment {deployment_id!r}")
+    return record
+
+
+def _describe_service(ecs: Any, cluster: str, service: str) -> dict[str, Any] | None:
+    resp = ecs.describe_services(cluster=cluster, services=[service])
+    services = [s for s in resp.get("services", []) if s.get("status") != "INACTIVE"]
+    return services[0] if services else None
+
+
+def _primary(service: dict[str, Any]) -> dict[str, Any]:
+    for deployment in service.get("deployments", []):
+        if deployment.get("status") == "PRIMARY":
+            return dict(deployment)
+    return {}
+
+
+def _notify(deps: Deps, record: dict[str, Any], title: str, text: str, level: str) -> None:
+    facts = [
+        ("Deployment", record["id"]),
+        ("Service", f"{record['environment']}/{record['service']}"),
+        ("Image", record["image"]),
+        ("By", record["actor"]),
+    ]
+    deps.notifier.send(Message(title=title, text=text, level=level, facts=tuple(facts)))
+
+
+def start_deploy(deps: Deps, deployment_id: str) -> None:
+    """Worker step: register the rendered task definition and update the service."""
+    record = deps.store.get_deployment(deployment_id)
+    if record is None:
+        logger().warning(
+            "deploy.start for an unknown deployment; dropped",
+            extra={"deployment_id": deployment_id},
+        )
+        return
+    if not deps.store.update_deployment(
+        deployment_id,
+        expect_status=("queued",),
+        status="in_progress",
+        updated_at=iso(deps.clock()),
+        event=_event(deps, "in_progress", "worker picked it up"),
+    ):
+        logger().info(
+            "deploy.start redelivered; already started", extra={"status": record["status"]}
+        )
+        return
+    try:
+        env = deps.policy.environment(record["environment"])
+        svc = env.service(record["service"])
+    except NotFound as exc:
+        _finish(deps, record, "rejected", f"no longer in the ops policy: {exc.message}", "failure")
+        return
+    ecs = deps.aws("ecs", env)
+    from botocore.exceptions import ClientError
+
+    try:
+        current = _describe_service(ecs, env.cluster, record["service"])
+        if current is None:
+            _finish(
+                deps,
+                record,
+                "failed",
+                f"service {record['service']} not found in cluster {env.cluster}",
+                "failure",
+            )
+            return
+        previous = current["taskDefinition"]
+        target = record.get("task_definition")
+        if not record.get("rollback_of"):
+            described = ecs.describe_task_definition(taskDefinition=previous, include=["TAGS"])
+            rendered = render_task_definition(
+                described["taskDefinition"], container=svc.container, image=record["image"]
+            )
+            if described.get("tags"):
+                rendered["tags"] = described["tags"]
+            target = ecs.register_task_definition(**rendered)["taskDefinition"]["taskDefinitionArn"]
+        updated = ecs.update_service(
+            cluster=env.cluster, service=record["service"], taskDefinition=target
+        )
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        _finish(
+            deps,
+            record,
+            "failed",
+            f"ECS refused: {err.get('Code')}: {err.get('Message')}",
+            "failure",
+        )
+        return
+    except OpsError as exc:
+        _finish(deps, record, "failed", exc.message, "failure")
+        return
+    primary = _primary(updated["service"])
+    ecs_id = primary.get("id", "")
+    now = deps.clock()
+    if ecs_id:
+        deps.store.index_ecs_deployment(ecs_id, deployment_id, role="rollout", now=now)
+    deps.store.update_deployment(
+        deployment_id,
+        task_definition=target,
+        previous_task_definition=previous,
+        ecs_deployment_id=ecs_id,
+        phase="rollout",
+        updated_at=iso(now),
+        event=_event(
+            deps,
+            "in_progress",
+            f"ECS deployment {ecs_id} started: {_short(previous)} -> {_short(target)}",
+        ),
+    )
+    timeout = int(record["timeout_seconds"])
+    deps.queue.send(
+        DeployTimeout(
+            deployment_id=deployment_id, phase="rollout", deadline=int(now.timestamp()) + timeout
+        ),
+        delay_seconds=timeout,
+    )
+    count("DeploymentsStarted", environment=record["environment"], service=record["service"])
+    record["task_definition"] = target
+    verb = "Rollback" if record.get("rollback_of") else "Deploy"
+    _notify(
+        deps,
+        record,
+        f"{verb} started: {record['environment']}/{record['service']}",
+        f"Rolling out {record['image']} ({_short(previous)} -> {_short(target)}).",
+        "info",
+    )
+    if primary.get("rolloutState") == "COMPLETED":  # ECS finished before we looked
+        on_ecs_deployment_event(
+            deps,
+            ecs_deployment_id=ecs_id,
+            event_name="SERVICE_DEPLOYMENT_COMPLETED",
+            reason="completed at once",
+        )
+
+
+def _short(task_definition_arn: str | None) -> str:
+    return (task_definition_arn or "?").rsplit("/", 1)[-1]
+
+
+def on_ecs_deployment_event(
+    deps: Deps, *, ecs_deployment_id: str, event_name: str, reason: str
+) -> str:
+    """Advance the deployment an ECS deployment state change belongs to; what was done."""
+    ref = deps.store.deployment_for_ecs(ecs_deployment_id)
+    if ref is None:
+        return "ignored: not an opsbot deployment"
+    deployment_id, role = ref
+    logger().set_correlation_id(deployment_id)
+    record = deps.store.get_deployment(deployment_id)
+    if record is None or record["status"] != "in_progress":
+        return "ignored: deployment not in progress"
+    env = deps.policy.environment(record["environment"])
+    ecs = deps.aws("ecs", env)
+    if event_name == "SERVICE_DEPLOYMENT_IN_PROGRESS":
+        deps.store.update_deployment(
+            deployment_id, event=_event(deps, "in_progress", f"ECS: {reason}")
+        )
+        return "noted"
+    current = _describe_service(ecs, env.cluster, record["service"]) or {}
+    running = current.get("taskDefinition")
+    if event_name == "SERVICE_DEPLOYMENT_COMPLETED":
+        if role == "rollout":
+            if running == record["task_definition"]:
+                _finish(
+                    deps,
+                    record,
+                    "succeeded",
+                    f"steady state: {record['service']} runs {_short(running)}",
+                    "success",
+                )
+                return "succeeded"
+            _begin_rollback(
+                deps, record, env, ecs, f"ECS completed but the service runs {_short(running)}"
+            )
+            return "rolling back"
+        if running == record["previous_task_definition"]:
+            _finish(
+                deps,
+                record,
+                "rolled_back",
+                f"rolled back: {record['service']} is steady on {_short(running)} "
+                f"({record.get('failure_reason', 'rollout failed')})",
+                "failure",
+            )
+            return "rolled_back"
+        _finish(
+            deps,
+            record,
+            "failed",
+            f"rollback completed but the service runs {_short(running)}",
+            "failure",
+        )
+        return "failed"
+    if event_name == "SERVICE_DEPLOYMENT_FAILED":
+        if role == "rollout":
+            _begin_rollback(deps, record, env, ecs, f"ECS: {reason}", current=current)
+            return "rolling back"
+        _finish(
+            deps,
+            record,
+            "failed",
+            f"the rollback failed too ({reason}); {record['service']} is on {_short(running)}: "
+            "needs a human",
+            "failure",
+        )
+        return "failed"
+    return f"ignored: {event_name}"
+
+
+def _begin_rollback(
+    deps: Deps,
+    record: dict[str, Any],
+    env: Environment,
+    ecs: Any,
+    reason: str,
+    current: dict[str, Any] | None = None,
+) -> None:
+    """Make sure the service goes back to the previous task definition and track that rollout."""
+    previous = record["previous_task_definition"]
+    current = current or _describe_service(ecs, env.cluster, record["service"]) or {}
+    primary = _primary(current)
+    if primary.get("taskDefinition") == previous and primary.get("id") != record.get(
+        "ecs_deployment_id"
+    ):
+        rollback = primary
+        how = f"the ECS circuit breaker is rolling back to {_short(previous)}"
+    else:
+        from botocore.exceptions import ClientError
+
+        try:
+            resp = ecs.update_service(
+                cluster=env.cluster, service=record["service"], taskDefinition=previous
+            )
+        except ClientError as exc:
+            _finish(
+                deps, record, "failed", f"{reason}; and the rollback was refused: {exc}", "failure"
+            )
+            return
+        rollback = _primary(resp["service"])
+        how = f"opsbot is rolling back to {_short(previous)}"
+    now = deps.clock()
+    if rollback.get("id"):
+        deps.store.index_ecs_deployment(rollback["id"], record["id"], role="rollback", now=now)
+    deps.store.update_deployment(
+        record["id"],
+        phase="rollback",
+        failure_reason=reason,
+        rollback_ecs_deployment_id=rollback.get("id"),
+        updated_at=iso(now),
+        event=_event(deps, "in_progress", f"{reason}; {how}"),
+    )
+    timeout = int(record["timeout_seconds"])
+    deps.queue.send(
+        DeployTimeout(
+            deployment_id=record["id"], phase="rollback", deadline=int(now.timestamp()) + timeout
+        ),
+        delay_seconds=timeout,
+    )
+    _notify(
+        deps,
+        record,
+        f"Deploy failed, rolling back: {record['environment']}/{record['service']}",
+        f"{reason}. {how[0].upper()}{how[1:]}.",
+        "warning",
+    )
+    if rollback.get("rolloutState") == "COMPLETED":
+        on_ecs_deployment_event(
+            deps,
+            ecs_deployment_id=rollback["id"],
+            event_name="SERVICE_DEPLOYMENT_COMPLETED",
+            reason="completed at once",
+        )
+
+
+def on_deploy_timeout(deps: Deps, message: DeployTimeout) -> None:
+    """The timeout guard: roll back a rollout that did not finish, give up on a stuck rollback."""
+    record = deps.store.get_deployment(message.deployment_id)
+    if record is None or record["status"] != "in_progress" or record.get("phase") != message.phase:
+        return
+    logger().set_correlation_id(record["id"])
+    now = int(deps.clock().timestamp())
+    if now < message.deadline:  # timeouts beyond SQS's 15-minute delay wait in steps
+        deps.queue.send(message, delay_seconds=message.deadline - now)
+        return
+    env = deps.policy.environment(record["environment"])
+    timeout = record["timeout_seconds"]
+    if message.phase == "rollout":
+        _begin_rollback(deps, record, env, deps.aws("ecs", env), f"not steady after {timeout} s")
+    else:
+        _finish(
+            deps,
+            record,
+            "failed",
+            f"the rollback was not steady after {timeout} s: needs a human",
+            "failure",
+        )
+
+
+_TITLES = {
+    "succeeded": "Deploy succeeded",
+    "rolled_back": "Deploy rolled back",
+    "failed": "Deploy FAILED",
+    "rejected": "Deploy rejected",
+}
+
+
+def _finish(deps: Deps, record: dict[str, Any], status: str, message: str, level: str) -> None:
+    """Terminal state: record, release the lock, audit, notify, count."""
+    now = deps.clock()
+    if not deps.store.update_deployment(
+        record["id"],
+        expect_status=ACTIVE,
+        status=status,
+        updated_at=iso(now),
+        finished_at=iso(now),
+        event=_event(deps, status, message),
+    ):
+        return
+    deps.store.release_lock(lock_name(record["environment"], record["service"]), record["id"])
+    target = f"{record['environment']}/{record['service']}"
+    deps.store.audit(
+        now=now,
+        actor=record["actor"],
+        action="rollback" if record.get("rollback_of") else "deploy",
+        environment=record["environment"],
+        target=target,
+        result=status,
+        deployment_id=record["id"],
+        image=record["image"],
+        reason=message,
+    )
+    metric = {"succeeded": "DeploymentsSucceeded", "rolled_back": "DeploymentsRolledBack"}.get(
+        status, "DeploymentsFailed"
+    )
+    count(metric, environment=record["environment"], service=record["service"])
+    original = record.get("rollback_of")
+    if original and status == "succeeded":
+        deps.store.update_deployment(
+            original,
+            expect_status=("succeeded", "failed"),
+            status="rolled_back",
+            updated_at=iso(now),
+            event=_event(deps, "rolled_back", f"rolled back by {record['id']} ({record['actor']})"),
+        )
+    title = _TITLES.get(status, status)
+    if original:
+        title = "Rollback succeeded" if status == "succeeded" else f"Rollback {status}"
+    _notify(deps, record, f"{title}: {target}", message, level)

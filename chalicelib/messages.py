@@ -1,0 +1,65 @@
+"""Models at the edges: REST bodies and work-queue messages (one discriminated union)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+_IMAGE = re.compile(r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$")
+_TAG = r"^[\w][\w.-]{0,127}$"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class DeployRequest(_Body):
+    """``POST /deployments``: a new image for one service, by full image or by ECR tag."""
+
+    environment: Annotated[str, Field(min_length=1, max_length=128)]
+    service: Annotated[str, Field(min_length=1, max_length=255)]
+    image: Annotated[str | None, Field(min_length=1, max_length=512)] = None
+    tag: Annotated[str | None, Field(pattern=_TAG)] = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> DeployRequest:
+        if (self.image is None) == (self.tag is None):
+            raise ValueError("give exactly one of 'image' or 'tag'")
+        if self.image is not None and not _IMAGE.match(self.image):
+            raise ValueError(f"'image' is not an image reference: {self.image!r}")
+        return self
+
+
+class ScaleRequest(_Body):
+    """``POST /services/{environment}/{service}/scale``."""
+
+    desired: Annotated[int, Field(ge=0, le=10000, strict=True)]
+    reason: Annotated[str | None, Field(max_length=500)] = None
+
+
+class RollbackRequest(_Body):
+    """``POST /deployments/{id}/rollback`` (body optional)."""
+
+    reason: Annotated[str | None, Field(max_length=500)] = None
+
+
+class DeployStart(BaseModel):
+    """Work: start the rollout of a recorded deployment."""
+
+    kind: Literal["deploy.start"] = "deploy.start"
+    deployment_id: str
+
+
+class DeployTimeout(BaseModel):
+    """Guard: a rollout (or its rollback) must have finished by ``deadline``."""
+
+    kind: Literal["deploy.timeout"] = "deploy.timeout"
+    deployment_id: str
+    phase: Literal["rollout", "rollback"]
+    deadline: int
+
+
+WorkMessage = Annotated[DeployStart | DeployTimeout, Field(discriminator="kind")]
+WORK_MESSAGE: TypeAdapter[DeployStart | DeployTimeout] = TypeAdapter(WorkMessage)

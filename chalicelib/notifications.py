@@ -1,0 +1,109 @@
+"""Telling people: the notifications topic (email) and the Slack webhook.
+
+A notification that cannot be delivered is logged and counted; it never undoes or fails
+the action it reports on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("opsbot.notifications")
+
+LEVEL_ICON = {
+    "info": ":information_source:",
+    "success": ":white_check_mark:",
+    "warning": ":warning:",
+    "failure": ":x:",
+}
+
+
+@dataclass(frozen=True)
+class Message:
+    """One notification: a short title, a plain-text body and facts for Slack fields."""
+
+    title: str
+    text: str
+    level: str = "info"
+    facts: tuple[tuple[str, str], ...] = ()
+
+    def plain(self) -> str:
+        """The email body."""
+        lines = [self.title, "", self.text]
+        if self.facts:
+            lines.append("")
+            lines.extend(f"{k}: {v}" for k, v in self.facts)
+        return "\n".join(lines)
+
+    def slack_payload(self) -> dict[str, Any]:
+        """Block Kit payload for an incoming webhook or response_url."""
+        icon = LEVEL_ICON.get(self.level, "")
+        blocks: list[dict[str, Any]] = [
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"{icon} *{self.title}*\n{self.text}"},
+            }
+        ]
+        if self.facts:
+            blocks.append(
+                {
+                    "type": "section",
+                    "fields": [
+                        {"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in self.facts[:10]
+                    ],
+                }
+            )
+        return {"text": f"{self.title}: {self.text}", "blocks": blocks}
+
+
+class Notifier:
+    """Publishes to SNS and posts to Slack."""
+
+    def __init__(self, *, sns: Any, topic_arn: str, slack_url: Callable[[], str | None]) -> None:
+        self._sns = sns
+        self._topic_arn = topic_arn
+        self._slack_url = slack_url
+
+    def send(self, message: Message) -> None:
+        """Deliver to every channel; log what could not be delivered."""
+        if self._topic_arn:
+            try:
+                self._sns.publish(
+                    TopicArn=self._topic_arn,
+                    Subject=f"[opsbot] {message.title}"[:100],
+                    Message=message.plain(),
+                    MessageAttributes={
+                        "level": {"DataType": "String", "StringValue": message.level}
+                    },
+                )
+            except Exception:
+                log.exception(
+                    "could not publish notification to SNS", extra={"title": message.title}
+                )
+        self.post_slack(message.slack_payload())
+
+    def post_slack(self, payload: dict[str, Any], url: str | None = None) -> bool:
+        """POST a payload to the Slack webhook (or a response_url); True when Slack took it."""
+        try:
+            target = url or self._slack_url()
+        except Exception:
+            log.exception("could not read the Slack webhook URL")
+            return False
+        if not target:
+            return False
+        from slack_sdk.webhook import WebhookClient
+
+        try:
+            resp = WebhookClient(target, timeout=5).send_dict(payload)
+        except Exception:
+            log.exception("could not post to Slack")
+            return False
+        if resp.status_code >= 300:
+            log.error(
+                "Slack refused the message", extra={"status": resp.status_code, "body": resp.body}
+            )
+            return False
+        return True

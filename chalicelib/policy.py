@@ -1,0 +1,218 @@
+"""The declarative ops policy: environments, services, bounds, people and what they may do.
+
+Loaded from one YAML file and validated by pydantic once per process. A bad policy fails at
+load with the file and the dotted path of every bad field, never later when an event arrives.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from chalicelib.errors import Forbidden, NotFound, PolicyError
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+
+
+class Permission(StrEnum):
+    """What a principal may do in an environment."""
+
+    READ = "read"
+    DEPLOY = "deploy"
+    SCALE = "scale"
+    ROLLBACK = "rollback"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Bounds(_Model):
+    """Scaling bounds: opsbot never sets a count outside them."""
+
+    min: Annotated[int, Field(ge=0)]
+    max: Annotated[int, Field(ge=0)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Bounds:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class Service(Bounds):
+    """An ECS service opsbot deploys and scales."""
+
+    container: Annotated[str, Field(min_length=1, description="container whose image deploys set")]
+    repository: Annotated[str, Field(min_length=1, description="ECR repository of its images")]
+    deploy_timeout_seconds: Annotated[int | None, Field(ge=30, le=86400)] = None
+
+
+class AutoScalingGroup(Bounds):
+    """An EC2 Auto Scaling group opsbot may scale."""
+
+
+class Environment(_Model):
+    """One AWS account + region + ECS cluster."""
+
+    name: str = ""
+    account: Annotated[str, Field(pattern=r"^\d{12}$")]
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
+    cluster: Annotated[str, Field(min_length=1)]
+    role_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")] = None
+    services: dict[Annotated[str, Field(pattern=_NAME)], Service] = {}
+    autoscaling_groups: dict[Annotated[str, Field(pattern=_NAME)], AutoScalingGroup] = {}
+
+    def service(self, name: str) -> Service:
+        """The named service, or NotFound."""
+        try:
+            return self.services[name]
+        except KeyError:
+            raise NotFound(
+                f"unknown service {name!r} in environment {self.name!r}",
+                known=sorted(self.services),
+            ) from None
+
+
+class Person(_Model):
+    """A principal: an API token holder and/or a Slack user, with roles per environment."""
+
+    slack_user: Annotated[str | None, Field(pattern=r"^[UW][A-Z0-9]{2,}$")] = None
+    roles: dict[str, str] = Field(
+        default_factory=dict, description='environment name (or "*") -> role name'
+    )
+
+
+class DeployDefaults(_Model):
+    """Defaults for deploys."""
+
+    timeout_seconds: Annotated[int, Field(ge=30, le=86400)] = 900
+
+
+class SlackSettings(_Model):
+    """How Slack commands resolve what they act on."""
+
+    default_environment: str | None = None
+
+
+class Policy(_Model):
+    """The whole ops policy."""
+
+    environments: dict[Annotated[str, Field(pattern=_NAME)], Environment]
+    roles: dict[str, list[Permission]] = {
+        "admin": list(Permission),
+        "operator": [Permission.READ, Permission.DEPLOY, Permission.SCALE, Permission.ROLLBACK],
+        "viewer": [Permission.READ],
+    }
+    people: dict[str, Person] = {}
+    deploy: DeployDefaults = DeployDefaults()
+    slack: SlackSettings = SlackSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_environments(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("environments"), dict):
+            data = dict(data)
+            data["environments"] = {
+                name: ({**env, "name": name} if isinstance(env, dict) else env)
+                for name, env in data["environments"].items()
+            }
+        return data
+
+    @model_validator(mode="after")
+    def _references(self) -> Policy:
+        for person_name, person in self.people.items():
+            for env, role in person.roles.items():
+                if env != "*" and env not in self.environments:
+                    raise ValueError(
+                        f"people.{person_name}.roles: unknown environment {env!r} "
+                        f"(known: {sorted(self.environments)})"
+                    )
+                if role not in self.roles:
+                    raise ValueError(
+                        f"people.{person_name}.roles.{env}: unknown role {role!r} "
+                        f"(known: {sorted(self.roles)})"
+                    )
+        default = self.slack.default_environment
+        if default is not None and default not in self.environments:
+            raise ValueError(f"slack.default_environment: unknown environment {default!r}")
+        return self
+
+    def environment(self, name: str) -> Environment:
+        """The named environment, or NotFound."""
+        try:
+            return self.environments[name]
+        except KeyError:
+            raise NotFound(
+                f"unknown environment {name!r}", known=sorted(self.environments)
+            ) from None
+
+    def permissions(self, principal: str, environment: str) -> set[Permission]:
+        """What ``principal`` may do in ``environment``."""
+        person = self.people.get(principal)
+        if person is None:
+            return set()
+        granted: set[Permission] = set()
+        for env in (environment, "*"):
+            role = person.roles.get(env)
+            if role is not None:
+                granted.update(self.roles[role])
+        return granted
+
+    def require(self, principal: str, environment: str, permission: Permission) -> None:
+        """Raise Forbidden unless ``principal`` holds ``permission`` in ``environment``."""
+        if permission not in self.permissions(principal, environment):
+            raise Forbidden(
+                f"{principal} may not {permission.value} in environment {environment!r}",
+                principal=principal,
+                environment=environment,
+                permission=permission.value,
+            )
+
+    def person_for_slack_user(self, user_id: str) -> str | None:
+        """The principal name of a Slack user, if the policy knows them."""
+        for name, person in self.people.items():
+            if person.slack_user == user_id:
+                return name
+        return None
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid ops policy ({exc.error_count()} problem(s))"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  {where}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def parse_policy(data: Any, source: str = "<policy>") -> Policy:
+    """Validate a policy document; PolicyError names the source and every bad field."""
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(_describe(exc, source)) from None
+
+
+def load_policy_file(path: Path) -> Policy:
+    """Read and validate a YAML policy file."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read the ops policy: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: not valid YAML: {exc}") from None
+    return parse_policy(data, str(path))
+
+
+@lru_cache(maxsize=1)
+def get_policy() -> Policy:
+    """The policy in force, loaded once per process."""
+    from chalicelib.settings import get_settings
+
+    return load_policy_file(get_settings().policy_file)

@@ -1,0 +1,71 @@
+"""Typed settings, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from chalicelib import queues
+
+_HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything opsbot reads from its environment."""
+
+    stage: str
+    region: str
+    table_name: str
+    work_queue_name: str
+    work_dlq_name: str
+    notifications_topic_arn: str
+    parameter_prefix: str
+    policy_file: Path
+    deploy_timeout_seconds: int
+    lock_lease_seconds: int
+
+    @property
+    def api_tokens_parameter(self) -> str:
+        """SSM SecureString: JSON map of sha256(token) -> principal name."""
+        return f"{self.parameter_prefix}/api-tokens"
+
+    @property
+    def slack_webhook_parameter(self) -> str:
+        """SSM SecureString: the Slack incoming-webhook URL."""
+        return f"{self.parameter_prefix}/slack-webhook-url"
+
+    @property
+    def slack_signing_secret_parameter(self) -> str:
+        """SSM SecureString: the Slack app's signing secret."""
+        return f"{self.parameter_prefix}/slack-signing-secret"
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"setting {name} must be a whole number, got {raw!r}") from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read the settings once per process."""
+    stage = os.environ.get("OPSBOT_STAGE", "local")
+    return Settings(
+        stage=stage,
+        region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        table_name=os.environ.get("OPSBOT_TABLE", queues.STATE_TABLE),
+        work_queue_name=os.environ.get("OPSBOT_WORK_QUEUE", queues.WORK_QUEUE),
+        work_dlq_name=os.environ.get("OPSBOT_WORK_DLQ", queues.WORK_DLQ),
+        notifications_topic_arn=os.environ.get("OPSBOT_NOTIFICATIONS_TOPIC_ARN", ""),
+        parameter_prefix=os.environ.get("OPSBOT_PARAMETER_PREFIX", f"/opsbot/{stage}"),
+        policy_file=Path(os.environ.get("OPSBOT_POLICY_FILE", str(_HERE / "policy.yaml"))),
+        deploy_timeout_seconds=_int("OPSBOT_DEPLOY_TIMEOUT_SECONDS", 900),
+        lock_lease_seconds=_int("OPSBOT_LOCK_LEASE_SECONDS", 1800),
+    )

@@ -1,0 +1,117 @@
+"""Read-only views: health, service status, audit."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.errors import InvalidRequest, NotFound
+from chalicelib.policy import Permission
+
+if TYPE_CHECKING:
+    from chalicelib.runtime import Deps
+
+MAX_AUDIT = 500
+
+
+def health(deps: Deps) -> tuple[dict[str, Any], bool]:
+    """Check each dependency once; (body, healthy)."""
+    checks: dict[str, str] = {}
+    for name, probe in (("dynamodb", deps.store.ping), ("sqs", deps.queue.ping)):
+        try:
+            probe()
+            checks[name] = "ok"
+        except Exception as exc:
+            checks[name] = f"unreachable: {type(exc).__name__}: {exc}"
+    failing = sorted(k for k, v in checks.items() if v != "ok")
+    body: dict[str, Any] = {
+        "status": "ok" if not failing else "degraded",
+        "stage": deps.settings.stage,
+        "environments": sorted(deps.policy.environments),
+        "checks": checks,
+    }
+    if failing:
+        body["error"] = {
+            "code": "dependency_unavailable",
+            "message": f"unreachable: {', '.join(failing)}",
+            "dependencies": failing,
+        }
+    return body, not failing
+
+
+def service_status(deps: Deps, *, actor: str, environment: str, service: str) -> dict[str, Any]:
+    """What ECS reports for a service, its effective bounds and the deploy in flight, if any."""
+    from chalicelib import deploys, scaling
+
+    env = deps.policy.environment(environment)
+    svc = env.service(service)
+    deps.policy.require(actor, env.name, Permission.READ)
+    ecs = deps.aws("ecs", env)
+    described = ecs.describe_services(cluster=env.cluster, services=[service]).get("services", [])
+    if not described or described[0].get("status") == "INACTIVE":
+        raise NotFound(
+            f"service {service!r} is in the ops policy but not in ECS cluster {env.cluster!r}"
+        )
+    current = described[0]
+    task_def = ecs.describe_task_definition(taskDefinition=current["taskDefinition"])[
+        "taskDefinition"
+    ]
+    bounds = scaling.effective_service_bounds(deps, env, service, svc)
+    holder = deps.store.lock_holder(deploys.lock_name(env.name, service))
+    return {
+        "environment": env.name,
+        "service": service,
+        "cluster": env.cluster,
+        "status": current.get("status"),
+        "desired": current.get("desiredCount"),
+        "running": current.get("runningCount"),
+        "pending": current.get("pendingCount"),
+        "min": bounds.min,
+        "max": bounds.max,
+        "bounds_from": bounds.source,
+        "task_definition": current.get("taskDefinition"),
+        "image": deploys.container_image(task_def, svc.container),
+        "container": svc.container,
+        "deployments": [
+            {
+                "id": d.get("id"),
+                "status": d.get("status"),
+                "rollout_state": d.get("rolloutState"),
+                "task_definition": d.get("taskDefinition"),
+                "desired": d.get("desiredCount"),
+                "running": d.get("runningCount"),
+            }
+            for d in current.get("deployments", [])
+        ],
+        "busy_with": holder[0] if holder else None,
+    }
+
+
+def audit(
+    deps: Deps, *, actor: str, environment: str | None, service: str | None, limit: str | None
+) -> list[dict[str, Any]]:
+    """Newest-first audit entries the actor may read."""
+    try:
+        count = 50 if limit in (None, "") else int(limit)
+    except ValueError:
+        raise InvalidRequest(
+            "limit must be a whole number", fields={"limit": "not a number"}
+        ) from None
+    if not 1 <= count <= MAX_AUDIT:
+        raise InvalidRequest(
+            f"limit must be 1..{MAX_AUDIT}", fields={"limit": f"outside 1..{MAX_AUDIT}"}
+        )
+    if environment:
+        env = deps.policy.environment(environment)
+        deps.policy.require(actor, env.name, Permission.READ)
+        names = [env.name]
+    else:
+        names = [
+            n
+            for n in deps.policy.environments
+            if Permission.READ in deps.policy.permissions(actor, n)
+        ]
+    items: list[dict[str, Any]] = []
+    for name in names:
+        items.extend(deps.store.audit_entries(environment=name, service=service, limit=count))
+    items.sort(key=lambda e: e["at"], reverse=True)
+    return items[:count]

@@ -1,0 +1,106 @@
+"""The Slack sink and the local control endpoint, on one loopback HTTP server.
+
+Slack sink: every POST to ``/slack/...`` (the webhook URL and any ``response_url`` opsbot is
+given locally point here) is appended, exactly as posted, as one JSON line to ``slack.jsonl``
+and answered ``ok`` as Slack answers.
+
+Control: ``POST /_control/<command>`` with a JSON body runs a local-stack command that needs the
+running process (``rollout-fail``, ``spend``); ``python -m infra.local`` calls these.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ControlHandler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class SinkServer:
+    """Loopback HTTP server for the Slack sink and control commands."""
+
+    def __init__(self, *, slack_log: Path, port: int = 0) -> None:
+        self.slack_log = slack_log
+        self.controls: dict[str, ControlHandler] = {}
+        self._write_lock = threading.Lock()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _reply(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                if self.path == "/_control/ping":
+                    self._reply(200, b"ok")
+                else:
+                    self._reply(404, b"not found")
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                if self.path.startswith("/slack/"):
+                    try:
+                        payload = json.loads(raw)
+                    except ValueError:
+                        self._reply(400, b"invalid_payload")
+                        return
+                    sink.record_slack(payload)
+                    self._reply(200, b"ok")
+                    return
+                if self.path.startswith("/_control/"):
+                    name = self.path.removeprefix("/_control/")
+                    handler = sink.controls.get(name)
+                    if handler is None:
+                        self._reply(
+                            404,
+                            json.dumps({"error": f"unknown command {name}"}).encode(),
+                            "application/json",
+                        )
+                        return
+                    try:
+                        result = handler(json.loads(raw or b"{}"))
+                    except Exception as exc:
+                        self._reply(
+                            400, json.dumps({"error": str(exc)}).encode(), "application/json"
+                        )
+                        return
+                    self._reply(200, json.dumps(result).encode(), "application/json")
+                    return
+                self._reply(404, b"not found")
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sink", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Base URL of the server."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def record_slack(self, payload: Any) -> None:
+        """Append one posted payload to the Slack log."""
+        line = json.dumps(payload, separators=(",", ":"))
+        with self._write_lock, self.slack_log.open("a") as fh:
+            fh.write(line + "\n")
+
+    def start(self) -> None:
+        """Serve in a background thread."""
+        self.slack_log.parent.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._server.shutdown()
+        self._server.server_close()
