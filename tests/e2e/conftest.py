@@ -1,0 +1,165 @@
+"""The e2e harness: one local stack (``python -m infra.local run``) for the session, over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "e2e-admin-token"
+READY_TIMEOUT = 120
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    """A running local stack and ways to drive it."""
+
+    api_url: str
+    aws_url: str
+    state_dir: Path
+    env: dict[str, str]
+    output: list[str] = field(default_factory=list)
+
+    def request(
+        self, method: str, path: str, *, token: str | None = TOKEN, **kwargs: Any
+    ) -> requests.Response:
+        """An HTTP request to the REST API."""
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.request(
+            method, f"{self.api_url}{path}", headers=headers, timeout=15, **kwargs
+        )
+
+    def control(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run ``python -m infra.local ARGS`` against this stack."""
+        return subprocess.run(
+            [sys.executable, "-m", "infra.local", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def aws(self, service: str) -> Any:
+        """A boto3 client on the embedded AWS (to check outcomes at the source)."""
+        import boto3
+
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.aws_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def slack(self) -> list[dict[str, Any]]:
+        """Every payload posted to Slack so far."""
+        path = self.state_dir / "slack.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def wait_deployment(self, deployment_id: str, timeout: float = 60) -> dict[str, Any]:
+        """Poll a deployment until it reaches a terminal status."""
+        terminal = {"succeeded", "failed", "rolled_back", "rejected"}
+        body: dict[str, Any] = {}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            resp = self.request("GET", f"/deployments/{deployment_id}")
+            assert resp.status_code == 200, resp.text
+            body = resp.json()
+            if body["status"] in terminal:
+                return body
+            time.sleep(0.3)
+        raise AssertionError(f"deployment {deployment_id} not finished after {timeout}s: {body}")
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.3) -> Any:
+    """Poll until ``predicate()`` is truthy; return its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met after {timeout}s")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Start the local stack as a user would, wait for 'opsbot ready', stop it with Ctrl-C."""
+    state_dir = tmp_path_factory.mktemp("opsbot-local")
+    aws_port, api_port = _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "OPSBOT_AWS_PORT": str(aws_port),
+        "OPSBOT_API_PORT": str(api_port),
+        "OPSBOT_API_TOKEN": TOKEN,
+        "OPSBOT_SLACK_SIGNING_SECRET": "e2e-signing-secret",
+        "OPSBOT_LOCAL_DIR": str(state_dir),
+        "OPSBOT_LOCAL_ROLLOUT_SECONDS": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        env.pop(key, None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "infra.local", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    stack = Stack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}", state_dir, env)
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            stack.output.append(line)
+            if "opsbot ready" in line:
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        if not ready.wait(READY_TIMEOUT):
+            raise RuntimeError("local stack not ready:\n" + "".join(stack.output[-60:]))
+        assert stack.request("GET", "/health", token=None).status_code == 200
+        yield stack
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/e2e as e2e."""
+    for item in items:
+        if "/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
