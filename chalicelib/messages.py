@@ -61,5 +61,14 @@ class DeployTimeout(BaseModel):
     deadline: int
 
 
-WorkMessage = Annotated[DeployStart | DeployTimeout, Field(discriminator="kind")]
-WORK_MESSAGE: TypeAdapter[DeployStart | DeployTimeout] = TypeAdapter(WorkMessage)
+class AlarmRetry(BaseModel):
+    """Work: an alarm reaction that waited for its target's lock (a deploy) tries again."""
+
+    kind: Literal["alarm.retry"] = "alarm.retry"
+    rule: str
+    attempt: int
+    notification: str
+
+
+WorkMessage = Annotated[DeployStart | DeployTimeout | AlarmRetry, Field(discriminator="kind")]
+WORK_MESSAGE: TypeAdapter[DeployStart | DeployTimeout | AlarmRetry] = TypeAdapter(WorkMessage)

@@ -9,11 +9,14 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chalicelib.errors import Forbidden, NotFound, PolicyError
+
+if TYPE_CHECKING:
+    from chalicelib.actions import Action
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
@@ -93,6 +96,71 @@ class DeployDefaults(_Model):
     timeout_seconds: Annotated[int, Field(ge=30, le=86400)] = 900
 
 
+class ActionSpec(_Model):
+    """A registered action by name, with its parameters (validated by the action's model)."""
+
+    action: str
+    params: dict[str, Any] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split(cls, data: Any) -> Any:
+        # YAML form: {action: scale_ecs_service, service: web, step: 1}
+        if isinstance(data, dict) and "params" not in data:
+            rest = {k: v for k, v in data.items() if k != "action"}
+            return {"action": data.get("action"), "params": rest}
+        return data
+
+    @model_validator(mode="after")
+    def _known(self) -> ActionSpec:
+        from chalicelib.actions import Action
+
+        Action.parse(self.action, self.params)
+        return self
+
+    def build(self) -> Action:
+        """The action object."""
+        from chalicelib.actions import Action
+
+        return Action.parse(self.action, self.params)
+
+
+class Cooldown(_Model):
+    """Seconds between two actions of one rule on one target, per direction."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    out: Annotated[int, Field(ge=0, le=86400)] = 300
+    in_: Annotated[int, Field(ge=0, le=86400, alias="in")] = 300
+    other: Annotated[int, Field(ge=0, le=86400)] = 300
+
+    def seconds(self, direction: str) -> int:
+        """The cooldown of one direction ('out', 'in', or anything else)."""
+        return {"out": self.out, "in": self.in_}.get(direction, self.other)
+
+
+class AlarmRule(_Model):
+    """What to do when a CloudWatch alarm changes state."""
+
+    alarm: Annotated[str, Field(min_length=1, description="alarm name, or a glob such as web-*")]
+    environment: str
+    namespace: str | None = None
+    dimensions: dict[str, str] = {}
+    on_alarm: ActionSpec
+    on_ok: ActionSpec | None = None
+    cooldown: Cooldown = Cooldown()
+
+    def matches(self, *, name: str, namespace: str | None, dimensions: dict[str, str]) -> bool:
+        """Whether an alarm notification is for this rule."""
+        from fnmatch import fnmatchcase
+
+        if not fnmatchcase(name, self.alarm):
+            return False
+        if self.namespace is not None and namespace != self.namespace:
+            return False
+        return all(dimensions.get(k) == v for k, v in self.dimensions.items())
+
+
 class SlackSettings(_Model):
     """How Slack commands resolve what they act on."""
 
@@ -111,6 +179,7 @@ class Policy(_Model):
     people: dict[str, Person] = {}
     deploy: DeployDefaults = DeployDefaults()
     slack: SlackSettings = SlackSettings()
+    alarm_rules: dict[Annotated[str, Field(pattern=_NAME)], AlarmRule] = {}
 
     @model_validator(mode="before")
     @classmethod
@@ -137,6 +206,19 @@ class Policy(_Model):
                         f"people.{person_name}.roles.{env}: unknown role {role!r} "
                         f"(known: {sorted(self.roles)})"
                     )
+        for rule_name, rule in self.alarm_rules.items():
+            rule_env = self.environments.get(rule.environment)
+            if rule_env is None:
+                raise ValueError(
+                    f"alarm_rules.{rule_name}.environment: unknown environment "
+                    f"{rule.environment!r} (known: {sorted(self.environments)})"
+                )
+            for key, spec in (("on_alarm", rule.on_alarm), ("on_ok", rule.on_ok)):
+                if spec is not None:
+                    try:
+                        spec.build().check(rule_env)
+                    except ValueError as exc:
+                        raise ValueError(f"alarm_rules.{rule_name}.{key}: {exc}") from None
         default = self.slack.default_environment
         if default is not None and default not in self.environments:
             raise ValueError(f"slack.default_environment: unknown environment {default!r}")

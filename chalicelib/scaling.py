@@ -1,19 +1,26 @@
 """Scaling ECS services and Auto Scaling groups, always inside their bounds.
 
 The bounds in force are the tighter of the ops policy's and the target's own: an ECS service's
-Application Auto Scaling scalable target, an Auto Scaling group's MinSize/MaxSize.
+Application Auto Scaling scalable target, an Auto Scaling group's MinSize/MaxSize. Every change
+takes the target's lock (the same per-service lock deploys hold), so nothing scales a service in
+the middle of its rollout.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.actions import Outcome
 from chalicelib.errors import Conflict, InvalidRequest, NotFound
-from chalicelib.policy import Bounds, Environment, Permission, Service
+from chalicelib.notifications import Message
+from chalicelib.policy import Bounds, Environment, Permission
 
 if TYPE_CHECKING:
     from chalicelib.runtime import Deps
+
+LOCK_LEASE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -40,15 +47,19 @@ def tighter(
         hi = own_max
     if own_min is not None or own_max is not None:
         sources.append(own_name)
-    if lo > hi:  # disjoint: refuse to move at all rather than pick a side
+    if lo > hi:  # disjoint ranges: pin to the lower bound rather than pick a side
         hi = lo
     return EffectiveBounds(lo, hi, " + ".join(sources))
 
 
-def effective_service_bounds(
-    deps: Deps, env: Environment, name: str, svc: Service
-) -> EffectiveBounds:
+def asg_lock_name(environment: str, group: str) -> str:
+    """The per-group lock shared by every change to an Auto Scaling group."""
+    return f"asg#{environment}#{group}"
+
+
+def effective_service_bounds(deps: Deps, env: Environment, name: str) -> EffectiveBounds:
     """Policy bounds tightened by the service's Application Auto Scaling target, if any."""
+    svc = env.service(name)
     aas = deps.aws("application-autoscaling", env)
     resp = aas.describe_scalable_targets(
         ServiceNamespace="ecs",
@@ -63,21 +74,176 @@ def effective_service_bounds(
     )
 
 
+def ecs_current(deps: Deps, env: Environment, service: str) -> tuple[int, EffectiveBounds]:
+    """(desired count, bounds) of an ECS service."""
+    ecs = deps.aws("ecs", env)
+    described = ecs.describe_services(cluster=env.cluster, services=[service]).get("services", [])
+    if not described or described[0].get("status") == "INACTIVE":
+        raise NotFound(f"service {service!r} not found in ECS cluster {env.cluster!r}")
+    return int(described[0]["desiredCount"]), effective_service_bounds(deps, env, service)
+
+
+def asg_current(deps: Deps, env: Environment, group: str) -> tuple[int, EffectiveBounds]:
+    """(desired capacity, bounds) of an Auto Scaling group."""
+    policy_bounds = env.autoscaling_groups.get(group)
+    if policy_bounds is None:
+        raise NotFound(f"unknown autoscaling group {group!r} in environment {env.name!r}")
+    asg = deps.aws("autoscaling", env)
+    groups = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group]).get(
+        "AutoScalingGroups", []
+    )
+    if not groups:
+        raise NotFound(f"autoscaling group {group!r} not found in account {env.account}")
+    found = groups[0]
+    bounds = tighter(policy_bounds, found["MinSize"], found["MaxSize"], "auto-scaling-group")
+    return int(found["DesiredCapacity"]), bounds
+
+
+def _locked(deps: Deps, name: str, actor: str) -> tuple[str, str | None]:
+    owner = f"scale:{actor}:{uuid.uuid4().hex[:8]}"
+    lock = deps.store.acquire_lock(name, owner, lease_seconds=LOCK_LEASE_SECONDS, now=deps.clock())
+    return owner, None if lock.acquired else lock.holder
+
+
+def scale_ecs_service(
+    deps: Deps,
+    env: Environment,
+    service: str,
+    *,
+    actor: str,
+    why: str,
+    step: int | None = None,
+    desired: int | None = None,
+) -> Outcome:
+    """Change a service's desired count (by ``step`` or to ``desired``) under its lock."""
+    from chalicelib.deploys import lock_name
+
+    name = lock_name(env.name, service)
+    owner, holder = _locked(deps, name, actor)
+    if holder is not None:
+        return Outcome("busy", f"{env.name}/{service} is busy with {holder}")
+    try:
+        before, bounds = ecs_current(deps, env, service)
+        after = bounds.clamp(before + step if step is not None else int(desired or 0))
+        if after == before:
+            where = "max" if step and step > 0 else "min" if step else "requested count"
+            return Outcome(
+                "at_bound",
+                f"already at its {where} ({before}; bounds "
+                f"{bounds.min}..{bounds.max} from {bounds.source}); nothing changed",
+                before,
+                before,
+            )
+        deps.aws("ecs", env).update_service(
+            cluster=env.cluster, service=service, desiredCount=after
+        )
+    finally:
+        deps.store.release_lock(name, owner)
+    deps.store.audit(
+        now=deps.clock(),
+        actor=actor,
+        action="scale",
+        environment=env.name,
+        target=f"{env.name}/{service}",
+        result="scaled",
+        before=before,
+        after=after,
+        reason=why,
+    )
+    return Outcome(
+        "scaled",
+        f"desired count {before} -> {after} (bounds {bounds.min}..{bounds.max})",
+        before,
+        after,
+    )
+
+
+def scale_asg(
+    deps: Deps, env: Environment, group: str, *, step: int, actor: str, why: str
+) -> Outcome:
+    """Change an Auto Scaling group's desired capacity by ``step`` under its lock."""
+    name = asg_lock_name(env.name, group)
+    owner, holder = _locked(deps, name, actor)
+    if holder is not None:
+        return Outcome("busy", f"{group} is busy with {holder}")
+    try:
+        before, bounds = asg_current(deps, env, group)
+        after = bounds.clamp(before + step)
+        if after == before:
+            where = "max" if step > 0 else "min"
+            return Outcome(
+                "at_bound",
+                f"already at its {where} ({before}; bounds "
+                f"{bounds.min}..{bounds.max} from {bounds.source}); nothing changed",
+                before,
+                before,
+            )
+        deps.aws("autoscaling", env).set_desired_capacity(
+            AutoScalingGroupName=group, DesiredCapacity=after, HonorCooldown=False
+        )
+    finally:
+        deps.store.release_lock(name, owner)
+    deps.store.audit(
+        now=deps.clock(),
+        actor=actor,
+        action="scale",
+        environment=env.name,
+        target=f"{env.name}/{group}",
+        result="scaled",
+        before=before,
+        after=after,
+        reason=why,
+    )
+    return Outcome(
+        "scaled",
+        f"desired capacity {before} -> {after} (bounds {bounds.min}..{bounds.max})",
+        before,
+        after,
+    )
+
+
+def force_new_deployment(
+    deps: Deps, env: Environment, service: str, *, actor: str, why: str
+) -> Outcome:
+    """Replace a service's tasks (same task definition), unless a deploy holds its lock."""
+    from chalicelib.deploys import lock_name
+
+    name = lock_name(env.name, service)
+    owner, holder = _locked(deps, name, actor)
+    if holder is not None:
+        return Outcome("busy", f"{env.name}/{service} is busy with {holder}")
+    try:
+        deps.aws("ecs", env).update_service(
+            cluster=env.cluster, service=service, forceNewDeployment=True
+        )
+    finally:
+        deps.store.release_lock(name, owner)
+    deps.store.audit(
+        now=deps.clock(),
+        actor=actor,
+        action="force_new_deployment",
+        environment=env.name,
+        target=f"{env.name}/{service}",
+        result="forced",
+        reason=why,
+    )
+    return Outcome(
+        "forced", f"started a new deployment of {service} (fresh tasks, same task definition)"
+    )
+
+
 def manual_scale(
     deps: Deps, *, actor: str, environment: str, service: str, desired: int, reason: str | None
 ) -> dict[str, Any]:
     """Set a service's desired count on request: inside the bounds, never during a deploy."""
-    from chalicelib.deploys import lock_name
-
     env = deps.policy.environment(environment)
-    svc = env.service(service)
+    env.service(service)
     deps.policy.require(actor, env.name, Permission.SCALE)
-    bounds = effective_service_bounds(deps, env, service, svc)
     target = f"{env.name}/{service}"
-    now = deps.clock()
+    bounds = effective_service_bounds(deps, env, service)
     if not bounds.min <= desired <= bounds.max:
         deps.store.audit(
-            now=now,
+            now=deps.clock(),
             actor=actor,
             action="scale",
             environment=env.name,
@@ -93,53 +259,26 @@ def manual_scale(
             max=bounds.max,
             bounds_from=bounds.source,
         )
-    owner = f"scale:{actor}:{now.timestamp():.0f}"
-    lock = deps.store.acquire_lock(lock_name(env.name, service), owner, lease_seconds=60, now=now)
-    if not lock.acquired:
-        raise Conflict(
-            f"{target} is busy with {lock.holder}; scale it when that has finished",
-            holder=lock.holder,
-        )
-    try:
-        ecs = deps.aws("ecs", env)
-        described = ecs.describe_services(cluster=env.cluster, services=[service]).get(
-            "services", []
-        )
-        if not described:
-            raise NotFound(f"service {service!r} not found in ECS cluster {env.cluster!r}")
-        before = int(described[0]["desiredCount"])
-        if before != desired:
-            ecs.update_service(cluster=env.cluster, service=service, desiredCount=desired)
-    finally:
-        deps.store.release_lock(lock_name(env.name, service), owner)
-    result = "scaled" if before != desired else "unchanged"
-    deps.store.audit(
-        now=now,
-        actor=actor,
-        action="scale",
-        environment=env.name,
-        target=target,
-        result=result,
-        before=before,
-        after=desired,
-        reason=reason,
+    outcome = scale_ecs_service(
+        deps, env, service, desired=desired, actor=actor, why=reason or "manual"
     )
-    from chalicelib.notifications import Message
-
-    if before != desired:
+    if outcome.result == "busy":
+        raise Conflict(f"{outcome.message}; scale it when that has finished")
+    if outcome.result == "scaled":
         why = f" Reason: {reason}." if reason else ""
         deps.notifier.send(
             Message(
-                title=f"Scaled {target}: {before} -> {desired}",
-                text=f"{actor} set the desired count of {target} to {desired} (was {before}).{why}",
+                title=f"Scaled {target}: {outcome.before} -> {outcome.after}",
+                text=f"{actor} set the desired count of {target} to {desired} "
+                f"(was {outcome.before}).{why}",
                 facts=(("Bounds", f"{bounds.min}..{bounds.max} ({bounds.source})"),),
             )
         )
     return {
         "environment": env.name,
         "service": service,
-        "result": result,
-        "previous_desired": before,
+        "result": "scaled" if outcome.result == "scaled" else "unchanged",
+        "previous_desired": outcome.before,
         "desired": desired,
         "min": bounds.min,
         "max": bounds.max,

@@ -55,7 +55,7 @@ def service_status(deps: Deps, *, actor: str, environment: str, service: str) ->
     task_def = ecs.describe_task_definition(taskDefinition=current["taskDefinition"])[
         "taskDefinition"
     ]
-    bounds = scaling.effective_service_bounds(deps, env, service, svc)
+    bounds = scaling.effective_service_bounds(deps, env, service)
     holder = deps.store.lock_holder(deploys.lock_name(env.name, service))
     return {
         "environment": env.name,

@@ -19,7 +19,7 @@ def handle(deps: Deps, body: str) -> None:
     from pydantic import ValidationError
 
     from chalicelib import deploys
-    from chalicelib.messages import WORK_MESSAGE, DeployStart, DeployTimeout
+    from chalicelib.messages import WORK_MESSAGE, AlarmRetry, DeployStart, DeployTimeout
 
     try:
         message = WORK_MESSAGE.validate_json(body)
@@ -28,11 +28,18 @@ def handle(deps: Deps, body: str) -> None:
             f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
         )
         raise PoisonMessage(problems) from None
-    logger().set_correlation_id(message.deployment_id)
     if isinstance(message, DeployStart):
+        logger().set_correlation_id(message.deployment_id)
         deploys.start_deploy(deps, message.deployment_id)
     elif isinstance(message, DeployTimeout):
+        logger().set_correlation_id(message.deployment_id)
         deploys.on_deploy_timeout(deps, message)
+    elif isinstance(message, AlarmRetry):
+        from chalicelib import alarms
+
+        alarms.retry(
+            deps, rule_name=message.rule, notification=message.notification, attempt=message.attempt
+        )
 
 
 def _dead_letter(deps: Deps, record: dict[str, Any], reason: str) -> None:
