@@ -74,6 +74,18 @@ class Stack:
             aws_secret_access_key="testing",
         )
 
+    def reset_cooldowns(self) -> int:
+        """Forget every alarm cooldown and notice window (test setup between scenarios)."""
+        ddb = self.aws("dynamodb")
+        items = ddb.scan(
+            TableName="opsbot-state",
+            FilterExpression="begins_with(pk, :p)",
+            ExpressionAttributeValues={":p": {"S": "COOLDOWN#"}},
+        )["Items"]
+        for item in items:
+            ddb.delete_item(TableName="opsbot-state", Key={"pk": item["pk"], "sk": item["sk"]})
+        return len(items)
+
     def slack(self) -> list[dict[str, Any]]:
         """Every payload posted to Slack so far."""
         path = self.state_dir / "slack.jsonl"
