@@ -179,7 +179,9 @@ def _admit(deps: Deps, record: dict[str, Any], *, action: str) -> dict[str, Any]
     return record
 
 
-def request_deploy(deps: Deps, *, actor: str, request: DeployRequest) -> dict[str, Any]:
+def request_deploy(
+    deps: Deps, *, actor: str, request: DeployRequest, notify_url: str | None = None
+) -> dict[str, Any]:
     """Validate, authorize, record and enqueue a deploy; the new record (status ``queued``)."""
     env = deps.policy.environment(request.environment)
     svc = env.service(request.service)
@@ -213,12 +215,13 @@ def request_deploy(deps: Deps, *, actor: str, request: DeployRequest) -> dict[st
         "task_definition": None,
         "previous_task_definition": None,
         "events": [_event(deps, "queued", f"{actor} asked to deploy {image}")],
+        "notify_url": notify_url,
     }
     return _admit(deps, record, action="deploy")
 
 
 def request_rollback(
-    deps: Deps, *, actor: str, deployment_id: str, reason: str | None
+    deps: Deps, *, actor: str, deployment_id: str, reason: str | None, notify_url: str | None = None
 ) -> dict[str, Any]:
     """Put a service back on what it ran before ``deployment_id``; a new deployment."""
     original = get_deployment(deps, deployment_id)
@@ -255,6 +258,7 @@ def request_rollback(
         "task_definition": previous,
         "previous_task_definition": None,
         "rollback_of": deployment_id,
+        "notify_url": notify_url,
         "events": [
             _event(deps, "queued", f"{actor} asked to roll back {deployment_id} to {previous}{why}")
         ],
@@ -283,14 +287,29 @@ def _primary(service: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _notify(deps: Deps, record: dict[str, Any], title: str, text: str, level: str) -> None:
+def _notify(
+    deps: Deps,
+    record: dict[str, Any],
+    title: str,
+    text: str,
+    level: str,
+    *,
+    offer_rollback: bool = False,
+) -> None:
     facts = [
         ("Deployment", record["id"]),
         ("Service", f"{record['environment']}/{record['service']}"),
         ("Image", record["image"]),
         ("By", record["actor"]),
     ]
-    deps.notifier.send(Message(title=title, text=text, level=level, facts=tuple(facts)))
+    buttons = (("Roll back", "rollback", record["id"]),) if offer_rollback else ()
+    message = Message(title=title, text=text, level=level, facts=tuple(facts), buttons=buttons)
+    deps.notifier.send(message, reply_url=record.get("notify_url"))
+
+
+def public(record: dict[str, Any]) -> dict[str, Any]:
+    """A deployment record as the API shows it (no Slack response_url)."""
+    return {k: v for k, v in record.items() if k != "notify_url"}
 
 
 def start_deploy(deps: Deps, deployment_id: str) -> None:
@@ -615,4 +634,5 @@ def _finish(deps: Deps, record: dict[str, Any], status: str, message: str, level
     title = _TITLES.get(status, status)
     if original:
         title = "Rollback succeeded" if status == "succeeded" else f"Rollback {status}"
-    _notify(deps, record, f"{title}: {target}", message, level)
+    offer = status == "succeeded" and not original
+    _notify(deps, record, f"{title}: {target}", message, level, offer_rollback=offer)

@@ -29,6 +29,7 @@ class Message:
     text: str
     level: str = "info"
     facts: tuple[tuple[str, str], ...] = ()
+    buttons: tuple[tuple[str, str, str], ...] = ()  # (label, action_id, value)
 
     def plain(self) -> str:
         """The email body."""
@@ -56,6 +57,21 @@ class Message:
                     ],
                 }
             )
+        if self.buttons:
+            blocks.append(
+                {
+                    "type": "actions",
+                    "elements": [
+                        {
+                            "type": "button",
+                            "text": {"type": "plain_text", "text": label},
+                            "action_id": action_id,
+                            "value": value,
+                        }
+                        for label, action_id, value in self.buttons
+                    ],
+                }
+            )
         return {"text": f"{self.title}: {self.text}", "blocks": blocks}
 
 
@@ -67,8 +83,8 @@ class Notifier:
         self._topic_arn = topic_arn
         self._slack_url = slack_url
 
-    def send(self, message: Message) -> None:
-        """Deliver to every channel; log what could not be delivered."""
+    def send(self, message: Message, *, reply_url: str | None = None) -> None:
+        """Deliver to every channel (and to a Slack response_url); log what failed."""
         if self._topic_arn:
             try:
                 self._sns.publish(
@@ -84,6 +100,9 @@ class Notifier:
                     "could not publish notification to SNS", extra={"title": message.title}
                 )
         self.post_slack(message.slack_payload())
+        if reply_url:
+            payload = {"response_type": "in_channel", "replace_original": False}
+            self.post_slack({**payload, **message.slack_payload()}, url=reply_url)
 
     def post_slack(self, payload: dict[str, Any], url: str | None = None) -> bool:
         """POST a payload to the Slack webhook (or a response_url); True when Slack took it."""

@@ -40,7 +40,7 @@ def create_deployment() -> Any:
 
     request = parse_body(bp.current_request, DeployRequest)
     record = deploys.request_deploy(_deps(), actor=principal(bp.current_request), request=request)
-    return json_response(record, 202)
+    return json_response(deploys.public(record), 202)
 
 
 @bp.route("/deployments/{deployment_id}", methods=["GET"])
@@ -53,7 +53,7 @@ def get_deployment(deployment_id: str) -> Any:
     deps = _deps()
     record = deploys.get_deployment(deps, deployment_id)
     deps.policy.require(principal(bp.current_request), record["environment"], Permission.READ)
-    return json_response(record)
+    return json_response(deploys.public(record))
 
 
 @bp.route("/deployments/{deployment_id}/rollback", methods=["POST"], content_types=BODY_TYPES)
@@ -70,7 +70,7 @@ def rollback_deployment(deployment_id: str) -> Any:
         deployment_id=deployment_id,
         reason=body.reason,
     )
-    return json_response(record, 202)
+    return json_response(deploys.public(record), 202)
 
 
 @bp.route("/services/{environment}/{service}", methods=["GET"])

@@ -1,0 +1,48 @@
+"""Slack endpoints: slash commands and interactive buttons, both Slack-signed."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.handlers.http import guarded, json_response
+
+bp = Blueprint(__name__)
+
+FORM = ["application/x-www-form-urlencoded"]
+
+
+def _verified_body() -> bytes:
+    from chalicelib import chatops
+    from chalicelib.runtime import slack_signing_secret
+
+    request = bp.current_request
+    raw = request.raw_body or b""
+    body = raw.encode() if isinstance(raw, str) else raw
+    chatops.verify(
+        secret=slack_signing_secret(), body=body, headers=dict(request.headers), now=time.time()
+    )
+    return body
+
+
+@bp.route("/slack/commands", methods=["POST"], content_types=FORM)
+@guarded
+def slack_command() -> Any:
+    """A slash command: verify, answer within Slack's three seconds."""
+    from chalicelib import chatops
+    from chalicelib.runtime import get_deps
+
+    command = chatops.SlashCommand.parse(_verified_body())
+    return json_response(chatops.handle_command(get_deps(), command))
+
+
+@bp.route("/slack/interactions", methods=["POST"], content_types=FORM)
+@guarded
+def slack_interaction() -> Any:
+    """A button press: verify, act, answer through the response_url."""
+    from chalicelib import chatops
+    from chalicelib.runtime import get_deps
+
+    return json_response(chatops.handle_interaction(get_deps(), _verified_body()))
