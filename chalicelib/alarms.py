@@ -245,7 +245,10 @@ def react(
         )
         return outcome
     seconds = rule.cooldown.seconds(direction)
-    claimed, until = deps.store.claim_cooldown(key, seconds=seconds, now=deps.clock(), note=why)
+    if seconds > 0:
+        claimed, until = deps.store.claim_cooldown(key, seconds=seconds, now=deps.clock(), note=why)
+    else:  # no cooldown configured for this direction
+        claimed, until = True, int(deps.clock().timestamp())
     if not claimed:
         from chalicelib.deploys import iso
 
@@ -273,7 +276,7 @@ def react(
 
         held = guards.check_scale_out(deps, env, plan)
         if held is not None:
-            deps.store.release_cooldown(key)
+            _release(deps, key, seconds)
             outcome = Outcome("held", f"scale-out held: {held}", plan.before, plan.before)
             _audit_skip(deps, env, actor, action.target(), outcome, why)
             _explain(
@@ -289,14 +292,14 @@ def react(
     try:
         outcome = action.apply(deps, env, actor=actor, why=why)
     except Exception:
-        deps.store.release_cooldown(key)
+        _release(deps, key, seconds)
         raise
     if outcome.result == "busy":
-        deps.store.release_cooldown(key)
+        _release(deps, key, seconds)
         _wait_for_lock(deps, alarm, rule_name, action.describe(), outcome, attempt)
         return outcome
     if outcome.result == "at_bound":  # moved while we looked: give the window back
-        deps.store.release_cooldown(key)
+        _release(deps, key, seconds)
     count("AlarmActions", rule=rule_name, result=outcome.result)
     _explain(
         deps,
@@ -304,9 +307,14 @@ def react(
         rule_name,
         action.describe(),
         outcome,
-        until=until if outcome.result != "at_bound" else None,
+        until=until if outcome.result != "at_bound" and seconds > 0 else None,
     )
     return outcome
+
+
+def _release(deps: Deps, key: str, seconds: int) -> None:
+    if seconds > 0:
+        deps.store.release_cooldown(key)
 
 
 def _at(epoch: int) -> Any:

@@ -101,6 +101,17 @@ def client(service: str, environment: Environment | None = None) -> Any:
         return cached
 
 
+class LazyClient:
+    """A client made on first use: a handler that never touches a service never pays for it."""
+
+    def __init__(self, service: str, environment: Environment | None = None) -> None:
+        self._service = service
+        self._environment = environment
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(client(self._service, self._environment), name)
+
+
 def reset() -> None:
     """Forget every cached client (tests, and after a settings change)."""
     with _lock:

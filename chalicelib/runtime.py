@@ -66,12 +66,25 @@ class Deps:
     clock: Callable[[], datetime] = utcnow
 
 
+_missing: dict[str, float] = {}
+
+
 def _secure_parameter(name: str, max_age: int = 300) -> str | None:
+    """A SecureString parameter (Powertools caches it for ``max_age``); None when absent.
+
+    Absence is remembered for ``max_age`` too, so an unset optional parameter (no Slack webhook)
+    costs one SSM call per ``max_age``, not one per event.
+    """
+    import time
+
     from aws_lambda_powertools.utilities import parameters
 
+    if _missing.get(name, 0) > time.monotonic():
+        return None
     try:
         value = parameters.get_parameter(name, decrypt=True, max_age=max_age)
     except parameters.exceptions.GetParameterError:
+        _missing[name] = time.monotonic() + max_age
         return None
     return str(value) if value else None
 
@@ -107,10 +120,10 @@ def get_deps() -> Deps:
     return Deps(
         settings=settings,
         policy=get_policy(),
-        store=Store(ddb=clients.client("dynamodb"), table=settings.table_name),
-        queue=WorkQueue(sqs=clients.client("sqs"), queue_name=settings.work_queue_name),
+        store=Store(ddb=clients.LazyClient("dynamodb"), table=settings.table_name),  # type: ignore[arg-type]
+        queue=WorkQueue(sqs=clients.LazyClient("sqs"), queue_name=settings.work_queue_name),
         notifier=Notifier(
-            sns=clients.client("sns"),
+            sns=clients.LazyClient("sns"),
             topic_arn=settings.notifications_topic_arn,
             slack_url=lambda: _secure_parameter(settings.slack_webhook_parameter),
         ),
