@@ -123,7 +123,8 @@ def main() -> int:
         "AWS_DEFAULT_REGION": "us-east-1",
         "OPSBOT_POLICY_FILE": str(policy),
         "OPSBOT_PARAMETER_PREFIX": "/opsbot/bench",
-        "POWERTOOLS_LOG_LEVEL": "ERROR", "PYDANTIC_DISABLE_PLUGINS": "__all__",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+        "PYDANTIC_DISABLE_PLUGINS": "__all__",
         "POWERTOOLS_METRICS_NAMESPACE": "opsbot",
     }
     os.environ.update(env)
@@ -158,7 +159,9 @@ def main() -> int:
         import boto3
 
         cw = boto3.client("cloudwatch", region_name="us-east-1")
-        found = cw.describe_alarms(AlarmNames=["web-cpu-high"])["MetricAlarms"][0]
+        found: dict[str, Any] = dict(
+            cw.describe_alarms(AlarmNames=["web-cpu-high"])["MetricAlarms"][0]
+        )
 
         def sns_event(state: str) -> dict[str, Any]:
             subject, message = alarm_notification(

@@ -183,7 +183,7 @@ class ScaleEcsService(_Scale):
         from chalicelib import scaling
 
         current, bounds = scaling.ecs_current(deps, env, self.params.service)
-        return Plan(self.target(), current, bounds.clamp(current + self.step), bounds)
+        return Plan(self.target(), current, bounds.step(current, self.step), bounds)
 
     def apply(self, deps: Deps, env: Environment, *, actor: str, why: str) -> Outcome:
         from chalicelib import scaling
@@ -212,7 +212,7 @@ class ScaleAsg(_Scale):
         from chalicelib import scaling
 
         current, bounds = scaling.asg_current(deps, env, self.params.group)
-        return Plan(self.target(), current, bounds.clamp(current + self.step), bounds)
+        return Plan(self.target(), current, bounds.step(current, self.step), bounds)
 
     def apply(self, deps: Deps, env: Environment, *, actor: str, why: str) -> Outcome:
         from chalicelib import scaling

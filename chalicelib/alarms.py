@@ -296,8 +296,10 @@ def react(
         raise
     if outcome.result == "busy":
         _release(deps, key, seconds)
-        _wait_for_lock(deps, alarm, rule_name, action.describe(), outcome, attempt)
+        _wait_for_lock(deps, alarm, rule_name, action.describe(), outcome, attempt, key)
         return outcome
+    if attempt > 0:  # a waiting chain ends here
+        deps.store.release_cooldown(f"wait#{key}")
     if outcome.result == "at_bound":  # moved while we looked: give the window back
         _release(deps, key, seconds)
     count("AlarmActions", rule=rule_name, result=outcome.result)
@@ -344,9 +346,24 @@ def _wait_for_lock(
     described: str,
     outcome: Outcome,
     attempt: int,
+    key: str,
 ) -> None:
     from chalicelib.messages import AlarmRetry
 
+    # One waiting chain per (rule, target, direction): duplicates of the notification that
+    # arrive while it waits are dropped here instead of each starting a chain of their own.
+    wait_key, window = f"wait#{key}", 3 * RETRY_DELAY_SECONDS
+    if attempt == 0:
+        fresh, _ = deps.store.claim_cooldown(wait_key, seconds=window, now=deps.clock())
+        if not fresh:
+            logger().info(
+                "a reaction is already waiting for this target; duplicate dropped",
+                extra={"alarm": alarm.AlarmName, "rule": rule_name},
+            )
+            return
+    else:
+        deps.store.release_cooldown(wait_key)
+        deps.store.claim_cooldown(wait_key, seconds=window, now=deps.clock())
     if attempt >= MAX_RETRIES:
         _explain(
             deps,
@@ -385,7 +402,9 @@ def retry(deps: Deps, *, rule_name: str, notification: str, attempt: int) -> Out
         )
         return None
     env = deps.policy.environments[rule.environment]
-    found = deps.aws("cloudwatch", env).describe_alarms(AlarmNames=[alarm.AlarmName])
+    found = deps.aws("cloudwatch", env).describe_alarms(
+        AlarmNames=[alarm.AlarmName], AlarmTypes=["CompositeAlarm", "MetricAlarm"]
+    )
     alarms = found.get("MetricAlarms", []) + found.get("CompositeAlarms", [])
     if alarms and alarms[0].get("StateValue") != alarm.NewStateValue:
         logger().info(

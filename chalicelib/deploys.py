@@ -44,6 +44,7 @@ _READ_ONLY_FIELDS = (
     "registeredAt",
     "registeredBy",
     "deregisteredAt",
+    "deleteRequestedAt",
 )
 
 
@@ -420,6 +421,30 @@ def start_deploy(deps: Deps, deployment_id: str) -> None:
             event_name="SERVICE_DEPLOYMENT_COMPLETED",
             reason="completed at once",
         )
+
+
+_TRANSIENT_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "ServiceUnavailable",
+    "ServerException",
+    "InternalError",
+}
+
+
+def _transient(exc: Exception) -> bool:
+    """Worth retrying: throttling, a 5xx, a connection problem (not a bad request)."""
+    from botocore.exceptions import ClientError, ParamValidationError
+
+    if isinstance(exc, ParamValidationError):
+        return False
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+        return code in _TRANSIENT_CODES or status >= 500
+    return True
 
 
 def _short(task_definition_arn: str | None) -> str:

@@ -5,10 +5,17 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-_IMAGE = re.compile(r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$")
-_TAG = r"^[\w][\w.-]{0,127}$"
+# Docker's grammar, ASCII only: name components, an optional tag, an optional digest.
+_IMAGE = re.compile(
+    r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$",
+    re.ASCII,
+)
+_TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+
+
+ONE_OF_IMAGE_OR_TAG = "give exactly one of 'image' or 'tag'"
 
 
 class _Body(BaseModel):
@@ -23,12 +30,17 @@ class DeployRequest(_Body):
     image: Annotated[str | None, Field(min_length=1, max_length=512)] = None
     tag: Annotated[str | None, Field(pattern=_TAG)] = None
 
+    @field_validator("image")
+    @classmethod
+    def _image_reference(cls, image: str | None) -> str | None:
+        if image is not None and not _IMAGE.match(image):
+            raise ValueError("is not an image reference: REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]")
+        return image
+
     @model_validator(mode="after")
     def _one_of(self) -> DeployRequest:
         if (self.image is None) == (self.tag is None):
-            raise ValueError("give exactly one of 'image' or 'tag'")
-        if self.image is not None and not _IMAGE.match(self.image):
-            raise ValueError(f"'image' is not an image reference: {self.image!r}")
+            raise ValueError(ONE_OF_IMAGE_OR_TAG)
         return self
 
 

@@ -35,20 +35,32 @@ class EffectiveBounds:
         """``desired`` moved inside the bounds."""
         return max(self.min, min(self.max, desired))
 
+    def step(self, current: int, step: int) -> int:
+        """Where ``current`` moves by ``step`` without crossing a bound, and never backwards.
+
+        A count already outside the bounds stays where it is: a scale-out never lowers it and
+        a scale-in never raises it.
+        """
+        if step > 0:
+            return max(current, min(self.max, current + step))
+        return min(current, max(self.min, current + step))
+
 
 def tighter(
     policy: Bounds, own_min: int | None, own_max: int | None, own_name: str
 ) -> EffectiveBounds:
-    """The tighter of the policy's bounds and a target's own."""
+    """The tighter of the policy's bounds and a target's own (named where they tighten).
+
+    Disjoint ranges give min > max: no count satisfies both, so nothing will move.
+    """
     lo, hi, sources = policy.min, policy.max, ["policy"]
+    tightened = False
     if own_min is not None and own_min > lo:
-        lo = own_min
+        lo, tightened = own_min, True
     if own_max is not None and own_max < hi:
-        hi = own_max
-    if own_min is not None or own_max is not None:
+        hi, tightened = own_max, True
+    if tightened:
         sources.append(own_name)
-    if lo > hi:  # disjoint ranges: pin to the lower bound rather than pick a side
-        hi = lo
     return EffectiveBounds(lo, hi, " + ".join(sources))
 
 
@@ -124,7 +136,7 @@ def scale_ecs_service(
         return Outcome("busy", f"{env.name}/{service} is busy with {holder}")
     try:
         before, bounds = ecs_current(deps, env, service)
-        after = bounds.clamp(before + step if step is not None else int(desired or 0))
+        after = bounds.step(before, step) if step is not None else int(desired or 0)
         if after == before:
             where = "max" if step and step > 0 else "min" if step else "requested count"
             return Outcome(
@@ -168,7 +180,7 @@ def scale_asg(
         return Outcome("busy", f"{group} is busy with {holder}")
     try:
         before, bounds = asg_current(deps, env, group)
-        after = bounds.clamp(before + step)
+        after = bounds.step(before, step)
         if after == before:
             where = "max" if step > 0 else "min"
             return Outcome(

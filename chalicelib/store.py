@@ -97,6 +97,8 @@ class Store:
         record = _plain(item)
         for key in ("pk", "sk", "expires_at"):
             record.pop(key, None)
+        for key in ("task_definition", "previous_task_definition"):  # the contract lists them
+            record.setdefault(key, None)
         return record
 
     def update_deployment(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from chalice import Response
 
 from chalicelib.errors import DependencyUnavailable, InvalidRequest, OpsError, Unauthorized
+from chalicelib.messages import ONE_OF_IMAGE_OR_TAG
 
 if TYPE_CHECKING:
     from chalice.app import Request
@@ -80,14 +81,12 @@ def parse_body(request: Request, model: type[M], *, optional: bool = False) -> M
             msg = err["msg"].removeprefix("Value error, ")
             if loc:
                 fields[loc] = msg
+            elif msg == ONE_OF_IMAGE_OR_TAG:
+                fields.update({"image": msg, "tag": msg})
             else:
-                fields.update({name: msg for name in _fields_named(msg, model)} or {"body": msg})
+                fields["body"] = msg
         names = ", ".join(sorted(fields))
         raise InvalidRequest(f"invalid request body: {names}", fields=fields) from None
-
-
-def _fields_named(message: str, model: type[BaseModel]) -> list[str]:
-    return [name for name in model.model_fields if f"'{name}'" in message]
 
 
 def principal(request: Request) -> str:

@@ -160,7 +160,9 @@ def alarm(name: str, state: str, *, reason: str | None = None) -> str:
     """Set an alarm's state and publish CloudWatch's notification to the actions of that state."""
     _use_stack(stack_info())
     cloudwatch = _client("cloudwatch")
-    found = cloudwatch.describe_alarms(AlarmNames=[name])
+    found = cloudwatch.describe_alarms(
+        AlarmNames=[name], AlarmTypes=["CompositeAlarm", "MetricAlarm"]
+    )
     alarms = found.get("MetricAlarms", []) + found.get("CompositeAlarms", [])
     if not alarms:
         raise ControlError(f"no alarm named {name!r}")

@@ -313,7 +313,7 @@ def banner(settings: LocalSettings, info: dict[str, Any]) -> str:
         "  try:",
         f"    export OPSBOT_API_TOKEN={settings.api_token}",
         f'    curl -s -H "Authorization: Bearer $OPSBOT_API_TOKEN" {api}/services/demo/web',
-        "    curl -s -H \"Authorization: Bearer $OPSBOT_API_TOKEN\" \\",
+        '    curl -s -H "Authorization: Bearer $OPSBOT_API_TOKEN" \\',
         f'         -d \'{{"environment":"demo","service":"web","tag":"2.0"}}\' {api}/deployments',
         "",
         f"opsbot ready on {api} (Ctrl-C stops everything)",
