@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import socket
@@ -93,12 +94,23 @@ def _client(service: str) -> Any:
 
 def deploy_template(parameters: dict[str, str]) -> dict[str, str]:
     """Create the stateful stack from infra/template.yaml; its outputs."""
+    import warnings
+
     cfn = _client("cloudformation")
-    cfn.create_stack(
-        StackName=STACK_NAME,
-        TemplateBody=(ROOT / "infra" / "template.yaml").read_text(),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cfn.create_stack(
+            StackName=STACK_NAME,
+            TemplateBody=(ROOT / "infra" / "template.yaml").read_text(),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        )
+    skipped = sorted(
+        {m.group(0) for w in caught if (m := re.search(r"AWS::\w+::\w+", str(w.message)))}
     )
+    if skipped:
+        log.info(
+            "moto's CloudFormation skips %s (no local effect; created in AWS)", ", ".join(skipped)
+        )
     deadline = time.monotonic() + 60
     while True:
         stack = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
@@ -324,8 +336,9 @@ def banner(settings: LocalSettings, info: dict[str, Any]) -> str:
 def run() -> int:
     """Run the local stack in the foreground until Ctrl-C."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    for noisy in ("werkzeug", "botocore", "urllib3", "moto"):
+    for noisy in ("werkzeug", "botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("moto").setLevel(logging.ERROR)
     settings = LocalSettings.from_env()
     stack = LocalStack(settings)
     try:
