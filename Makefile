@@ -31,5 +31,16 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# The app stack for real AWS: out/sam.json (SAM template, merged with infra/app-merge.json) and
+# out/deployment.zip. Offline: needs no AWS account or credentials, only a region name for
+# Chalice's session (the template itself uses AWS::Region). See README.md, "Deploy to AWS".
+PACKAGE_STAGE ?= prod
+package: $(STAMP)
+	rm -rf out
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package \
+		--stage $(PACKAGE_STAGE) --merge-template infra/app-merge.json out
+	$(BIN)/cfn-lint out/sam.json
+	@echo "packaged stage $(PACKAGE_STAGE): out/sam.json, out/deployment.zip"
+
 clean:
 	rm -rf $(VENV) .opsbot out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,275 @@
+"""The CI/CD example (examples/github-actions/deploy.yml): its shape, and its shell steps run
+against a stand-in for opsbot's REST API, as GitHub's runner would run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+WORKFLOW = Path(__file__).resolve().parents[2] / "examples" / "github-actions" / "deploy.yml"
+SHA = "3f2c9a1d0b7e4c6f8a5d2e1b0c9f8e7d6a5b4c3d"
+TOKEN = "opsbot-ci-token-0123456789"
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict[str, Any]:
+    data = yaml.safe_load(WORKFLOW.read_text())
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as true
+    return dict(data)
+
+
+def step(workflow: dict[str, Any], name: str) -> dict[str, Any]:
+    for candidate in workflow["jobs"]["deploy"]["steps"]:
+        if candidate.get("name") == name:
+            return dict(candidate)
+    raise AssertionError(f"no step named {name!r}")
+
+
+def test_workflow_builds_pushes_and_hands_the_deploy_to_opsbot(workflow: dict[str, Any]) -> None:
+    assert workflow["permissions"] == {"contents": "read", "id-token": "write"}
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    steps = workflow["jobs"]["deploy"]["steps"]
+    uses = [s["uses"].split("@")[0] for s in steps if "uses" in s]
+    assert uses == [
+        "actions/checkout",
+        "aws-actions/configure-aws-credentials",
+        "aws-actions/amazon-ecr-login",
+    ]
+    creds = step(workflow, "Configure AWS credentials")["with"]
+    assert "role-to-assume" in creds  # OIDC: no access keys
+    assert not {"aws-access-key-id", "aws-secret-access-key"} & set(creds)
+    build = step(workflow, "Build, tag, and push the image to Amazon ECR")
+    assert build["env"]["IMAGE_TAG"] == "${{ github.sha }}"
+    assert "docker push" in build["run"]
+    request = step(workflow, "Ask opsbot to deploy")
+    assert request["env"]["OPSBOT_API_TOKEN"] == "${{ secrets.OPSBOT_API_TOKEN }}"
+    # untrusted values reach the shell through env, never through ${{ }} inside a script
+    for s in steps:
+        assert "${{" not in s.get("run", ""), s["name"]
+
+
+# --- the shell steps against a stand-in opsbot ------------------------------------------------
+
+
+@dataclass
+class FakeOpsbot:
+    """POST /deployments and GET /deployments/{id}, answering from a script."""
+
+    post_status: int = 202
+    statuses: list[str] = field(default_factory=lambda: ["queued", "in_progress", "succeeded"])
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    polls: int = 0
+
+    def record(self) -> dict[str, Any]:
+        shown = self.statuses[: self.polls]
+        status = shown[-1] if shown else "queued"
+        return {
+            "id": "d-42",
+            "environment": "prod",
+            "service": "web",
+            "image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/web:{SHA}",
+            "status": status,
+            "task_definition": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:8",
+            "previous_task_definition": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7",
+            "events": [
+                {"at": f"2026-11-27T10:00:0{i}Z", "status": s, "message": f"event {i}: {s}"}
+                for i, s in enumerate(shown)
+            ],
+        }
+
+
+@pytest.fixture
+def opsbot() -> Iterator[tuple[FakeOpsbot, str]]:
+    fake = FakeOpsbot()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _answer(self, status: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _note(self, body: bytes) -> None:
+            fake.requests.append(
+                {
+                    "method": self.command,
+                    "path": self.path,
+                    "authorization": self.headers.get("Authorization"),
+                    "body": json.loads(body) if body else None,
+                }
+            )
+
+        def do_POST(self) -> None:
+            self._note(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            if self.path != "/api/deployments":
+                self._answer(404, {"error": {"code": "not_found", "message": self.path}})
+            elif fake.post_status != 202:
+                message = "a deploy of web is already in progress"
+                self._answer(fake.post_status, {"error": {"code": "conflict", "message": message}})
+            else:
+                self._answer(202, {**fake.record(), "status": "queued", "events": []})
+
+        def do_GET(self) -> None:
+            self._note(b"")
+            if self.path != "/api/deployments/d-42":
+                self._answer(404, {"error": {"code": "not_found", "message": self.path}})
+                return
+            fake.polls += 1
+            self._answer(200, fake.record())
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield fake, f"http://127.0.0.1:{server.server_address[1]}/api/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class Runner:
+    """Runs a step's script as GitHub's runner does (bash -eo pipefail, env, GITHUB_OUTPUT)."""
+
+    workflow: dict[str, Any]
+    tmp: Path
+    expressions: dict[str, str]
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    env_overrides: dict[str, str] = field(default_factory=dict)
+
+    def run(self, name: str, step_id: str = "") -> subprocess.CompletedProcess[str]:
+        spec = step(self.workflow, name)
+        output = self.tmp / f"output-{step_id or 'step'}"
+        output.write_text("")
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(self.tmp),
+            "RUNNER_TEMP": str(self.tmp),
+            "GITHUB_OUTPUT": str(output),
+            "GITHUB_STEP_SUMMARY": str(self.tmp / "summary.md"),
+            **{k: str(v) for k, v in self.workflow["env"].items()},
+            **{k: self._expand(str(v)) for k, v in spec.get("env", {}).items()},
+            **self.env_overrides,
+        }
+        script = self.tmp / "step.sh"
+        script.write_text(spec["run"])
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if step_id:
+            lines = output.read_text().splitlines()
+            self.outputs[step_id] = dict(line.split("=", 1) for line in lines if "=" in line)
+        return done
+
+    def _expand(self, value: str) -> str:
+        def one(match: re.Match[str]) -> str:
+            expr = match.group(1).strip()
+            if expr.startswith("steps."):
+                _, step_id, _, key = expr.split(".")
+                return self.outputs[step_id][key]
+            return self.expressions[expr]
+
+        return re.sub(r"\$\{\{(.*?)\}\}", one, value)
+
+
+@pytest.fixture
+def runner(workflow: dict[str, Any], tmp_path: Path, opsbot: tuple[FakeOpsbot, str]) -> Runner:
+    if not all(shutil.which(tool) for tool in ("bash", "curl", "jq")):
+        pytest.skip("the workflow's steps need bash, curl and jq")
+    _, url = opsbot
+    return Runner(
+        workflow,
+        tmp_path,
+        expressions={
+            "vars.OPSBOT_URL": url,
+            "secrets.OPSBOT_API_TOKEN": TOKEN,
+        },
+        outputs={"build-image": {"tag": SHA}},
+        env_overrides={"POLL_SECONDS": "0"},
+    )
+
+
+def test_a_deploy_that_succeeds_passes_the_job(
+    runner: Runner, opsbot: tuple[FakeOpsbot, str]
+) -> None:
+    fake, _ = opsbot
+    asked = runner.run("Ask opsbot to deploy", "request")
+    assert asked.returncode == 0, asked.stdout + asked.stderr
+    assert runner.outputs["request"]["id"] == "d-42"
+    waited = runner.run("Wait for the deployment to finish")
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+
+    post = fake.requests[0]
+    assert post["method"] == "POST" and post["path"] == "/api/deployments"
+    assert post["body"] == {"environment": "prod", "service": "web", "tag": SHA}
+    assert {r["authorization"] for r in fake.requests} == {f"Bearer {TOKEN}"}
+    assert fake.polls == 3
+    # every event printed exactly once, in order
+    events = [line for line in waited.stdout.splitlines() if "event " in line]
+    assert [e.split("  ")[-1] for e in events] == [
+        "event 0: queued",
+        "event 1: in_progress",
+        "event 2: succeeded",
+    ]
+    assert "d-42" in (runner.tmp / "summary.md").read_text()
+    assert TOKEN not in asked.stdout + asked.stderr + waited.stdout + waited.stderr
+
+
+@pytest.mark.parametrize("end", ["rolled_back", "failed", "rejected"])
+def test_a_deploy_that_does_not_succeed_fails_the_job(
+    runner: Runner, opsbot: tuple[FakeOpsbot, str], end: str
+) -> None:
+    fake, _ = opsbot
+    fake.statuses = ["queued", "in_progress", end]
+    assert runner.run("Ask opsbot to deploy", "request").returncode == 0
+    waited = runner.run("Wait for the deployment to finish")
+    assert waited.returncode == 1
+    assert f"::error::deployment d-42 ended {end}: event 2: {end}" in waited.stdout
+
+
+def test_a_refused_request_fails_the_job_with_opsbots_reason(
+    runner: Runner, opsbot: tuple[FakeOpsbot, str]
+) -> None:
+    fake, _ = opsbot
+    fake.post_status = 409
+    asked = runner.run("Ask opsbot to deploy", "request")
+    assert asked.returncode == 1
+    assert "already in progress" in asked.stdout
+    assert len(fake.requests) == 1  # a POST is never retried
+
+
+def test_the_job_stops_waiting_at_its_timeout(
+    runner: Runner, opsbot: tuple[FakeOpsbot, str]
+) -> None:
+    fake, _ = opsbot
+    fake.statuses = ["queued", "in_progress", "in_progress", "in_progress", "in_progress"]
+    runner.env_overrides["DEPLOY_TIMEOUT_SECONDS"] = "0"
+    assert runner.run("Ask opsbot to deploy", "request").returncode == 0
+    waited = runner.run("Wait for the deployment to finish")
+    assert waited.returncode == 1
+    assert "still queued after 0s" in waited.stdout
+    assert fake.polls == 1

@@ -1,0 +1,749 @@
+"""Ready for real AWS: the packaged app stack, the stateful and member-account stacks.
+
+What can be checked without an AWS account is checked here: ``chalice package`` with the merge
+template (once per session), cfn-lint on every template, the SAM translation done offline with
+aws-sam-translator, the settings of every function against ``.chalice/config.json``, the IAM
+policy against the hand-written ``.chalice/policy-prod.json``, and the stacks deployed into moto's
+CloudFormation: the stateful stack, the translated app stack importing its exports, and the
+member-account stack.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from moto import mock_aws
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+MERGE_TEMPLATE = INFRA / "app-merge.json"
+BIN = Path(sys.executable).parent
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+STAGE = "prod"
+
+# moto's CloudFormation skips the types it does not model (topic policies, alarms, SNS
+# subscriptions) with a warning; those are checked on the templates instead.
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS:UserWarning")
+
+# Chalice function name -> logical id in the generated template.
+FUNCTIONS = {
+    "api_handler": "APIHandler",
+    "work": "Work",
+    "ecs_deployment_state": "EcsDeploymentState",
+    "alarm_notification": "AlarmNotification",
+}
+IMPORTED_ENV = {
+    "OPSBOT_TABLE": "StateTableName",
+    "OPSBOT_WORK_QUEUE": "WorkQueueName",
+    "OPSBOT_WORK_DLQ": "WorkDeadLetterQueueName",
+    "OPSBOT_NOTIFICATIONS_TOPIC_ARN": "NotificationsTopicArn",
+}
+# Statements that act on an environment's account (directly when the environment has no
+# role_arn, through the member role when it has one).
+ENVIRONMENT_SIDS = {
+    "HomeEcsServices",
+    "HomeEcsTaskDefinitions",
+    "HomeEcsTagNewTaskDefinitions",
+    "HomePassTaskRoles",
+    "HomeEcrImages",
+    "HomeDescribe",
+    "HomeAutoScalingGroups",
+    "HomeCertificates",
+    "HomeBudgets",
+}
+# API operations whose IAM action is not <prefix>:<OperationName>, and the actions an operation
+# needs besides its own (RegisterTaskDefinition copies the tags and the task's roles).
+IAM_ACTION = {"budgets:DescribeBudgets": "budgets:ViewBudget"}
+ALSO_NEEDS = {"ecs:RegisterTaskDefinition": {"ecs:TagResource", "iam:PassRole"}}
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation YAML: short-form intrinsics become their long form."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_yaml_template(path: Path) -> dict[str, Any]:
+    return dict(yaml.load(path.read_text(), Loader=_CfnLoader))
+
+
+def imported(export: str) -> dict[str, Any]:
+    return {"Fn::ImportValue": {"Fn::Sub": "${NamePrefix}-" + export}}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.fixture(scope="module")
+def config() -> dict[str, Any]:
+    return dict(json.loads((ROOT / ".chalice" / "config.json").read_text()))
+
+
+@pytest.fixture(scope="module")
+def stage_functions(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each function's memory, timeout and reserved concurrency for the prod stage."""
+    stage = config["stages"][STAGE]
+    result = {}
+    for name in FUNCTIONS:
+        own = stage.get("lambda_functions", {}).get(name, {})
+        result[name] = {
+            key: own.get(key, stage.get(key, config.get(key)))
+            for key in ("lambda_memory_size", "lambda_timeout", "reserved_concurrency")
+        }
+    return result
+
+
+@pytest.fixture(scope="module")
+def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``chalice package`` as ``make package`` runs it, into a temporary directory."""
+    out = tmp_path_factory.mktemp("package") / "out"
+    env = {**os.environ, "AWS_DEFAULT_REGION": REGION}
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        env.pop(name, None)  # packaging must not need credentials
+    done = subprocess.run(
+        [
+            str(BIN / "chalice"),
+            "package",
+            "--stage",
+            STAGE,
+            "--merge-template",
+            str(MERGE_TEMPLATE.relative_to(ROOT)),
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, f"chalice package failed:\n{done.stdout}\n{done.stderr}"
+    return out
+
+
+@pytest.fixture(scope="module")
+def sam(package_dir: Path) -> dict[str, Any]:
+    return dict(json.loads((package_dir / "sam.json").read_text()))
+
+
+@pytest.fixture(scope="module")
+def translated(sam: dict[str, Any]) -> dict[str, Any]:
+    """The packaged SAM template as CloudFormation sees it after the Serverless transform."""
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    template = copy.deepcopy(sam)
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            # what `aws cloudformation package` does to the local ./deployment.zip
+            resource["Properties"]["CodeUri"] = "s3://opsbot-artifacts/deployment.zip"
+    translator = Translator({}, Parser(), boto_session=boto3.Session(region_name=REGION))
+    # Roles are given, so no AWS managed policy is looked up: an empty map proves it.
+    result = translator.translate(template, {}, get_managed_policy_map=lambda: {})
+    return dict(result)
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+# --- the package ----------------------------------------------------------------------------
+
+
+def test_package_holds_the_template_and_the_code(package_dir: Path) -> None:
+    import zipfile
+
+    assert sorted(p.name for p in package_dir.iterdir()) == ["deployment.zip", "sam.json"]
+    with zipfile.ZipFile(package_dir / "deployment.zip") as zf:
+        names = set(zf.namelist())
+    assert {"app.py", "chalicelib/policy.yaml", "chalicelib/handlers/worker.py"} <= names
+    assert any(n.startswith("aws_lambda_powertools/") for n in names)
+    # development tools and the local stack never ship
+    assert not any(n.startswith(("infra/", "tests/", "moto/", "cfnlint/")) for n in names)
+
+
+def test_cfn_lint_passes_on_every_template(package_dir: Path) -> None:
+    templates = sorted(INFRA.glob("*.yaml"))
+    assert {p.name for p in templates} >= {"template.yaml", "member-account.yaml"}
+    done = subprocess.run(
+        [str(BIN / "cfn-lint"), *map(str, templates), str(package_dir / "sam.json")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_function_is_in_the_template_with_its_settings(
+    sam: dict[str, Any], stage_functions: dict[str, dict[str, Any]]
+) -> None:
+    functions = resources_of(sam, "AWS::Serverless::Function")
+    assert set(functions) == set(FUNCTIONS.values())
+    for name, logical_id in FUNCTIONS.items():
+        props = functions[logical_id]["Properties"]
+        want = stage_functions[name]
+        assert props["MemorySize"] == want["lambda_memory_size"], name
+        assert props["Timeout"] == want["lambda_timeout"], name
+        assert props["ReservedConcurrentExecutions"] == want["reserved_concurrency"], name
+        assert isinstance(want["reserved_concurrency"], int) and want["reserved_concurrency"] > 0
+
+
+def test_api_answers_before_api_gateway_gives_up(sam: dict[str, Any]) -> None:
+    assert sam["Resources"]["APIHandler"]["Properties"]["Timeout"] < 29
+
+
+def test_sam_translation_keeps_every_function_setting(
+    translated: dict[str, Any], stage_functions: dict[str, dict[str, Any]]
+) -> None:
+    functions = resources_of(translated, "AWS::Lambda::Function")
+    assert set(functions) == set(FUNCTIONS.values())
+    for name, logical_id in FUNCTIONS.items():
+        props = functions[logical_id]["Properties"]
+        want = stage_functions[name]
+        assert props["Code"] == {"S3Bucket": "opsbot-artifacts", "S3Key": "deployment.zip"}
+        assert (props["MemorySize"], props["Timeout"], props["ReservedConcurrentExecutions"]) == (
+            want["lambda_memory_size"],
+            want["lambda_timeout"],
+            want["reserved_concurrency"],
+        )
+        variables = props["Environment"]["Variables"]
+        # Globals merged into every function, next to the stage's own variables
+        for var, export in IMPORTED_ENV.items():
+            assert variables[var] == imported(export), (logical_id, var)
+        assert variables["OPSBOT_STAGE"] == STAGE
+        assert props["Role"] == {"Fn::GetAtt": [f"{logical_id}Role".replace("API", "Api"), "Arn"]}
+
+
+def test_work_queue_source_reports_batch_item_failures(
+    translated: dict[str, Any], stage_functions: dict[str, dict[str, Any]], sam: dict[str, Any]
+) -> None:
+    mappings = resources_of(translated, "AWS::Lambda::EventSourceMapping")
+    assert len(mappings) == 1
+    (mapping,) = mappings.values()
+    props = mapping["Properties"]
+    assert props["FunctionName"] == {"Ref": "Work"}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["BatchSize"] == 10
+    # the imported ARN, not one rebuilt from the queue name Chalice saw at package time
+    assert props["EventSourceArn"] == {"Fn::Sub": ["${Value}", {"Value": imported("WorkQueueArn")}]}
+    assert props["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "WorkerMaximumConcurrency"}}
+    # SQS never starts more batches than the function may run: no throttling by design
+    default = sam["Parameters"]["WorkerMaximumConcurrency"]["Default"]
+    assert 2 <= default <= stage_functions["work"]["reserved_concurrency"]
+
+
+def test_alarm_notifications_come_from_the_imported_alarms_topic(
+    translated: dict[str, Any],
+) -> None:
+    subscriptions = resources_of(translated, "AWS::SNS::Subscription")
+    assert len(subscriptions) == 1
+    (subscription,) = subscriptions.values()
+    topic = {"Fn::Sub": ["${Value}", {"Value": imported("AlarmsTopicArn")}]}
+    assert subscription["Properties"]["TopicArn"] == topic
+    assert subscription["Properties"]["Endpoint"] == {"Fn::GetAtt": ["AlarmNotification", "Arn"]}
+    permissions = [
+        p["Properties"]
+        for p in resources_of(translated, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "sns.amazonaws.com"
+    ]
+    assert permissions == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Ref": "AlarmNotification"},
+            "Principal": "sns.amazonaws.com",
+            "SourceArn": topic,
+        }
+    ]
+
+
+def test_ecs_deployment_events_reach_their_handler(translated: dict[str, Any]) -> None:
+    rules = resources_of(translated, "AWS::Events::Rule")
+    assert [r["Properties"]["EventPattern"] for r in rules.values()] == [
+        {"source": ["aws.ecs"], "detail-type": ["ECS Deployment State Change"]}
+    ]
+
+
+def test_every_function_logs_to_a_group_with_retention(sam: dict[str, Any]) -> None:
+    groups = resources_of(sam, "AWS::Logs::LogGroup")
+    named = {g["Properties"]["LogGroupName"]["Fn::Sub"] for g in groups.values()}
+    assert named == {f"/aws/lambda/${{{logical_id}}}" for logical_id in FUNCTIONS.values()}
+    assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {30}
+
+
+# --- opsbot watches itself ------------------------------------------------------------------
+
+
+def test_self_monitoring_alarms_publish_to_the_notifications_topic(sam: dict[str, Any]) -> None:
+    alarms = resources_of(sam, "AWS::CloudWatch::Alarm")
+    topic = imported("NotificationsTopicArn")
+    watched = {}
+    for logical_id, alarm in alarms.items():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [topic], logical_id
+        assert props["OKActions"] == [topic], logical_id
+        assert props["TreatMissingData"] == "notBreaching", logical_id
+        dims = {d["Name"]: d["Value"] for d in props["Dimensions"]}
+        watched[(props["Namespace"], props["MetricName"], json.dumps(dims, sort_keys=True))] = props
+
+    def alarm_on(namespace: str, metric: str, **dims: Any) -> dict[str, Any]:
+        key = (namespace, metric, json.dumps(dims, sort_keys=True))
+        assert key in watched, f"no alarm on {key}"
+        return watched[key]
+
+    dlq = alarm_on(
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        QueueName=imported("WorkDeadLetterQueueName"),
+    )
+    assert (dlq["ComparisonOperator"], dlq["Threshold"]) == ("GreaterThanThreshold", 0)
+    age = alarm_on("AWS/SQS", "ApproximateAgeOfOldestMessage", QueueName=imported("WorkQueueName"))
+    assert age["Threshold"] == {"Ref": "OldestMessageAgeAlarmSeconds"}
+    # deploy timeout guards sit in the queue up to 900 s by design: they must not trip the alarm
+    assert sam["Parameters"]["OldestMessageAgeAlarmSeconds"]["Default"] > 900
+    for metric in ("Errors", "Throttles"):
+        props = alarm_on("AWS/Lambda", metric, FunctionName={"Ref": "Work"})
+        assert (props["Statistic"], props["Threshold"]) == ("Sum", 0)
+    for handler in ("EcsDeploymentState", "AlarmNotification"):
+        alarm_on("AWS/Lambda", "Errors", FunctionName={"Ref": handler})
+
+
+# --- least privilege ------------------------------------------------------------------------
+
+
+def _statements(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in document["Statement"]}
+
+
+def _condition_keys(statement: dict[str, Any]) -> set[str]:
+    """The context keys a statement's condition tests (operators may differ: the file has no
+    region to compare with)."""
+    return {key for test in statement.get("Condition", {}).values() for key in test}
+
+
+def test_every_function_role_has_only_the_real_arn_policy(sam: dict[str, Any]) -> None:
+    roles = resources_of(sam, "AWS::IAM::Role")
+    assert set(roles) == {f"{lid.replace('API', 'Api')}Role" for lid in FUNCTIONS.values()}, (
+        "a function role the merge template does not patch keeps Chalice's wildcard policy: "
+        "add it to infra/app-merge.json"
+    )
+    for logical_id, role in roles.items():
+        props = role["Properties"]
+        assert props["Policies"] == [], logical_id
+        assert props["ManagedPolicyArns"] == [{"Ref": "FunctionPolicy"}], logical_id
+        assert props["Path"] == {"Fn::Sub": "/${NamePrefix}/"}, logical_id
+        assert props["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+            "Service": "lambda.amazonaws.com"
+        }
+
+
+def test_function_policy_grants_what_the_policy_file_grants(sam: dict[str, Any]) -> None:
+    """The file is the reviewed list; the template adds nothing to it and loses nothing."""
+    in_file = _statements(json.loads((ROOT / ".chalice" / "policy-prod.json").read_text()))
+    in_template = _statements(sam["Resources"]["FunctionPolicy"]["Properties"]["PolicyDocument"])
+    assert set(in_template) == set(in_file)
+    for sid, statement in in_template.items():
+        assert statement["Effect"] == in_file[sid]["Effect"] == "Allow", sid
+        assert sorted(as_list(statement["Action"])) == sorted(as_list(in_file[sid]["Action"])), sid
+        assert _condition_keys(statement) == _condition_keys(in_file[sid]), sid
+    # opsbot's own resources are the stateful stack's, by import: no name is retyped here
+    assert in_template["StateTable"]["Resource"] == imported("StateTableArn")
+    assert in_template["WorkQueue"]["Resource"] == imported("WorkQueueArn")
+    assert in_template["WorkDeadLetterQueue"]["Resource"] == imported("WorkDeadLetterQueueArn")
+    assert in_template["Notifications"]["Resource"] == imported("NotificationsTopicArn")
+    assert in_template["HomePassTaskRoles"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    }
+
+
+def test_policy_files_cover_the_same_statements_per_stage() -> None:
+    prod = _statements(json.loads((ROOT / ".chalice" / "policy-prod.json").read_text()))
+    dev = _statements(json.loads((ROOT / ".chalice" / "policy-dev.json").read_text()))
+    assert set(prod) == set(dev)
+    for sid in set(prod) - {"Logs"}:
+        assert sorted(as_list(prod[sid]["Action"])) == sorted(as_list(dev[sid]["Action"])), sid
+    dev_text = json.dumps(dev)
+    # dev may never touch prod's resources or parameters
+    assert "/opsbot/prod/" not in dev_text
+    assert not re.search(r"opsbot-(state|work|notifications|member|prod)", dev_text)
+
+
+def test_parameter_defaults_agree_with_the_stage_config(
+    sam: dict[str, Any], config: dict[str, Any], stage_functions: dict[str, dict[str, Any]]
+) -> None:
+    variables = config["stages"][STAGE]["environment_variables"]
+    params = sam["Parameters"]
+    assert params["NamePrefix"]["Default"] == variables["OPSBOT_NAME_PREFIX"]
+    assert params["ParameterPrefix"]["Default"] == variables["OPSBOT_PARAMETER_PREFIX"]
+    stateful = load_yaml_template(INFRA / "template.yaml")
+    # the queue's visibility timeout is derived from the worker's timeout
+    assert (
+        int(stateful["Parameters"]["WorkerTimeoutSeconds"]["Default"])
+        == stage_functions["work"]["lambda_timeout"]
+    )
+
+
+# --- the stacks in the embedded AWS ---------------------------------------------------------
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        yield
+
+
+def create_stack(name: str, body: str, **params: str) -> dict[str, str]:
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    cfn.create_stack(
+        StackName=name,
+        TemplateBody=body,
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+    )
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def test_stateful_stack_creates_queues_topics_table_and_exports(aws: None) -> None:
+    outputs = create_stack("opsbot-state", (INFRA / "template.yaml").read_text())
+    sqs = boto3.client("sqs", region_name=REGION)
+    work = sqs.get_queue_attributes(QueueUrl=outputs["WorkQueueUrl"], AttributeNames=["All"])[
+        "Attributes"
+    ]
+    assert (
+        work["QueueArn"] == outputs["WorkQueueArn"] == f"arn:aws:sqs:{REGION}:{ACCOUNT}:opsbot-work"
+    )
+    assert work["VisibilityTimeout"] == "360"  # six times the worker's 60 s
+    assert json.loads(work["RedrivePolicy"]) == {
+        "deadLetterTargetArn": outputs["WorkDeadLetterQueueArn"],
+        "maxReceiveCount": 5,
+    }
+    dlq_url = sqs.get_queue_url(QueueName=outputs["WorkDeadLetterQueueName"])["QueueUrl"]
+    dlq = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["MessageRetentionPeriod"])
+    assert dlq["Attributes"]["MessageRetentionPeriod"] == "1209600"
+
+    topics = {
+        t["TopicArn"] for t in boto3.client("sns", region_name=REGION).list_topics()["Topics"]
+    }
+    assert {outputs["AlarmsTopicArn"], outputs["NotificationsTopicArn"]} <= topics
+
+    table = boto3.client("dynamodb", region_name=REGION).describe_table(
+        TableName=outputs["StateTableName"]
+    )["Table"]
+    assert table["TableArn"] == outputs["StateTableArn"]
+    assert {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]} == {
+        "pk": "HASH",
+        "sk": "RANGE",
+    }
+
+    exports = {
+        e["Name"]: e["Value"]
+        for e in boto3.client("cloudformation", region_name=REGION).list_exports()["Exports"]
+    }
+    for key in (
+        "WorkQueueArn",
+        "WorkQueueName",
+        "WorkDeadLetterQueueName",
+        "WorkDeadLetterQueueArn",
+        "AlarmsTopicArn",
+        "NotificationsTopicArn",
+        "StateTableName",
+        "StateTableArn",
+    ):
+        assert exports[f"opsbot-{key}"] == outputs[key]
+
+
+def test_every_import_of_the_app_stack_is_an_export_of_the_stateful_stack(
+    sam: dict[str, Any],
+) -> None:
+    stateful = load_yaml_template(INFRA / "template.yaml")
+    exported = {
+        o["Export"]["Name"]["Fn::Sub"] for o in stateful["Outputs"].values() if "Export" in o
+    }
+    imports = set(re.findall(r'"Fn::ImportValue": \{"Fn::Sub": "([^"]+)"\}', json.dumps(sam)))
+    assert imports, "the app stack imports nothing"
+    assert imports <= exported
+
+
+def test_app_stack_runs_on_the_stateful_stacks_resources(
+    aws: None, translated: dict[str, Any]
+) -> None:
+    """Deploy the translated app stack after the stateful one: the names flow by import.
+
+    moto's CloudFormation cannot build a REST API from a Swagger body (checked by cfn-lint and
+    the SAM translation above), so API Gateway resources are left out here; it skips the alarm
+    and SNS subscription types it does not model (checked on the template above).
+    """
+    state = create_stack("opsbot-state", (INFRA / "template.yaml").read_text())
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="opsbot-artifacts")
+    s3.put_object(Bucket="opsbot-artifacts", Key="deployment.zip", Body=_tiny_zip())
+
+    template = copy.deepcopy(translated)
+    api = [
+        k
+        for k, v in template["Resources"].items()
+        if v["Type"].startswith("AWS::ApiGateway::") or k == "APIHandlerInvokePermission"
+    ]
+    for logical_id in api:
+        del template["Resources"][logical_id]
+    template["Outputs"] = {
+        k: v for k, v in template["Outputs"].items() if "RestAPI" not in json.dumps(v)
+    }
+    outputs = create_stack("opsbot-app", json.dumps(template))
+
+    lam = boto3.client("lambda", region_name=REGION)
+    functions = lam.list_functions()["Functions"]
+    assert len(functions) == len(FUNCTIONS)
+    for function in functions:
+        variables = function["Environment"]["Variables"]
+        assert variables["OPSBOT_TABLE"] == state["StateTableName"]
+        assert variables["OPSBOT_WORK_QUEUE"] == state["WorkQueueName"]
+        assert variables["OPSBOT_WORK_DLQ"] == state["WorkDeadLetterQueueName"]
+        assert variables["OPSBOT_NOTIFICATIONS_TOPIC_ARN"] == state["NotificationsTopicArn"]
+        assert function["Role"].startswith(f"arn:aws:iam::{ACCOUNT}:role/opsbot/")
+
+    (mapping,) = lam.list_event_source_mappings()["EventSourceMappings"]
+    assert mapping["EventSourceArn"] == state["WorkQueueArn"]
+    assert mapping["FunctionArn"].split(":")[-1] == outputs["WorkFunctionName"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+    iam = boto3.client("iam", region_name=REGION)
+    policy = iam.get_policy(PolicyArn=outputs["FunctionPolicyArn"])["Policy"]
+    document = iam.get_policy_version(
+        PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"]
+    )["PolicyVersion"]["Document"]
+    granted = _statements(_document(document))
+    assert granted["StateTable"]["Resource"] == state["StateTableArn"]
+    assert granted["WorkQueue"]["Resource"] == state["WorkQueueArn"]
+    assert granted["WorkDeadLetterQueue"]["Resource"] == state["WorkDeadLetterQueueArn"]
+    assert granted["Notifications"]["Resource"] == state["NotificationsTopicArn"]
+    assert granted["Parameters"]["Resource"] == (
+        f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/opsbot/prod/*"
+    )
+    assert granted["AssumeMemberRoles"]["Resource"] == "arn:aws:iam::*:role/opsbot-member"
+    assert granted["Logs"]["Resource"] == (
+        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/opsbot-app-*"
+    )
+    assert all(f["FunctionName"].startswith("opsbot-app-") for f in functions)
+    assert outputs["FunctionRoleArnPattern"] == f"arn:aws:iam::{ACCOUNT}:role/opsbot/*"
+
+
+def _document(raw: Any) -> dict[str, Any]:
+    """A policy document as moto returns it: a dict, JSON, or (for inline role policies made by
+    its CloudFormation) the Python repr of a dict."""
+    import ast
+
+    if isinstance(raw, dict):
+        return raw
+    try:
+        return dict(json.loads(raw))
+    except ValueError:
+        return dict(ast.literal_eval(raw))
+
+
+def _tiny_zip() -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("app.py", "app = None\n")
+    return buf.getvalue()
+
+
+def test_member_account_stack_creates_the_role_opsbot_assumes(
+    aws: None, sam: dict[str, Any]
+) -> None:
+    opsbot_roles = "arn:aws:iam::111122223333:role/opsbot/*"
+    outputs = create_stack(
+        "opsbot-member", (INFRA / "member-account.yaml").read_text(), OpsbotRoleArn=opsbot_roles
+    )
+    assert outputs["RoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/opsbot-member"
+    assert outputs["AccountId"] == ACCOUNT
+    iam = boto3.client("iam", region_name=REGION)
+    role = iam.get_role(RoleName="opsbot-member")["Role"]
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Sid": "OpsbotFunctions",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"ArnLike": {"aws:PrincipalArn": opsbot_roles}},
+        }
+    ]
+    # the name opsbot's own policy allows it to assume
+    function_policy = _statements(
+        sam["Resources"]["FunctionPolicy"]["Properties"]["PolicyDocument"]
+    )
+    assert function_policy["AssumeMemberRoles"]["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${NamePrefix}-member"
+    }
+
+    (name,) = iam.list_role_policies(RoleName="opsbot-member")["PolicyNames"]
+    document = _document(
+        iam.get_role_policy(RoleName="opsbot-member", PolicyName=name)["PolicyDocument"]
+    )
+    member_actions = {a for s in document["Statement"] for a in as_list(s["Action"])}
+    # exactly what opsbot does in an environment's account: no more, no less
+    environment_actions = {
+        a for sid in ENVIRONMENT_SIDS for a in as_list(function_policy[sid]["Action"])
+    }
+    assert member_actions == environment_actions
+    for statement in document["Statement"]:
+        resource = statement["Resource"]
+        assert resource == "*" or f":{ACCOUNT}:" in resource, statement["Sid"]
+        if statement["Action"] == "iam:PassRole":
+            assert statement["Condition"] == {
+                "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+            }
+
+
+def test_member_account_forwards_ecs_deployment_events_to_opsbot(aws: None) -> None:
+    """Deploys in a member account end on its ECS events: they go to opsbot's default bus."""
+    outputs = create_stack(
+        "opsbot-member",
+        (INFRA / "member-account.yaml").read_text(),
+        OpsbotRoleArn="arn:aws:iam::111122223333:role/opsbot/*",
+        OpsbotRegion="eu-west-1",
+    )
+    events = boto3.client("events", region_name=REGION)
+    (rule,) = [r for r in events.list_rules()["Rules"] if "EcsDeploymentEvents" in r["Name"]]
+    assert json.loads(rule["EventPattern"]) == {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Deployment State Change"],
+    }
+    (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    bus = "arn:aws:events:eu-west-1:111122223333:event-bus/default"
+    assert target["Arn"] == bus
+    iam = boto3.client("iam", region_name=REGION)
+    forwarder = iam.get_role(RoleName=target["RoleArn"].split("/")[-1])["Role"]
+    assert forwarder["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "events.amazonaws.com"
+    }
+    (name,) = iam.list_role_policies(RoleName=forwarder["RoleName"])["PolicyNames"]
+    document = _document(
+        iam.get_role_policy(RoleName=forwarder["RoleName"], PolicyName=name)["PolicyDocument"]
+    )
+    assert document["Statement"] == [
+        {"Effect": "Allow", "Action": "events:PutEvents", "Resource": bus}
+    ]
+    assert outputs["RoleArn"].endswith(":role/opsbot-member")
+
+    # a second region of the same account: forwarding only, the (global) role exists already
+    second = create_stack(
+        "opsbot-member-2",
+        (INFRA / "member-account.yaml").read_text(),
+        OpsbotRoleArn="arn:aws:iam::111122223333:role/opsbot/*",
+        ForwardEventsOnly="true",
+    )
+    assert "RoleArn" not in second
+
+
+def test_opsbot_bus_accepts_ecs_events_from_member_accounts_only() -> None:
+    """The home side: the stateful stack's bus policy (cfn-lint checks its syntax)."""
+    template = load_yaml_template(INFRA / "template.yaml")
+    resources = template["Resources"]
+    by_accounts = resources["MemberAccountsEcsEvents"]
+    by_organization = resources["MemberOrganizationEcsEvents"]
+    assert by_accounts["Condition"] == "HasMemberAccounts"
+    assert by_organization["Condition"] == "HasMemberOrganization"
+    for policy in (by_accounts, by_organization):
+        statement = policy["Properties"]["Statement"]
+        assert statement["Action"] == "events:PutEvents"
+        assert statement["Condition"]["ForAllValues:StringEquals"] == {"events:source": "aws.ecs"}
+        assert (
+            statement["Condition"]["StringEquals"]["events:detail-type"]
+            == "ECS Deployment State Change"
+        )
+    assert by_accounts["Properties"]["Statement"]["Principal"] == {
+        "AWS": {"Ref": "MemberAccountIds"}
+    }
+    assert by_organization["Properties"]["Statement"]["Condition"]["StringEquals"][
+        "aws:PrincipalOrgID"
+    ] == {"Ref": "MemberOrganizationId"}
+    # nothing is opened by default (the local stack deploys the template with its defaults)
+    assert template["Parameters"]["MemberAccountIds"]["Default"] == ""
+    assert template["Parameters"]["MemberOrganizationId"]["Default"] == ""
+
+
+def environment_actions_in_code() -> set[str]:
+    """The IAM actions capability code performs with environment clients.
+
+    Environment clients come from ``deps.aws(service, env)``, called on the spot or bound to a
+    name first; a method counts when botocore knows it as an operation of that service.
+    """
+    from botocore.session import get_session
+
+    session = get_session()
+    calls: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "chalicelib").rglob("*.py")):
+        text = path.read_text()
+        spot = r"""deps\.aws\(\s*["']([a-z0-9-]+)["'][^)]*\)\s*\.\s*(\w+)\("""
+        for service, method in re.findall(spot, text):
+            calls.setdefault(service, set()).add(method)
+        bound = r"""^\s*(\w+)\s*=\s*deps\.aws\(\s*["']([a-z0-9-]+)["'][^)]*\)\s*$"""
+        for name, service in re.findall(bound, text, flags=re.MULTILINE):
+            methods = calls.setdefault(service, set())
+            methods |= set(re.findall(rf"\b{name}\.(\w+)\(", text))
+            methods |= set(re.findall(rf"""\b{name}\.get_paginator\(\s*["'](\w+)["']""", text))
+    actions: set[str] = set()
+    for service, methods in calls.items():
+        model = session.get_service_model(service)
+        prefix = service  # the boto3 name is the IAM prefix for every service opsbot uses
+        operations = {_snake(op): op for op in model.operation_names}
+        for method in methods & set(operations):
+            action = f"{prefix}:{operations[method]}"
+            action = IAM_ACTION.get(action, action)
+            actions |= {action} | ALSO_NEEDS.get(action, set())
+    return actions
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def test_member_role_allows_exactly_what_opsbot_does_in_an_environment() -> None:
+    performed = environment_actions_in_code()
+    assert {"ecs:UpdateService", "ecs:RegisterTaskDefinition"} <= performed, performed
+    template = load_yaml_template(INFRA / "member-account.yaml")
+    statements = template["Resources"]["MemberRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    granted = {a for s in statements for a in as_list(s["Action"])}
+    assert performed - granted == set(), "opsbot would be denied these: grant them"
+    assert granted - performed == set(), "opsbot never does these: do not grant them"
