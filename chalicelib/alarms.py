@@ -218,8 +218,8 @@ def react(
         _explain(deps, alarm, rule_name, None, outcome)
         return outcome
     action = spec.build()
-    direction = action.direction() if action.direction() != "none" else alarm.NewStateValue.lower()
-    key = f"{rule_name}#{env.name}#{action.target()}#{direction}"
+    direction = _direction(action, alarm)
+    key = _key(rule_name, env.name, action, direction)
     actor = f"alarm:{alarm.AlarmName}"
     why = f"{alarm.AlarmName} {alarm.NewStateValue}: {alarm.NewStateReason}"[:500]
     plan = action.plan(deps, env)
@@ -314,6 +314,15 @@ def react(
     return outcome
 
 
+def _direction(action: Any, alarm: AlarmNotification) -> str:
+    return str(action.direction()) if action.direction() != "none" else alarm.NewStateValue.lower()
+
+
+def _key(rule_name: str, env_name: str, action: Any, direction: str) -> str:
+    """The cooldown key of one (rule, target, direction)."""
+    return f"{rule_name}#{env_name}#{action.target()}#{direction}"
+
+
 def _release(deps: Deps, key: str, seconds: int) -> None:
     if seconds > 0:
         deps.store.release_cooldown(key)
@@ -365,6 +374,7 @@ def _wait_for_lock(
         deps.store.release_cooldown(wait_key)
         deps.store.claim_cooldown(wait_key, seconds=window, now=deps.clock())
     if attempt >= MAX_RETRIES:
+        deps.store.release_cooldown(wait_key)
         _explain(
             deps,
             alarm,
@@ -411,6 +421,11 @@ def retry(deps: Deps, *, rule_name: str, notification: str, attempt: int) -> Out
             "alarm changed state while waiting; reaction dropped",
             extra={"alarm": alarm.AlarmName, "now": alarms[0].get("StateValue")},
         )
+        spec = rule.on_alarm if alarm.NewStateValue == "ALARM" else rule.on_ok
+        if spec is not None:  # end the chain: a new notification may wait again at once
+            action = spec.build()
+            key = _key(rule_name, env.name, action, _direction(action, alarm))
+            deps.store.release_cooldown(f"wait#{key}")
         return None
     return react(deps, alarm, rule_name, rule, attempt=attempt)
 

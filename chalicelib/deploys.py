@@ -340,7 +340,7 @@ def start_deploy(deps: Deps, deployment_id: str) -> None:
         _finish(deps, record, "rejected", f"no longer in the ops policy: {exc.message}", "failure")
         return
     ecs = deps.aws("ecs", env)
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         current = _describe_service(ecs, env.cluster, record["service"])
@@ -366,15 +366,19 @@ def start_deploy(deps: Deps, deployment_id: str) -> None:
         updated = ecs.update_service(
             cluster=env.cluster, service=record["service"], taskDefinition=target
         )
-    except ClientError as exc:
-        err = exc.response.get("Error", {})
-        _finish(
-            deps,
-            record,
-            "failed",
-            f"ECS refused: {err.get('Code')}: {err.get('Message')}",
-            "failure",
-        )
+    except (ClientError, BotoCoreError) as exc:
+        if _transient(exc):
+            # Back to queued, and raise: SQS redelivers the message and the start runs again.
+            deps.store.update_deployment(
+                deployment_id,
+                expect_status=("in_progress",),
+                status="queued",
+                event=_event(deps, "queued", f"transient AWS error, will retry: {exc}"),
+            )
+            raise
+        err = exc.response.get("Error", {}) if isinstance(exc, ClientError) else {}
+        detail = f"{err.get('Code')}: {err.get('Message')}" if err else str(exc)
+        _finish(deps, record, "failed", f"ECS refused: {detail}", "failure")
         return
     except OpsError as exc:
         _finish(deps, record, "failed", exc.message, "failure")

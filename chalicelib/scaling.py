@@ -41,6 +41,8 @@ class EffectiveBounds:
         A count already outside the bounds stays where it is: a scale-out never lowers it and
         a scale-in never raises it.
         """
+        if self.min > self.max:  # disjoint bounds: no count satisfies both, nothing moves
+            return current
         if step > 0:
             return max(current, min(self.max, current + step))
         return min(current, max(self.min, current + step))
@@ -137,6 +139,14 @@ def scale_ecs_service(
     try:
         before, bounds = ecs_current(deps, env, service)
         after = bounds.step(before, step) if step is not None else int(desired or 0)
+        if step is None and not bounds.min <= after <= bounds.max:  # bounds moved meanwhile
+            return Outcome(
+                "at_bound",
+                f"{after} is outside the bounds {bounds.min}..{bounds.max} "
+                f"(from {bounds.source}); nothing changed",
+                before,
+                before,
+            )
         if after == before:
             where = "max" if step and step > 0 else "min" if step else "requested count"
             return Outcome(

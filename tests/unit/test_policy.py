@@ -1,0 +1,215 @@
+"""The ops policy: the shipped file, who may do what, and errors that say where the problem is."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from chalicelib.errors import Forbidden, NotFound, OpsError, PolicyError
+from chalicelib.policy import Permission, Policy, load_policy_file, parse_policy
+
+SHIPPED = Path(__file__).resolve().parents[2] / "chalicelib" / "policy.yaml"
+ALL = {Permission.READ, Permission.DEPLOY, Permission.SCALE, Permission.ROLLBACK}
+
+BASE: dict[str, Any] = {
+    "environments": {
+        "demo": {
+            "account": "123456789012",
+            "region": "us-east-1",
+            "cluster": "demo",
+            "services": {"web": {"container": "web", "repository": "web", "min": 1, "max": 6}},
+        }
+    },
+    "roles": {"admin": ["read", "deploy", "scale", "rollback"], "viewer": ["read"]},
+    "people": {"bob": {"roles": {"demo": "viewer"}}},
+}
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Policy:
+    return load_policy_file(SHIPPED)
+
+
+def write(tmp_path: Path, data: Any) -> Path:
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def load_error(path: Path) -> str:
+    with pytest.raises(PolicyError) as info:
+        load_policy_file(path)
+    return info.value.message
+
+
+def mutated(**changes: Any) -> dict[str, Any]:
+    """BASE with dotted-path keys set, e.g. ``mutated(**{"environments.demo.account": "1"})``."""
+    data = copy.deepcopy(BASE)
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node = data
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    return data
+
+
+# -- the shipped policy ----------------------------------------------------------------------
+
+
+def test_shipped_policy_describes_the_demo_environment(shipped: Policy) -> None:
+    demo = shipped.environment("demo")
+    assert (demo.account, demo.region, demo.cluster) == ("123456789012", "us-east-1", "demo")
+    web, api = demo.service("web"), demo.service("api")
+    assert (web.container, web.repository, web.min, web.max) == ("web", "web", 1, 6)
+    assert (api.container, api.repository, api.min, api.max) == ("api", "api", 2, 4)
+    workers = demo.autoscaling_groups["demo-workers"]
+    assert (workers.min, workers.max) == (1, 5)
+    assert shipped.slack.default_environment == "demo"
+    assert shipped.person_for_slack_user("U0DEMOADMIN") == "demo-admin"
+    assert shipped.person_for_slack_user("U0DEMOVIEW") == "demo-viewer"
+    assert shipped.person_for_slack_user("U0NOBODY") is None
+
+
+def test_permissions_of_the_shipped_principals(shipped: Policy) -> None:
+    assert shipped.permissions("demo-admin", "demo") == ALL
+    assert shipped.permissions("demo-viewer", "demo") == {Permission.READ}
+    assert shipped.permissions("local-admin", "demo") == ALL
+    # roles are per environment: demo roles grant nothing elsewhere; "*" grants everywhere
+    assert shipped.permissions("demo-admin", "prod") == set()
+    assert shipped.permissions("demo-viewer", "prod") == set()
+    assert shipped.permissions("local-admin", "prod") == ALL
+    assert shipped.permissions("stranger", "demo") == set()
+
+
+def test_require_raises_forbidden_naming_who_where_and_what(shipped: Policy) -> None:
+    shipped.require("demo-admin", "demo", Permission.DEPLOY)
+    shipped.require("demo-viewer", "demo", Permission.READ)
+
+    with pytest.raises(Forbidden) as info:
+        shipped.require("demo-viewer", "demo", Permission.DEPLOY)
+    assert info.value.status == 403
+    assert info.value.to_body()["error"] == {
+        "code": "forbidden",
+        "message": "demo-viewer may not deploy in environment 'demo'",
+        "principal": "demo-viewer",
+        "environment": "demo",
+        "permission": "deploy",
+    }
+    with pytest.raises(Forbidden):
+        shipped.require("demo-admin", "prod", Permission.SCALE)
+    with pytest.raises(Forbidden):
+        shipped.require("stranger", "demo", Permission.READ)
+
+
+def test_unknown_environment_and_service_are_not_found(shipped: Policy) -> None:
+    with pytest.raises(NotFound) as env:
+        shipped.environment("prod")
+    assert env.value.details["known"] == ["demo"]
+    with pytest.raises(NotFound) as svc:
+        shipped.environment("demo").service("db")
+    assert svc.value.details["known"] == ["api", "web"]
+
+
+# -- errors name the file and the field ------------------------------------------------------
+
+
+def test_base_document_is_valid(tmp_path: Path) -> None:
+    policy = load_policy_file(write(tmp_path, BASE))
+    assert policy.permissions("bob", "demo") == {Permission.READ}
+
+
+def test_bad_account(tmp_path: Path) -> None:
+    path = write(tmp_path, mutated(**{"environments.demo.account": "12345"}))
+    message = load_error(path)
+    assert str(path) in message
+    assert "environments.demo.account:" in message
+
+
+def test_min_greater_than_max(tmp_path: Path) -> None:
+    path = write(tmp_path, mutated(**{"environments.demo.services.web.min": 7}))
+    message = load_error(path)
+    assert str(path) in message
+    assert "environments.demo.services.web:" in message
+    assert "min (7) is greater than max (6)" in message
+
+
+def test_unknown_role_for_a_person(tmp_path: Path) -> None:
+    path = write(tmp_path, mutated(**{"people.bob.roles": {"demo": "superuser"}}))
+    message = load_error(path)
+    assert str(path) in message
+    assert "people.bob.roles.demo" in message
+    assert "unknown role 'superuser'" in message
+    assert "admin" in message and "viewer" in message  # the roles there are
+
+
+def test_unknown_environment_in_a_persons_roles(tmp_path: Path) -> None:
+    path = write(tmp_path, mutated(**{"people.bob.roles": {"prod": "viewer"}}))
+    message = load_error(path)
+    assert str(path) in message
+    assert "people.bob.roles" in message
+    assert "unknown environment 'prod'" in message
+
+
+def test_unknown_permission_in_a_role(tmp_path: Path) -> None:
+    path = write(tmp_path, mutated(**{"roles.viewer": ["read", "delete"]}))
+    message = load_error(path)
+    assert "roles.viewer.1:" in message
+
+
+def test_unknown_top_level_key(tmp_path: Path) -> None:
+    path = write(tmp_path, mutated(envirnoments={}))
+    message = load_error(path)
+    assert str(path) in message
+    assert "envirnoments:" in message
+    assert "Extra inputs are not permitted" in message
+
+
+def test_unknown_slack_default_environment(tmp_path: Path) -> None:
+    message = load_error(write(tmp_path, mutated(slack={"default_environment": "prod"})))
+    assert "slack.default_environment" in message
+
+
+def test_every_bad_field_is_reported_at_once(tmp_path: Path) -> None:
+    data = mutated(
+        **{
+            "environments.demo.account": "not-an-account",
+            "environments.demo.region": "Mars",
+            "environments.demo.services.web.max": -1,
+        }
+    )
+    message = load_error(write(tmp_path, data))
+    assert "3 problem(s)" in message
+    for where in ("account", "region", "services.web.max"):
+        assert f"environments.demo.{where}:" in message
+
+
+def test_bad_yaml_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text("environments:\n  demo: {account: '1\n")
+    message = load_error(path)
+    assert message.startswith(f"{path}: not valid YAML")
+
+
+def test_missing_file_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.yaml"
+    assert message_of(lambda: load_policy_file(path)).startswith(f"{path}: cannot read")
+
+
+def test_parse_policy_names_its_source_and_is_an_ops_error() -> None:
+    with pytest.raises(PolicyError) as info:
+        parse_policy({"environments": "demo"}, "s3://bucket/policy.yaml")
+    assert isinstance(info.value, OpsError)
+    assert info.value.code == "policy_invalid"
+    assert info.value.message.startswith("s3://bucket/policy.yaml: invalid ops policy")
+    assert "environments:" in info.value.message
+
+
+def message_of(call: Any) -> str:
+    with pytest.raises(PolicyError) as info:
+        call()
+    return info.value.message
