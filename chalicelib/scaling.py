@@ -9,6 +9,7 @@ the middle of its rollout.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -119,6 +120,59 @@ def _locked(deps: Deps, name: str, actor: str) -> tuple[str, str | None]:
     return owner, None if lock.acquired else lock.holder
 
 
+def _scale_locked(
+    deps: Deps,
+    env: Environment,
+    *,
+    lock: str,
+    target: str,
+    what: str,
+    current: Callable[[], tuple[int, EffectiveBounds]],
+    apply: Callable[[int], None],
+    actor: str,
+    why: str,
+    step: int | None,
+    desired: int | None,
+) -> Outcome:
+    """The one scaling procedure: lock, read, bound, apply, audit."""
+    owner, holder = _locked(deps, lock, actor)
+    if holder is not None:
+        return Outcome("busy", f"{target} is busy with {holder}")
+    try:
+        before, bounds = current()
+        after = bounds.step(before, step) if step is not None else int(desired or 0)
+        limits = f"bounds {bounds.min}..{bounds.max} from {bounds.source}"
+        if step is None and not bounds.min <= after <= bounds.max:  # bounds moved meanwhile
+            return Outcome(
+                "at_bound", f"{after} is outside the {limits}; nothing changed", before, before
+            )
+        if after == before:
+            where = "max" if step and step > 0 else "min" if step else "requested count"
+            return Outcome(
+                "at_bound",
+                f"already at its {where} ({before}; {limits}); nothing changed",
+                before,
+                before,
+            )
+        apply(after)
+    finally:
+        deps.store.release_lock(lock, owner)
+    deps.store.audit(
+        now=deps.clock(),
+        actor=actor,
+        action="scale",
+        environment=env.name,
+        target=target,
+        result="scaled",
+        before=before,
+        after=after,
+        reason=why,
+    )
+    return Outcome(
+        "scaled", f"{what} {before} -> {after} (bounds {bounds.min}..{bounds.max})", before, after
+    )
+
+
 def scale_ecs_service(
     deps: Deps,
     env: Environment,
@@ -132,51 +186,23 @@ def scale_ecs_service(
     """Change a service's desired count (by ``step`` or to ``desired``) under its lock."""
     from chalicelib.deploys import lock_name
 
-    name = lock_name(env.name, service)
-    owner, holder = _locked(deps, name, actor)
-    if holder is not None:
-        return Outcome("busy", f"{env.name}/{service} is busy with {holder}")
-    try:
-        before, bounds = ecs_current(deps, env, service)
-        after = bounds.step(before, step) if step is not None else int(desired or 0)
-        if step is None and not bounds.min <= after <= bounds.max:  # bounds moved meanwhile
-            return Outcome(
-                "at_bound",
-                f"{after} is outside the bounds {bounds.min}..{bounds.max} "
-                f"(from {bounds.source}); nothing changed",
-                before,
-                before,
-            )
-        if after == before:
-            where = "max" if step and step > 0 else "min" if step else "requested count"
-            return Outcome(
-                "at_bound",
-                f"already at its {where} ({before}; bounds "
-                f"{bounds.min}..{bounds.max} from {bounds.source}); nothing changed",
-                before,
-                before,
-            )
+    def apply(count: int) -> None:
         deps.aws("ecs", env).update_service(
-            cluster=env.cluster, service=service, desiredCount=after
+            cluster=env.cluster, service=service, desiredCount=count
         )
-    finally:
-        deps.store.release_lock(name, owner)
-    deps.store.audit(
-        now=deps.clock(),
-        actor=actor,
-        action="scale",
-        environment=env.name,
+
+    return _scale_locked(
+        deps,
+        env,
+        lock=lock_name(env.name, service),
         target=f"{env.name}/{service}",
-        result="scaled",
-        before=before,
-        after=after,
-        reason=why,
-    )
-    return Outcome(
-        "scaled",
-        f"desired count {before} -> {after} (bounds {bounds.min}..{bounds.max})",
-        before,
-        after,
+        what="desired count",
+        current=lambda: ecs_current(deps, env, service),
+        apply=apply,
+        actor=actor,
+        why=why,
+        step=step,
+        desired=desired,
     )
 
 
@@ -184,43 +210,24 @@ def scale_asg(
     deps: Deps, env: Environment, group: str, *, step: int, actor: str, why: str
 ) -> Outcome:
     """Change an Auto Scaling group's desired capacity by ``step`` under its lock."""
-    name = asg_lock_name(env.name, group)
-    owner, holder = _locked(deps, name, actor)
-    if holder is not None:
-        return Outcome("busy", f"{group} is busy with {holder}")
-    try:
-        before, bounds = asg_current(deps, env, group)
-        after = bounds.step(before, step)
-        if after == before:
-            where = "max" if step > 0 else "min"
-            return Outcome(
-                "at_bound",
-                f"already at its {where} ({before}; bounds "
-                f"{bounds.min}..{bounds.max} from {bounds.source}); nothing changed",
-                before,
-                before,
-            )
+
+    def apply(count: int) -> None:
         deps.aws("autoscaling", env).set_desired_capacity(
-            AutoScalingGroupName=group, DesiredCapacity=after, HonorCooldown=False
+            AutoScalingGroupName=group, DesiredCapacity=count, HonorCooldown=False
         )
-    finally:
-        deps.store.release_lock(name, owner)
-    deps.store.audit(
-        now=deps.clock(),
-        actor=actor,
-        action="scale",
-        environment=env.name,
+
+    return _scale_locked(
+        deps,
+        env,
+        lock=asg_lock_name(env.name, group),
         target=f"{env.name}/{group}",
-        result="scaled",
-        before=before,
-        after=after,
-        reason=why,
-    )
-    return Outcome(
-        "scaled",
-        f"desired capacity {before} -> {after} (bounds {bounds.min}..{bounds.max})",
-        before,
-        after,
+        what="desired capacity",
+        current=lambda: asg_current(deps, env, group),
+        apply=apply,
+        actor=actor,
+        why=why,
+        step=step,
+        desired=None,
     )
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from infra.local.stack import REGION, ROOT
+from infra.local.stack import REGION, ROOT, aws_env
 
 REGION_NAMES = {
     "us-east-1": "US East (N. Virginia)",
@@ -36,16 +36,7 @@ def stack_info() -> dict[str, Any]:
 
 def _use_stack(info: dict[str, Any]) -> None:
     os.environ.update(info["app_env"])
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": info["aws_endpoint"],
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-        }
-    )
+    os.environ.update(aws_env(info["aws_endpoint"]))
 
 
 def _client(service: str) -> Any:

@@ -75,7 +75,8 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _aws_env(endpoint: str) -> dict[str, str]:
+def aws_env(endpoint: str) -> dict[str, str]:
+    """The environment that points boto3 at the embedded AWS."""
     return {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -166,7 +167,7 @@ class LocalStack:
                     f"port {port} on 127.0.0.1 is in use: stop what holds it or set {what}"
                 )
         endpoint = f"http://127.0.0.1:{s.aws_port}"
-        os.environ.update(_aws_env(endpoint))
+        os.environ.update(aws_env(endpoint))
         os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "false")
 
         from moto.server import ThreadedMotoServer
