@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from chalice import Response
 
 from chalicelib.errors import DependencyUnavailable, InvalidRequest, OpsError, Unauthorized
-from chalicelib.messages import ONE_OF_IMAGE_OR_TAG
 
 if TYPE_CHECKING:
     from chalice.app import Request
@@ -60,6 +59,8 @@ def guarded(view: Callable[..., Any]) -> Callable[..., Any]:
 def parse_body(request: Request, model: type[M], *, optional: bool = False) -> M:
     """Parse a JSON body into ``model``; InvalidRequest names each bad field."""
     from pydantic import ValidationError
+
+    from chalicelib.messages import ONE_OF_IMAGE_OR_TAG
 
     raw = request.raw_body or b""
     if not raw.strip():

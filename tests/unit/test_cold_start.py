@@ -1,0 +1,22 @@
+"""Cold start is a feature: importing the app must not pull in the heavy libraries."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("boto3", "botocore", "pydantic", "aws_lambda_powertools", "yaml", "slack_sdk")
+
+
+def test_importing_the_app_loads_no_heavy_library() -> None:
+    script = (
+        "import json, sys; import app; "
+        f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout) == []
