@@ -22,6 +22,10 @@ def logger() -> Logger:
 def count(name: str, value: float = 1, **dimensions: str) -> None:
     """Emit one EMF metric now (no flush to forget at the end of the invocation)."""
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    if is_metrics_disabled():  # single_metric does not check POWERTOOLS_METRICS_DISABLED
+        return
 
     with single_metric(
         name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE

@@ -1,0 +1,162 @@
+"""Budget alerts against moto: each threshold crossed is posted once per period."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib import budgets
+from infra.local.seed import set_actual_spend
+from tests.functional.conftest import ACCOUNT, World
+
+
+def _notification(
+    threshold: float, kind: str = "ACTUAL", percent: bool = True
+) -> dict[str, object]:
+    return {
+        "Notification": {
+            "NotificationType": kind,
+            "ComparisonOperator": "GREATER_THAN",
+            "Threshold": threshold,
+            "ThresholdType": "PERCENTAGE" if percent else "ABSOLUTE_VALUE",
+        },
+        "Subscribers": [{"SubscriptionType": "EMAIL", "Address": "ops@example.com"}],
+    }
+
+
+@pytest.fixture
+def budget(world: World) -> str:
+    world.client("budgets").create_budget(
+        AccountId=ACCOUNT,
+        Budget={
+            "BudgetName": "monthly-ops",
+            "BudgetLimit": {"Amount": "100", "Unit": "USD"},
+            "TimeUnit": "MONTHLY",
+            "BudgetType": "COST",
+            "CalculatedSpend": {
+                "ActualSpend": {"Amount": "85", "Unit": "USD"},
+                "ForecastedSpend": {"Amount": "97", "Unit": "USD"},
+            },
+        },
+        NotificationsWithSubscribers=[
+            _notification(80),
+            _notification(100),
+            _notification(120, "FORECASTED"),
+        ],
+    )
+    return "monthly-ops"
+
+
+def _alerts(world: World) -> list[str]:
+    return [s for s in world.notifications() if "Budget monthly-ops" in s]
+
+
+def test_a_crossed_threshold_is_posted_once_per_period(world: World, budget: str) -> None:
+    results = budgets.check_all(world.deps)
+
+    crossed = {r["threshold"]: r for r in results}
+    assert crossed["actual > 80%"]["crossed"] and crossed["actual > 80%"]["alerted"]
+    assert not crossed["actual > 100%"]["crossed"]
+    assert not crossed["forecasted > 120%"]["crossed"]  # forecast 97 < 120
+    assert _alerts(world) == ["[opsbot] Budget monthly-ops (demo): actual spend crossed 80%"]
+    audit = world.store.audit_entries(environment="demo", service=None, limit=5)
+    assert audit[0]["action"] == "budget_alert" and audit[0]["actor"] == "schedule:budgets"
+
+    again = budgets.check_all(world.deps)
+    assert {r["threshold"]: r.get("alerted") for r in again}["actual > 80%"] is False
+    assert _alerts(world) == ["[opsbot] Budget monthly-ops (demo): actual spend crossed 80%"]
+
+
+def test_spend_over_the_limit_posts_the_next_threshold_only(world: World, budget: str) -> None:
+    budgets.check_all(world.deps)
+    set_actual_spend("monthly-ops", 101, account_id=ACCOUNT)
+
+    results = budgets.check_all(world.deps)
+
+    by = {r["threshold"]: r for r in results}
+    assert by["actual > 100%"]["alerted"] is True
+    assert by["actual > 80%"]["alerted"] is False
+    assert _alerts(world)[-1] == "[opsbot] Budget monthly-ops (demo): actual spend crossed 100%"
+    body = world.sent_notes[-1]["Message"]
+    assert "101.00 USD of 100.00 USD (101%)" in body
+
+
+def test_a_new_period_alerts_again(world: World, budget: str) -> None:
+    budgets.check_all(world.deps)
+    world.clock.now = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
+
+    results = budgets.check_all(world.deps)
+
+    assert {r["threshold"]: r.get("alerted") for r in results}["actual > 80%"] is True
+    assert results[0]["period"] == "2026-12"
+
+
+def test_only_watched_budgets_are_checked(world: World, budget: str) -> None:
+    world.client("budgets").create_budget(
+        AccountId=ACCOUNT,
+        Budget={
+            "BudgetName": "other",
+            "BudgetLimit": {"Amount": "1", "Unit": "USD"},
+            "TimeUnit": "MONTHLY",
+            "BudgetType": "COST",
+            "CalculatedSpend": {"ActualSpend": {"Amount": "50", "Unit": "USD"}},
+        },
+        NotificationsWithSubscribers=[_notification(10)],
+    )
+    env = world.deps.policy.environments["demo"]
+    object.__setattr__(env, "budgets", ["monthly-ops"])
+
+    results = budgets.check_all(world.deps)
+
+    assert {r["budget"] for r in results} == {"monthly-ops"}
+
+
+def test_absolute_thresholds(world: World) -> None:
+    world.client("budgets").create_budget(
+        AccountId=ACCOUNT,
+        Budget={
+            "BudgetName": "monthly-ops",
+            "BudgetLimit": {"Amount": "100", "Unit": "USD"},
+            "TimeUnit": "MONTHLY",
+            "BudgetType": "COST",
+            "CalculatedSpend": {"ActualSpend": {"Amount": "60", "Unit": "USD"}},
+        },
+        NotificationsWithSubscribers=[_notification(50, percent=False)],
+    )
+    results = budgets.check_all(world.deps)
+    assert results[0]["threshold"] == "actual > 50 USD" and results[0]["alerted"] is True
+
+
+@pytest.mark.parametrize(
+    ("unit", "now", "key", "end"),
+    [
+        (
+            "MONTHLY",
+            datetime(2026, 12, 15, tzinfo=UTC),
+            "2026-12",
+            datetime(2027, 1, 1, tzinfo=UTC),
+        ),
+        (
+            "QUARTERLY",
+            datetime(2026, 11, 27, tzinfo=UTC),
+            "2026-Q4",
+            datetime(2027, 1, 1, tzinfo=UTC),
+        ),
+        (
+            "QUARTERLY",
+            datetime(2026, 2, 1, tzinfo=UTC),
+            "2026-Q1",
+            datetime(2026, 4, 1, tzinfo=UTC),
+        ),
+        ("ANNUALLY", datetime(2026, 5, 1, tzinfo=UTC), "2026", datetime(2027, 1, 1, tzinfo=UTC)),
+        (
+            "DAILY",
+            datetime(2026, 5, 1, 13, tzinfo=UTC),
+            "2026-05-01",
+            datetime(2026, 5, 2, tzinfo=UTC),
+        ),
+    ],
+)
+def test_periods(unit: str, now: datetime, key: str, end: datetime) -> None:
+    assert budgets.period(unit, now) == (key, end)
