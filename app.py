@@ -2,7 +2,7 @@
 
 from chalice import Chalice
 
-from chalicelib.handlers import alarms, api, events, slack, worker
+from chalicelib.handlers import alarms, api, events, schedules, slack, worker
 from chalicelib.handlers.http import auth_middleware
 
 app = Chalice(app_name="opsbot")
@@ -12,3 +12,4 @@ app.register_blueprint(worker.bp)
 app.register_blueprint(events.bp)
 app.register_blueprint(alarms.bp)
 app.register_blueprint(slack.bp)
+app.register_blueprint(schedules.bp)

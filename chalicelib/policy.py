@@ -69,6 +69,13 @@ class Environment(_Model):
     role_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")] = None
     services: dict[Annotated[str, Field(pattern=_NAME)], Service] = {}
     autoscaling_groups: dict[Annotated[str, Field(pattern=_NAME)], AutoScalingGroup] = {}
+    load_balancers: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="ALB names whose HTTPS listeners' certificates opsbot keeps renewed",
+    )
+    budgets: list[str] | None = Field(
+        default=None, description="AWS Budgets to watch (names); None watches every budget"
+    )
 
     def service(self, name: str) -> Service:
         """The named service, or NotFound."""
@@ -161,6 +168,19 @@ class AlarmRule(_Model):
         return all(dimensions.get(k) == v for k, v in self.dimensions.items())
 
 
+class CertificateSettings(_Model):
+    """When and how opsbot rotates listener certificates."""
+
+    renew_before_days: Annotated[int, Field(ge=1, le=365)] = 30
+    validation_timeout_hours: Annotated[int, Field(ge=1, le=720)] = 72
+
+
+class BudgetSettings(_Model):
+    """How opsbot watches AWS Budgets."""
+
+    top_services: Annotated[int, Field(ge=0, le=20)] = 5
+
+
 class SlackSettings(_Model):
     """How Slack commands resolve what they act on."""
 
@@ -180,6 +200,8 @@ class Policy(_Model):
     deploy: DeployDefaults = DeployDefaults()
     slack: SlackSettings = SlackSettings()
     alarm_rules: dict[Annotated[str, Field(pattern=_NAME)], AlarmRule] = {}
+    certificates: CertificateSettings = CertificateSettings()
+    budgets: BudgetSettings = BudgetSettings()
 
     @model_validator(mode="before")
     @classmethod
