@@ -565,7 +565,7 @@ def _begin_rollback(
         failure_reason=reason,
         rollback_ecs_deployment_id=rollback.get("id"),
         updated_at=iso(now),
-        event=_event(deps, "in_progress", f"{reason}; {how}"),
+        event=_event(deps, "in_progress", f"{reason.rstrip('.')}; {how}"),
     )
     timeout = int(record["timeout_seconds"])
     deps.queue.send(
@@ -578,7 +578,7 @@ def _begin_rollback(
         deps,
         record,
         f"Deploy failed, rolling back: {record['environment']}/{record['service']}",
-        f"{reason}. {how[0].upper()}{how[1:]}.",
+        f"{reason.rstrip('.')}. {how[0].upper()}{how[1:]}.",
         "warning",
     )
     if rollback.get("rolloutState") == "COMPLETED":
