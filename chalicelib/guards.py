@@ -1,19 +1,46 @@
-"""Guards consulted before every scale-out. A guard returns None to allow, or why it holds."""
+"""Guards consulted before every alarm scale-out. None allows it; a string says why it is held."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from chalicelib.actions import Plan
     from chalicelib.policy import Environment
     from chalicelib.runtime import Deps
 
+BUDGET_CACHE_SECONDS = 300  # AWS Budgets recalculates spend a few times a day
+_budget_cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+
+
+def _watched_budgets(deps: Deps, env: Environment) -> list[dict[str, Any]]:
+    from chalicelib import inventory
+
+    cached = _budget_cache.get(env.name)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    found = inventory.budgets(deps, env)
+    if env.budgets is not None:
+        found = [b for b in found if b["name"] in env.budgets]
+    _budget_cache[env.name] = (time.monotonic() + BUDGET_CACHE_SECONDS, found)
+    return found
+
 
 def check_scale_out(deps: Deps, env: Environment, plan: Plan) -> str | None:
-    """None to let a scale-out go ahead; a reason to hold it.
+    """None to let a scale-out go ahead; the reason to hold it.
 
-    Allows everything for now; the budget capability gives it teeth (hold scale-outs while an
-    environment is over its budget).
+    With ``budgets.hold_scale_out_at_percent`` set, a scale-out is held while any watched budget
+    of the environment has spent at least that share of its limit. Scale-ins are never held.
     """
+    limit = deps.policy.budgets.hold_scale_out_at_percent
+    if limit is None:
+        return None
+    for budget in _watched_budgets(deps, env):
+        used = budget.get("percent_used")
+        if used is not None and used >= limit:
+            return (
+                f"budget {budget['name']} has spent {used:g}% of {budget['limit']:g} "
+                f"{budget['unit']} (scale-outs are held from {limit:g}%)"
+            )
     return None

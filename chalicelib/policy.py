@@ -179,6 +179,11 @@ class BudgetSettings(_Model):
     """How opsbot watches AWS Budgets."""
 
     top_services: Annotated[int, Field(ge=0, le=20)] = 5
+    hold_scale_out_at_percent: Annotated[float | None, Field(gt=0, le=1000)] = Field(
+        default=None,
+        description="hold alarm scale-outs while a watched budget's actual spend is at least "
+        "this percent of its limit (None: never)",
+    )
 
 
 class SlackSettings(_Model):
