@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class EcsDeploymentDetail(BaseModel):
@@ -22,3 +22,31 @@ class EcsDeploymentStateChange(EventBridgeModel):
     """An "ECS Deployment State Change" event, as EventBridge delivers it."""
 
     detail: EcsDeploymentDetail
+
+
+_ACM_CERTIFICATE_ARN = r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$"
+
+
+class AcmCertificateDetail(BaseModel):
+    """``detail`` of the ACM events opsbot consumes ("ACM Certificate Available" and
+    "ACM Certificate Approaching Expiration"); every field is optional, as ACM adds fields over
+    time and each event type carries a different subset."""
+
+    model_config = ConfigDict(extra="allow")
+
+    Action: str | None = None
+    CertificateType: str | None = None
+    CommonName: str | None = None
+    DaysToExpiry: int | None = None
+    CertificateExpirationDate: str | None = None
+
+
+class AcmCertificateEvent(EventBridgeModel):
+    """An ACM certificate event, as EventBridge delivers it (the certificate ARN in
+    ``resources``)."""
+
+    source: Literal["aws.acm"]
+    resources: Annotated[
+        list[Annotated[str, Field(pattern=_ACM_CERTIFICATE_ARN)]], Field(min_length=1)
+    ]
+    detail: AcmCertificateDetail

@@ -1,4 +1,4 @@
-"""DynamoDB state: deployments, locks, cooldowns, audit.
+"""DynamoDB state: deployments, locks, cooldowns, certificate rotations, audit.
 
 One table, keys ``pk``/``sk``, TTL on ``expires_at`` (epoch seconds). Every state change that
 can race is a conditional write; nothing here reads the clock by itself.
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 _AUDIT_TTL_SECONDS = 400 * 86400
 _DEPLOYMENT_TTL_SECONDS = 400 * 86400
+_ROTATION_TTL_SECONDS = 400 * 86400
 
 
 def _ser(value: Any) -> dict[str, Any]:
@@ -273,6 +274,133 @@ class Store:
         self._ddb.delete_item(
             TableName=self._table, Key=_item({"pk": f"COOLDOWN#{key}", "sk": "COOLDOWN"})
         )
+
+    # -- certificate rotations ---------------------------------------------------------------
+
+    def create_rotation(self, record: dict[str, Any], *, now: datetime) -> bool:
+        """Record a new rotation of ``record["old_certificate_arn"]``; False if one is in flight.
+
+        A rotation may replace an earlier one only when that one ended (``completed`` or
+        ``failed``) and its ``retry_after`` (epoch seconds) has passed: two checks running at
+        once never start two rotations of one certificate.
+        """
+        attrs = {
+            "pk": f"ROTATION#{record['old_certificate_arn']}",
+            "sk": "ROTATION",
+            "expires_at": _epoch(now) + _ROTATION_TTL_SECONDS,
+            **record,
+        }
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=_item(attrs),
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR (#st IN (:done, :failed) AND #ra < :now)"
+                ),
+                ExpressionAttributeNames={"#st": "status", "#ra": "retry_after"},
+                ExpressionAttributeValues={
+                    ":done": _ser("completed"),
+                    ":failed": _ser("failed"),
+                    ":now": _ser(_epoch(now)),
+                },
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def get_rotation(self, old_certificate_arn: str) -> dict[str, Any] | None:
+        """The rotation of a certificate (the latest one), or None."""
+        resp = self._ddb.get_item(
+            TableName=self._table,
+            Key=_item({"pk": f"ROTATION#{old_certificate_arn}", "sk": "ROTATION"}),
+            ConsistentRead=True,
+        )
+        item = resp.get("Item")
+        if item is None:
+            return None
+        record = _plain(item)
+        for key in ("pk", "sk", "expires_at"):
+            record.pop(key, None)
+        return record
+
+    def update_rotation(
+        self,
+        old_certificate_arn: str,
+        *,
+        expect_status: tuple[str, ...] = (),
+        or_lease_expired: tuple[str, int] | None = None,
+        **fields: Any,
+    ) -> bool:
+        """Set fields of a rotation; with ``expect_status``, only from those statuses.
+
+        ``or_lease_expired=(status, now)`` also allows the update from ``status`` once its
+        ``lease_until`` (epoch seconds) is before ``now`` (a step that died half-way). Returns
+        False when the condition did not hold (another invocation got there first).
+        """
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets: list[str] = []
+        for i, (key, value) in enumerate(fields.items()):
+            names[f"#f{i}"] = key
+            values[f":f{i}"] = _ser(value)
+            sets.append(f"#f{i} = :f{i}")
+        if not sets:
+            return True
+        condition = "attribute_exists(pk)"
+        allowed: list[str] = []
+        if expect_status:
+            names["#st"] = "status"
+            keys = []
+            for i, status in enumerate(expect_status):
+                values[f":s{i}"] = _ser(status)
+                keys.append(f":s{i}")
+            allowed.append(f"#st IN ({', '.join(keys)})")
+        if or_lease_expired is not None:
+            names["#st"] = "status"
+            names["#lu"] = "lease_until"
+            values[":leased"] = _ser(or_lease_expired[0])
+            values[":now"] = _ser(or_lease_expired[1])
+            allowed.append("(#st = :leased AND #lu < :now)")
+        if allowed:
+            condition += f" AND ({' OR '.join(allowed)})"
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=_item({"pk": f"ROTATION#{old_certificate_arn}", "sk": "ROTATION"}),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def index_rotation(
+        self, new_certificate_arn: str, old_certificate_arn: str, *, now: datetime
+    ) -> None:
+        """Remember which rotation a newly requested certificate belongs to."""
+        self._ddb.put_item(
+            TableName=self._table,
+            Item=_item(
+                {
+                    "pk": f"ROTATIONBYNEW#{new_certificate_arn}",
+                    "sk": "ROTATIONBYNEW",
+                    "old_certificate_arn": old_certificate_arn,
+                    "expires_at": _epoch(now) + _ROTATION_TTL_SECONDS,
+                }
+            ),
+        )
+
+    def rotation_for_certificate(self, new_certificate_arn: str) -> str | None:
+        """The old certificate ARN of the rotation that requested ``new_certificate_arn``."""
+        resp = self._ddb.get_item(
+            TableName=self._table,
+            Key=_item({"pk": f"ROTATIONBYNEW#{new_certificate_arn}", "sk": "ROTATIONBYNEW"}),
+            ConsistentRead=True,
+        )
+        item = resp.get("Item")
+        return str(_plain(item)["old_certificate_arn"]) if item else None
 
     # -- audit -------------------------------------------------------------------------------
 

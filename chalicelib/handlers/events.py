@@ -1,4 +1,5 @@
-"""EventBridge handlers: ECS deployment state changes drive deploys to their end."""
+"""EventBridge handlers: ECS deployment state changes drive deploys to their end; ACM events
+drive certificate rotations."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from chalice import Blueprint
 bp = Blueprint(__name__)
 
 ECS_DEPLOYMENT_PATTERN = {"source": ["aws.ecs"], "detail-type": ["ECS Deployment State Change"]}
+ACM_CERTIFICATE_PATTERN = {
+    "source": ["aws.acm"],
+    "detail-type": ["ACM Certificate Available", "ACM Certificate Approaching Expiration"],
+}
 
 
 @bp.on_cw_event(ECS_DEPLOYMENT_PATTERN)
@@ -26,3 +31,18 @@ def ecs_deployment_state(event: Any) -> dict[str, str]:
         reason=change.detail.reason or "",
     )
     return {"outcome": outcome}
+
+
+@bp.on_cw_event(ACM_CERTIFICATE_PATTERN)
+def acm_certificate_event(event: Any) -> dict[str, Any]:
+    """Finish a rotation whose new certificate is issued; check an environment whose certificate
+    approaches expiry."""
+    from chalicelib import certificates
+    from chalicelib.models import AcmCertificateEvent
+    from chalicelib.runtime import get_deps
+
+    parsed = AcmCertificateEvent.model_validate(event.to_dict())
+    results = certificates.on_certificate_event(
+        get_deps(), detail_type=parsed.detail_type, resources=parsed.resources
+    )
+    return {"certificates": results}

@@ -1,9 +1,9 @@
 """``make run``: the whole backend on an embedded AWS, in one foreground process.
 
 Starts moto in server mode on 127.0.0.1, deploys ``infra/template.yaml`` through its
-CloudFormation API, seeds the demo environment, installs the ECS rollout simulator, serves the
-Chalice app's REST API and feeds its event sources, then waits for Ctrl-C. Everything runs in
-this process, so stopping it leaves nothing behind.
+CloudFormation API, seeds the demo environment, installs the ECS rollout and ACM validation
+simulators, serves the Chalice app's REST API and feeds its event sources, then waits for Ctrl-C.
+Everything runs in this process, so stopping it leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class LocalSettings:
     secret_generated: bool
     state_dir: Path
     rollout_seconds: float
+    acm_seconds: float
     deploy_timeout_seconds: int
 
     @classmethod
@@ -61,6 +62,7 @@ class LocalSettings:
             secret_generated=not secret,
             state_dir=Path(os.environ.get("OPSBOT_LOCAL_DIR", str(ROOT / ".opsbot" / "local"))),
             rollout_seconds=float(os.environ.get("OPSBOT_LOCAL_ROLLOUT_SECONDS", "3")),
+            acm_seconds=float(os.environ.get("OPSBOT_LOCAL_ACM_SECONDS", "2")),
             deploy_timeout_seconds=int(os.environ.get("OPSBOT_DEPLOY_TIMEOUT_SECONDS", "900")),
         )
 
@@ -226,6 +228,17 @@ class LocalStack:
         simulator.settle_existing()
         self._parts.append(simulator)
         sink.controls["rollout-fail"] = lambda body: self._rollout_fail(simulator, body)
+
+        from infra.local.acm_sim import AcmSimulator, ListenerCertificates
+
+        listener_certificates = ListenerCertificates()
+        listener_certificates.install()
+        self._parts.append(listener_certificates)
+        acm_simulator = AcmSimulator(
+            account_id=ACCOUNT, region=REGION, emit=emit, validation_seconds=s.acm_seconds
+        )
+        acm_simulator.install()
+        self._parts.append(acm_simulator)
         sink.controls["spend"] = self._spend
 
         sys.path.insert(0, str(ROOT))

@@ -21,13 +21,17 @@ def test_thresholds_are_posted_once_and_spend_moves_them(stack: Stack) -> None:
 
     spent = stack.control("spend", "monthly-ops", "120")
     assert spent.returncode == 0, spent.stderr
-    assert stack.control("tick", "budgets").returncode == 0
-    posts = _budget_posts(stack)
-    assert len(posts) == 2 and "crossed 100%" in posts[1] and "(120%)" in posts[1]
-    budget = stack.aws("budgets").describe_budget(
-        AccountId="123456789012", BudgetName="monthly-ops"
-    )
-    assert float(budget["Budget"]["CalculatedSpend"]["ActualSpend"]["Amount"]) == 120
+    try:
+        assert stack.control("tick", "budgets").returncode == 0
+        posts = _budget_posts(stack)
+        assert len(posts) == 2 and "crossed 100%" in posts[1] and "(120%)" in posts[1]
+        budget = stack.aws("budgets").describe_budget(
+            AccountId="123456789012", BudgetName="monthly-ops"
+        )
+        assert float(budget["Budget"]["CalculatedSpend"]["ActualSpend"]["Amount"]) == 120
+    finally:
+        restored = stack.control("spend", "monthly-ops", "85")  # the demo's spend, for later tests
+        assert restored.returncode == 0, restored.stderr
 
 
 def test_an_unknown_scheduled_handler_is_a_clear_error(stack: Stack) -> None:

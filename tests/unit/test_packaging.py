@@ -43,6 +43,9 @@ FUNCTIONS = {
     "work": "Work",
     "ecs_deployment_state": "EcsDeploymentState",
     "alarm_notification": "AlarmNotification",
+    "acm_certificate_event": "AcmCertificateEvent",
+    "certificates": "Certificates",
+    "budgets": "Budgets",
 }
 IMPORTED_ENV = {
     "OPSBOT_TABLE": "StateTableName",
@@ -61,11 +64,19 @@ ENVIRONMENT_SIDS = {
     "HomeDescribe",
     "HomeAutoScalingGroups",
     "HomeCertificates",
+    "HomeRequestCertificates",
+    "HomeCertificateValidationRecords",
+    "HomeListenerCertificates",
     "HomeBudgets",
 }
 # API operations whose IAM action is not <prefix>:<OperationName>, and the actions an operation
 # needs besides its own (RegisterTaskDefinition copies the tags and the task's roles).
-IAM_ACTION = {"budgets:DescribeBudgets": "budgets:ViewBudget"}
+IAM_ACTION = {
+    "budgets:DescribeBudgets": "budgets:ViewBudget",
+    "budgets:DescribeNotificationsForBudget": "budgets:ViewBudget",
+}
+# boto3 service names whose IAM prefix differs.
+IAM_PREFIX = {"elbv2": "elasticloadbalancing"}
 ALSO_NEEDS = {"ecs:RegisterTaskDefinition": {"ecs:TagResource", "iam:PassRole"}}
 
 
@@ -285,11 +296,23 @@ def test_alarm_notifications_come_from_the_imported_alarms_topic(
     ]
 
 
-def test_ecs_deployment_events_reach_their_handler(translated: dict[str, Any]) -> None:
+def test_aws_events_and_schedules_reach_their_handlers(translated: dict[str, Any]) -> None:
     rules = resources_of(translated, "AWS::Events::Rule")
-    assert [r["Properties"]["EventPattern"] for r in rules.values()] == [
-        {"source": ["aws.ecs"], "detail-type": ["ECS Deployment State Change"]}
-    ]
+    targets = {
+        r["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0]: r["Properties"]
+        for r in rules.values()
+    }
+    assert targets["EcsDeploymentState"]["EventPattern"] == {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Deployment State Change"],
+    }
+    assert targets["AcmCertificateEvent"]["EventPattern"] == {
+        "source": ["aws.acm"],
+        "detail-type": ["ACM Certificate Available", "ACM Certificate Approaching Expiration"],
+    }
+    assert targets["Certificates"]["ScheduleExpression"] == "rate(6 hours)"
+    assert targets["Budgets"]["ScheduleExpression"] == "rate(1 hour)"
+    assert len(rules) == 4
 
 
 def test_every_function_logs_to_a_group_with_retention(sam: dict[str, Any]) -> None:
@@ -332,7 +355,12 @@ def test_self_monitoring_alarms_publish_to_the_notifications_topic(sam: dict[str
     for metric in ("Errors", "Throttles"):
         props = alarm_on("AWS/Lambda", metric, FunctionName={"Ref": "Work"})
         assert (props["Statistic"], props["Threshold"]) == ("Sum", 0)
-    for handler in ("EcsDeploymentState", "AlarmNotification"):
+    for handler in (
+        "EcsDeploymentState",
+        "AlarmNotification",
+        "AcmCertificateEvent",
+        "Certificates",
+    ):
         alarm_on("AWS/Lambda", "Errors", FunctionName={"Ref": handler})
 
 
@@ -626,7 +654,9 @@ def test_member_account_stack_creates_the_role_opsbot_assumes(
     assert member_actions == environment_actions
     for statement in document["Statement"]:
         resource = statement["Resource"]
-        assert resource == "*" or f":{ACCOUNT}:" in resource, statement["Sid"]
+        # Route 53 ARNs name no account (arn:aws:route53:::hostedzone/ID): only this one's
+        global_arn = resource.startswith("arn:aws:route53:::")
+        assert resource == "*" or f":{ACCOUNT}:" in resource or global_arn, statement["Sid"]
         if statement["Action"] == "iam:PassRole":
             assert statement["Condition"] == {
                 "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
@@ -704,8 +734,9 @@ def test_opsbot_bus_accepts_ecs_events_from_member_accounts_only() -> None:
 def environment_actions_in_code() -> set[str]:
     """The IAM actions capability code performs with environment clients.
 
-    Environment clients come from ``deps.aws(service, env)``, called on the spot or bound to a
-    name first; a method counts when botocore knows it as an operation of that service.
+    Environment clients come from ``deps.aws(service, env)`` (``deps`` possibly an attribute,
+    as in ``run.deps.aws(...)``), called on the spot or bound to a name first; a method counts
+    when botocore knows it as an operation of that service.
     """
     from botocore.session import get_session
 
@@ -716,7 +747,7 @@ def environment_actions_in_code() -> set[str]:
         spot = r"""deps\.aws\(\s*["']([a-z0-9-]+)["'][^)]*\)\s*\.\s*(\w+)\("""
         for service, method in re.findall(spot, text):
             calls.setdefault(service, set()).add(method)
-        bound = r"""^\s*(\w+)\s*=\s*deps\.aws\(\s*["']([a-z0-9-]+)["'][^)]*\)\s*$"""
+        bound = r"""^\s*(\w+)\s*=\s*(?:\w+\.)*deps\.aws\(\s*["']([a-z0-9-]+)["'][^)]*\)\s*$"""
         for name, service in re.findall(bound, text, flags=re.MULTILINE):
             methods = calls.setdefault(service, set())
             methods |= set(re.findall(rf"\b{name}\.(\w+)\(", text))
@@ -724,7 +755,7 @@ def environment_actions_in_code() -> set[str]:
     actions: set[str] = set()
     for service, methods in calls.items():
         model = session.get_service_model(service)
-        prefix = service  # the boto3 name is the IAM prefix for every service opsbot uses
+        prefix = IAM_PREFIX.get(service, service)
         operations = {_snake(op): op for op in model.operation_names}
         for method in methods & set(operations):
             action = f"{prefix}:{operations[method]}"
