@@ -71,6 +71,76 @@ class Store:
 
     # -- deployments -------------------------------------------------------------------------
 
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        """One item as a plain dict without its keys and TTL, or None."""
+        resp = self._ddb.get_item(
+            TableName=self._table, Key=_item({"pk": pk, "sk": sk}), ConsistentRead=True
+        )
+        item = resp.get("Item")
+        if item is None:
+            return None
+        record = _plain(item)
+        for key in ("pk", "sk", "expires_at"):
+            record.pop(key, None)
+        return record
+
+    def _update(
+        self,
+        pk: str,
+        sk: str,
+        fields: dict[str, Any],
+        *,
+        event: dict[str, Any] | None = None,
+        expect_status: tuple[str, ...] = (),
+        or_lease_expired: tuple[str, int] | None = None,
+    ) -> bool:
+        """SET ``fields`` (and append ``event`` to ``events``) if the item exists and, when
+        given, its status is one of ``expect_status`` or is ``or_lease_expired[0]`` with a
+        ``lease_until`` before ``or_lease_expired[1]``. False when the condition did not hold."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets: list[str] = []
+        for i, (key, value) in enumerate(fields.items()):
+            names[f"#f{i}"] = key
+            values[f":f{i}"] = _ser(value)
+            sets.append(f"#f{i} = :f{i}")
+        if event is not None:
+            names["#ev"] = "events"
+            values[":ev"] = _ser([event])
+            values[":empty"] = _ser([])
+            sets.append("#ev = list_append(if_not_exists(#ev, :empty), :ev)")
+        if not sets:
+            return True
+        allowed: list[str] = []
+        if expect_status:
+            names["#st"] = "status"
+            keys = []
+            for i, status in enumerate(expect_status):
+                values[f":s{i}"] = _ser(status)
+                keys.append(f":s{i}")
+            allowed.append(f"#st IN ({', '.join(keys)})")
+        if or_lease_expired is not None:
+            names["#st"] = "status"
+            names["#lu"] = "lease_until"
+            values[":leased"] = _ser(or_lease_expired[0])
+            values[":now"] = _ser(or_lease_expired[1])
+            allowed.append("(#st = :leased AND #lu < :now)")
+        condition = "attribute_exists(pk)"
+        if allowed:
+            condition += f" AND ({' OR '.join(allowed)})"
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=_item({"pk": pk, "sk": sk}),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def put_deployment(self, record: dict[str, Any], *, now: datetime) -> None:
         """Create a deployment record; its id must be new."""
         attrs = {
@@ -87,19 +157,10 @@ class Store:
 
     def get_deployment(self, deployment_id: str) -> dict[str, Any] | None:
         """A deployment record, or None."""
-        resp = self._ddb.get_item(
-            TableName=self._table,
-            Key=_item({"pk": f"DEP#{deployment_id}", "sk": "DEP"}),
-            ConsistentRead=True,
-        )
-        item = resp.get("Item")
-        if item is None:
-            return None
-        record = _plain(item)
-        for key in ("pk", "sk", "expires_at"):
-            record.pop(key, None)
-        for key in ("task_definition", "previous_task_definition"):  # the contract lists them
-            record.setdefault(key, None)
+        record = self._get(f"DEP#{deployment_id}", "DEP")
+        if record is not None:
+            for key in ("task_definition", "previous_task_definition"):  # the contract lists them
+                record.setdefault(key, None)
         return record
 
     def update_deployment(
@@ -114,40 +175,9 @@ class Store:
 
         Returns False when the status condition did not hold (another worker got there first).
         """
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        sets: list[str] = []
-        for i, (key, value) in enumerate(fields.items()):
-            names[f"#f{i}"] = key
-            values[f":f{i}"] = _ser(value)
-            sets.append(f"#f{i} = :f{i}")
-        if event is not None:
-            names["#ev"] = "events"
-            values[":ev"] = _ser([event])
-            values[":empty"] = _ser([])
-            sets.append("#ev = list_append(if_not_exists(#ev, :empty), :ev)")
-        condition = "attribute_exists(pk)"
-        if expect_status:
-            names["#st"] = "status"
-            keys = []
-            for i, status in enumerate(expect_status):
-                values[f":s{i}"] = _ser(status)
-                keys.append(f":s{i}")
-            condition += f" AND #st IN ({', '.join(keys)})"
-        if not sets:
-            return True
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key=_item({"pk": f"DEP#{deployment_id}", "sk": "DEP"}),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except self._ddb.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self._update(
+            f"DEP#{deployment_id}", "DEP", fields, event=event, expect_status=expect_status
+        )
 
     def index_ecs_deployment(
         self, ecs_deployment_id: str, deployment_id: str, *, role: str, now: datetime
@@ -310,18 +340,7 @@ class Store:
 
     def get_rotation(self, old_certificate_arn: str) -> dict[str, Any] | None:
         """The rotation of a certificate (the latest one), or None."""
-        resp = self._ddb.get_item(
-            TableName=self._table,
-            Key=_item({"pk": f"ROTATION#{old_certificate_arn}", "sk": "ROTATION"}),
-            ConsistentRead=True,
-        )
-        item = resp.get("Item")
-        if item is None:
-            return None
-        record = _plain(item)
-        for key in ("pk", "sk", "expires_at"):
-            record.pop(key, None)
-        return record
+        return self._get(f"ROTATION#{old_certificate_arn}", "ROTATION")
 
     def update_rotation(
         self,
@@ -337,44 +356,13 @@ class Store:
         ``lease_until`` (epoch seconds) is before ``now`` (a step that died half-way). Returns
         False when the condition did not hold (another invocation got there first).
         """
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        sets: list[str] = []
-        for i, (key, value) in enumerate(fields.items()):
-            names[f"#f{i}"] = key
-            values[f":f{i}"] = _ser(value)
-            sets.append(f"#f{i} = :f{i}")
-        if not sets:
-            return True
-        condition = "attribute_exists(pk)"
-        allowed: list[str] = []
-        if expect_status:
-            names["#st"] = "status"
-            keys = []
-            for i, status in enumerate(expect_status):
-                values[f":s{i}"] = _ser(status)
-                keys.append(f":s{i}")
-            allowed.append(f"#st IN ({', '.join(keys)})")
-        if or_lease_expired is not None:
-            names["#st"] = "status"
-            names["#lu"] = "lease_until"
-            values[":leased"] = _ser(or_lease_expired[0])
-            values[":now"] = _ser(or_lease_expired[1])
-            allowed.append("(#st = :leased AND #lu < :now)")
-        if allowed:
-            condition += f" AND ({' OR '.join(allowed)})"
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key=_item({"pk": f"ROTATION#{old_certificate_arn}", "sk": "ROTATION"}),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except self._ddb.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self._update(
+            f"ROTATION#{old_certificate_arn}",
+            "ROTATION",
+            fields,
+            expect_status=expect_status,
+            or_lease_expired=or_lease_expired,
+        )
 
     def index_rotation(
         self, new_certificate_arn: str, old_certificate_arn: str, *, now: datetime
