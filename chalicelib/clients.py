@@ -28,7 +28,7 @@ def _config() -> Any:
     from botocore.config import Config
 
     return Config(
-        retries={"mode": "standard", "max_attempts": 5},
+        retries={"mode": "standard", "total_max_attempts": 5},
         connect_timeout=3,
         read_timeout=10,
         user_agent_extra="opsbot",
