@@ -97,33 +97,73 @@ def _registry(env: Environment) -> str:
     return f"{env.account}.dkr.ecr.{env.region}.amazonaws.com"
 
 
+def split_image(image: str) -> tuple[str, str | None, str | None]:
+    """(name, tag, digest) of an image reference such as ``host/repo:tag@sha256:...``."""
+    name, _, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = None
+    if ":" in last:
+        name, _, tag = name.rpartition(":")
+    return name, tag or None, digest or None
+
+
 def resolve_image(
     deps: Deps, env: Environment, svc: Service, *, image: str | None, tag: str | None
 ) -> tuple[str, str | None]:
-    """(image, digest) for a request; an ECR tag must exist in the service's repository."""
-    repo_prefix = f"{_registry(env)}/{svc.repository}:"
+    """(image, digest) for a request, or InvalidRequest before anything touches ECS.
+
+    A service deploys images from its own ECR repository (in the environment's account and
+    region), where the tag or digest must exist; or, when the policy lists ``images`` patterns
+    for it, from a repository that matches one of them (taken as given: opsbot cannot see into
+    other registries).
+    """
+    from fnmatch import fnmatchcase
+
+    own = f"{_registry(env)}/{svc.repository}"
+    digest = None
+    field = "tag"
     if image is not None:
-        if not image.startswith(repo_prefix):
-            return image, None  # another registry or repository: taken as given
-        tag = image[len(repo_prefix) :].split("@", 1)[0]
-    assert tag is not None
+        field = "image"
+        name, tag, digest = split_image(image)
+        if tag is None and digest is None:
+            raise InvalidRequest(
+                f"image {image!r} names no tag or digest; say which image to run",
+                fields={"image": "needs :TAG or @sha256:DIGEST"},
+            )
+        if name != own:
+            if any(fnmatchcase(name, pattern) for pattern in svc.images):
+                return image, digest
+            allowed = ", ".join([own, *svc.images])
+            raise InvalidRequest(
+                f"{image!r} is not from a repository this service deploys from ({allowed}); "
+                "nothing was deployed",
+                fields={"image": f"repository must be {allowed}"},
+            )
     ecr = deps.aws("ecr", env)
+    image_id = {"imageDigest": digest} if digest and not tag else {"imageTag": str(tag)}
+    what = f"tag {tag!r}" if "imageTag" in image_id else f"digest {digest}"
     try:
         resp = ecr.describe_images(
-            registryId=env.account, repositoryName=svc.repository, imageIds=[{"imageTag": tag}]
+            registryId=env.account, repositoryName=svc.repository, imageIds=[image_id]
         )
     except ecr.exceptions.ImageNotFoundException:
         raise InvalidRequest(
-            f"tag {tag!r} not found in ECR repository {svc.repository!r}; nothing was deployed",
-            fields={"tag": f"no image tagged {tag!r} in {svc.repository}"},
+            f"{what} not found in ECR repository {svc.repository!r}; nothing was deployed",
+            fields={field: f"no image with {what} in {svc.repository}"},
         ) from None
     except ecr.exceptions.RepositoryNotFoundException:
         raise InvalidRequest(
             f"ECR repository {svc.repository!r} (from the ops policy) does not exist",
-            fields={"tag": f"repository {svc.repository!r} not found"},
+            fields={field: f"repository {svc.repository!r} not found"},
         ) from None
     details = resp.get("imageDetails") or [{}]
-    return image or f"{repo_prefix}{tag}", details[0].get("imageDigest")
+    found = details[0].get("imageDigest")
+    if digest and tag and found != digest:
+        raise InvalidRequest(
+            f"tag {tag!r} in {svc.repository!r} is {found}, not {digest}; nothing was deployed",
+            fields={"image": "tag and digest disagree"},
+        )
+    return image or f"{own}:{tag}", found
 
 
 def _new_id(deps: Deps) -> str:
@@ -242,6 +282,14 @@ def request_rollback(
             f"deployment {deployment_id} never reached ECS; there is nothing to roll back"
         )
     ecs = deps.aws("ecs", env)
+    current = (_describe_service(ecs, env.cluster, original["service"]) or {}).get("taskDefinition")
+    if current != original.get("task_definition"):
+        raise Conflict(
+            f"{original['service']} has changed since {deployment_id} (it runs "
+            f"{_short(current)}, not {_short(original.get('task_definition'))}); roll back the "
+            "latest deployment instead, or deploy the image you want",
+            running=current,
+        )
     described = ecs.describe_task_definition(taskDefinition=previous)["taskDefinition"]
     image = container_image(described, svc.container) or "unknown"
     now = deps.clock()

@@ -53,6 +53,10 @@ class Service(Bounds):
     container: Annotated[str, Field(min_length=1, description="container whose image deploys set")]
     repository: Annotated[str, Field(min_length=1, description="ECR repository of its images")]
     deploy_timeout_seconds: Annotated[int | None, Field(ge=30, le=86400)] = None
+    images: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="other image repositories it may run (globs, e.g. public.ecr.aws/nginx/*)",
+    )
 
 
 class AutoScalingGroup(Bounds):

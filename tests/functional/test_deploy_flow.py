@@ -134,8 +134,9 @@ def test_a_tag_missing_from_ecr_is_rejected_with_nothing_queued(
         world.request(**which)
 
     assert info.value.status == 400
-    assert set(info.value.details["fields"]) == {"tag"}
-    assert "9.9" in info.value.details["fields"]["tag"]
+    sent = next(iter(which))  # the error names the field the caller sent
+    assert set(info.value.details["fields"]) == {sent}
+    assert "9.9" in info.value.details["fields"][sent]
     assert world.work() == []
     assert world.lock_holder("web") is None
     [entry] = world.audit("web")
@@ -520,6 +521,70 @@ def test_rollback_refusals(world: World) -> None:
         deploys.request_rollback(world.deps, actor="alice", deployment_id="dep-nope", reason="")
     assert world.lock_holder("web") is None
     assert world.service_task_definition("web") == started["task_definition"]
+
+
+def test_rolling_back_a_superseded_deployment_is_refused(world: World) -> None:
+    first = world.started(tag="2.0")
+    world.ecs_says(COMPLETED, world.ecs_rollouts.complete("web"))
+    second = world.started(tag="1.0")
+    world.ecs_says(COMPLETED, world.ecs_rollouts.complete("web"))
+    running = world.service_task_definition("web")
+
+    with pytest.raises(Conflict, match="has changed since") as info:
+        deploys.request_rollback(world.deps, actor="alice", deployment_id=first["id"], reason="")
+
+    assert info.value.details["running"] == running == second["task_definition"]
+    assert world.service_task_definition("web") == running
+    assert world.lock_holder("web") is None
+    # the latest one may be rolled back
+    latest = deploys.request_rollback(
+        world.deps, actor="alice", deployment_id=second["id"], reason=""
+    )
+    assert latest["task_definition"] == second["previous_task_definition"]
+
+
+@pytest.mark.parametrize(
+    ("image", "why"),
+    [
+        ("nginx:latest", "not from a repository this service deploys from"),
+        (f"{REGISTRY}/api:2.0", "not from a repository this service deploys from"),
+        (f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/web:2.0", "not from a repository"),
+        (f"999999999999.dkr.ecr.{REGION}.amazonaws.com/web:2.0", "not from a repository"),
+        (f"{REGISTRY}/web", "names no tag or digest"),
+        (f"{REGISTRY}/web@sha256:{'a' * 64}", "not found in ECR repository"),
+    ],
+)
+def test_an_image_from_elsewhere_or_missing_is_refused(world: World, image: str, why: str) -> None:
+    before = world.revisions("web")
+    with pytest.raises(InvalidRequest, match=why) as info:
+        world.request(image=image)
+    assert set(info.value.details["fields"]) == {"image"}
+    assert world.work() == [] and world.lock_holder("web") is None
+    assert world.revisions("web") == before
+
+
+def test_an_image_by_digest_from_the_own_repository_is_accepted(world: World) -> None:
+    ecr = world.client("ecr")
+    digest = ecr.describe_images(repositoryName="web", imageIds=[{"imageTag": "2.0"}])[
+        "imageDetails"
+    ][0]["imageDigest"]
+    record = world.request(image=f"{REGISTRY}/web@{digest}")
+    assert record["image_digest"] == digest
+
+
+def test_images_listed_in_the_policy_are_taken_as_given(world: World) -> None:
+    from chalicelib.policy import parse_policy
+    from tests.functional.conftest import POLICY
+
+    policy = json.loads(json.dumps(POLICY))
+    policy["environments"]["demo"]["services"]["web"]["images"] = ["public.ecr.aws/nginx/*"]
+    world.deps.policy = parse_policy(policy)
+
+    record = world.request(image="public.ecr.aws/nginx/nginx:1.27")
+    assert record["image"] == "public.ecr.aws/nginx/nginx:1.27"
+    assert record["image_digest"] is None
+    with pytest.raises(InvalidRequest):
+        world.request(service="api", image="public.ecr.aws/nginx/nginx:1.27")
 
 
 # -- the work-queue consumer ---------------------------------------------------------------
