@@ -58,6 +58,7 @@ class Outcome:
     message: str
     before: int | None = None
     after: int | None = None
+    holder: str | None = None  # with "busy": who holds the target's lock
 
 
 class Action:

@@ -433,8 +433,8 @@ def retry(deps: Deps, *, rule_name: str, notification: str, attempt: int) -> Out
 _TITLE = {
     "scaled": "{alarm} {state}: {target} {before} -> {after}",
     "forced": "{alarm} {state}: new deployment of {target}",
-    "at_bound": "{alarm} {state}: {target} at its bound, nothing changed",
-    "cooldown": "{alarm} {state}: in cooldown, nothing changed",
+    "at_bound": "{alarm} {state}: {target} at its bound",
+    "cooldown": "{alarm} {state}: in cooldown",
     "held": "{alarm} {state}: scale-out of {target} held",
     "busy": "{alarm} {state}: waiting for {target}",
     "notified": "{alarm} {state}",

@@ -8,11 +8,12 @@ recorded and queued, and their outcome is posted later to the channel and the ``
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chalicelib.errors import Forbidden, InvalidRequest, OpsError, Unauthorized
 from chalicelib.policy import Permission
@@ -96,8 +97,8 @@ def _principal(deps: Deps, user_id: str) -> str:
 def _env_and_args(
     deps: Deps, args: list[str], needed: int, usage: str
 ) -> tuple[Environment, list[str]]:
-    if len(args) > needed and args[-1] in deps.policy.environments:
-        return deps.policy.environments[args[-1]], args[:-1]
+    if len(args) == needed + 1:  # the last word names the environment
+        return deps.policy.environment(args[-1]), args[:-1]
     if len(args) < needed or len(args) > needed:
         raise InvalidRequest(f"usage: {usage}", fields={"text": usage})
     default = deps.policy.slack.default_environment
@@ -113,7 +114,7 @@ def handle_command(deps: Deps, command: SlashCommand) -> dict[str, Any]:
     handler = _COMMANDS.get(verb)
     if handler is None:
         return reply(
-            f"I don't know `{verb}`.\n" + _help(deps),
+            f"I don't know `{verb[:40]}`.\n" + _help(deps),
             error=InvalidRequest(f"unknown command {verb}"),
         )
     if verb == "help":
@@ -245,9 +246,17 @@ def _certificates(deps: Deps, actor: str, command: SlashCommand, args: list[str]
     certs = inventory.certificates(deps, env)
     if not certs:
         return reply(f"No ACM certificates in {env.name}.")
+    from chalicelib.certificates import listener_certificates
+
+    served, _ = listener_certificates(deps, env) if env.load_balancers else ({}, [])
+
+    def where(arn: str) -> str:
+        usages = served.get(arn)
+        return "served on " + ", ".join(u.label for u in usages) if usages else "not served"
+
     lines = [
         f"• `{c['domain']}`: {c['status']}, expires {str(c['not_after'])[:10]} "
-        f"(*{c['days_left']} days*)"
+        f"(*{c['days_left']} days*), {where(c['arn'])}"
         for c in certs
     ]
     return reply(f"*Certificates in {env.name}*, soonest first:\n" + "\n".join(lines))
@@ -285,19 +294,12 @@ _COMMANDS: dict[str, Callable[[Deps, str, SlashCommand, list[str]], dict[str, An
 def handle_interaction(deps: Deps, body: bytes) -> dict[str, Any]:
     """A button press (block_actions): act, then answer through the response_url."""
     fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-    try:
-        payload = json.loads(fields.get("payload", ""))
-    except ValueError:
-        raise InvalidRequest(
-            "not a Slack interaction payload", fields={"payload": "not JSON"}
-        ) from None
-    user = (payload.get("user") or {}).get("id", "")
-    response_url = payload.get("response_url")
-    results = []
-    for action in payload.get("actions", []):
-        results.append(
-            _button(deps, user, action.get("action_id", ""), action.get("value", ""), response_url)
-        )
+    interaction = _interaction(fields.get("payload", ""))
+    response_url = interaction.response_url
+    results = [
+        _button(deps, interaction.user.id, a.action_id, a.value, response_url)
+        for a in interaction.actions
+    ]
     if response_url and results:
         text = "\n".join(results)
         deps.notifier.post_slack(
@@ -305,6 +307,41 @@ def handle_interaction(deps: Deps, body: bytes) -> dict[str, Any]:
             url=response_url,
         )
     return {"results": results}
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class SlackUser(_Loose):
+    """``user`` of an interaction payload."""
+
+    id: str
+
+
+class SlackAction(_Loose):
+    """One element of ``actions``: which button, with which value."""
+
+    action_id: str
+    value: str = ""
+
+
+class Interaction(_Loose):
+    """The parts of a ``block_actions`` payload opsbot uses."""
+
+    user: SlackUser
+    actions: list[SlackAction] = []
+    response_url: str | None = None
+
+
+def _interaction(raw: str) -> Interaction:
+    """Parse the ``payload`` field; InvalidRequest if it is not a block_actions payload."""
+    try:
+        return Interaction.model_validate_json(raw)
+    except (ValidationError, ValueError, RecursionError):
+        raise InvalidRequest(
+            "not a Slack interaction payload", fields={"payload": "not a block_actions payload"}
+        ) from None
 
 
 def _button(deps: Deps, user: str, action_id: str, value: str, response_url: str | None) -> str:

@@ -47,7 +47,7 @@ class DeployRequest(_Body):
 class ScaleRequest(_Body):
     """``POST /services/{environment}/{service}/scale``."""
 
-    desired: Annotated[int, Field(ge=0, le=10000, strict=True)]
+    desired: Annotated[int, Field(strict=True)]  # the service's bounds are checked, and named
     reason: Annotated[str | None, Field(max_length=500)] = None
 
 

@@ -87,7 +87,7 @@ class Environment(_Model):
             return self.services[name]
         except KeyError:
             raise NotFound(
-                f"unknown service {name!r} in environment {self.name!r}",
+                f"unknown service {name[:100]!r} in environment {self.name!r}",
                 known=sorted(self.services),
             ) from None
 
@@ -261,7 +261,7 @@ class Policy(_Model):
             return self.environments[name]
         except KeyError:
             raise NotFound(
-                f"unknown environment {name!r}", known=sorted(self.environments)
+                f"unknown environment {name[:100]!r}", known=sorted(self.environments)
             ) from None
 
     def permissions(self, principal: str, environment: str) -> set[Permission]:

@@ -137,7 +137,7 @@ def _scale_locked(
     """The one scaling procedure: lock, read, bound, apply, audit."""
     owner, holder = _locked(deps, lock, actor)
     if holder is not None:
-        return Outcome("busy", f"{target} is busy with {holder}")
+        return Outcome("busy", f"{target} is busy with {holder}", holder=holder)
     try:
         before, bounds = current()
         after = bounds.step(before, step) if step is not None else int(desired or 0)
@@ -292,7 +292,16 @@ def manual_scale(
         deps, env, service, desired=desired, actor=actor, why=reason or "manual"
     )
     if outcome.result == "busy":
-        raise Conflict(f"{outcome.message}; scale it when that has finished")
+        deps.store.audit(
+            now=deps.clock(),
+            actor=actor,
+            action="scale",
+            environment=env.name,
+            target=target,
+            result="conflict",
+            reason=f"held by {outcome.holder}",
+        )
+        raise Conflict(f"{outcome.message}; scale it when that has finished", holder=outcome.holder)
     if outcome.result == "scaled":
         why = f" Reason: {reason}." if reason else ""
         deps.notifier.send(

@@ -110,6 +110,17 @@ def audit(
             for n in deps.policy.environments
             if Permission.READ in deps.policy.permissions(actor, n)
         ]
+    if service and ":" not in service and "." not in service:  # budget:x and domains pass
+        known = {
+            target
+            for name in names
+            for target in (
+                *deps.policy.environments[name].services,
+                *deps.policy.environments[name].autoscaling_groups,
+            )
+        }
+        if service not in known:
+            raise NotFound(f"unknown service {service!r}", known=sorted(known))
     items: list[dict[str, Any]] = []
     for name in names:
         items.extend(deps.store.audit_entries(environment=name, service=service, limit=count))

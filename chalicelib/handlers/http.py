@@ -71,6 +71,8 @@ def parse_body(request: Request, model: type[M], *, optional: bool = False) -> M
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequest("the body is not valid JSON", fields={"body": "not JSON"}) from None
+    except RecursionError:
+        raise InvalidRequest("the body is nested too deeply", fields={"body": "too deep"}) from None
     if not isinstance(data, dict):
         raise InvalidRequest("the body must be a JSON object", fields={"body": "not an object"})
     try:

@@ -185,7 +185,11 @@ def tick(name: str) -> str:
     """Run one scheduled handler once, in this process, against the running stack."""
     import sys
 
-    _use_stack(stack_info())
+    from infra.local import slack_relay
+
+    info = stack_info()
+    _use_stack(info)
+    slack_relay.install(info["sink_url"])
     sys.path.insert(0, str(ROOT))
     from app import app as chalice_app
     from infra.local.event_sources import run_scheduled

@@ -121,7 +121,10 @@ def set_actual_spend(budget_name: str, amount: float | str, *, account_id: str =
                 if budget_name in budgets:
                     calculated = budgets[budget_name].budget.setdefault("CalculatedSpend", {})
                     calculated["ActualSpend"] = dict(spend)
-                    calculated.setdefault("ForecastedSpend", dict(spend))
+                    forecast = calculated.get("ForecastedSpend") or {}
+                    if float(forecast.get("Amount") or 0) < float(amount):
+                        # AWS never forecasts a period below what it has already spent
+                        calculated["ForecastedSpend"] = dict(spend)
                     found = True
     if not found:
         raise KeyError(f"budget {budget_name!r} not found in the in-process moto backend")

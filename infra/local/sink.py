@@ -1,8 +1,9 @@
 """The Slack sink and the local control endpoint, on one loopback HTTP server.
 
-Slack sink: every POST to ``/slack/...`` (the webhook URL and any ``response_url`` opsbot is
-given locally point here) is appended, exactly as posted, as one JSON line to ``slack.jsonl``
-and answered ``ok`` as Slack answers.
+Slack sink: every POST (but ``/_control/...``) is a message for Slack: the webhook URL points
+at ``/slack/webhook``, and ``slack_relay`` sends posts to any ``response_url`` to
+``/slack/relay``. Each is appended, exactly as posted, as one JSON line to ``slack.jsonl`` and
+answered ``ok`` as Slack answers.
 
 Control: ``POST /_control/<command>`` with a JSON body runs a local-stack command that needs the
 running process (``rollout-fail``, ``spend``); ``python -m infra.local`` calls these.
@@ -49,7 +50,7 @@ class SinkServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
-                if self.path.startswith("/slack/"):
+                if not self.path.startswith("/_control/"):  # anything else is Slack
                     try:
                         payload = json.loads(raw)
                     except ValueError:

@@ -196,6 +196,10 @@ class LocalStack:
         sink.start()
         self._parts.append(sink)
 
+        from infra.local import slack_relay
+
+        slack_relay.install(sink.url)  # response_urls (hooks.slack.com) land in the sink too
+
         env = app_environment(outputs, s)
         os.environ.update(env)
         prefix = env["OPSBOT_PARAMETER_PREFIX"]
@@ -279,12 +283,18 @@ class LocalStack:
     def _rollout_fail(simulator: Any, body: dict[str, Any]) -> dict[str, Any]:
         service = str(body["service"])
         cluster = str(body.get("cluster") or "demo")
+        found = _client("ecs").describe_services(cluster=cluster, services=[service])["services"]
+        if not found:
+            raise ValueError(f"no service {service!r} in cluster {cluster!r}")
         simulator.fail_next(cluster, service)
         return {"ok": True, "message": f"the next rollout of {service} in {cluster} will fail"}
 
     @staticmethod
     def _spend(body: dict[str, Any]) -> dict[str, Any]:
         from infra.local.seed import set_actual_spend
+
+        if float(body["amount"]) < 0:
+            raise ValueError("spend cannot be negative")
 
         set_actual_spend(str(body["budget"]), str(body["amount"]), account_id=ACCOUNT)
         return {
@@ -362,6 +372,15 @@ def run() -> int:
     finally:
         print("opsbot stopping", flush=True)
         stack.stop()
-        state = settings.state_dir / "stack.json"
-        state.unlink(missing_ok=True)
+        _forget_state(settings.state_dir / "stack.json")
     return 0
+
+
+def _forget_state(state: Path) -> None:
+    """Remove stack.json if this process wrote it (never another running stack's)."""
+    try:
+        mine = json.loads(state.read_text()).get("pid") == os.getpid()
+    except (OSError, ValueError):
+        return
+    if mine:
+        state.unlink(missing_ok=True)

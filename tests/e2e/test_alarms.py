@@ -176,6 +176,9 @@ def test_manual_scaling_respects_the_bounds(stack: Stack) -> None:
 
     resp = stack.request("POST", "/services/demo/api/scale", json={"desired": 1})
     assert resp.status_code == 400  # api's bounds are 2..4
+    resp = stack.request("POST", "/services/demo/web/scale", json={"desired": -1})
+    assert resp.status_code == 400
+    assert "min 1, max 6" in resp.json()["error"]["message"]
     resp = stack.request("POST", "/services/demo/web/scale", json={"desired": "three"})
     assert resp.status_code == 400
     assert "desired" in resp.json()["error"]["fields"]

@@ -117,6 +117,13 @@ def test_two_deploys_of_one_service_at_once_one_is_refused(stack: Stack) -> None
     accepted = next(r for r in results if r.status_code == 202).json()
     refused = next(r for r in results if r.status_code == 409).json()
     assert refused["error"]["holder"] == accepted["id"]
+    scale = stack.request("POST", "/services/demo/web/scale", json={"desired": 3})
+    if stack.request("GET", f"/deployments/{accepted['id']}").json()["status"] in (
+        "queued",
+        "in_progress",
+    ):
+        assert scale.status_code == 409, scale.text  # no scaling in the middle of a rollout
+        assert scale.json()["error"]["holder"] == accepted["id"]
     assert stack.wait_deployment(accepted["id"])["status"] == "succeeded"
     # once it has finished, the service takes deploys again
     again = _deploy(stack, "web", "2.0")
@@ -189,3 +196,39 @@ def test_audit_is_newest_first_and_names_the_actor(stack: Stack) -> None:
     assert stamps == sorted(stamps, reverse=True)
     assert all(i["actor"] and i["action"] and i["target"] and i["result"] for i in items)
     assert stack.request("GET", "/audit?limit=abc").status_code == 400
+
+
+def test_deeply_nested_json_is_400_not_500(stack: Stack) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    headers = {"Content-Type": "application/json"}
+    resp = stack.request("POST", "/deployments", data=deep, headers=headers)
+    assert resp.status_code == 400
+    assert resp.json()["error"]["fields"] == {"body": "too deep"}
+
+
+def test_audit_of_an_unknown_service_is_404(stack: Stack) -> None:
+    resp = stack.request("GET", "/audit?environment=demo&service=nope")
+    assert resp.status_code == 404
+    assert "web" in resp.json()["error"]["known"]
+
+
+def test_a_second_make_run_refuses_and_leaves_the_running_stack_alone(stack: Stack) -> None:
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import ROOT
+
+    second = subprocess.run(
+        [sys.executable, "-m", "infra.local", "run"],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert second.returncode != 0
+    assert "in use" in second.stdout + second.stderr
+    assert (stack.state_dir / "stack.json").exists()
+    refused = stack.control("rollout-fail", "nope")  # the control commands still find the stack
+    assert refused.returncode == 1 and "no service 'nope'" in refused.stderr

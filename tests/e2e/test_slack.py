@@ -43,7 +43,7 @@ def command(stack: Stack, user: str, text: str, **kw: object) -> requests.Respon
         "command": "/opsbot",
         "text": text,
         "api_app_id": "A0OPSBOT",
-        "response_url": f"{sink(stack)}/slack/response/1",
+        "response_url": "https://hooks.slack.com/commands/T0DEMO/1/e2e",
         "trigger_id": "1.2.3",
     }
     return signed_post(stack, "/slack/commands", fields, **kw)  # type: ignore[arg-type]
@@ -124,7 +124,7 @@ def test_admin_deploys_from_slack_and_hears_back(stack: Stack) -> None:
     payload = {
         "type": "block_actions",
         "user": {"id": "U0DEMOADMIN"},
-        "response_url": f"{sink(stack)}/slack/response/2",
+        "response_url": "https://hooks.slack.com/actions/T0DEMO/2/e2e",
         "actions": [{"action_id": "rollback", "value": deployment_id, "type": "button"}],
     }
     pressed = signed_post(stack, "/slack/interactions", {"payload": json.dumps(payload)})
@@ -143,3 +143,26 @@ def test_scale_from_slack_names_the_bounds(stack: Stack) -> None:
     assert "min 2, max 4" in body["text"]
     help_text = command(stack, "U0DEMOADMIN", "help").json()["text"]
     assert "deploy SERVICE" in help_text
+
+
+def test_malformed_interaction_payloads_are_400_not_500(stack: Stack) -> None:
+    payloads = (
+        "null",
+        "42",
+        "[]",
+        '"s"',
+        '{"user": "x"}',
+        '{"user": {"id": "U"}, "actions": "x"}',
+        '{"user": {"id": "U"}, "actions": [null]}',
+        "not json",
+    )
+    for payload in payloads:
+        resp = signed_post(stack, "/slack/interactions", {"payload": payload})
+        assert resp.status_code == 400, (payload, resp.text)
+        assert resp.json()["error"]["fields"] == {"payload": "not a block_actions payload"}
+
+
+def test_an_unknown_environment_is_named_in_slack(stack: Stack) -> None:
+    body = command(stack, "U0DEMOADMIN", "status web nope").json()
+    assert body["error"]["code"] == "not_found"
+    assert "unknown environment 'nope'" in body["text"]

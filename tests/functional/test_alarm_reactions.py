@@ -492,7 +492,7 @@ def test_repeat_inside_the_cooldown_changes_nothing_and_says_until_when(world: W
     assert world.web_desired() == 3
     assert len(world.sent) == 2
     notice = world.sent[1]
-    assert notice.title == "web-cpu-high ALARM: in cooldown, nothing changed"
+    assert notice.title == "web-cpu-high ALARM: in cooldown"
     assert notice.text == (
         "in cooldown until 2026-11-20T09:20:00Z (one out action per 300 s); nothing changed"
     )
@@ -541,7 +541,7 @@ def test_at_max_nothing_changes_and_the_cooldown_is_not_consumed(world: World) -
     assert world.results(cpu()) == ["at_bound"]
     assert world.web_desired() == 6
     [message] = world.sent
-    assert message.title == "web-cpu-high ALARM: web at its bound, nothing changed"
+    assert message.title == "web-cpu-high ALARM: web at its bound"
     # the scalable target (1..6) tightens nothing, so only the policy is named
     assert message.text == "web is at its max (6; bounds 1..6 from policy); nothing changed"
     [entry] = world.audit()

@@ -1,0 +1,49 @@
+"""Stand in for Slack: every Slack post the app makes lands in the local Slack sink.
+
+opsbot posts to its incoming webhook (a URL from SSM, which the local stack points at the sink)
+and to the ``response_url`` Slack put in each slash command or button press (a
+``https://hooks.slack.com/...`` URL, which cannot be reached here). This relay makes
+``slack_sdk``'s WebhookClient, the one client opsbot posts with, send to the sink whatever the
+URL, so the sink records exactly the payload that would have gone to Slack. It is installed
+only by the local stack and its control commands; the product code does not know.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+_LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+_installed: dict[str, Any] = {}
+
+
+def relayed(url: str, sink_url: str) -> str:
+    """Where a post to ``url`` goes locally: itself if loopback, else the sink."""
+    if urlsplit(url).hostname in _LOCAL_HOSTS:
+        return url
+    return f"{sink_url}/slack/relay?to={quote(url, safe='')}"
+
+
+def install(sink_url: str) -> None:
+    """Route every WebhookClient post to the sink (idempotent)."""
+    from slack_sdk.webhook import WebhookClient
+
+    if "init" in _installed:
+        _installed["sink"] = sink_url
+        return
+    original = WebhookClient.__init__
+    _installed.update(init=original, sink=sink_url)
+
+    def __init__(self: WebhookClient, url: str, *args: Any, **kwargs: Any) -> None:
+        original(self, relayed(url, _installed["sink"]), *args, **kwargs)
+
+    WebhookClient.__init__ = __init__  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    """Undo ``install``."""
+    from slack_sdk.webhook import WebhookClient
+
+    original = _installed.pop("init", None)
+    if original is not None:
+        WebhookClient.__init__ = original  # type: ignore[method-assign]
