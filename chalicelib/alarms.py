@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from chalicelib.actions import Outcome
 from chalicelib.notifications import Message
@@ -39,10 +39,11 @@ class _Loose(BaseModel):
 
 
 class Dimension(_Loose):
-    """A metric dimension as CloudWatch writes it in notifications (lower-case keys)."""
+    """A metric dimension as CloudWatch writes it in notifications (lower-case keys; the API's
+    capitalised ``Name``/``Value`` are accepted too)."""
 
-    name: str
-    value: str
+    name: str = Field(validation_alias=AliasChoices("name", "Name"))
+    value: str = Field(validation_alias=AliasChoices("value", "Value"))
 
 
 class MetricSpec(_Loose):
@@ -426,6 +427,14 @@ def retry(deps: Deps, *, rule_name: str, notification: str, attempt: int) -> Out
             action = spec.build()
             key = _key(rule_name, env.name, action, _direction(action, alarm))
             deps.store.release_cooldown(f"wait#{key}")
+            outcome = Outcome(
+                "dropped",
+                f"the alarm is {alarms[0].get('StateValue')} now; the reaction that waited for "
+                f"{action.target().split(':', 1)[-1]} was dropped",
+            )
+            why = f"{alarm.AlarmName} {alarm.NewStateValue}: {alarm.NewStateReason}"[:500]
+            _audit_skip(deps, env, f"alarm:{alarm.AlarmName}", action.target(), outcome, why)
+            _explain(deps, alarm, rule_name, action.describe(), outcome)
         return None
     return react(deps, alarm, rule_name, rule, attempt=attempt)
 
@@ -437,6 +446,7 @@ _TITLE = {
     "cooldown": "{alarm} {state}: in cooldown",
     "held": "{alarm} {state}: scale-out of {target} held",
     "busy": "{alarm} {state}: waiting for {target}",
+    "dropped": "{alarm} {state}: reaction dropped",
     "notified": "{alarm} {state}",
 }
 _LEVEL = {

@@ -216,6 +216,7 @@ def _admit(deps: Deps, record: dict[str, Any], *, action: str) -> dict[str, Any]
         result="accepted",
         deployment_id=record["id"],
         image=record["image"],
+        reason=record.get("reason"),
     )
     return record
 
@@ -307,6 +308,7 @@ def request_rollback(
         "task_definition": previous,
         "previous_task_definition": None,
         "rollback_of": deployment_id,
+        "reason": reason,
         "notify_url": notify_url,
         "events": [
             _event(deps, "queued", f"{actor} asked to roll back {deployment_id} to {previous}{why}")
@@ -351,6 +353,8 @@ def _notify(
         ("Image", record["image"]),
         ("By", record["actor"]),
     ]
+    if record.get("reason"):
+        facts.append(("Reason", str(record["reason"])))
     buttons = (("Roll back", "rollback", record["id"]),) if offer_rollback else ()
     message = Message(title=title, text=text, level=level, facts=tuple(facts), buttons=buttons)
     deps.notifier.send(message, reply_url=record.get("notify_url"))
@@ -710,6 +714,9 @@ def _finish(deps: Deps, record: dict[str, Any], status: str, message: str, level
         )
     title = _TITLES.get(status, status)
     if original:
-        title = "Rollback succeeded" if status == "succeeded" else f"Rollback {status}"
+        title = {
+            "succeeded": "Rollback succeeded",
+            "rolled_back": "Rollback FAILED (service back where it was)",
+        }.get(status, f"Rollback {status.upper()}")
     offer = status == "succeeded" and not original
     _notify(deps, record, f"{title}: {target}", message, level, offer_rollback=offer)

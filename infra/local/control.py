@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from infra.local.stack import REGION, ROOT, aws_env
+from infra.local.stack import REGION, ROOT, aws_env, pid_alive
 
 REGION_NAMES = {
     "us-east-1": "US East (N. Virginia)",
@@ -27,11 +27,17 @@ def stack_info() -> dict[str, Any]:
     """What the running stack wrote about itself."""
     state = Path(os.environ.get("OPSBOT_LOCAL_DIR", str(ROOT / ".opsbot" / "local"))) / "stack.json"
     try:
-        return dict(json.loads(state.read_text()))
+        info = dict(json.loads(state.read_text()))
     except FileNotFoundError:
         raise ControlError(
             f"no local stack is running ({state} is missing): start it with `make run`"
         ) from None
+    if not pid_alive(int(info.get("pid", 0))):
+        raise ControlError(
+            f"the local stack that wrote {state} (pid {info.get('pid')}) is not running: "
+            "start it with `make run`"
+        )
+    return info
 
 
 def _use_stack(info: dict[str, Any]) -> None:
@@ -59,6 +65,15 @@ def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
         raise ControlError(json.loads(exc.read() or b"{}").get("error", str(exc))) from None
     except urllib.error.URLError as exc:
         raise ControlError(f"the local stack does not answer at {url}: {exc.reason}") from None
+
+
+def _notified_metric(metric: dict[str, Any]) -> dict[str, Any]:
+    """A metric-math entry as CloudWatch writes it in notifications: lower-case dimension keys."""
+    out = json.loads(json.dumps(metric, default=str))
+    spec = (out.get("MetricStat") or {}).get("Metric")
+    if spec and "Dimensions" in spec:
+        spec["Dimensions"] = [{"value": d["Value"], "name": d["Name"]} for d in spec["Dimensions"]]
+    return dict(out)
 
 
 def _cw_time(at: datetime) -> str:
@@ -94,7 +109,7 @@ def alarm_notification(
             "Threshold": float(alarm.get("Threshold", 0)),
             "TreatMissingData": alarm.get("TreatMissingData", "missing"),
             "EvaluateLowSampleCountPercentile": "",
-            "Metrics": alarm["Metrics"],
+            "Metrics": [_notified_metric(m) for m in alarm["Metrics"]],
         }
     else:
         message["Trigger"] = {

@@ -67,6 +67,28 @@ class LocalSettings:
         )
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _running_stack(state_dir: Path) -> dict[str, Any] | None:
+    """What a live stack using this state directory wrote about itself, if one runs."""
+    try:
+        info = dict(json.loads((state_dir / "stack.json").read_text()))
+    except (OSError, ValueError):
+        return None
+    return info if pid_alive(int(info.get("pid", 0))) and info.get("pid") != os.getpid() else None
+
+
 def _port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -163,6 +185,12 @@ class LocalStack:
     def start(self) -> dict[str, Any]:
         """Bring everything up; what a control command needs to find it."""
         s = self.settings
+        other = _running_stack(s.state_dir)
+        if other is not None:
+            raise SystemExit(
+                f"a local stack is already running from {s.state_dir} (pid {other['pid']}, "
+                f"API {other.get('api_url')}): stop it first, or set OPSBOT_LOCAL_DIR"
+            )
         for port, what in ((s.aws_port, "OPSBOT_AWS_PORT"), (s.api_port, "OPSBOT_API_PORT")):
             if not _port_free(port):
                 raise SystemExit(

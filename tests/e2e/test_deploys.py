@@ -228,7 +228,7 @@ def test_a_second_make_run_refuses_and_leaves_the_running_stack_alone(stack: Sta
         check=False,
     )
     assert second.returncode != 0
-    assert "in use" in second.stdout + second.stderr
+    assert "already running" in second.stdout + second.stderr
     assert (stack.state_dir / "stack.json").exists()
     refused = stack.control("rollout-fail", "nope")  # the control commands still find the stack
     assert refused.returncode == 1 and "no service 'nope'" in refused.stderr

@@ -883,7 +883,10 @@ def test_retry_does_nothing_once_the_alarm_is_ok_again(world: World) -> None:
     )
     assert outcome is None
     assert world.web_desired() == 2
-    assert len(world.sent) == sent_before
+    # the engineer who read "waiting for web" hears how it ended
+    assert len(world.sent) == sent_before + 1
+    assert world.sent[-1].title == "web-cpu-high ALARM: reaction dropped"
+    assert "the alarm is OK now" in world.sent[-1].text
     assert len(world.queue.sent) == 1
     assert world.scale_entries() == []
 

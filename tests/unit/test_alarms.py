@@ -492,3 +492,42 @@ def test_step_with_disjoint_bounds_never_moves_against_its_direction(
 @pytest.mark.parametrize(("current", "step"), [(0, 1), (5, 1), (9, -1), (12, -1)])
 def test_step_with_disjoint_bounds_never_moves_toward_them(current: int, step: int) -> None:
     assert DISJOINT.step(current, step) == current
+
+
+def test_the_local_alarm_command_writes_metric_math_dimensions_as_cloudwatch_does() -> None:
+    from datetime import UTC, datetime
+
+    from infra.local.control import alarm_notification
+
+    described = {
+        "AlarmName": "web-5xx-rate",
+        "AlarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-5xx-rate",
+        "AlarmConfigurationUpdatedTimestamp": datetime(2026, 11, 1, tzinfo=UTC),
+        "EvaluationPeriods": 1,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "Threshold": 5.0,
+        "Metrics": [
+            {
+                "Id": "errors",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/ApplicationELB",
+                        "MetricName": "HTTPCode_Target_5XX_Count",
+                        "Dimensions": [{"Name": "LoadBalancer", "Value": "app/demo-alb/1"}],
+                    },
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+                "ReturnData": False,
+            },
+            {"Id": "rate", "Expression": "100 * errors", "ReturnData": True},
+        ],
+    }
+    _, message = alarm_notification(
+        described, old_state="OK", new_state="ALARM", reason="r", at=datetime.now(UTC)
+    )
+    dims = message["Trigger"]["Metrics"][0]["MetricStat"]["Metric"]["Dimensions"]
+    assert dims == [{"value": "app/demo-alb/1", "name": "LoadBalancer"}]
+    parsed = parse_notification(json.dumps(message))
+    assert parsed.kind == "metric-math"
+    assert parsed.dimensions == {"LoadBalancer": "app/demo-alb/1"}
