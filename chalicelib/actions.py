@@ -67,7 +67,6 @@ class Action:
     name: ClassVar[str] = ""
     permissions: ClassVar[tuple[str, ...]] = ()
     Params: ClassVar[type[BaseModel]] = _Params
-    scales: ClassVar[bool] = False
 
     def __init__(self, params: BaseModel) -> None:
         self.params = params
@@ -146,7 +145,6 @@ class NotifyParams(_Params):
 
 
 class _Scale(Action):
-    scales = True
     params: _ScaleParams
 
     @property

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-from chalicelib.actions import Outcome
+from chalicelib.actions import Action, Outcome
 from chalicelib.notifications import Message
 from chalicelib.observability import count, logger
 
@@ -223,73 +223,59 @@ def react(
     key = _key(rule_name, env.name, action, direction)
     actor = f"alarm:{alarm.AlarmName}"
     why = f"{alarm.AlarmName} {alarm.NewStateValue}: {alarm.NewStateReason}"[:500]
-    plan = action.plan(deps, env)
-    if plan is not None and plan.after == plan.before:
-        bound = "max" if action.direction() == "out" else "min"
-        outcome = Outcome(
-            "at_bound",
-            f"{plan.target.split(':', 1)[1]} is at its {bound} "
-            f"({plan.before}; bounds {plan.bounds.min}..{plan.bounds.max} from "
-            f"{plan.bounds.source}); nothing changed",
-            plan.before,
-            plan.before,
-        )
-        _audit_skip(deps, env, actor, action.target(), outcome, why)
-        _explain(
-            deps,
-            alarm,
-            rule_name,
-            action.describe(),
-            outcome,
-            notice_key=f"{key}#at_bound",
-            window=rule.cooldown.seconds(direction),
-        )
-        return outcome
     seconds = rule.cooldown.seconds(direction)
-    if seconds > 0:
-        claimed, until = deps.store.claim_cooldown(key, seconds=seconds, now=deps.clock(), note=why)
-    else:  # no cooldown configured for this direction
-        claimed, until = True, int(deps.clock().timestamp())
-    if not claimed:
-        from chalicelib.deploys import iso
 
-        from_ts = _at(until)
-        outcome = Outcome(
-            "cooldown",
-            f"in cooldown until {iso(from_ts)} (one {direction} action per "
-            f"{seconds} s); nothing changed",
-            plan.before if plan else None,
-            plan.before if plan else None,
-        )
-        count("AlarmActionsSuppressed", rule=rule_name)
+    def skip(outcome: Outcome, *, audited: bool = True) -> Outcome:
+        """A reaction that does nothing: audit it, and say so once per window."""
+        if audited:
+            _audit_skip(deps, env, actor, action.target(), outcome, why)
         _explain(
             deps,
             alarm,
             rule_name,
-            action.describe(),
+            action,
             outcome,
-            notice_key=f"{key}#cooldown",
+            notice_key=f"{key}#{outcome.result}",
             window=seconds,
         )
         return outcome
+
+    plan = action.plan(deps, env)
+    if plan is not None and plan.after == plan.before:
+        bound = "max" if action.direction() == "out" else "min"
+        return skip(
+            Outcome(
+                "at_bound",
+                f"{plan.target.split(':', 1)[1]} is at its {bound} "
+                f"({plan.before}; bounds {plan.bounds.min}..{plan.bounds.max} from "
+                f"{plan.bounds.source}); nothing changed",
+                plan.before,
+                plan.before,
+            )
+        )
+    claimed, until = deps.store.claim_cooldown(key, seconds=seconds, now=deps.clock(), note=why)
+    if not claimed:
+        from chalicelib.deploys import iso
+
+        before = plan.before if plan else None
+        count("AlarmActionsSuppressed", rule=rule_name)
+        return skip(
+            Outcome(
+                "cooldown",
+                f"in cooldown until {iso(_at(until))} (one {direction} action per "
+                f"{seconds} s); nothing changed",
+                before,
+                before,
+            ),
+            audited=False,
+        )
     if plan is not None and action.direction() == "out":
         from chalicelib import guards
 
         held = guards.check_scale_out(deps, env, plan)
         if held is not None:
             _release(deps, key, seconds)
-            outcome = Outcome("held", f"scale-out held: {held}", plan.before, plan.before)
-            _audit_skip(deps, env, actor, action.target(), outcome, why)
-            _explain(
-                deps,
-                alarm,
-                rule_name,
-                action.describe(),
-                outcome,
-                notice_key=f"{key}#held",
-                window=seconds,
-            )
-            return outcome
+            return skip(Outcome("held", f"scale-out held: {held}", plan.before, plan.before))
     try:
         outcome = action.apply(deps, env, actor=actor, why=why)
     except Exception:
@@ -297,7 +283,7 @@ def react(
         raise
     if outcome.result == "busy":
         _release(deps, key, seconds)
-        _wait_for_lock(deps, alarm, rule_name, action.describe(), outcome, attempt, key)
+        _wait_for_lock(deps, alarm, rule_name, action, outcome, attempt, key)
         return outcome
     if attempt > 0:  # a waiting chain ends here
         deps.store.release_cooldown(f"wait#{key}")
@@ -308,18 +294,18 @@ def react(
         deps,
         alarm,
         rule_name,
-        action.describe(),
+        action,
         outcome,
         until=until if outcome.result != "at_bound" and seconds > 0 else None,
     )
     return outcome
 
 
-def _direction(action: Any, alarm: AlarmNotification) -> str:
+def _direction(action: Action, alarm: AlarmNotification) -> str:
     return str(action.direction()) if action.direction() != "none" else alarm.NewStateValue.lower()
 
 
-def _key(rule_name: str, env_name: str, action: Any, direction: str) -> str:
+def _key(rule_name: str, env_name: str, action: Action, direction: str) -> str:
     """The cooldown key of one (rule, target, direction)."""
     return f"{rule_name}#{env_name}#{action.target()}#{direction}"
 
@@ -353,7 +339,7 @@ def _wait_for_lock(
     deps: Deps,
     alarm: AlarmNotification,
     rule_name: str,
-    described: str,
+    action: Action,
     outcome: Outcome,
     attempt: int,
     key: str,
@@ -380,7 +366,7 @@ def _wait_for_lock(
             deps,
             alarm,
             rule_name,
-            described,
+            action,
             Outcome("busy", f"{outcome.message}; gave up after {attempt} retries"),
         )
         return
@@ -393,7 +379,7 @@ def _wait_for_lock(
             deps,
             alarm,
             rule_name,
-            described,
+            action,
             Outcome(
                 "busy",
                 f"{outcome.message}; will act when it has finished "
@@ -434,7 +420,7 @@ def retry(deps: Deps, *, rule_name: str, notification: str, attempt: int) -> Out
             )
             why = f"{alarm.AlarmName} {alarm.NewStateValue}: {alarm.NewStateReason}"[:500]
             _audit_skip(deps, env, f"alarm:{alarm.AlarmName}", action.target(), outcome, why)
-            _explain(deps, alarm, rule_name, action.describe(), outcome)
+            _explain(deps, alarm, rule_name, action, outcome)
         return None
     return react(deps, alarm, rule_name, rule, attempt=attempt)
 
@@ -464,7 +450,7 @@ def _explain(
     deps: Deps,
     alarm: AlarmNotification,
     rule_name: str | None,
-    described: str | None,
+    action: Action | None,
     outcome: Outcome,
     *,
     notice_key: str | None = None,
@@ -482,13 +468,8 @@ def _explain(
                 extra={"alarm": alarm.AlarmName, "result": outcome.result},
             )
             return
-    target = (
-        (described or "").split(" ")[1]
-        if described and described.startswith("scale ")
-        else (described or "-")
-    )
-    if described and described.startswith("force a new deployment of "):
-        target = described.removeprefix("force a new deployment of ")
+    described = action.describe() if action is not None else None
+    target = action.target().split(":", 1)[-1] if action is not None else "-"
     title = _TITLE.get(outcome.result, "{alarm} {state}").format(
         alarm=alarm.AlarmName,
         state=alarm.NewStateValue,

@@ -339,13 +339,10 @@ def _request(run: _Run, rotation: dict[str, Any]) -> dict[str, Any]:
         rotation = _validating(run, rotation, records)
     elif error:
         rotation = _note_error(run, rotation, error)
-    run.deps.store.audit(
-        now=run.now,
-        actor=run.actor,
-        action=ACTION,
-        environment=run.env.name,
-        target=f"{run.env.name}/{rotation['domain']}",
-        result="started",
+    _audit(
+        run,
+        rotation,
+        "started",
         certificate=old_arn,
         new_certificate=new_arn,
         listeners=[u["load_balancer"] + f":{u['port']}" for u in rotation["usages"]],
@@ -450,13 +447,10 @@ def _swap(
         swapped=labels,
         lease_until=0,
     )
-    store.audit(
-        now=run.now,
-        actor=run.actor,
-        action=ACTION,
-        environment=run.env.name,
-        target=f"{run.env.name}/{rotation['domain']}",
-        result="completed",
+    _audit(
+        run,
+        rotation,
+        "completed",
         certificate=old_arn,
         new_certificate=new_arn,
         listeners=labels,
@@ -485,13 +479,10 @@ def _swap_failed(
         updated_at=_iso(run.now),
         lease_until=0,
     )
-    run.deps.store.audit(
-        now=run.now,
-        actor=run.actor,
-        action=ACTION,
-        environment=run.env.name,
-        target=f"{run.env.name}/{rotation['domain']}",
-        result="swap_failed",
+    _audit(
+        run,
+        rotation,
+        "swap_failed",
         certificate=rotation["old_certificate_arn"],
         new_certificate=rotation["new_certificate_arn"],
         problems=problems,
@@ -827,6 +818,19 @@ def _aws_error(exc: ClientError) -> str:
     return f"{err.get('Code', 'Error')}: {err.get('Message', str(exc))}"
 
 
+def _audit(run: _Run, rotation: dict[str, Any], result: str, **details: Any) -> None:
+    """One audit entry for a step of a rotation (target ``<env>/<domain>``)."""
+    run.deps.store.audit(
+        now=run.now,
+        actor=run.actor,
+        action=ACTION,
+        environment=run.env.name,
+        target=f"{run.env.name}/{rotation['domain']}",
+        result=result,
+        **details,
+    )
+
+
 def _iso(at: datetime) -> str:
     return at.isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -960,13 +964,10 @@ def _tell_failed(run: _Run, rotation: dict[str, Any], *, hints: str) -> None:
         f"What to check: {hints}. opsbot starts a new attempt after {retry} if the certificate "
         "still needs one."
     )
-    run.deps.store.audit(
-        now=run.now,
-        actor=run.actor,
-        action=ACTION,
-        environment=run.env.name,
-        target=f"{run.env.name}/{rotation['domain']}",
-        result="failed",
+    _audit(
+        run,
+        rotation,
+        "failed",
         certificate=rotation["old_certificate_arn"],
         new_certificate=rotation.get("new_certificate_arn"),
         reason=rotation["reason"],

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from chalicelib.runtime import Deps
 
 ACTIVE = ("queued", "in_progress")
-TERMINAL = ("succeeded", "failed", "rolled_back", "rejected")
 
 # Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not accept.
 _READ_ONLY_FIELDS = (
@@ -283,7 +282,7 @@ def request_rollback(
             f"deployment {deployment_id} never reached ECS; there is nothing to roll back"
         )
     ecs = deps.aws("ecs", env)
-    current = (_describe_service(ecs, env.cluster, original["service"]) or {}).get("taskDefinition")
+    current = (describe_service(ecs, env.cluster, original["service"]) or {}).get("taskDefinition")
     if current != original.get("task_definition"):
         raise Conflict(
             f"{original['service']} has changed since {deployment_id} (it runs "
@@ -325,7 +324,8 @@ def get_deployment(deps: Deps, deployment_id: str) -> dict[str, Any]:
     return record
 
 
-def _describe_service(ecs: Any, cluster: str, service: str) -> dict[str, Any] | None:
+def describe_service(ecs: Any, cluster: str, service: str) -> dict[str, Any] | None:
+    """DescribeServices for one service; None when it does not exist (or is INACTIVE)."""
     resp = ecs.describe_services(cluster=cluster, services=[service])
     services = [s for s in resp.get("services", []) if s.get("status") != "INACTIVE"]
     return services[0] if services else None
@@ -395,7 +395,7 @@ def start_deploy(deps: Deps, deployment_id: str) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        current = _describe_service(ecs, env.cluster, record["service"])
+        current = describe_service(ecs, env.cluster, record["service"])
         if current is None:
             _finish(
                 deps,
@@ -526,7 +526,7 @@ def on_ecs_deployment_event(
             deployment_id, event=_event(deps, "in_progress", f"ECS: {reason}")
         )
         return "noted"
-    current = _describe_service(ecs, env.cluster, record["service"]) or {}
+    current = describe_service(ecs, env.cluster, record["service"]) or {}
     running = current.get("taskDefinition")
     if event_name == "SERVICE_DEPLOYMENT_COMPLETED":
         if role == "rollout":
@@ -587,7 +587,7 @@ def _begin_rollback(
 ) -> None:
     """Make sure the service goes back to the previous task definition and track that rollout."""
     previous = record["previous_task_definition"]
-    current = current or _describe_service(ecs, env.cluster, record["service"]) or {}
+    current = current or describe_service(ecs, env.cluster, record["service"]) or {}
     primary = _primary(current)
     if primary.get("taskDefinition") == previous and primary.get("id") != record.get(
         "ecs_deployment_id"

@@ -13,5 +13,4 @@ _PREFIX = os.environ.get("OPSBOT_NAME_PREFIX", "opsbot")
 WORK_QUEUE = f"{_PREFIX}-work"
 WORK_DLQ = f"{_PREFIX}-work-dlq"
 ALARMS_TOPIC = f"{_PREFIX}-alarms"
-NOTIFICATIONS_TOPIC = f"{_PREFIX}-notifications"
 STATE_TABLE = f"{_PREFIX}-state"

@@ -91,11 +91,12 @@ def effective_service_bounds(deps: Deps, env: Environment, name: str) -> Effecti
 
 def ecs_current(deps: Deps, env: Environment, service: str) -> tuple[int, EffectiveBounds]:
     """(desired count, bounds) of an ECS service."""
-    ecs = deps.aws("ecs", env)
-    described = ecs.describe_services(cluster=env.cluster, services=[service]).get("services", [])
-    if not described or described[0].get("status") == "INACTIVE":
+    from chalicelib.deploys import describe_service
+
+    current = describe_service(deps.aws("ecs", env), env.cluster, service)
+    if current is None:
         raise NotFound(f"service {service!r} not found in ECS cluster {env.cluster!r}")
-    return int(described[0]["desiredCount"]), effective_service_bounds(deps, env, service)
+    return int(current["desiredCount"]), effective_service_bounds(deps, env, service)
 
 
 def asg_current(deps: Deps, env: Environment, group: str) -> tuple[int, EffectiveBounds]:

@@ -25,7 +25,6 @@ class Settings:
     parameter_prefix: str
     policy_file: Path
     deploy_timeout_seconds: int
-    lock_lease_seconds: int
 
     @property
     def api_tokens_parameter(self) -> str:
@@ -67,5 +66,4 @@ def get_settings() -> Settings:
         parameter_prefix=os.environ.get("OPSBOT_PARAMETER_PREFIX", f"/opsbot/{stage}"),
         policy_file=Path(os.environ.get("OPSBOT_POLICY_FILE", str(_HERE / "policy.yaml"))),
         deploy_timeout_seconds=_int("OPSBOT_DEPLOY_TIMEOUT_SECONDS", 900),
-        lock_lease_seconds=_int("OPSBOT_LOCK_LEASE_SECONDS", 1800),
     )

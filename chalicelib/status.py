@@ -46,12 +46,11 @@ def service_status(deps: Deps, *, actor: str, environment: str, service: str) ->
     svc = env.service(service)
     deps.policy.require(actor, env.name, Permission.READ)
     ecs = deps.aws("ecs", env)
-    described = ecs.describe_services(cluster=env.cluster, services=[service]).get("services", [])
-    if not described or described[0].get("status") == "INACTIVE":
+    current = deploys.describe_service(ecs, env.cluster, service)
+    if current is None:
         raise NotFound(
             f"service {service!r} is in the ops policy but not in ECS cluster {env.cluster!r}"
         )
-    current = described[0]
     task_def = ecs.describe_task_definition(taskDefinition=current["taskDefinition"])[
         "taskDefinition"
     ]

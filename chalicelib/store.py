@@ -84,6 +84,10 @@ class Store:
             record.pop(key, None)
         return record
 
+    def _put(self, attrs: dict[str, Any]) -> None:
+        """Write one item as given (pointers and marks that may simply be overwritten)."""
+        self._ddb.put_item(TableName=self._table, Item=_item(attrs))
+
     def _update(
         self,
         pk: str,
@@ -183,31 +187,22 @@ class Store:
         self, ecs_deployment_id: str, deployment_id: str, *, role: str, now: datetime
     ) -> None:
         """Remember which opsbot deployment an ECS deployment id belongs to."""
-        self._ddb.put_item(
-            TableName=self._table,
-            Item=_item(
-                {
-                    "pk": f"ECSDEP#{ecs_deployment_id}",
-                    "sk": "ECSDEP",
-                    "deployment_id": deployment_id,
-                    "role": role,
-                    "expires_at": _epoch(now) + 30 * 86400,
-                }
-            ),
+        self._put(
+            {
+                "pk": f"ECSDEP#{ecs_deployment_id}",
+                "sk": "ECSDEP",
+                "deployment_id": deployment_id,
+                "role": role,
+                "expires_at": _epoch(now) + 30 * 86400,
+            }
         )
 
     def deployment_for_ecs(self, ecs_deployment_id: str) -> tuple[str, str] | None:
         """(opsbot deployment id, role "rollout"|"rollback") behind an ECS deployment id."""
-        resp = self._ddb.get_item(
-            TableName=self._table,
-            Key=_item({"pk": f"ECSDEP#{ecs_deployment_id}", "sk": "ECSDEP"}),
-            ConsistentRead=True,
-        )
-        item = resp.get("Item")
-        if not item:
+        pointer = self._get(f"ECSDEP#{ecs_deployment_id}", "ECSDEP")
+        if pointer is None:
             return None
-        plain = _plain(item)
-        return plain["deployment_id"], plain.get("role", "rollout")
+        return pointer["deployment_id"], pointer.get("role", "rollout")
 
     # -- locks -------------------------------------------------------------------------------
 
@@ -241,16 +236,10 @@ class Store:
 
     def lock_holder(self, name: str) -> tuple[str, int] | None:
         """(owner, lease_until) of a lock, or None when free."""
-        resp = self._ddb.get_item(
-            TableName=self._table,
-            Key=_item({"pk": f"LOCK#{name}", "sk": "LOCK"}),
-            ConsistentRead=True,
-        )
-        item = resp.get("Item")
-        if not item:
+        lock = self._get(f"LOCK#{name}", "LOCK")
+        if lock is None:
             return None
-        plain = _plain(item)
-        return plain["owner"], int(plain["lease_until"])
+        return lock["owner"], int(lock["lease_until"])
 
     def release_lock(self, name: str, owner: str) -> bool:
         """Release the lock if ``owner`` still holds it."""
@@ -273,6 +262,8 @@ class Store:
     ) -> tuple[bool, int]:
         """Claim the cooldown window ``key``: (True, until) if free, else (False, current until)."""
         until = _epoch(now) + seconds
+        if seconds <= 0:  # no window at all: always free, nothing to remember
+            return True, until
         try:
             self._ddb.put_item(
                 TableName=self._table,
@@ -290,13 +281,8 @@ class Store:
                 ExpressionAttributeValues={":now": _ser(_epoch(now))},
             )
         except self._ddb.exceptions.ConditionalCheckFailedException:
-            resp = self._ddb.get_item(
-                TableName=self._table,
-                Key=_item({"pk": f"COOLDOWN#{key}", "sk": "COOLDOWN"}),
-                ConsistentRead=True,
-            )
-            item = resp.get("Item")
-            return False, int(_plain(item)["until"]) if item else until
+            window = self._get(f"COOLDOWN#{key}", "COOLDOWN")
+            return False, int(window["until"]) if window else until
         return True, until
 
     def release_cooldown(self, key: str) -> None:
@@ -368,27 +354,19 @@ class Store:
         self, new_certificate_arn: str, old_certificate_arn: str, *, now: datetime
     ) -> None:
         """Remember which rotation a newly requested certificate belongs to."""
-        self._ddb.put_item(
-            TableName=self._table,
-            Item=_item(
-                {
-                    "pk": f"ROTATIONBYNEW#{new_certificate_arn}",
-                    "sk": "ROTATIONBYNEW",
-                    "old_certificate_arn": old_certificate_arn,
-                    "expires_at": _epoch(now) + _ROTATION_TTL_SECONDS,
-                }
-            ),
+        self._put(
+            {
+                "pk": f"ROTATIONBYNEW#{new_certificate_arn}",
+                "sk": "ROTATIONBYNEW",
+                "old_certificate_arn": old_certificate_arn,
+                "expires_at": _epoch(now) + _ROTATION_TTL_SECONDS,
+            }
         )
 
     def rotation_for_certificate(self, new_certificate_arn: str) -> str | None:
         """The old certificate ARN of the rotation that requested ``new_certificate_arn``."""
-        resp = self._ddb.get_item(
-            TableName=self._table,
-            Key=_item({"pk": f"ROTATIONBYNEW#{new_certificate_arn}", "sk": "ROTATIONBYNEW"}),
-            ConsistentRead=True,
-        )
-        item = resp.get("Item")
-        return str(_plain(item)["old_certificate_arn"]) if item else None
+        pointer = self._get(f"ROTATIONBYNEW#{new_certificate_arn}", "ROTATIONBYNEW")
+        return str(pointer["old_certificate_arn"]) if pointer else None
 
     # -- audit -------------------------------------------------------------------------------
 
@@ -406,23 +384,20 @@ class Store:
         """Append one audit entry: who did what to which target, with what result."""
         at = now.isoformat().replace("+00:00", "Z")
         service = target.split("/", 1)[1] if "/" in target else target
-        self._ddb.put_item(
-            TableName=self._table,
-            Item=_item(
-                {
-                    "pk": f"AUDIT#{environment}",
-                    "sk": f"{at}#{uuid.uuid4().hex[:8]}",
-                    "at": at,
-                    "actor": actor,
-                    "action": action,
-                    "environment": environment,
-                    "service": service,
-                    "target": target,
-                    "result": result,
-                    "expires_at": _epoch(now) + _AUDIT_TTL_SECONDS,
-                    **{k: v for k, v in details.items() if v is not None},
-                }
-            ),
+        self._put(
+            {
+                "pk": f"AUDIT#{environment}",
+                "sk": f"{at}#{uuid.uuid4().hex[:8]}",
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "environment": environment,
+                "service": service,
+                "target": target,
+                "result": result,
+                "expires_at": _epoch(now) + _AUDIT_TTL_SECONDS,
+                **{k: v for k, v in details.items() if v is not None},
+            }
         )
 
     def audit_entries(

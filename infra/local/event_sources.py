@@ -182,7 +182,6 @@ class EventSources:
         self._run_schedules = run_schedules
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.invocations = 0
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -284,7 +283,6 @@ class EventSources:
             if not messages:
                 continue
             event = {"Records": [sqs_lambda_record(m, arn, self._region) for m in messages]}
-            self.invocations += 1
             try:
                 reply = handler(event, LambdaContext(name))
             except Exception:
@@ -301,7 +299,6 @@ class EventSources:
 
     def _invoke_async(self, name: str, handler: Callable[..., Any], event: dict[str, Any]) -> None:
         for attempt in range(1, ASYNC_ATTEMPTS + 1):
-            self.invocations += 1
             try:
                 handler(event, LambdaContext(name))
                 return

@@ -419,7 +419,6 @@ def make_world(policy_doc: dict[str, Any]) -> World:
         parameter_prefix="/opsbot/test",
         policy_file=Path("/nonexistent/policy.yaml"),
         deploy_timeout_seconds=900,
-        lock_lease_seconds=1800,
     )
     deps = Deps(
         settings=settings,
