@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-from chalicelib.actions import Action, Outcome
-from chalicelib.notifications import Message
-from chalicelib.observability import count, logger
+from chalicelib.aws.notifier import Message
+from chalicelib.core.observability import count, logger
+from chalicelib.domain.actions import Action, Outcome
 
 if TYPE_CHECKING:
-    from chalicelib.policy import AlarmRule, Environment
-    from chalicelib.runtime import Deps
+    from chalicelib.deps import Deps
+    from chalicelib.domain.policy import AlarmRule, Environment
 
 RETRY_DELAY_SECONDS = 30
 MAX_RETRIES = 40  # 20 minutes: longer than a deploy's default timeout
@@ -344,7 +344,7 @@ def _wait_for_lock(
     attempt: int,
     key: str,
 ) -> None:
-    from chalicelib.messages import AlarmRetry
+    from chalicelib.domain.messages import AlarmRetry
 
     # One waiting chain per (rule, target, direction): duplicates of the notification that
     # arrive while it waits are dropped here instead of each starting a chain of their own.

@@ -13,12 +13,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.notifications import Message
-from chalicelib.observability import count, logger
+from chalicelib.aws.notifier import Message
+from chalicelib.core.observability import count, logger
 
 if TYPE_CHECKING:
-    from chalicelib.policy import Environment
-    from chalicelib.runtime import Deps
+    from chalicelib.deps import Deps
+    from chalicelib.domain.policy import Environment
 
 _COMPARE = {
     "GREATER_THAN": lambda value, limit: value > limit,

@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.errors import OpsError
-from chalicelib.notifications import Message
-from chalicelib.observability import count, logger
+from chalicelib.aws.notifier import Message
+from chalicelib.core.errors import OpsError
+from chalicelib.core.observability import count, logger
 
 if TYPE_CHECKING:
-    from chalicelib.policy import Environment
-    from chalicelib.runtime import Deps
+    from chalicelib.deps import Deps
+    from chalicelib.domain.policy import Environment
 
 ACTION = "certificate.rotate"
 AVAILABLE = "ACM Certificate Available"

@@ -15,12 +15,12 @@ from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from chalicelib.errors import Forbidden, InvalidRequest, OpsError, Unauthorized
-from chalicelib.policy import Permission
+from chalicelib.core.errors import Forbidden, InvalidRequest, OpsError, Unauthorized
+from chalicelib.domain.policy import Permission
 
 if TYPE_CHECKING:
-    from chalicelib.policy import Environment
-    from chalicelib.runtime import Deps
+    from chalicelib.deps import Deps
+    from chalicelib.domain.policy import Environment
 
 HELP = """*opsbot* commands (the environment is optional; default `{default}`):
 • `deploy SERVICE TAG|IMAGE [ENV]`: deploy an ECR tag or an image
@@ -132,7 +132,7 @@ def _help(deps: Deps) -> str:
 
 def _deploy(deps: Deps, actor: str, command: SlashCommand, args: list[str]) -> dict[str, Any]:
     from chalicelib import deploys
-    from chalicelib.messages import DeployRequest
+    from chalicelib.domain.messages import DeployRequest
 
     env, (service, what) = _env_and_args(deps, args, 2, "deploy SERVICE TAG|IMAGE [ENV]")
     is_image = "/" in what or "@" in what

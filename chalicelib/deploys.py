@@ -19,17 +19,17 @@ import copy
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.errors import Conflict, InvalidRequest, NotFound, OpsError
-from chalicelib.messages import DeployStart, DeployTimeout
-from chalicelib.notifications import Message
-from chalicelib.observability import count, logger
-from chalicelib.policy import Environment, Permission, Service
+from chalicelib.aws.notifier import Message
+from chalicelib.core.errors import Conflict, InvalidRequest, NotFound, OpsError
+from chalicelib.core.observability import count, logger
+from chalicelib.domain.messages import DeployStart, DeployTimeout
+from chalicelib.domain.policy import Environment, Permission, Service
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from chalicelib.messages import DeployRequest
-    from chalicelib.runtime import Deps
+    from chalicelib.deps import Deps
+    from chalicelib.domain.messages import DeployRequest
 
 ACTIVE = ("queued", "in_progress")
 

@@ -6,9 +6,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from chalicelib.actions import Plan
-    from chalicelib.policy import Environment
-    from chalicelib.runtime import Deps
+    from chalicelib.deps import Deps
+    from chalicelib.domain.actions import Plan
+    from chalicelib.domain.policy import Environment
 
 BUDGET_CACHE_SECONDS = 300  # AWS Budgets recalculates spend a few times a day
 _budget_cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}

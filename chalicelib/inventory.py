@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from chalicelib.policy import Environment
-    from chalicelib.runtime import Deps
+    from chalicelib.deps import Deps
+    from chalicelib.domain.policy import Environment
 
 
 def certificates(deps: Deps, env: Environment) -> list[dict[str, Any]]:

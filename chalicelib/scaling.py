@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.actions import Outcome
-from chalicelib.errors import Conflict, InvalidRequest, NotFound
-from chalicelib.notifications import Message
-from chalicelib.policy import Bounds, Environment, Permission
+from chalicelib.aws.notifier import Message
+from chalicelib.core.errors import Conflict, InvalidRequest, NotFound
+from chalicelib.domain.actions import Outcome
+from chalicelib.domain.policy import Bounds, Environment, Permission
 
 if TYPE_CHECKING:
-    from chalicelib.runtime import Deps
+    from chalicelib.deps import Deps
 
 LOCK_LEASE_SECONDS = 60
 

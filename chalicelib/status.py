@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.errors import InvalidRequest, NotFound
-from chalicelib.policy import Permission
+from chalicelib.core.errors import InvalidRequest, NotFound
+from chalicelib.domain.policy import Permission
 
 if TYPE_CHECKING:
-    from chalicelib.runtime import Deps
+    from chalicelib.deps import Deps
 
 MAX_AUDIT = 500
 

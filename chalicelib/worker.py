@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.observability import count, logger
+from chalicelib.core.observability import count, logger
 
 if TYPE_CHECKING:
-    from chalicelib.runtime import Deps
+    from chalicelib.deps import Deps
 
 
 class PoisonMessage(Exception):
@@ -19,7 +19,7 @@ def handle(deps: Deps, body: str) -> None:
     from pydantic import ValidationError
 
     from chalicelib import deploys
-    from chalicelib.messages import WORK_MESSAGE, AlarmRetry, DeployStart, DeployTimeout
+    from chalicelib.domain.messages import WORK_MESSAGE, AlarmRetry, DeployStart, DeployTimeout
 
     try:
         message = WORK_MESSAGE.validate_json(body)

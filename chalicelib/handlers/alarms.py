@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.queues import ALARMS_TOPIC
+from chalicelib.core.names import ALARMS_TOPIC
 
 bp = Blueprint(__name__)
 
@@ -15,6 +15,6 @@ bp = Blueprint(__name__)
 def alarm_notification(event: Any) -> dict[str, Any]:
     """React to each alarm notification; a malformed one is logged and skipped."""
     from chalicelib.alarms import handle_sns_event
-    from chalicelib.runtime import get_deps
+    from chalicelib.handlers.wiring import get_deps
 
     return handle_sns_event(get_deps(), event.to_dict())

@@ -16,7 +16,7 @@ BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/pla
 
 
 def _deps() -> Any:
-    from chalicelib.runtime import get_deps
+    from chalicelib.handlers.wiring import get_deps
 
     return get_deps()
 
@@ -36,7 +36,7 @@ def health() -> Any:
 def create_deployment() -> Any:
     """Queue a deploy of a new image (or ECR tag) to one service."""
     from chalicelib import deploys
-    from chalicelib.messages import DeployRequest
+    from chalicelib.domain.messages import DeployRequest
 
     request = parse_body(bp.current_request, DeployRequest)
     record = deploys.request_deploy(_deps(), actor=principal(bp.current_request), request=request)
@@ -48,7 +48,7 @@ def create_deployment() -> Any:
 def get_deployment(deployment_id: str) -> Any:
     """A deployment, its status and its events."""
     from chalicelib import deploys
-    from chalicelib.policy import Permission
+    from chalicelib.domain.policy import Permission
 
     deps = _deps()
     record = deploys.get_deployment(deps, deployment_id)
@@ -61,7 +61,7 @@ def get_deployment(deployment_id: str) -> Any:
 def rollback_deployment(deployment_id: str) -> Any:
     """Queue a rollback of a finished deployment to the task definition before it."""
     from chalicelib import deploys
-    from chalicelib.messages import RollbackRequest
+    from chalicelib.domain.messages import RollbackRequest
 
     body = parse_body(bp.current_request, RollbackRequest, optional=True)
     record = deploys.request_rollback(
@@ -91,7 +91,7 @@ def get_service(environment: str, service: str) -> Any:
 def scale_service(environment: str, service: str) -> Any:
     """Set a service's desired count, inside its bounds."""
     from chalicelib import scaling
-    from chalicelib.messages import ScaleRequest
+    from chalicelib.domain.messages import ScaleRequest
 
     body = parse_body(bp.current_request, ScaleRequest)
     result = scaling.manual_scale(

@@ -20,8 +20,8 @@ ACM_CERTIFICATE_PATTERN = {
 def ecs_deployment_state(event: Any) -> dict[str, str]:
     """Advance the opsbot deployment an ECS deployment belongs to."""
     from chalicelib import deploys
-    from chalicelib.models import EcsDeploymentStateChange
-    from chalicelib.runtime import get_deps
+    from chalicelib.domain.events import EcsDeploymentStateChange
+    from chalicelib.handlers.wiring import get_deps
 
     change = EcsDeploymentStateChange.model_validate(event.to_dict())
     outcome = deploys.on_ecs_deployment_event(
@@ -38,8 +38,8 @@ def acm_certificate_event(event: Any) -> dict[str, Any]:
     """Finish a rotation whose new certificate is issued; check an environment whose certificate
     approaches expiry."""
     from chalicelib import certificates
-    from chalicelib.models import AcmCertificateEvent
-    from chalicelib.runtime import get_deps
+    from chalicelib.domain.events import AcmCertificateEvent
+    from chalicelib.handlers.wiring import get_deps
 
     parsed = AcmCertificateEvent.model_validate(event.to_dict())
     results = certificates.on_certificate_event(

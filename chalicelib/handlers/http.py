@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Response
 
-from chalicelib.errors import DependencyUnavailable, InvalidRequest, OpsError, Unauthorized
+from chalicelib.core.errors import DependencyUnavailable, InvalidRequest, OpsError, Unauthorized
 
 if TYPE_CHECKING:
     from chalice.app import Request
@@ -39,7 +39,7 @@ def guarded(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from chalicelib.observability import logger
+        from chalicelib.core.observability import logger
 
         try:
             return view(*args, **kwargs)
@@ -60,7 +60,7 @@ def parse_body(request: Request, model: type[M], *, optional: bool = False) -> M
     """Parse a JSON body into ``model``; InvalidRequest names each bad field."""
     from pydantic import ValidationError
 
-    from chalicelib.messages import ONE_OF_IMAGE_OR_TAG
+    from chalicelib.domain.messages import ONE_OF_IMAGE_OR_TAG
 
     raw = request.raw_body or b""
     if not raw.strip():
@@ -99,7 +99,7 @@ def principal(request: Request) -> str:
 
 def token_principal(token: str) -> str | None:
     """The principal a bearer token belongs to (tokens are stored as sha256 hex)."""
-    from chalicelib.runtime import api_token_map
+    from chalicelib.aws.parameters import api_token_map
 
     digest = hashlib.sha256(token.encode()).hexdigest()
     return api_token_map().get(digest)
@@ -117,7 +117,7 @@ def auth_middleware(event: Request, get_response: Callable[[Request], Response])
     try:
         who = token_principal(token.strip())
     except Exception as exc:  # SSM unreachable: not the caller's fault
-        from chalicelib.observability import logger
+        from chalicelib.core.observability import logger
 
         logger().exception("could not read the API tokens")
         return error_response(DependencyUnavailable(f"cannot check tokens: {exc}"))

@@ -13,7 +13,7 @@ bp = Blueprint(__name__)
 def certificates(event: Any) -> dict[str, Any]:
     """Rotate listener certificates that expire soon; finish rotations whose new cert is issued."""
     from chalicelib import certificates as capability
-    from chalicelib.runtime import get_deps
+    from chalicelib.handlers.wiring import get_deps
 
     return {"certificates": capability.check_all(get_deps())}
 
@@ -22,6 +22,6 @@ def certificates(event: Any) -> dict[str, Any]:
 def budgets(event: Any) -> dict[str, Any]:
     """Post an alert, once per threshold and period, for every budget threshold crossed."""
     from chalicelib import budgets as capability
-    from chalicelib.runtime import get_deps
+    from chalicelib.handlers.wiring import get_deps
 
     return {"budgets": capability.check_all(get_deps())}

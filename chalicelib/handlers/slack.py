@@ -17,7 +17,7 @@ FORM = ["application/x-www-form-urlencoded", "application/json", "text/plain"]
 
 def _verified_body() -> bytes:
     from chalicelib import chatops
-    from chalicelib.runtime import slack_signing_secret
+    from chalicelib.aws.parameters import slack_signing_secret
 
     request = bp.current_request
     raw = request.raw_body or b""
@@ -33,7 +33,7 @@ def _verified_body() -> bytes:
 def slack_command() -> Any:
     """A slash command: verify, answer within Slack's three seconds."""
     from chalicelib import chatops
-    from chalicelib.runtime import get_deps
+    from chalicelib.handlers.wiring import get_deps
 
     command = chatops.SlashCommand.parse(_verified_body())
     return json_response(chatops.handle_command(get_deps(), command))
@@ -44,6 +44,6 @@ def slack_command() -> Any:
 def slack_interaction() -> Any:
     """A button press: verify, act, answer through the response_url."""
     from chalicelib import chatops
-    from chalicelib.runtime import get_deps
+    from chalicelib.handlers.wiring import get_deps
 
     return json_response(chatops.handle_interaction(get_deps(), _verified_body()))

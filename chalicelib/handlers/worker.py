@@ -12,7 +12,7 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.queues import WORK_QUEUE
+from chalicelib.core.names import WORK_QUEUE
 
 bp = Blueprint(__name__)
 
@@ -20,7 +20,7 @@ bp = Blueprint(__name__)
 @bp.on_sqs_message(queue=WORK_QUEUE, batch_size=10)
 def work(event: Any) -> dict[str, Any]:
     """Process a batch from the work queue; reply with the failures only."""
-    from chalicelib.runtime import get_deps
+    from chalicelib.handlers.wiring import get_deps
     from chalicelib.worker import process_batch
 
     return process_batch(get_deps(), event.to_dict())

@@ -38,11 +38,12 @@ from moto.ecs.models import EC2ContainerServiceBackend, Service, ecs_backends
 from moto.sqs.models import sqs_backends
 
 from chalicelib import deploys
-from chalicelib.messages import DeployRequest
-from chalicelib.notifications import Notifier
-from chalicelib.policy import Environment, Policy, parse_policy
-from chalicelib.runtime import Deps, WorkQueue
-from chalicelib.settings import Settings, get_settings
+from chalicelib.aws.notifier import Notifier
+from chalicelib.aws.queue import WorkQueue
+from chalicelib.core.settings import Settings, get_settings
+from chalicelib.deps import Deps
+from chalicelib.domain.messages import DeployRequest
+from chalicelib.domain.policy import Environment, Policy, parse_policy
 from chalicelib.store import Store
 
 ACCOUNT = "123456789012"
@@ -502,5 +503,5 @@ def world(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[World
         _seed(world)
         rollouts.update_calls.clear()
         # handlers call get_deps() as deployed; here they get this world's Deps
-        monkeypatch.setattr("chalicelib.runtime.get_deps", lambda: deps)
+        monkeypatch.setattr("chalicelib.handlers.wiring.get_deps", lambda: deps)
         yield world

@@ -28,12 +28,13 @@ import pytest
 from moto import mock_aws
 
 from chalicelib import alarms, deploys, guards
-from chalicelib.actions import Outcome
-from chalicelib.messages import AlarmRetry
-from chalicelib.notifications import Message, Notifier
-from chalicelib.policy import Environment, Policy, parse_policy
-from chalicelib.runtime import Deps, WorkQueue
-from chalicelib.settings import Settings
+from chalicelib.aws.notifier import Message, Notifier
+from chalicelib.aws.queue import WorkQueue
+from chalicelib.core.settings import Settings
+from chalicelib.deps import Deps
+from chalicelib.domain.actions import Outcome
+from chalicelib.domain.messages import AlarmRetry
+from chalicelib.domain.policy import Environment, Policy, parse_policy
 from chalicelib.store import Store
 
 ACCOUNT = "123456789012"

@@ -166,8 +166,8 @@ def test_the_guard_holds_scale_outs_over_budget_when_the_policy_says_so(
     world: World, budget: str
 ) -> None:
     from chalicelib import guards
-    from chalicelib.actions import Plan
-    from chalicelib.policy import parse_policy
+    from chalicelib.domain.actions import Plan
+    from chalicelib.domain.policy import parse_policy
     from chalicelib.scaling import EffectiveBounds
     from tests.functional.conftest import POLICY
 

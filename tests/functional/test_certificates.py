@@ -21,9 +21,9 @@ import pytest
 from moto.acm.models import CertBundle, acm_backends
 
 from chalicelib import certificates
-from chalicelib.errors import OpsError
-from chalicelib.policy import parse_policy
-from chalicelib.runtime import Deps
+from chalicelib.core.errors import OpsError
+from chalicelib.deps import Deps
+from chalicelib.domain.policy import parse_policy
 from infra.local.acm_sim import AcmSimulator, ListenerCertificates
 from tests.functional.conftest import ACCOUNT, EVENTS, POLICY, REGION, World, lambda_context
 
@@ -195,7 +195,7 @@ def certs(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Certs]:
     policy["environments"]["demo"]["load_balancers"] = ["demo-alb"]
     policy["certificates"] = {"renew_before_days": 30, "validation_timeout_hours": 72}
     deps = dataclasses.replace(world.deps, policy=parse_policy(policy, "test_certificates"))
-    monkeypatch.setattr("chalicelib.runtime.get_deps", lambda: deps)
+    monkeypatch.setattr("chalicelib.handlers.wiring.get_deps", lambda: deps)
     world.clock.now = dt.datetime.now(dt.UTC).replace(microsecond=0)  # moto's ACM runs on it
     listeners = ListenerCertificates()
     listeners.install()

@@ -8,8 +8,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib import clients
-from chalicelib.policy import Environment
+from chalicelib.aws import clients
+from chalicelib.domain.policy import Environment
 
 ROLE = "arn:aws:iam::210987654321:role/opsbot-member"
 

@@ -16,9 +16,9 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from chalicelib import deploys
+from chalicelib.core.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from chalicelib.deploys import container_image, iso
-from chalicelib.errors import Conflict, Forbidden, InvalidRequest, NotFound
-from chalicelib.messages import DeployStart, DeployTimeout
+from chalicelib.domain.messages import DeployStart, DeployTimeout
 from chalicelib.worker import process_batch
 from tests.functional.conftest import (
     ACCOUNT,
@@ -573,7 +573,7 @@ def test_an_image_by_digest_from_the_own_repository_is_accepted(world: World) ->
 
 
 def test_images_listed_in_the_policy_are_taken_as_given(world: World) -> None:
-    from chalicelib.policy import parse_policy
+    from chalicelib.domain.policy import parse_policy
     from tests.functional.conftest import POLICY
 
     policy = json.loads(json.dumps(POLICY))

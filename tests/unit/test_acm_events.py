@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from chalicelib.domain.events import AcmCertificateEvent
 from chalicelib.handlers.events import ACM_CERTIFICATE_PATTERN
-from chalicelib.models import AcmCertificateEvent
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib.actions import REGISTRY, valid_names
 from chalicelib.alarms import AlarmNotification, parse_notification
-from chalicelib.errors import PolicyError
-from chalicelib.policy import AlarmRule, Bounds, Cooldown, parse_policy
+from chalicelib.core.errors import PolicyError
+from chalicelib.domain.actions import REGISTRY, valid_names
+from chalicelib.domain.policy import AlarmRule, Bounds, Cooldown, parse_policy
 from chalicelib.scaling import EffectiveBounds, tighter
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"

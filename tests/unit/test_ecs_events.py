@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from chalicelib.domain.events import EcsDeploymentStateChange
 from chalicelib.handlers.events import ECS_DEPLOYMENT_PATTERN
-from chalicelib.models import EcsDeploymentStateChange
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 

@@ -9,9 +9,8 @@ from typing import Any, cast
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.errors import InvalidRequest
-from chalicelib.handlers.http import parse_body
-from chalicelib.messages import (
+from chalicelib.core.errors import InvalidRequest
+from chalicelib.domain.messages import (
     WORK_MESSAGE,
     DeployRequest,
     DeployStart,
@@ -19,6 +18,7 @@ from chalicelib.messages import (
     RollbackRequest,
     ScaleRequest,
 )
+from chalicelib.handlers.http import parse_body
 
 ECR_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:2.0"
 DIGEST = "sha256:" + "0123456789abcdef" * 4

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from chalicelib.errors import Forbidden, NotFound, OpsError, PolicyError
-from chalicelib.policy import Permission, Policy, load_policy_file, parse_policy
+from chalicelib.core.errors import Forbidden, NotFound, OpsError, PolicyError
+from chalicelib.domain.policy import Permission, Policy, load_policy_file, parse_policy
 
 SHIPPED = Path(__file__).resolve().parents[2] / "chalicelib" / "policy.yaml"
 ALL = {Permission.READ, Permission.DEPLOY, Permission.SCALE, Permission.ROLLBACK}

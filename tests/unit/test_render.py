@@ -18,8 +18,8 @@ import pytest
 from botocore.exceptions import ParamValidationError
 from botocore.stub import Stubber
 
+from chalicelib.core.errors import OpsError
 from chalicelib.deploys import container_image, render_task_definition
-from chalicelib.errors import OpsError
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 NEW_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:2.0"

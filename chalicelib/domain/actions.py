@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 if TYPE_CHECKING:
-    from chalicelib.policy import Environment
-    from chalicelib.runtime import Deps
+    from chalicelib.deps import Deps
+    from chalicelib.domain.policy import Environment
     from chalicelib.scaling import EffectiveBounds
 
 REGISTRY: dict[str, type[Action]] = {}

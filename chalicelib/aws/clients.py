@@ -9,12 +9,21 @@ botocore before they expire.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import boto3
 
-    from chalicelib.policy import Environment
+
+class Account(Protocol):
+    """Where an environment's clients point: its region and, across accounts, its role."""
+
+    @property
+    def region(self) -> str: ...
+
+    @property
+    def role_arn(self) -> str | None: ...
+
 
 _lock = threading.Lock()
 _sessions: dict[str, boto3.Session] = {}
@@ -76,9 +85,9 @@ def _assumed_session(role_arn: str, region: str) -> boto3.Session:
     return boto3.Session(botocore_session=botocore_session)
 
 
-def client(service: str, environment: Environment | None = None) -> Any:
+def client(service: str, environment: Account | None = None) -> Any:
     """A cached boto3 client for ``service``, in ``environment``'s account when given."""
-    from chalicelib.settings import get_settings
+    from chalicelib.core.settings import get_settings
 
     region = environment.region if environment else get_settings().region
     role = environment.role_arn if environment and environment.role_arn else ""
@@ -104,7 +113,7 @@ def client(service: str, environment: Environment | None = None) -> Any:
 class LazyClient:
     """A client made on first use: a handler that never touches a service never pays for it."""
 
-    def __init__(self, service: str, environment: Environment | None = None) -> None:
+    def __init__(self, service: str, environment: Account | None = None) -> None:
         self._service = service
         self._environment = environment
 

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from chalicelib.errors import Forbidden, NotFound, PolicyError
+from chalicelib.core.errors import Forbidden, NotFound, PolicyError
 
 if TYPE_CHECKING:
-    from chalicelib.actions import Action
+    from chalicelib.domain.actions import Action
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
@@ -124,14 +124,14 @@ class ActionSpec(_Model):
 
     @model_validator(mode="after")
     def _known(self) -> ActionSpec:
-        from chalicelib.actions import Action
+        from chalicelib.domain.actions import Action
 
         Action.parse(self.action, self.params)
         return self
 
     def build(self) -> Action:
         """The action object."""
-        from chalicelib.actions import Action
+        from chalicelib.domain.actions import Action
 
         return Action.parse(self.action, self.params)
 
@@ -326,6 +326,6 @@ def load_policy_file(path: Path) -> Policy:
 @lru_cache(maxsize=1)
 def get_policy() -> Policy:
     """The policy in force, loaded once per process."""
-    from chalicelib.settings import get_settings
+    from chalicelib.core.settings import get_settings
 
     return load_policy_file(get_settings().policy_file)

@@ -1,0 +1,36 @@
+"""The work queue: typed messages in, optional delay."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+
+class WorkQueue:
+    """The work queue: typed messages in, optional delay."""
+
+    def __init__(self, *, sqs: Any, queue_name: str) -> None:
+        self._sqs = sqs
+        self._name = queue_name
+        self._url: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The queue URL, looked up once."""
+        if self._url is None:
+            self._url = self._sqs.get_queue_url(QueueName=self._name)["QueueUrl"]
+        return self._url
+
+    def send(self, message: BaseModel, *, delay_seconds: int = 0) -> None:
+        """Enqueue a pydantic message; delay is capped at SQS's 900 s."""
+        self._sqs.send_message(
+            QueueUrl=self.url,
+            MessageBody=message.model_dump_json(),
+            DelaySeconds=max(0, min(900, delay_seconds)),
+        )
+
+    def ping(self) -> None:
+        """Cheapest call that proves the queue answers."""
+        self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])

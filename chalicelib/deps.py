@@ -1,0 +1,77 @@
+"""What capability code receives from the outside world (built by ``handlers.wiring``).
+
+Capability modules never build clients or read the clock themselves; they receive a ``Deps``.
+Tests build their own ``Deps`` pointed at the embedded AWS or a botocore Stubber.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
+
+from chalicelib.aws.queue import WorkQueue
+from chalicelib.core.clock import utcnow
+
+if TYPE_CHECKING:
+    from mypy_boto3_acm import ACMClient
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
+    from mypy_boto3_autoscaling import AutoScalingClient
+    from mypy_boto3_budgets import BudgetsClient
+    from mypy_boto3_ce import CostExplorerClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+    from mypy_boto3_route53 import Route53Client
+
+    from chalicelib.aws.notifier import Notifier
+    from chalicelib.core.settings import Settings
+    from chalicelib.domain.policy import Environment, Policy
+    from chalicelib.store import Store
+
+
+class ClientFactory(Protocol):
+    """``deps.aws(service, env)``: a typed boto3 client in an environment's account and region."""
+
+    @overload
+    def __call__(self, service: Literal["ecs"], env: Environment, /) -> ECSClient: ...
+    @overload
+    def __call__(self, service: Literal["ecr"], env: Environment, /) -> ECRClient: ...
+    @overload
+    def __call__(
+        self, service: Literal["application-autoscaling"], env: Environment, /
+    ) -> ApplicationAutoScalingClient: ...
+    @overload
+    def __call__(
+        self, service: Literal["autoscaling"], env: Environment, /
+    ) -> AutoScalingClient: ...
+    @overload
+    def __call__(self, service: Literal["cloudwatch"], env: Environment, /) -> CloudWatchClient: ...
+    @overload
+    def __call__(self, service: Literal["acm"], env: Environment, /) -> ACMClient: ...
+    @overload
+    def __call__(self, service: Literal["route53"], env: Environment, /) -> Route53Client: ...
+    @overload
+    def __call__(
+        self, service: Literal["elbv2"], env: Environment, /
+    ) -> ElasticLoadBalancingv2Client: ...
+    @overload
+    def __call__(self, service: Literal["budgets"], env: Environment, /) -> BudgetsClient: ...
+    @overload
+    def __call__(self, service: Literal["ce"], env: Environment, /) -> CostExplorerClient: ...
+    def __call__(self, service: str, env: Environment, /) -> Any: ...
+
+
+@dataclass
+class Deps:
+    """What capability code needs from the outside world."""
+
+    settings: Settings
+    policy: Policy
+    store: Store
+    queue: WorkQueue
+    notifier: Notifier
+    aws: ClientFactory
+    clock: Callable[[], datetime] = utcnow

@@ -1,0 +1,1 @@
+"""Views: records in, the REST and Slack shapes of the contract out (never the store's job)."""

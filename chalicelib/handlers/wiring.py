@@ -1,0 +1,33 @@
+"""Wiring at the handler edge: the process-wide dependencies, built on first use."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from chalicelib.deps import Deps
+
+
+@lru_cache(maxsize=1)
+def get_deps() -> Deps:
+    """The process-wide dependencies, built on first use."""
+    from chalicelib.aws import clients
+    from chalicelib.aws.notifier import Notifier
+    from chalicelib.aws.parameters import secure_parameter
+    from chalicelib.aws.queue import WorkQueue
+    from chalicelib.core.settings import get_settings
+    from chalicelib.domain.policy import get_policy
+    from chalicelib.store import Store
+
+    settings = get_settings()
+    return Deps(
+        settings=settings,
+        policy=get_policy(),
+        store=Store(ddb=clients.LazyClient("dynamodb"), table=settings.table_name),  # type: ignore[arg-type]
+        queue=WorkQueue(sqs=clients.LazyClient("sqs"), queue_name=settings.work_queue_name),
+        notifier=Notifier(
+            sns=clients.LazyClient("sns"),
+            topic_arn=settings.notifications_topic_arn,
+            slack_url=lambda: secure_parameter(settings.slack_webhook_parameter),
+        ),
+        aws=lambda service, env: clients.client(service, env),
+    )

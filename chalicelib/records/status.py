@@ -1,0 +1,59 @@
+"""The statuses and results opsbot records, as closed sets (never bare string literals)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class DeploymentStatus(StrEnum):
+    """Where a deployment is (the contract's list)."""
+
+    AWAITING_APPROVAL = "awaiting_approval"
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled_back"
+    REJECTED = "rejected"
+    DENIED = "denied"
+    EXPIRED = "expired"
+
+    @property
+    def active(self) -> bool:
+        """Still holding the service (queued or in progress)."""
+        return self in ACTIVE
+
+
+ACTIVE = (DeploymentStatus.QUEUED, DeploymentStatus.IN_PROGRESS)
+TERMINAL = tuple(s for s in DeploymentStatus if s not in ACTIVE and s != "awaiting_approval")
+
+
+class DeploymentPhase(StrEnum):
+    """Which ECS rollout an in-progress deployment is waiting for."""
+
+    ROLLOUT = "rollout"
+    ROLLBACK = "rollback"
+
+
+class ActionResult(StrEnum):
+    """What an alarm action or a scaling request did (or why it did nothing)."""
+
+    SCALED = "scaled"
+    AT_BOUND = "at_bound"
+    COOLDOWN = "cooldown"
+    HELD = "held"
+    BUSY = "busy"
+    FORCED = "forced"
+    NOTIFIED = "notified"
+    FAILED = "failed"
+    DROPPED = "dropped"
+
+
+class RotationStatus(StrEnum):
+    """Where a certificate rotation is."""
+
+    REQUESTED = "requested"  # new certificate requested; its validation CNAMEs not written yet
+    VALIDATING = "validating"  # CNAMEs written; waiting for ACM to issue
+    SWAPPING = "swapping"  # listeners being switched (leased, so a dead invocation is retried)
+    COMPLETED = "completed"
+    FAILED = "failed"

@@ -1,0 +1,18 @@
+"""DynamoDB state: deployments, locks, cooldowns, certificate rotations, audit.
+
+The only package that knows DynamoDB item shapes; records go in and come out typed.
+"""
+
+from __future__ import annotations
+
+from chalicelib.store.audit import AuditStore
+from chalicelib.store.deployments import DeploymentStore
+from chalicelib.store.locks import LockResult, LockStore
+from chalicelib.store.rotations import RotationStore
+
+
+class Store(DeploymentStore, LockStore, RotationStore, AuditStore):
+    """Typed access to the state table."""
+
+
+__all__ = ["LockResult", "Store"]

@@ -1,0 +1,104 @@
+"""Leased locks and cooldown windows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from chalicelib.store.table import Table, _epoch, _item, _ser
+
+
+@dataclass(frozen=True)
+class LockResult:
+    """Outcome of a lock attempt: who holds it now."""
+
+    acquired: bool
+    holder: str
+    expires_at: int
+
+
+class LockStore(Table):
+    """Leased locks (one holder at a time) and cooldown windows."""
+
+    def acquire_lock(
+        self, name: str, owner: str, *, lease_seconds: int, now: datetime
+    ) -> LockResult:
+        """Take the lock ``name`` for ``owner`` unless someone else holds an unexpired lease."""
+        expires = _epoch(now) + lease_seconds
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=_item(
+                    {
+                        "pk": f"LOCK#{name}",
+                        "sk": "LOCK",
+                        "owner": owner,
+                        "lease_until": expires,
+                        "expires_at": expires + 86400,
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(pk) OR lease_until < :now OR #o = :owner",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":now": _ser(_epoch(now)), ":owner": _ser(owner)},
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            holder = self.lock_holder(name)
+            if holder is None:  # released in between: try once more
+                return self.acquire_lock(name, owner, lease_seconds=lease_seconds, now=now)
+            return LockResult(False, holder[0], holder[1])
+        return LockResult(True, owner, expires)
+
+    def lock_holder(self, name: str) -> tuple[str, int] | None:
+        """(owner, lease_until) of a lock, or None when free."""
+        lock = self._get(f"LOCK#{name}", "LOCK")
+        if lock is None:
+            return None
+        return lock["owner"], int(lock["lease_until"])
+
+    def release_lock(self, name: str, owner: str) -> bool:
+        """Release the lock if ``owner`` still holds it."""
+        try:
+            self._ddb.delete_item(
+                TableName=self._table,
+                Key=_item({"pk": f"LOCK#{name}", "sk": "LOCK"}),
+                ConditionExpression="#o = :owner",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":owner": _ser(owner)},
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def claim_cooldown(
+        self, key: str, *, seconds: int, now: datetime, note: str = ""
+    ) -> tuple[bool, int]:
+        """Claim the cooldown window ``key``: (True, until) if free, else (False, current until)."""
+        until = _epoch(now) + seconds
+        if seconds <= 0:  # no window at all: always free, nothing to remember
+            return True, until
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=_item(
+                    {
+                        "pk": f"COOLDOWN#{key}",
+                        "sk": "COOLDOWN",
+                        "until": until,
+                        "note": note,
+                        "expires_at": until + 3600,
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(pk) OR #u < :now",
+                ExpressionAttributeNames={"#u": "until"},
+                ExpressionAttributeValues={":now": _ser(_epoch(now))},
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            window = self._get(f"COOLDOWN#{key}", "COOLDOWN")
+            return False, int(window["until"]) if window else until
+        return True, until
+
+    def release_cooldown(self, key: str) -> None:
+        """Give a claimed cooldown window back (the action it guarded did nothing)."""
+        self._ddb.delete_item(
+            TableName=self._table, Key=_item({"pk": f"COOLDOWN#{key}", "sk": "COOLDOWN"})
+        )

@@ -1,0 +1,137 @@
+"""The state table: one DynamoDB table, keys ``pk``/``sk``, TTL on ``expires_at`` (epoch seconds).
+
+Item shapes exist only inside this package; every state change that can race is a conditional
+write; nothing here reads the clock by itself.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_AUDIT_TTL_SECONDS = 400 * 86400
+_DEPLOYMENT_TTL_SECONDS = 400 * 86400
+_ROTATION_TTL_SECONDS = 400 * 86400
+
+
+def _ser(value: Any) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeSerializer
+
+    return dict(TypeSerializer().serialize(value))
+
+
+def _item(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {k: _ser(v) for k, v in attrs.items() if v is not None}
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    des = TypeDeserializer()
+    out = {k: des.deserialize(v) for k, v in item.items()}
+    plain: dict[str, Any] = json.loads(json.dumps(out, default=_num))
+    return plain
+
+
+def _num(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, set):
+        return sorted(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _epoch(at: datetime) -> int:
+    return int(at.timestamp())
+
+
+class Table:
+    """The shared plumbing of the record stores: one client, one table, typed items."""
+
+    def __init__(self, *, ddb: DynamoDBClient, table: str) -> None:
+        self._ddb = ddb
+        self._table = table
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        """One item as a plain dict without its keys and TTL, or None."""
+        resp = self._ddb.get_item(
+            TableName=self._table, Key=_item({"pk": pk, "sk": sk}), ConsistentRead=True
+        )
+        item = resp.get("Item")
+        if item is None:
+            return None
+        record = _plain(item)
+        for key in ("pk", "sk", "expires_at"):
+            record.pop(key, None)
+        return record
+
+    def _put(self, attrs: dict[str, Any]) -> None:
+        """Write one item as given (pointers and marks that may simply be overwritten)."""
+        self._ddb.put_item(TableName=self._table, Item=_item(attrs))
+
+    def _update(
+        self,
+        pk: str,
+        sk: str,
+        fields: dict[str, Any],
+        *,
+        event: dict[str, Any] | None = None,
+        expect_status: tuple[str, ...] = (),
+        or_lease_expired: tuple[str, int] | None = None,
+    ) -> bool:
+        """SET ``fields`` (and append ``event`` to ``events``) if the item exists and, when
+        given, its status is one of ``expect_status`` or is ``or_lease_expired[0]`` with a
+        ``lease_until`` before ``or_lease_expired[1]``. False when the condition did not hold."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets: list[str] = []
+        for i, (key, value) in enumerate(fields.items()):
+            names[f"#f{i}"] = key
+            values[f":f{i}"] = _ser(value)
+            sets.append(f"#f{i} = :f{i}")
+        if event is not None:
+            names["#ev"] = "events"
+            values[":ev"] = _ser([event])
+            values[":empty"] = _ser([])
+            sets.append("#ev = list_append(if_not_exists(#ev, :empty), :ev)")
+        if not sets:
+            return True
+        allowed: list[str] = []
+        if expect_status:
+            names["#st"] = "status"
+            keys = []
+            for i, status in enumerate(expect_status):
+                values[f":s{i}"] = _ser(status)
+                keys.append(f":s{i}")
+            allowed.append(f"#st IN ({', '.join(keys)})")
+        if or_lease_expired is not None:
+            names["#st"] = "status"
+            names["#lu"] = "lease_until"
+            values[":leased"] = _ser(or_lease_expired[0])
+            values[":now"] = _ser(or_lease_expired[1])
+            allowed.append("(#st = :leased AND #lu < :now)")
+        condition = "attribute_exists(pk)"
+        if allowed:
+            condition += f" AND ({' OR '.join(allowed)})"
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=_item({"pk": pk, "sk": sk}),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def ping(self) -> None:
+        """Cheapest call that proves the table answers."""
+        self._ddb.get_item(TableName=self._table, Key=_item({"pk": "HEALTH", "sk": "HEALTH"}))
