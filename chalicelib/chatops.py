@@ -186,11 +186,11 @@ def _scale(deps: Deps, actor: str, command: SlashCommand, args: list[str]) -> di
         desired=int(count),
         reason=f"Slack {command.user_id}",
     )
-    if result["result"] == "unchanged":
+    if not result.changed:
         return reply(f"{env.name}/{service} already wants {count} tasks; nothing changed.")
     return reply(
-        f"<@{command.user_id}> scaled {env.name}/{service}: {result['previous_desired']} -> "
-        f"{result['desired']} (bounds {result['min']}..{result['max']}).",
+        f"<@{command.user_id}> scaled {env.name}/{service}: {result.previous} -> "
+        f"{result.desired} (bounds {result.bounds.min}..{result.bounds.max}).",
         public=True,
     )
 
@@ -263,15 +263,15 @@ def _certificates(deps: Deps, actor: str, command: SlashCommand, args: list[str]
 
 
 def _budget(deps: Deps, actor: str, command: SlashCommand, args: list[str]) -> dict[str, Any]:
-    from chalicelib import inventory
+    from chalicelib import budgets
 
     env = _read_env(deps, actor, args, "budget [ENV]")
-    found = inventory.budgets(deps, env)
+    found = budgets.account_budgets(deps, env)
     if not found:
         return reply(f"No budgets in {env.name}.")
     lines = [
-        f"• `{b['name']}`: {b['actual']:g} of {b['limit']:g} {b['unit']} "
-        f"(*{b['percent_used']}%*), forecast {b['forecast'] if b['forecast'] is not None else '?'}"
+        f"• `{b.name}`: {b.actual:g} of {b.limit:g} {b.unit} "
+        f"(*{b.percent_used}%*), forecast {b.forecast if b.forecast is not None else '?'}"
         for b in found
     ]
     return reply(f"*Budgets in {env.name}*:\n" + "\n".join(lines))

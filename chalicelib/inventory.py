@@ -1,4 +1,7 @@
-"""Read-only views of an environment's certificates and budgets (for Slack and REST readers)."""
+"""Read-only view of an environment's certificates (for Slack and REST readers).
+
+Budgets are read by ``chalicelib.budgets`` (``account_budgets``, ``watched_budgets``).
+"""
 
 from __future__ import annotations
 
@@ -31,33 +34,4 @@ def certificates(deps: Deps, env: Environment) -> list[dict[str, Any]]:
                 }
             )
     out.sort(key=lambda c: c["days_left"] if c["days_left"] is not None else 10**6)
-    return out
-
-
-def _amount(spend: dict[str, Any] | None) -> float | None:
-    return float(spend["Amount"]) if spend and spend.get("Amount") is not None else None
-
-
-def budgets(deps: Deps, env: Environment) -> list[dict[str, Any]]:
-    """AWS Budgets of the environment's account with actual and forecast spend."""
-    client = deps.aws("budgets", env)
-    out: list[dict[str, Any]] = []
-    for budget in client.describe_budgets(AccountId=env.account).get("Budgets", []):
-        limit = _amount(budget.get("BudgetLimit"))
-        spend = budget.get("CalculatedSpend") or {}
-        actual = _amount(spend.get("ActualSpend"))
-        forecast = _amount(spend.get("ForecastedSpend"))
-        out.append(
-            {
-                "name": budget["BudgetName"],
-                "type": budget.get("BudgetType"),
-                "limit": limit,
-                "unit": (budget.get("BudgetLimit") or {}).get("Unit", "USD"),
-                "actual": actual,
-                "forecast": forecast,
-                "percent_used": round(100 * actual / limit, 1)
-                if limit and actual is not None
-                else None,
-            }
-        )
     return out

@@ -1,23 +1,27 @@
 """Alarm remediation actions: small registered classes, looked up by name when the policy loads.
 
-Each action declares its parameters (a pydantic model, validated at policy load) and the IAM
-permissions it needs. An unknown name or a bad parameter fails at load, listing the valid names,
-never at 3 a.m. when the alarm fires.
+Each action declares its parameters (a pydantic model, validated at policy load), the IAM
+permissions it needs, what it acts on and in which direction. An unknown name or a bad parameter
+fails at load, listing the valid names, never at 3 a.m. when the alarm fires.
+
+This module only describes actions; running them is the capability layer's job
+(``chalicelib.alarms.execute`` holds one executor per registered action).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-if TYPE_CHECKING:
-    from chalicelib.deps import Deps
-    from chalicelib.domain.policy import Environment
-    from chalicelib.scaling import EffectiveBounds
+from chalicelib.records.status import ActionResult
+from chalicelib.records.target import Target
 
 REGISTRY: dict[str, type[Action]] = {}
+
+Direction = Literal["out", "in", "none"]
 
 
 def register(name: str) -> Any:
@@ -36,29 +40,30 @@ def valid_names() -> str:
     return ", ".join(sorted(REGISTRY))
 
 
+class Place(Protocol):
+    """What an action checks its parameters against: an environment of the policy."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def services(self) -> Mapping[str, object]: ...
+    @property
+    def autoscaling_groups(self) -> Mapping[str, object]: ...
+
+
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What a scaling action would do now: from ``before`` to ``after`` within ``bounds``."""
-
-    target: str
-    before: int
-    after: int
-    bounds: EffectiveBounds
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What an action did (or why it did nothing)."""
 
-    result: str  # scaled | at_bound | cooldown | held | busy | forced | notified | failed
+    result: ActionResult
     message: str
     before: int | None = None
     after: int | None = None
-    holder: str | None = None  # with "busy": who holds the target's lock
+    holder: str | None = None  # with BUSY: who holds the target's lock
 
 
 class Action:
@@ -85,28 +90,20 @@ class Action:
             )
             raise ValueError(f"bad parameters for {name}: {problems}") from None
 
-    def check(self, env: Environment) -> None:
+    def check(self, env: Place) -> None:
         """Raise ValueError if the action names something the environment does not have."""
 
-    def target(self) -> str:
-        """What the action acts on (the cooldown and lock key)."""
-        return "-"
+    def target(self, environment: str) -> Target | None:
+        """What the action acts on in ``environment`` (None: nothing, it only notifies)."""
+        return None
 
-    def direction(self) -> str:
+    def direction(self) -> Direction:
         """'out', 'in' or 'none'."""
         return "none"
 
     def describe(self) -> str:
         """A short human description."""
         return self.name
-
-    def plan(self, deps: Deps, env: Environment) -> Plan | None:
-        """For scaling actions: what it would do now."""
-        return None
-
-    def apply(self, deps: Deps, env: Environment, *, actor: str, why: str) -> Outcome:
-        """Do it (scaling actions re-read the count under the target's lock)."""
-        raise NotImplementedError
 
 
 class _ScaleParams(_Params):
@@ -149,14 +146,19 @@ class _Scale(Action):
 
     @property
     def step(self) -> int:
+        """Positive scales out, negative scales in."""
         return self.params.step
 
-    def direction(self) -> str:
+    @property
+    def subject(self) -> str:
+        """The name of the service or group."""
+        raise NotImplementedError
+
+    def direction(self) -> Direction:
         return "out" if self.step > 0 else "in"
 
     def describe(self) -> str:
-        verb = "out" if self.step > 0 else "in"
-        return f"scale {self.target().split(':', 1)[1]} {verb} by {abs(self.step)}"
+        return f"scale {self.subject} {self.direction()} by {abs(self.step)}"
 
 
 @register("scale_ecs_service")
@@ -171,25 +173,16 @@ class ScaleEcsService(_Scale):
     Params = ScaleEcsParams
     params: ScaleEcsParams
 
-    def check(self, env: Environment) -> None:
+    @property
+    def subject(self) -> str:
+        return self.params.service
+
+    def check(self, env: Place) -> None:
         if self.params.service not in env.services:
             _missing("service", self.params.service, env)
 
-    def target(self) -> str:
-        return f"ecs:{self.params.service}"
-
-    def plan(self, deps: Deps, env: Environment) -> Plan:
-        from chalicelib import scaling
-
-        current, bounds = scaling.ecs_current(deps, env, self.params.service)
-        return Plan(self.target(), current, bounds.step(current, self.step), bounds)
-
-    def apply(self, deps: Deps, env: Environment, *, actor: str, why: str) -> Outcome:
-        from chalicelib import scaling
-
-        return scaling.scale_ecs_service(
-            deps, env, self.params.service, step=self.step, actor=actor, why=why
-        )
+    def target(self, environment: str) -> Target:
+        return Target.service(environment, self.params.service)
 
 
 @register("scale_asg")
@@ -200,23 +193,16 @@ class ScaleAsg(_Scale):
     Params = ScaleAsgParams
     params: ScaleAsgParams
 
-    def check(self, env: Environment) -> None:
+    @property
+    def subject(self) -> str:
+        return self.params.group
+
+    def check(self, env: Place) -> None:
         if self.params.group not in env.autoscaling_groups:
             _missing("autoscaling group", self.params.group, env)
 
-    def target(self) -> str:
-        return f"asg:{self.params.group}"
-
-    def plan(self, deps: Deps, env: Environment) -> Plan:
-        from chalicelib import scaling
-
-        current, bounds = scaling.asg_current(deps, env, self.params.group)
-        return Plan(self.target(), current, bounds.step(current, self.step), bounds)
-
-    def apply(self, deps: Deps, env: Environment, *, actor: str, why: str) -> Outcome:
-        from chalicelib import scaling
-
-        return scaling.scale_asg(deps, env, self.params.group, step=self.step, actor=actor, why=why)
+    def target(self, environment: str) -> Target:
+        return Target.group(environment, self.params.group)
 
 
 @register("force_new_deployment")
@@ -227,20 +213,15 @@ class ForceNewDeployment(Action):
     Params = ServiceParams
     params: ServiceParams
 
-    def check(self, env: Environment) -> None:
+    def check(self, env: Place) -> None:
         if self.params.service not in env.services:
             _missing("service", self.params.service, env)
 
-    def target(self) -> str:
-        return f"ecs:{self.params.service}"
+    def target(self, environment: str) -> Target:
+        return Target.service(environment, self.params.service)
 
     def describe(self) -> str:
         return f"force a new deployment of {self.params.service}"
-
-    def apply(self, deps: Deps, env: Environment, *, actor: str, why: str) -> Outcome:
-        from chalicelib import scaling
-
-        return scaling.force_new_deployment(deps, env, self.params.service, actor=actor, why=why)
 
 
 @register("notify_only")
@@ -253,10 +234,6 @@ class NotifyOnly(Action):
     def describe(self) -> str:
         return "notify only"
 
-    def apply(self, deps: Deps, env: Environment, *, actor: str, why: str) -> Outcome:
-        note = self.params.note
-        return Outcome("notified", note or "no action configured: notification only")
 
-
-def _missing(kind: str, name: str, env: Environment) -> None:
+def _missing(kind: str, name: str, env: Place) -> None:
     raise ValueError(f"{kind} {name!r} is not in environment {env.name!r}")

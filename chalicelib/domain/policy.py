@@ -9,14 +9,12 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chalicelib.core.errors import Forbidden, NotFound, PolicyError
-
-if TYPE_CHECKING:
-    from chalicelib.domain.actions import Action
+from chalicelib.domain.actions import Action
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
@@ -124,15 +122,11 @@ class ActionSpec(_Model):
 
     @model_validator(mode="after")
     def _known(self) -> ActionSpec:
-        from chalicelib.domain.actions import Action
-
         Action.parse(self.action, self.params)
         return self
 
     def build(self) -> Action:
         """The action object."""
-        from chalicelib.domain.actions import Action
-
         return Action.parse(self.action, self.params)
 
 

@@ -92,6 +92,7 @@ def scale_service(environment: str, service: str) -> Any:
     """Set a service's desired count, inside its bounds."""
     from chalicelib import scaling
     from chalicelib.domain.messages import ScaleRequest
+    from chalicelib.handlers.views.scaling import scale_result
 
     body = parse_body(bp.current_request, ScaleRequest)
     result = scaling.manual_scale(
@@ -102,7 +103,7 @@ def scale_service(environment: str, service: str) -> Any:
         desired=body.desired,
         reason=body.reason,
     )
-    return json_response(result, 200)
+    return json_response(scale_result(result), 200)
 
 
 @bp.route("/audit", methods=["GET"])

@@ -46,7 +46,9 @@ class ActionResult(StrEnum):
     FORCED = "forced"
     NOTIFIED = "notified"
     FAILED = "failed"
-    DROPPED = "dropped"
+    DROPPED = "dropped"  # a reaction that waited for a lock, dropped when the alarm moved on
+    REJECTED = "rejected"  # a scale request outside the bounds (audited, answered 400)
+    CONFLICT = "conflict"  # a scale request while a deploy holds the service (answered 409)
 
 
 class RotationStatus(StrEnum):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from chalicelib.store.audit import AuditStore
 from chalicelib.store.deployments import DeploymentStore
-from chalicelib.store.locks import LockResult, LockStore
+from chalicelib.store.locks import CooldownClaim, LockHolder, LockResult, LockStore
 from chalicelib.store.rotations import RotationStore
 
 
@@ -15,4 +15,4 @@ class Store(DeploymentStore, LockStore, RotationStore, AuditStore):
     """Typed access to the state table."""
 
 
-__all__ = ["LockResult", "Store"]
+__all__ = ["CooldownClaim", "LockHolder", "LockResult", "Store"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from chalicelib.store.table import Table, _epoch, _item, _ser
 
@@ -15,6 +16,20 @@ class LockResult:
     acquired: bool
     holder: str
     expires_at: int
+
+
+class LockHolder(NamedTuple):
+    """Who holds a lock, and until when (epoch seconds)."""
+
+    owner: str
+    lease_until: int
+
+
+class CooldownClaim(NamedTuple):
+    """Outcome of claiming a cooldown window: ``claimed`` it, or not; the window ends ``until``."""
+
+    claimed: bool
+    until: int
 
 
 class LockStore(Table):
@@ -48,12 +63,12 @@ class LockStore(Table):
             return LockResult(False, holder[0], holder[1])
         return LockResult(True, owner, expires)
 
-    def lock_holder(self, name: str) -> tuple[str, int] | None:
-        """(owner, lease_until) of a lock, or None when free."""
+    def lock_holder(self, name: str) -> LockHolder | None:
+        """Who holds a lock and until when, or None when free."""
         lock = self._get(f"LOCK#{name}", "LOCK")
         if lock is None:
             return None
-        return lock["owner"], int(lock["lease_until"])
+        return LockHolder(lock["owner"], int(lock["lease_until"]))
 
     def release_lock(self, name: str, owner: str) -> bool:
         """Release the lock if ``owner`` still holds it."""
@@ -71,11 +86,11 @@ class LockStore(Table):
 
     def claim_cooldown(
         self, key: str, *, seconds: int, now: datetime, note: str = ""
-    ) -> tuple[bool, int]:
-        """Claim the cooldown window ``key``: (True, until) if free, else (False, current until)."""
+    ) -> CooldownClaim:
+        """Claim the cooldown window ``key`` if it is free; else say until when it is taken."""
         until = _epoch(now) + seconds
         if seconds <= 0:  # no window at all: always free, nothing to remember
-            return True, until
+            return CooldownClaim(True, until)
         try:
             self._ddb.put_item(
                 TableName=self._table,
@@ -94,8 +109,8 @@ class LockStore(Table):
             )
         except self._ddb.exceptions.ConditionalCheckFailedException:
             window = self._get(f"COOLDOWN#{key}", "COOLDOWN")
-            return False, int(window["until"]) if window else until
-        return True, until
+            return CooldownClaim(False, int(window["until"]) if window else until)
+        return CooldownClaim(True, until)
 
     def release_cooldown(self, key: str) -> None:
         """Give a claimed cooldown window back (the action it guarded did nothing)."""

@@ -27,7 +27,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib import alarms, deploys, guards
+from chalicelib import alarms
+from chalicelib.alarms import guard
 from chalicelib.aws.notifier import Message, Notifier
 from chalicelib.aws.queue import WorkQueue
 from chalicelib.core.settings import Settings
@@ -35,6 +36,7 @@ from chalicelib.deps import Deps
 from chalicelib.domain.actions import Outcome
 from chalicelib.domain.messages import AlarmRetry
 from chalicelib.domain.policy import Environment, Policy, parse_policy
+from chalicelib.records.target import Target
 from chalicelib.store import Store
 
 ACCOUNT = "123456789012"
@@ -700,7 +702,7 @@ def test_record_with_missing_fields_is_malformed(world: World) -> None:
 
 
 def hold_lock(world: World, owner: str = "dep-x") -> str:
-    name = deploys.lock_name("demo", "web")
+    name = Target.service("demo", "web").lock
     lock = world.deps.store.acquire_lock(name, owner, lease_seconds=600, now=world.clock())
     assert lock.acquired
     return name
@@ -958,10 +960,10 @@ def test_a_holding_guard_stops_the_scale_out_and_gives_the_cooldown_back(
     seen: list[tuple[str, int, int]] = []
 
     def over_budget(deps: Deps, env: Environment, plan: Any) -> str | None:
-        seen.append((plan.target, plan.before, plan.after))
+        seen.append((plan.target.key, plan.before, plan.after))
         return "over budget"
 
-    monkeypatch.setattr(guards, "check_scale_out", over_budget)
+    monkeypatch.setattr(guard, "check_scale_out", over_budget)
     assert world.results(cpu()) == ["held"]
     assert world.web_desired() == 2
     assert seen == [("ecs:web", 2, 3)]
@@ -970,12 +972,12 @@ def test_a_holding_guard_stops_the_scale_out_and_gives_the_cooldown_back(
     assert message.text == "scale-out held: over budget"
     [entry] = world.audit()
     assert (entry["action"], entry["result"]) == ("alarm_reaction", "held")
-    # guards only hold scale-outs
+    # the guard only holds scale-outs
     world.set_web_desired(3)
     assert world.results(cpu("OK")) == ["scaled"]
     assert world.web_desired() == 2
     # the cooldown was given back: once the guard allows, the next ALARM acts at once
-    monkeypatch.setattr(guards, "check_scale_out", lambda deps, env, plan: None)
+    monkeypatch.setattr(guard, "check_scale_out", lambda deps, env, plan: None)
     assert world.results(cpu()) == ["scaled"]
     assert world.web_desired() == 3
 

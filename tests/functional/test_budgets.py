@@ -165,23 +165,23 @@ def test_periods(unit: str, now: datetime, key: str, end: datetime) -> None:
 def test_the_guard_holds_scale_outs_over_budget_when_the_policy_says_so(
     world: World, budget: str
 ) -> None:
-    from chalicelib import guards
-    from chalicelib.domain.actions import Plan
+    from chalicelib.alarms import guard
     from chalicelib.domain.policy import parse_policy
-    from chalicelib.scaling import EffectiveBounds
+    from chalicelib.records.target import Target
+    from chalicelib.scaling import EffectiveBounds, Plan
     from tests.functional.conftest import POLICY
 
     env = world.deps.policy.environments["demo"]
-    plan = Plan("ecs:web", 2, 3, EffectiveBounds(1, 6, "policy"))
-    guards._budget_cache.clear()
-    assert guards.check_scale_out(world.deps, env, plan) is None  # no hold configured
+    plan = Plan(Target.service("demo", "web"), 2, 3, EffectiveBounds(1, 6, "policy"))
+    guard._budget_cache.clear()
+    assert guard.check_scale_out(world.deps, env, plan) is None  # no hold configured
 
     world.deps.policy = parse_policy({**POLICY, "budgets": {"hold_scale_out_at_percent": 100}})
     env = world.deps.policy.environments["demo"]
-    assert guards.check_scale_out(world.deps, env, plan) is None  # 85% < 100%
+    assert guard.check_scale_out(world.deps, env, plan) is None  # 85% < 100%
 
     set_actual_spend("monthly-ops", 120, account_id=ACCOUNT)
-    guards._budget_cache.clear()
-    held = guards.check_scale_out(world.deps, env, plan)
+    guard._budget_cache.clear()
+    held = guard.check_scale_out(world.deps, env, plan)
     assert held is not None
     assert "monthly-ops has spent 120% of 100 USD" in held

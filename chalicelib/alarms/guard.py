@@ -1,28 +1,26 @@
-"""Guards consulted before every alarm scale-out. None allows it; a string says why it is held."""
+"""The guard consulted before every alarm scale-out: None allows it, a string says why not."""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from chalicelib.budgets import Budget, watched_budgets
 
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
-    from chalicelib.domain.actions import Plan
     from chalicelib.domain.policy import Environment
+    from chalicelib.scaling import Plan
 
 BUDGET_CACHE_SECONDS = 300  # AWS Budgets recalculates spend a few times a day
-_budget_cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+_budget_cache: dict[str, tuple[float, list[Budget]]] = {}
 
 
-def _watched_budgets(deps: Deps, env: Environment) -> list[dict[str, Any]]:
-    from chalicelib import inventory
-
+def _watched(deps: Deps, env: Environment) -> list[Budget]:
     cached = _budget_cache.get(env.name)
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
-    found = inventory.budgets(deps, env)
-    if env.budgets is not None:
-        found = [b for b in found if b["name"] in env.budgets]
+    found = watched_budgets(deps, env)
     _budget_cache[env.name] = (time.monotonic() + BUDGET_CACHE_SECONDS, found)
     return found
 
@@ -36,11 +34,11 @@ def check_scale_out(deps: Deps, env: Environment, plan: Plan) -> str | None:
     limit = deps.policy.budgets.hold_scale_out_at_percent
     if limit is None:
         return None
-    for budget in _watched_budgets(deps, env):
-        used = budget.get("percent_used")
+    for budget in _watched(deps, env):
+        used = budget.percent_used
         if used is not None and used >= limit:
             return (
-                f"budget {budget['name']} has spent {used:g}% of {budget['limit']:g} "
-                f"{budget['unit']} (scale-outs are held from {limit:g}%)"
+                f"budget {budget.name} has spent {used:g}% of {budget.limit:g} "
+                f"{budget.unit} (scale-outs are held from {limit:g}%)"
             )
     return None

@@ -1,0 +1,104 @@
+"""How each registered action runs: one executor per action class of ``domain.actions``.
+
+The registry describes actions (names, parameters, permissions, targets); the executors here
+plan and apply them with the scaling capability. Every registered action has an executor (a
+test holds that), so a policy that loads can always be run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from chalicelib import scaling
+from chalicelib.domain.actions import (
+    Action,
+    ForceNewDeployment,
+    NotifyOnly,
+    Outcome,
+    ScaleAsg,
+    ScaleEcsService,
+)
+from chalicelib.records.status import ActionResult
+
+if TYPE_CHECKING:
+    from chalicelib.deps import Deps
+    from chalicelib.domain.policy import Environment
+
+A = TypeVar("A", bound=Action)
+
+
+class Executor(Generic[A]):
+    """Plans and applies one kind of action."""
+
+    def plan(self, deps: Deps, env: Environment, action: A) -> scaling.Plan | None:
+        """For scaling actions: what it would do now."""
+        return None
+
+    def apply(self, deps: Deps, env: Environment, action: A, *, actor: str, why: str) -> Outcome:
+        """Do it (scaling actions re-read the count under the target's lock)."""
+        raise NotImplementedError
+
+
+class _ScaleEcsService(Executor[ScaleEcsService]):
+    def plan(self, deps: Deps, env: Environment, action: ScaleEcsService) -> scaling.Plan:
+        return scaling.plan_ecs(deps, env, action.params.service, action.step)
+
+    def apply(
+        self, deps: Deps, env: Environment, action: ScaleEcsService, *, actor: str, why: str
+    ) -> Outcome:
+        return scaling.scale_ecs_service(
+            deps, env, action.params.service, step=action.step, actor=actor, why=why
+        )
+
+
+class _ScaleAsg(Executor[ScaleAsg]):
+    def plan(self, deps: Deps, env: Environment, action: ScaleAsg) -> scaling.Plan:
+        return scaling.plan_asg(deps, env, action.params.group, action.step)
+
+    def apply(
+        self, deps: Deps, env: Environment, action: ScaleAsg, *, actor: str, why: str
+    ) -> Outcome:
+        return scaling.scale_asg(
+            deps, env, action.params.group, step=action.step, actor=actor, why=why
+        )
+
+
+class _ForceNewDeployment(Executor[ForceNewDeployment]):
+    def apply(
+        self, deps: Deps, env: Environment, action: ForceNewDeployment, *, actor: str, why: str
+    ) -> Outcome:
+        return scaling.force_new_deployment(deps, env, action.params.service, actor=actor, why=why)
+
+
+class _NotifyOnly(Executor[NotifyOnly]):
+    def apply(
+        self, deps: Deps, env: Environment, action: NotifyOnly, *, actor: str, why: str
+    ) -> Outcome:
+        note = action.params.note
+        return Outcome(ActionResult.NOTIFIED, note or "no action configured: notification only")
+
+
+EXECUTORS: dict[type[Action], Executor[Any]] = {
+    ScaleEcsService: _ScaleEcsService(),
+    ScaleAsg: _ScaleAsg(),
+    ForceNewDeployment: _ForceNewDeployment(),
+    NotifyOnly: _NotifyOnly(),
+}
+
+
+def executor(action: Action) -> Executor[Any]:
+    """The executor of an action; LookupError for an action class without one."""
+    try:
+        return EXECUTORS[type(action)]
+    except KeyError:
+        raise LookupError(f"no executor for action {action.name!r}") from None
+
+
+def plan(deps: Deps, env: Environment, action: Action) -> scaling.Plan | None:
+    """What a scaling action would do now (None for the others)."""
+    return executor(action).plan(deps, env, action)
+
+
+def apply(deps: Deps, env: Environment, action: Action, *, actor: str, why: str) -> Outcome:
+    """Run the action."""
+    return executor(action).apply(deps, env, action, actor=actor, why=why)

@@ -1,0 +1,207 @@
+"""Alarm reactions: CloudWatch alarm notifications in, bounded and cooled-down actions out.
+
+For each notification: find the rules that match it (name or glob, namespace, dimensions, and
+the account of the rule's environment); ALARM runs the rule's action, OK its recovery action,
+INSUFFICIENT_DATA only notifies. A scaling action checks, in this order:
+
+1. bounds: at a bound nothing changes (the notification says which bound and where it is from);
+2. cooldown: one action per (rule, target, direction) per window, claimed with a conditional write,
+   so a burst or a flapping alarm causes at most one action per direction per window;
+3. guard: a scale-out may be held (``guard.check_scale_out``);
+4. lock: the target's lock, shared with deploys. If a deploy holds it, the reaction waits
+   (``wait``).
+
+Every outcome is explained in a notification (``explain``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.alarms import execute, guard, wait
+from chalicelib.alarms.explain import at, audit_skip, explain
+from chalicelib.alarms.notification import AlarmNotification, parse_notification
+from chalicelib.alarms.reaction import Reaction, matching_rules, reaction_for
+from chalicelib.core.clock import iso
+from chalicelib.core.observability import count, logger
+from chalicelib.domain.actions import Outcome
+from chalicelib.records.status import ActionResult
+
+if TYPE_CHECKING:
+    from chalicelib.deps import Deps
+    from chalicelib.domain.policy import AlarmRule
+
+
+def handle_sns_event(deps: Deps, event: dict[str, Any]) -> dict[str, Any]:
+    """Every record of an SNS Lambda event: react, or log why the message was not an alarm."""
+    results: list[dict[str, Any]] = []
+    for record in event.get("Records", []):
+        sns = record.get("Sns") or {}
+        message_id = sns.get("MessageId", "?")
+        try:
+            alarm = parse_notification(sns.get("Message", ""))
+        except ValueError as exc:
+            logger().error(
+                "malformed alarm notification skipped",
+                extra={"sns_message_id": message_id, "reason": str(exc)},
+            )
+            count("MalformedAlarmNotifications")
+            results.append({"message_id": message_id, "result": "malformed", "reason": str(exc)})
+            continue
+        outcomes = handle_notification(deps, alarm)
+        results.append(
+            {
+                "message_id": message_id,
+                "alarm": alarm.AlarmName,
+                "results": [o.result for o in outcomes],
+            }
+        )
+    return {"records": results}
+
+
+def handle_notification(deps: Deps, alarm: AlarmNotification, *, attempt: int = 0) -> list[Outcome]:
+    """React to one alarm notification; the outcome of every matching rule."""
+    logger().set_correlation_id(f"alarm:{alarm.AlarmName}")
+    count("AlarmNotifications", state=alarm.NewStateValue)
+    rules = matching_rules(deps, alarm)
+    if not rules:
+        logger().info("no rule matches this alarm", extra={"alarm": alarm.AlarmName})
+        explain(
+            deps, alarm, Outcome(ActionResult.NOTIFIED, "no alarm rule matches it; nothing done")
+        )
+        return []
+    return [react(deps, alarm, name, rule, attempt=attempt) for name, rule in rules]
+
+
+def react(
+    deps: Deps, alarm: AlarmNotification, rule_name: str, rule: AlarmRule, *, attempt: int = 0
+) -> Outcome:
+    """Run one rule's action (ALARM) or recovery (OK) for one notification."""
+    reaction = reaction_for(deps, alarm, rule_name, rule)
+    if reaction is None:
+        what = (
+            "no recovery action configured"
+            if alarm.NewStateValue == "OK"
+            else "data is insufficient"
+        )
+        outcome = Outcome(ActionResult.NOTIFIED, f"{what}; nothing done")
+        explain(deps, alarm, outcome, rule_name=rule_name)
+        return outcome
+    return _run(deps, alarm, reaction, attempt)
+
+
+def _skip(
+    deps: Deps,
+    alarm: AlarmNotification,
+    reaction: Reaction,
+    outcome: Outcome,
+    *,
+    audited: bool = True,
+) -> Outcome:
+    """A reaction that does nothing: audit it, and say so once per window."""
+    if audited:
+        audit_skip(deps, alarm, reaction, outcome)
+    explain(
+        deps,
+        alarm,
+        outcome,
+        reaction=reaction,
+        notice_key=f"{reaction.key}#{outcome.result}",
+        window=reaction.seconds,
+    )
+    return outcome
+
+
+def _release(deps: Deps, reaction: Reaction) -> None:
+    """Give the cooldown window back: the action it guarded did nothing."""
+    if reaction.seconds > 0:
+        deps.store.release_cooldown(reaction.key)
+
+
+def _run(deps: Deps, alarm: AlarmNotification, reaction: Reaction, attempt: int) -> Outcome:
+    """Bounds, cooldown, guard, lock: then act, and explain."""
+    env, action, seconds = reaction.env, reaction.action, reaction.seconds
+    plan = execute.plan(deps, env, action)
+    if plan is not None and not plan.moves:
+        bound = "max" if action.direction() == "out" else "min"
+        return _skip(
+            deps,
+            alarm,
+            reaction,
+            Outcome(
+                ActionResult.AT_BOUND,
+                f"{plan.target.name} is at its {bound} "
+                f"({plan.before}; bounds {plan.bounds.min}..{plan.bounds.max} from "
+                f"{plan.bounds.source}); nothing changed",
+                plan.before,
+                plan.before,
+            ),
+        )
+    window = deps.store.claim_cooldown(
+        reaction.key, seconds=seconds, now=deps.clock(), note=alarm.why
+    )
+    if not window.claimed:
+        before = plan.before if plan else None
+        count("AlarmActionsSuppressed", rule=reaction.rule_name)
+        return _skip(
+            deps,
+            alarm,
+            reaction,
+            Outcome(
+                ActionResult.COOLDOWN,
+                f"in cooldown until {iso(at(window.until))} (one {reaction.direction} action "
+                f"per {seconds} s); nothing changed",
+                before,
+                before,
+            ),
+            audited=False,
+        )
+    if plan is not None and action.direction() == "out":
+        held = guard.check_scale_out(deps, env, plan)
+        if held is not None:
+            _release(deps, reaction)
+            return _skip(
+                deps,
+                alarm,
+                reaction,
+                Outcome(ActionResult.HELD, f"scale-out held: {held}", plan.before, plan.before),
+            )
+    try:
+        outcome = execute.apply(deps, env, action, actor=alarm.actor, why=alarm.why)
+    except Exception:
+        _release(deps, reaction)
+        raise
+    if outcome.result == ActionResult.BUSY:
+        _release(deps, reaction)
+        wait.wait_for_lock(deps, alarm, reaction, outcome, attempt)
+        return outcome
+    if attempt > 0:  # a waiting chain ends here
+        wait.end_wait(deps, reaction)
+    if outcome.result == ActionResult.AT_BOUND:  # moved while we looked: give the window back
+        _release(deps, reaction)
+    count("AlarmActions", rule=reaction.rule_name, result=outcome.result)
+    explain(
+        deps,
+        alarm,
+        outcome,
+        reaction=reaction,
+        until=window.until if outcome.result != ActionResult.AT_BOUND and seconds > 0 else None,
+    )
+    return outcome
+
+
+def retry(deps: Deps, *, rule_name: str, notification: str, attempt: int) -> Outcome | None:
+    """A reaction that waited for a lock: act now if the alarm is still in the same state."""
+    alarm = AlarmNotification.model_validate_json(notification)
+    rule = deps.policy.alarm_rules.get(rule_name)
+    if rule is None:
+        logger().warning(
+            "alarm retry for a rule no longer in the policy", extra={"rule": rule_name}
+        )
+        return None
+    env = deps.policy.environments[rule.environment]
+    state = wait.state_now(deps, env, alarm)
+    if state is not None and state != alarm.NewStateValue:
+        wait.drop(deps, alarm, reaction_for(deps, alarm, rule_name, rule), state)
+        return None
+    return react(deps, alarm, rule_name, rule, attempt=attempt)

@@ -1,0 +1,87 @@
+"""A person setting a service's desired count: inside the bounds, never during a deploy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from chalicelib.aws.notifier import Message
+from chalicelib.core.errors import Conflict, InvalidRequest
+from chalicelib.domain.policy import Permission
+from chalicelib.records.status import ActionResult
+from chalicelib.records.target import Target
+from chalicelib.scaling.bounds import EffectiveBounds, effective_service_bounds
+from chalicelib.scaling.procedure import scale_ecs_service
+
+if TYPE_CHECKING:
+    from chalicelib.deps import Deps
+
+
+@dataclass(frozen=True)
+class ManualScale:
+    """What a scale request did: ``changed`` from ``previous`` to ``desired``, or nothing."""
+
+    target: Target
+    result: ActionResult  # SCALED, or AT_BOUND when the service already wanted that count
+    previous: int | None
+    desired: int
+    bounds: EffectiveBounds
+
+    @property
+    def changed(self) -> bool:
+        """Whether the desired count was changed."""
+        return self.result == ActionResult.SCALED
+
+
+def manual_scale(
+    deps: Deps, *, actor: str, environment: str, service: str, desired: int, reason: str | None
+) -> ManualScale:
+    """Set a service's desired count on request: inside the bounds, never during a deploy."""
+    env = deps.policy.environment(environment)
+    env.service(service)
+    deps.policy.require(actor, env.name, Permission.SCALE)
+    target = Target.service(env.name, service)
+    bounds = effective_service_bounds(deps, env, service)
+    if not bounds.min <= desired <= bounds.max:
+        deps.store.audit(
+            now=deps.clock(),
+            actor=actor,
+            action="scale",
+            environment=env.name,
+            target=target.label,
+            result=ActionResult.REJECTED,
+            reason=f"{desired} outside {bounds.min}..{bounds.max}",
+        )
+        raise InvalidRequest(
+            f"desired {desired} is outside the bounds of {target.label}: "
+            f"min {bounds.min}, max {bounds.max}",
+            fields={"desired": f"must be between {bounds.min} and {bounds.max}"},
+            min=bounds.min,
+            max=bounds.max,
+            bounds_from=bounds.source,
+        )
+    outcome = scale_ecs_service(
+        deps, env, service, desired=desired, actor=actor, why=reason or "manual"
+    )
+    if outcome.result == ActionResult.BUSY:
+        deps.store.audit(
+            now=deps.clock(),
+            actor=actor,
+            action="scale",
+            environment=env.name,
+            target=target.label,
+            result=ActionResult.CONFLICT,
+            reason=f"held by {outcome.holder}",
+        )
+        raise Conflict(f"{outcome.message}; scale it when that has finished", holder=outcome.holder)
+    if outcome.result == ActionResult.SCALED:
+        why = f" Reason: {reason}." if reason else ""
+        deps.notifier.send(
+            Message(
+                title=f"Scaled {target.label}: {outcome.before} -> {outcome.after}",
+                text=f"{actor} set the desired count of {target.label} to {desired} "
+                f"(was {outcome.before}).{why}",
+                facts=(("Bounds", f"{bounds.min}..{bounds.max} ({bounds.source})"),),
+            )
+        )
+    return ManualScale(target, outcome.result, outcome.before, desired, bounds)

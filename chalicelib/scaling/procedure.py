@@ -1,0 +1,170 @@
+"""The one scaling procedure: take the target's lock, read, bound, apply, audit.
+
+Every change takes the target's lock (the same per-service lock deploys hold), so nothing
+scales a service in the middle of its rollout.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from chalicelib.domain.actions import Outcome
+from chalicelib.records.status import ActionResult
+from chalicelib.records.target import Target
+from chalicelib.scaling.bounds import EffectiveBounds, asg_current, ecs_current
+
+if TYPE_CHECKING:
+    from chalicelib.deps import Deps
+    from chalicelib.domain.policy import Environment
+
+LOCK_LEASE_SECONDS = 60
+
+
+def _locked(deps: Deps, target: Target, actor: str) -> tuple[str, str | None]:
+    """Try the target's lock: (our owner name, the holder's name if someone else has it)."""
+    owner = f"scale:{actor}:{uuid.uuid4().hex[:8]}"
+    lock = deps.store.acquire_lock(
+        target.lock, owner, lease_seconds=LOCK_LEASE_SECONDS, now=deps.clock()
+    )
+    return owner, None if lock.acquired else lock.holder
+
+
+def _scale_locked(
+    deps: Deps,
+    target: Target,
+    *,
+    what: str,
+    current: Callable[[], tuple[int, EffectiveBounds]],
+    apply: Callable[[int], None],
+    actor: str,
+    why: str,
+    step: int | None,
+    desired: int | None,
+) -> Outcome:
+    """Lock, read, bound, apply, audit."""
+    owner, holder = _locked(deps, target, actor)
+    if holder is not None:
+        return Outcome(ActionResult.BUSY, f"{target.label} is busy with {holder}", holder=holder)
+    try:
+        before, bounds = current()
+        after = bounds.step(before, step) if step is not None else int(desired or 0)
+        limits = f"bounds {bounds.min}..{bounds.max} from {bounds.source}"
+        if step is None and not bounds.min <= after <= bounds.max:  # bounds moved meanwhile
+            return Outcome(
+                ActionResult.AT_BOUND,
+                f"{after} is outside the {limits}; nothing changed",
+                before,
+                before,
+            )
+        if after == before:
+            where = "max" if step and step > 0 else "min" if step else "requested count"
+            return Outcome(
+                ActionResult.AT_BOUND,
+                f"already at its {where} ({before}; {limits}); nothing changed",
+                before,
+                before,
+            )
+        apply(after)
+    finally:
+        deps.store.release_lock(target.lock, owner)
+    deps.store.audit(
+        now=deps.clock(),
+        actor=actor,
+        action="scale",
+        environment=target.environment,
+        target=target.label,
+        result=ActionResult.SCALED,
+        before=before,
+        after=after,
+        reason=why,
+    )
+    return Outcome(
+        ActionResult.SCALED,
+        f"{what} {before} -> {after} (bounds {bounds.min}..{bounds.max})",
+        before,
+        after,
+    )
+
+
+def scale_ecs_service(
+    deps: Deps,
+    env: Environment,
+    service: str,
+    *,
+    actor: str,
+    why: str,
+    step: int | None = None,
+    desired: int | None = None,
+) -> Outcome:
+    """Change a service's desired count (by ``step`` or to ``desired``) under its lock."""
+
+    def apply(count: int) -> None:
+        deps.aws("ecs", env).update_service(
+            cluster=env.cluster, service=service, desiredCount=count
+        )
+
+    return _scale_locked(
+        deps,
+        Target.service(env.name, service),
+        what="desired count",
+        current=lambda: ecs_current(deps, env, service),
+        apply=apply,
+        actor=actor,
+        why=why,
+        step=step,
+        desired=desired,
+    )
+
+
+def scale_asg(
+    deps: Deps, env: Environment, group: str, *, step: int, actor: str, why: str
+) -> Outcome:
+    """Change an Auto Scaling group's desired capacity by ``step`` under its lock."""
+
+    def apply(count: int) -> None:
+        deps.aws("autoscaling", env).set_desired_capacity(
+            AutoScalingGroupName=group, DesiredCapacity=count, HonorCooldown=False
+        )
+
+    return _scale_locked(
+        deps,
+        Target.group(env.name, group),
+        what="desired capacity",
+        current=lambda: asg_current(deps, env, group),
+        apply=apply,
+        actor=actor,
+        why=why,
+        step=step,
+        desired=None,
+    )
+
+
+def force_new_deployment(
+    deps: Deps, env: Environment, service: str, *, actor: str, why: str
+) -> Outcome:
+    """Replace a service's tasks (same task definition), unless a deploy holds its lock."""
+    target = Target.service(env.name, service)
+    owner, holder = _locked(deps, target, actor)
+    if holder is not None:
+        return Outcome(ActionResult.BUSY, f"{target.label} is busy with {holder}")
+    try:
+        deps.aws("ecs", env).update_service(
+            cluster=env.cluster, service=service, forceNewDeployment=True
+        )
+    finally:
+        deps.store.release_lock(target.lock, owner)
+    deps.store.audit(
+        now=deps.clock(),
+        actor=actor,
+        action="force_new_deployment",
+        environment=env.name,
+        target=target.label,
+        result=ActionResult.FORCED,
+        reason=why,
+    )
+    return Outcome(
+        ActionResult.FORCED,
+        f"started a new deployment of {service} (fresh tasks, same task definition)",
+    )
