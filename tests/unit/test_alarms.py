@@ -531,3 +531,66 @@ def test_the_local_alarm_command_writes_metric_math_dimensions_as_cloudwatch_doe
     parsed = parse_notification(json.dumps(message))
     assert parsed.kind == "metric-math"
     assert parsed.dimensions == {"LoadBalancer": "app/demo-alb/1"}
+
+
+# -- the registry describes actions, executors run them ----------------------------------------
+
+
+def test_every_registered_action_has_an_executor() -> None:
+    from chalicelib.alarms.execute import EXECUTORS, executor
+
+    assert set(EXECUTORS) == set(REGISTRY.values())
+    for cls in REGISTRY.values():
+        assert executor(cls.__new__(cls)) is EXECUTORS[cls]
+
+
+def test_an_action_without_an_executor_fails_with_its_name() -> None:
+    from chalicelib.alarms.execute import executor
+    from chalicelib.domain.actions import Action, NotifyParams
+
+    class Unrun(Action):
+        name = "unrun"
+
+    with pytest.raises(LookupError, match="no executor for action 'unrun'"):
+        executor(Unrun(NotifyParams()))
+
+
+def test_actions_name_their_target_with_the_target_value() -> None:
+    from chalicelib.records.target import Target
+
+    policy = parse_policy(copy.deepcopy(POLICY))
+    action = policy.alarm_rules["web-cpu-high"].on_alarm.build()
+    assert action.target("demo") == Target.service("demo", "web")
+    assert action.direction() == "out"
+    asg = parse_policy(
+        {
+            **copy.deepcopy(POLICY),
+            "alarm_rules": {
+                "deep": {
+                    "alarm": "workers-queue-deep",
+                    "environment": "demo",
+                    "on_alarm": {"action": "scale_asg", "group": "demo-workers", "step": -2},
+                }
+            },
+        }
+    ).alarm_rules["deep"]
+    built = asg.on_alarm.build()
+    assert built.target("demo") == Target.group("demo", "demo-workers")
+    assert (built.direction(), built.describe()) == ("in", "scale demo-workers in by 2")
+
+
+def test_reaction_keys_are_made_from_the_target() -> None:
+    from types import SimpleNamespace
+
+    from chalicelib.alarms.reaction import reaction_for
+
+    policy = parse_policy(copy.deepcopy(POLICY))
+    deps: Any = SimpleNamespace(policy=policy)
+    rule = policy.alarm_rules["web-cpu-high"]
+    alarm = parse_notification(sample_message("sns-alarm-metric.json"))
+    reaction = reaction_for(deps, alarm, "web-cpu-high", rule)
+    assert reaction is not None
+    assert reaction.key == "web-cpu-high#demo#ecs:web#out"
+    assert (reaction.target_name, reaction.target_label) == ("web", "demo/web")
+    insufficient = alarm.model_copy(update={"NewStateValue": "INSUFFICIENT_DATA"})
+    assert reaction_for(deps, insufficient, "web-cpu-high", rule) is None

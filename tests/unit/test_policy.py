@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +215,75 @@ def message_of(call: Any) -> str:
     with pytest.raises(PolicyError) as info:
         call()
     return info.value.message
+
+
+# -- the action registry is the source of permissions (Cloud Custodian's test_resource_permissions)
+
+
+def _allowed(statements: list[dict[str, Any]]) -> set[str]:
+    """The IAM actions Allow statements grant (patterns such as ``ecs:Describe*`` kept)."""
+    from tests.unit.test_packaging import as_list
+
+    return {a for s in statements if s["Effect"] == "Allow" for a in as_list(s["Action"])}
+
+
+def _grants(patterns: set[str], permission: str) -> bool:
+    from fnmatch import fnmatchcase
+
+    return any(fnmatchcase(permission.lower(), p.lower()) for p in patterns)
+
+
+def declared_permissions() -> dict[str, tuple[str, ...]]:
+    """What each registered action declares, and what alarm reactions need besides."""
+    from chalicelib import alarms
+    from chalicelib.domain.actions import REGISTRY
+
+    return {
+        **{name: cls.permissions for name, cls in sorted(REGISTRY.items())},
+        "(alarm reactions)": alarms.PERMISSIONS,
+    }
+
+
+def test_every_action_that_changes_something_declares_its_permissions() -> None:
+    from chalicelib.domain.actions import REGISTRY
+
+    for name, cls in REGISTRY.items():
+        assert all(re.fullmatch(r"[a-z0-9-]+:[A-Z][A-Za-z]+", p) for p in cls.permissions), name
+        params = {"service": "web", "group": "demo-workers", "step": 1}
+        fields = {k: v for k, v in params.items() if k in cls.Params.model_fields}
+        action = cls(cls.Params.model_validate(fields))
+        if action.target("demo") is not None:
+            assert cls.permissions, f"{name} acts on a target but declares no permission"
+
+
+def test_resource_permissions() -> None:
+    """Every permission the registry declares is granted wherever opsbot acts on an environment:
+    by the member-account role (environments with a role_arn) and by the functions' own policy
+    in each stage (environments in opsbot's account)."""
+    from tests.unit.test_packaging import ENVIRONMENT_SIDS, INFRA, ROOT, load_yaml_template
+
+    member = load_yaml_template(INFRA / "member-account.yaml")
+    role = member["Resources"]["MemberRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    grants = {"infra/member-account.yaml MemberRole": _allowed(role["Statement"])}
+    for stage in ("dev", "prod"):
+        document = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
+        home = [s for s in document["Statement"] if s.get("Sid") in ENVIRONMENT_SIDS]
+        assert home, stage
+        grants[f".chalice/policy-{stage}.json"] = _allowed(home)
+    declared = declared_permissions()
+    assert sum(len(p) for p in declared.values()) >= 7, declared
+    denied = [
+        f"{where}: {action} needs {permission}"
+        for where, granted in grants.items()
+        for action, permissions in declared.items()
+        for permission in permissions
+        if not _grants(granted, permission)
+    ]
+    assert denied == []
+
+
+def test_resource_permissions_notice_a_missing_grant() -> None:
+    granted = {"ecs:DescribeServices", "autoscaling:Describe*"}
+    assert _grants(granted, "ecs:DescribeServices")
+    assert _grants(granted, "autoscaling:DescribeAutoScalingGroups")
+    assert not _grants(granted, "ecs:UpdateService")
