@@ -185,3 +185,12 @@ def test_the_guard_holds_scale_outs_over_budget_when_the_policy_says_so(
     held = guard.check_scale_out(world.deps, env, plan)
     assert held is not None
     assert "monthly-ops has spent 120% of 100 USD" in held
+
+
+def test_the_budgets_people_read_are_typed_records(world: World, budget: str) -> None:
+    from chalicelib.budgets import Budget, account_budgets
+
+    env = world.deps.policy.environments["demo"]
+    [found] = account_budgets(world.deps, env)
+    assert found == Budget("monthly-ops", "COST", "MONTHLY", 100.0, "USD", 85.0, 97.0)
+    assert found.percent_used == 85.0
