@@ -116,7 +116,7 @@ def test_not_due() -> None:
     assert not_due(cert, [], None, now=NOW, renew_before=window) == {"outcome": "unused"}
     far = dt.timedelta(days=10)
     assert not_due(cert, usages, None, now=NOW, renew_before=far) == {"outcome": "ok"}
-    private = {**cert, "Type": "PRIVATE"}
+    private: Any = {**cert, "Type": "PRIVATE"}
     assert not_due(private, usages, None, now=NOW, renew_before=window) == {
         "outcome": "skipped",
         "reason": "private CA certificates renew in ACM",
