@@ -59,3 +59,12 @@ class RotationStatus(StrEnum):
     SWAPPING = "swapping"  # listeners being switched (leased, so a dead invocation is retried)
     COMPLETED = "completed"
     FAILED = "failed"
+
+    @property
+    def in_flight(self) -> bool:
+        """Started and not ended (requested, validating or swapping)."""
+        return self in ROTATION_IN_FLIGHT
+
+
+ROTATION_IN_FLIGHT = (RotationStatus.REQUESTED, RotationStatus.VALIDATING, RotationStatus.SWAPPING)
+ROTATION_ENDED = (RotationStatus.COMPLETED, RotationStatus.FAILED)

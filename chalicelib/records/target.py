@@ -11,14 +11,19 @@ class TargetKind(StrEnum):
 
     ECS_SERVICE = "ecs"
     ASG = "asg"
+    CERTIFICATE = "certificate"
 
 
-_LOCK_PREFIX = {TargetKind.ECS_SERVICE: "service", TargetKind.ASG: "asg"}
+_LOCK_PREFIX = {
+    TargetKind.ECS_SERVICE: "service",
+    TargetKind.ASG: "asg",
+    TargetKind.CERTIFICATE: "certificate",
+}
 
 
 @dataclass(frozen=True, order=True)
 class Target:
-    """An ECS service or Auto Scaling group in one environment.
+    """An ECS service, Auto Scaling group or certificate (by domain) in one environment.
 
     One value, four spellings, each made here and nowhere else:
     ``label`` for people and the audit (``demo/web``), ``key`` for cooldown windows within an
@@ -39,6 +44,11 @@ class Target:
     def group(cls, environment: str, name: str) -> Target:
         """An Auto Scaling group."""
         return cls(TargetKind.ASG, environment, name)
+
+    @classmethod
+    def certificate(cls, environment: str, domain: str) -> Target:
+        """The listener certificates of one domain (what a rotation changes)."""
+        return cls(TargetKind.CERTIFICATE, environment, domain)
 
     @property
     def label(self) -> str:

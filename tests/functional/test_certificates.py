@@ -24,6 +24,7 @@ from chalicelib import certificates
 from chalicelib.core.errors import OpsError
 from chalicelib.deps import Deps
 from chalicelib.domain.policy import parse_policy
+from chalicelib.records.rotation import Rotation
 from infra.local.acm_sim import AcmSimulator, ListenerCertificates
 from tests.functional.conftest import ACCOUNT, EVENTS, POLICY, REGION, World, lambda_context
 
@@ -80,6 +81,11 @@ class Certs:
     @property
     def elbv2(self) -> Any:
         return self.world.client("elbv2")
+
+    def rotation(self, old_arn: str | None = None) -> Rotation:
+        found = self.deps.store.get_rotation(old_arn or self.old_arn)
+        assert found is not None
+        return found
 
     def check(self) -> list[dict[str, Any]]:
         return certificates.check_all(self.deps)
@@ -235,10 +241,10 @@ def test_expiring_certificate_starts_a_rotation(certs: Certs) -> None:
 
     rotation = certs.deps.store.get_rotation(certs.old_arn)
     assert rotation is not None
-    assert rotation["status"] == "validating"
-    assert rotation["new_certificate_arn"] == new["CertificateArn"]
-    assert rotation["attempt"] == 1
-    assert rotation["usages"][0]["listener_arn"] == certs.listener_arn
+    assert rotation.status == "validating"
+    assert rotation.new_certificate_arn == new["CertificateArn"]
+    assert rotation.attempt == 1
+    assert rotation.usages[0].listener_arn == certs.listener_arn
 
     (note,) = certs.titled("Certificate rotation started")
     assert DOMAIN in note["text"] and "demo-alb:443" in note["text"]
@@ -283,7 +289,7 @@ def test_a_second_check_starts_nothing(certs: Certs) -> None:
         ValidationMethod="DNS",
         IdempotencyToken=token,
     )
-    assert repeat["CertificateArn"] == record["new_certificate_arn"]
+    assert repeat["CertificateArn"] == record.new_certificate_arn
 
 
 def test_validation_records_not_published_yet_are_written_by_the_next_check(
@@ -300,7 +306,7 @@ def test_validation_records_not_published_yet_are_written_by_the_next_check(
     monkeypatch.setattr(CertBundle, "describe", without_records)
     assert certs.outcome(certs.check()) == "started"
     rotation = certs.deps.store.get_rotation(certs.old_arn)
-    assert rotation is not None and rotation["status"] == "requested"
+    assert rotation is not None and rotation.status == "requested"
     assert certs.cnames() == {}
     (note,) = certs.titled("Certificate rotation started")
     assert "has not published the DNS validation records yet" in note["text"]
@@ -308,7 +314,7 @@ def test_validation_records_not_published_yet_are_written_by_the_next_check(
     monkeypatch.setattr(CertBundle, "describe", original)
     assert certs.outcome(certs.check()) == "waiting"
     rotation = certs.deps.store.get_rotation(certs.old_arn)
-    assert rotation is not None and rotation["status"] == "validating"
+    assert rotation is not None and rotation.status == "validating"
     assert len(certs.cnames()) == 2
     assert len(certs.titled("Certificate validation records written")) == 1
 
@@ -352,8 +358,8 @@ def test_issued_certificate_replaces_default_and_sni_certificates(certs: Certs) 
 
     assert certs.outcome(done) == "completed"
     assert certs.outcome(done, api_old) == "completed"
-    demo_new = certs.deps.store.get_rotation(certs.old_arn)["new_certificate_arn"]  # type: ignore[index]
-    api_new = certs.deps.store.get_rotation(api_old)["new_certificate_arn"]  # type: ignore[index]
+    demo_new = certs.rotation().new_certificate_arn
+    api_new = certs.rotation(api_old).new_certificate_arn
     # read back from ELB: the default is the new one, SNI has the new api one and keeps static
     assert certs.default_certificate() == demo_new
     assert certs.sni_certificates() == {api_new, static}
@@ -363,8 +369,8 @@ def test_issued_certificate_replaces_default_and_sni_certificates(certs: Certs) 
     # old certificates stay in ACM
     assert certs.acm.describe_certificate(CertificateArn=certs.old_arn)["Certificate"]
     rotation = certs.deps.store.get_rotation(certs.old_arn)
-    assert rotation is not None and rotation["status"] == "completed"
-    assert rotation["swapped"] == ["demo-alb:443"]
+    assert rotation is not None and rotation.status == "completed"
+    assert rotation.swapped == ("demo-alb:443",)
 
     notes = certs.titled("Certificate rotated")
     assert len(notes) == 2
@@ -429,7 +435,7 @@ def test_validation_timeout_fails_loudly_and_retries_a_day_later(certs: Certs) -
 
     assert certs.outcome(failed) == "failed"
     rotation = certs.deps.store.get_rotation(certs.old_arn)
-    assert rotation is not None and rotation["status"] == "failed"
+    assert rotation is not None and rotation.status == "failed"
     (note,) = certs.titled("Certificate rotation failed")
     assert note["level"] == "failure"
     assert "still PENDING_VALIDATION after 72 hours" in note["text"]
@@ -440,20 +446,20 @@ def test_validation_timeout_fails_loudly_and_retries_a_day_later(certs: Certs) -
     assert certs.outcome(certs.check()) == "failed"  # quiet until the retry time
     assert len(certs.titled("Certificate rotation failed")) == 1
 
-    first = rotation["new_certificate_arn"]
+    first = rotation.new_certificate_arn
     certs.world.clock.advance(25 * 3600)
     assert certs.outcome(certs.check()) == "started"
     rotation = certs.deps.store.get_rotation(certs.old_arn)
-    assert rotation is not None and rotation["attempt"] == 2
-    assert rotation["new_certificate_arn"] != first
+    assert rotation is not None and rotation.attempt == 2
+    assert rotation.new_certificate_arn != first
     assert len([c for c in certs.certificates_for(DOMAIN) if c["Type"] == "AMAZON_ISSUED"]) == 2
 
 
 def test_certificate_acm_failed_fails_the_rotation(certs: Certs) -> None:
     certs.check()
     rotation = certs.deps.store.get_rotation(certs.old_arn)
-    assert rotation is not None
-    bundle = acm_backends[ACCOUNT][REGION]._certificates[rotation["new_certificate_arn"]]
+    assert rotation is not None and rotation.new_certificate_arn
+    bundle = acm_backends[ACCOUNT][REGION]._certificates[rotation.new_certificate_arn]
     bundle.status = "FAILED"
 
     assert certs.outcome(certs.check()) == "failed"
