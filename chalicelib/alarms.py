@@ -255,7 +255,7 @@ def react(
         )
     claimed, until = deps.store.claim_cooldown(key, seconds=seconds, now=deps.clock(), note=why)
     if not claimed:
-        from chalicelib.deploys import iso
+        from chalicelib.core.clock import iso
 
         before = plan.before if plan else None
         count("AlarmActionsSuppressed", rule=rule_name)
@@ -485,7 +485,7 @@ def _explain(
         facts.append(("Rule", f"{rule_name}: {described or 'no action'}"))
     facts.append(("Result", outcome.message))
     if until is not None:
-        from chalicelib.deploys import iso
+        from chalicelib.core.clock import iso
 
         facts.append(("Next action", f"not before {iso(_at(until))} (cooldown)"))
     deps.notifier.send(

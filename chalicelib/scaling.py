@@ -91,7 +91,7 @@ def effective_service_bounds(deps: Deps, env: Environment, name: str) -> Effecti
 
 def ecs_current(deps: Deps, env: Environment, service: str) -> tuple[int, EffectiveBounds]:
     """(desired count, bounds) of an ECS service."""
-    from chalicelib.deploys import describe_service
+    from chalicelib.aws.ecs import describe_service
 
     current = describe_service(deps.aws("ecs", env), env.cluster, service)
     if current is None:
@@ -185,7 +185,7 @@ def scale_ecs_service(
     desired: int | None = None,
 ) -> Outcome:
     """Change a service's desired count (by ``step`` or to ``desired``) under its lock."""
-    from chalicelib.deploys import lock_name
+    from chalicelib.records.target import Target
 
     def apply(count: int) -> None:
         deps.aws("ecs", env).update_service(
@@ -195,7 +195,7 @@ def scale_ecs_service(
     return _scale_locked(
         deps,
         env,
-        lock=lock_name(env.name, service),
+        lock=Target.service(env.name, service).lock,
         target=f"{env.name}/{service}",
         what="desired count",
         current=lambda: ecs_current(deps, env, service),
@@ -236,9 +236,9 @@ def force_new_deployment(
     deps: Deps, env: Environment, service: str, *, actor: str, why: str
 ) -> Outcome:
     """Replace a service's tasks (same task definition), unless a deploy holds its lock."""
-    from chalicelib.deploys import lock_name
+    from chalicelib.records.target import Target
 
-    name = lock_name(env.name, service)
+    name = Target.service(env.name, service).lock
     owner, holder = _locked(deps, name, actor)
     if holder is not None:
         return Outcome("busy", f"{env.name}/{service} is busy with {holder}")

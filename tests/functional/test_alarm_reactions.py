@@ -27,7 +27,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib import alarms, deploys, guards
+from chalicelib import alarms, guards
 from chalicelib.aws.notifier import Message, Notifier
 from chalicelib.aws.queue import WorkQueue
 from chalicelib.core.settings import Settings
@@ -35,6 +35,7 @@ from chalicelib.deps import Deps
 from chalicelib.domain.actions import Outcome
 from chalicelib.domain.messages import AlarmRetry
 from chalicelib.domain.policy import Environment, Policy, parse_policy
+from chalicelib.records.target import Target
 from chalicelib.store import Store
 
 ACCOUNT = "123456789012"
@@ -700,7 +701,7 @@ def test_record_with_missing_fields_is_malformed(world: World) -> None:
 
 
 def hold_lock(world: World, owner: str = "dep-x") -> str:
-    name = deploys.lock_name("demo", "web")
+    name = Target.service("demo", "web").lock
     lock = world.deps.store.acquire_lock(name, owner, lease_seconds=600, now=world.clock())
     assert lock.acquired
     return name
