@@ -143,8 +143,8 @@ def _deploy(deps: Deps, actor: str, command: SlashCommand, args: list[str]) -> d
         deps, actor=actor, request=request, notify_url=command.response_url
     )
     return reply(
-        f"<@{command.user_id}> is deploying `{record['image']}` to {env.name}/{service} "
-        f"(`{record['id']}`). I'll post here when it is done.",
+        f"<@{command.user_id}> is deploying `{record.image}` to {env.name}/{service} "
+        f"(`{record.id}`). I'll post here when it is done.",
         public=True,
     )
 
@@ -165,7 +165,7 @@ def _rollback(deps: Deps, actor: str, command: SlashCommand, args: list[str]) ->
     )
     return reply(
         f"<@{command.user_id}> is rolling back `{args[0]}` on "
-        f"{record['environment']}/{record['service']} (`{record['id']}`).",
+        f"{record.target.label} (`{record.id}`).",
         public=True,
     )
 
@@ -357,7 +357,7 @@ def _button(deps: Deps, user: str, action_id: str, value: str, response_url: str
                 reason="Slack button",
                 notify_url=response_url,
             )
-            return f"<@{user}> is rolling back `{value}` (`{record['id']}`)."
+            return f"<@{user}> is rolling back `{value}` (`{record.id}`)."
         return f"Unknown button `{action_id}`."
     except OpsError as exc:
         return f":no_entry: {exc.message}"

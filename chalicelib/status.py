@@ -41,12 +41,14 @@ def health(deps: Deps) -> tuple[dict[str, Any], bool]:
 def service_status(deps: Deps, *, actor: str, environment: str, service: str) -> dict[str, Any]:
     """What ECS reports for a service, its effective bounds and the deploy in flight, if any."""
     from chalicelib import deploys, scaling
+    from chalicelib.aws.ecs import describe_service
+    from chalicelib.records.target import Target
 
     env = deps.policy.environment(environment)
     svc = env.service(service)
     deps.policy.require(actor, env.name, Permission.READ)
     ecs = deps.aws("ecs", env)
-    current = deploys.describe_service(ecs, env.cluster, service)
+    current = describe_service(ecs, env.cluster, service)
     if current is None:
         raise NotFound(
             f"service {service!r} is in the ops policy but not in ECS cluster {env.cluster!r}"
@@ -55,7 +57,7 @@ def service_status(deps: Deps, *, actor: str, environment: str, service: str) ->
         "taskDefinition"
     ]
     bounds = scaling.effective_service_bounds(deps, env, service)
-    holder = deps.store.lock_holder(deploys.lock_name(env.name, service))
+    holder = deps.store.lock_holder(Target.service(env.name, service).lock)
     return {
         "environment": env.name,
         "service": service,

@@ -1,12 +1,18 @@
-"""Work-queue dispatch: parse each record into a message model and run its capability."""
+"""Work-queue dispatch: parse each record into a message model and run its capability, looked
+up in a table by message type."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from chalicelib import alarms, deploys
 from chalicelib.core.observability import count, logger
+from chalicelib.domain.messages import WORK_MESSAGE, AlarmRetry, DeployStart, DeployTimeout
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
     from chalicelib.deps import Deps
 
 
@@ -14,12 +20,33 @@ class PoisonMessage(Exception):
     """A record that can never be processed; it belongs in the DLQ, not in a retry loop."""
 
 
+def _deploy_start(deps: Deps, message: DeployStart) -> None:
+    logger().set_correlation_id(message.deployment_id)
+    deploys.start_deploy(deps, message.deployment_id)
+
+
+def _deploy_timeout(deps: Deps, message: DeployTimeout) -> None:
+    logger().set_correlation_id(message.deployment_id)
+    deploys.on_deploy_timeout(deps, message)
+
+
+def _alarm_retry(deps: Deps, message: AlarmRetry) -> None:
+    alarms.retry(
+        deps, rule_name=message.rule, notification=message.notification, attempt=message.attempt
+    )
+
+
+# One handler per member of the work-message union (a test checks none is missing).
+HANDLERS: dict[type[Any], Callable[[Deps, Any], None]] = {
+    DeployStart: _deploy_start,
+    DeployTimeout: _deploy_timeout,
+    AlarmRetry: _alarm_retry,
+}
+
+
 def handle(deps: Deps, body: str) -> None:
     """Run the work one message body asks for."""
     from pydantic import ValidationError
-
-    from chalicelib import deploys
-    from chalicelib.domain.messages import WORK_MESSAGE, AlarmRetry, DeployStart, DeployTimeout
 
     try:
         message = WORK_MESSAGE.validate_json(body)
@@ -28,30 +55,15 @@ def handle(deps: Deps, body: str) -> None:
             f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
         )
         raise PoisonMessage(problems) from None
-    if isinstance(message, DeployStart):
-        logger().set_correlation_id(message.deployment_id)
-        deploys.start_deploy(deps, message.deployment_id)
-    elif isinstance(message, DeployTimeout):
-        logger().set_correlation_id(message.deployment_id)
-        deploys.on_deploy_timeout(deps, message)
-    elif isinstance(message, AlarmRetry):
-        from chalicelib import alarms
-
-        alarms.retry(
-            deps, rule_name=message.rule, notification=message.notification, attempt=message.attempt
-        )
+    HANDLERS[type(message)](deps, message)
 
 
-def _dead_letter(deps: Deps, record: dict[str, Any], reason: str) -> None:
-    sqs = deps.queue._sqs
-    url = sqs.get_queue_url(QueueName=deps.settings.work_dlq_name)["QueueUrl"]
-    sqs.send_message(
-        QueueUrl=url,
-        MessageBody=record.get("body", ""),
-        MessageAttributes={
-            "opsbot-reason": {"DataType": "String", "StringValue": reason[:1000]},
-            "opsbot-source-message-id": {"DataType": "String", "StringValue": record["messageId"]},
-        },
+def _dead_letter(deps: Deps, record: SQSRecord, reason: str) -> None:
+    deps.queue.dead_letter(
+        record.body,
+        dlq_name=deps.settings.work_dlq_name,
+        reason=reason,
+        source_message_id=record.message_id,
     )
 
 
@@ -62,7 +74,6 @@ def process_batch(deps: Deps, event: dict[str, Any]) -> dict[str, Any]:
         EventType,
         process_partial_response,
     )
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
     def record_handler(record: SQSRecord) -> None:
         try:
@@ -73,7 +84,7 @@ def process_batch(deps: Deps, event: dict[str, Any]) -> dict[str, Any]:
                 extra={"message_id": record.message_id, "reason": str(exc)},
             )
             count("PoisonMessages")
-            _dead_letter(deps, record.raw_event, str(exc))
+            _dead_letter(deps, record, str(exc))
         except Exception:
             logger().exception(
                 "work failed; SQS will redeliver", extra={"message_id": record.message_id}

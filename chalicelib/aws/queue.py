@@ -31,6 +31,22 @@ class WorkQueue:
             DelaySeconds=max(0, min(900, delay_seconds)),
         )
 
+    def dead_letter(self, body: str, *, dlq_name: str, reason: str, source_message_id: str) -> None:
+        """Put a message body that can never be processed on the dead-letter queue ``dlq_name``,
+        with why (``opsbot-reason``) and which message it was (``opsbot-source-message-id``)."""
+        url = self._sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"]
+        self._sqs.send_message(
+            QueueUrl=url,
+            MessageBody=body,
+            MessageAttributes={
+                "opsbot-reason": {"DataType": "String", "StringValue": reason[:1000]},
+                "opsbot-source-message-id": {
+                    "DataType": "String",
+                    "StringValue": source_message_id,
+                },
+            },
+        )
+
     def ping(self) -> None:
         """Cheapest call that proves the queue answers."""
         self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])

@@ -37,10 +37,13 @@ def create_deployment() -> Any:
     """Queue a deploy of a new image (or ECR tag) to one service."""
     from chalicelib import deploys
     from chalicelib.domain.messages import DeployRequest
+    from chalicelib.handlers.views.deployments import public
 
     request = parse_body(bp.current_request, DeployRequest)
-    record = deploys.request_deploy(_deps(), actor=principal(bp.current_request), request=request)
-    return json_response(deploys.public(record), 202)
+    deployment = deploys.request_deploy(
+        _deps(), actor=principal(bp.current_request), request=request
+    )
+    return json_response(public(deployment), 202)
 
 
 @bp.route("/deployments/{deployment_id}", methods=["GET"])
@@ -49,11 +52,12 @@ def get_deployment(deployment_id: str) -> Any:
     """A deployment, its status and its events."""
     from chalicelib import deploys
     from chalicelib.domain.policy import Permission
+    from chalicelib.handlers.views.deployments import public
 
     deps = _deps()
-    record = deploys.get_deployment(deps, deployment_id)
-    deps.policy.require(principal(bp.current_request), record["environment"], Permission.READ)
-    return json_response(deploys.public(record))
+    deployment = deploys.get_deployment(deps, deployment_id)
+    deps.policy.require(principal(bp.current_request), deployment.environment, Permission.READ)
+    return json_response(public(deployment))
 
 
 @bp.route("/deployments/{deployment_id}/rollback", methods=["POST"], content_types=BODY_TYPES)
@@ -62,15 +66,16 @@ def rollback_deployment(deployment_id: str) -> Any:
     """Queue a rollback of a finished deployment to the task definition before it."""
     from chalicelib import deploys
     from chalicelib.domain.messages import RollbackRequest
+    from chalicelib.handlers.views.deployments import public
 
     body = parse_body(bp.current_request, RollbackRequest, optional=True)
-    record = deploys.request_rollback(
+    deployment = deploys.request_rollback(
         _deps(),
         actor=principal(bp.current_request),
         deployment_id=deployment_id,
         reason=body.reason,
     )
-    return json_response(deploys.public(record), 202)
+    return json_response(public(deployment), 202)
 
 
 @bp.route("/services/{environment}/{service}", methods=["GET"])

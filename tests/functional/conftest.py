@@ -44,6 +44,8 @@ from chalicelib.core.settings import Settings, get_settings
 from chalicelib.deps import Deps
 from chalicelib.domain.messages import DeployRequest
 from chalicelib.domain.policy import Environment, Policy, parse_policy
+from chalicelib.records.deployment import Deployment
+from chalicelib.records.target import Target
 from chalicelib.store import Store
 
 ACCOUNT = "123456789012"
@@ -224,13 +226,13 @@ class World:
         """Every message on the work queue (nothing consumes it here): (body, delay seconds)."""
         return queue_messages(self.deps.settings.work_queue_name)
 
-    def record(self, deployment_id: str) -> dict[str, Any]:
+    def record(self, deployment_id: str) -> Deployment:
         record = self.store.get_deployment(deployment_id)
         assert record is not None, deployment_id
         return record
 
     def lock_holder(self, service: str) -> str | None:
-        holder = self.store.lock_holder(deploys.lock_name("demo", service))
+        holder = self.store.lock_holder(Target.service("demo", service).lock)
         return holder[0] if holder else None
 
     def audit(self, service: str) -> list[dict[str, Any]]:
@@ -264,15 +266,15 @@ class World:
 
     # -- driving it -----------------------------------------------------------------------
 
-    def request(self, service: str = "web", actor: str = "alice", **which: str) -> dict[str, Any]:
+    def request(self, service: str = "web", actor: str = "alice", **which: str) -> Deployment:
         request = DeployRequest(environment="demo", service=service, **which)
         return deploys.request_deploy(self.deps, actor=actor, request=request)
 
-    def started(self, service: str = "web", tag: str = "2.0") -> dict[str, Any]:
+    def started(self, service: str = "web", tag: str = "2.0") -> Deployment:
         """A deploy requested and started: the record, in_progress."""
         record = self.request(service, tag=tag)
-        deploys.start_deploy(self.deps, record["id"])
-        return self.record(record["id"])
+        deploys.start_deploy(self.deps, record.id)
+        return self.record(record.id)
 
     def ecs_says(self, event_name: str, ecs_deployment_id: str, service: str = "web") -> str:
         """Deliver the ECS Deployment State Change event ECS would send, as Lambda would."""

@@ -16,9 +16,12 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from chalicelib import deploys
+from chalicelib.core.clock import iso
 from chalicelib.core.errors import Conflict, Forbidden, InvalidRequest, NotFound
-from chalicelib.deploys import container_image, iso
+from chalicelib.deploys import container_image
 from chalicelib.domain.messages import DeployStart, DeployTimeout
+from chalicelib.handlers.views.deployments import public
+from chalicelib.records.target import Target
 from chalicelib.worker import process_batch
 from tests.functional.conftest import (
     ACCOUNT,
@@ -82,18 +85,19 @@ def fail_once(world: World, operation: str, error: Exception) -> None:
 def test_request_records_queues_and_locks_and_a_second_request_conflicts(world: World) -> None:
     record = world.request(tag="2.0")
 
-    assert record["status"] == "queued"
-    assert record["image"] == WEB_V2
+    assert record.status == "queued"
+    assert record.image == WEB_V2
     ecr = world.client("ecr").describe_images(repositoryName="web", imageIds=[{"imageTag": "2.0"}])
-    assert record["image_digest"] == ecr["imageDetails"][0]["imageDigest"]
+    assert record.image_digest == ecr["imageDetails"][0]["imageDigest"]
     # what GET /deployments/{id} shows is what POST answered, on every key the contract lists
-    shown = deploys.public(deploys.get_deployment(world.deps, record["id"]))
+    shown = public(deploys.get_deployment(world.deps, record.id))
+    posted = public(record)
     assert {k: shown.get(k, "<missing>") for k in CONTRACT} == {
-        k: record.get(k, "<missing>") for k in CONTRACT
+        k: posted.get(k, "<missing>") for k in CONTRACT
     }
-    assert world.work() == [({"kind": "deploy.start", "deployment_id": record["id"]}, 0)]
-    holder = world.store.lock_holder(deploys.lock_name("demo", "web"))
-    assert holder is not None and holder[0] == record["id"]
+    assert world.work() == [({"kind": "deploy.start", "deployment_id": record.id}, 0)]
+    holder = world.store.lock_holder(Target.service("demo", "web").lock)
+    assert holder is not None and holder[0] == record.id
     assert holder[1] >= T0 + 2 * 600  # outlives a whole rollout and a whole rollback
     assert trail(world) == [("deploy", "accepted")]
 
@@ -101,22 +105,23 @@ def test_request_records_queues_and_locks_and_a_second_request_conflicts(world: 
     with pytest.raises(Conflict) as info:
         world.request(tag="1.0")
     assert info.value.status == 409
-    assert info.value.details == {"holder": record["id"]}
-    assert record["id"] in info.value.message
+    assert info.value.details == {"holder": record.id}
+    assert record.id in info.value.message
     assert len(world.work()) == 1  # nothing more was queued
     assert trail(world) == [("deploy", "conflict"), ("deploy", "accepted")]
 
     # the lock is per service: another service deploys meanwhile
-    assert world.request("api", tag="2.0")["status"] == "queued"
+    assert world.request("api", tag="2.0").status == "queued"
 
 
 def test_a_queued_deployment_shows_every_field_the_contract_lists(world: World) -> None:
     record = world.request(tag="2.0")
-    shown = deploys.public(deploys.get_deployment(world.deps, record["id"]))
+    shown = public(deploys.get_deployment(world.deps, record.id))
     assert set(shown) >= CONTRACT, sorted(CONTRACT - set(shown))
     # null until the worker has registered the new revision, as POST answered them
     assert (shown["task_definition"], shown["previous_task_definition"]) == (None, None)
-    assert (record["task_definition"], record["previous_task_definition"]) == (None, None)
+    posted = public(record)
+    assert (posted["task_definition"], posted["previous_task_definition"]) == (None, None)
 
 
 def test_a_viewer_may_not_deploy(world: World) -> None:
@@ -155,12 +160,12 @@ def test_unknown_environment_or_service_is_not_found(world: World) -> None:
 
 def test_start_rolls_out_a_new_revision_with_only_the_image_changed(world: World) -> None:
     record = world.request(tag="2.0")
-    deploys.start_deploy(world.deps, record["id"])
-    started = world.record(record["id"])
+    deploys.start_deploy(world.deps, record.id)
+    started = world.record(record.id)
 
-    new_td = started["task_definition"]
-    assert started["status"] == "in_progress"
-    assert started["previous_task_definition"] == TD_WEB_1
+    new_td = started.task_definition
+    assert started.status == "in_progress"
+    assert started.previous_task_definition == TD_WEB_1
     assert new_td != TD_WEB_1
     assert world.revisions("web") == [TD_WEB_1, new_td]
     assert world.service_task_definition("web") == new_td
@@ -182,30 +187,30 @@ def test_start_rolls_out_a_new_revision_with_only_the_image_changed(world: World
 
     # the ECS deployment opsbot waits for is the one ECS started for the new revision
     primary = world.ecs_rollouts.primary("web")
-    assert started["ecs_deployment_id"] == primary["id"]
+    assert started.ecs_deployment_id == primary["id"]
     assert primary["taskDefinition"] == new_td
 
     # the timeout guard: a delayed message carrying the deadline
-    assert world.work()[1:] == [(timeout_guard(record["id"], "rollout", T0 + 600), 600)]
-    assert world.lock_holder("web") == record["id"]
+    assert world.work()[1:] == [(timeout_guard(record.id, "rollout", T0 + 600), 600)]
+    assert world.lock_holder("web") == record.id
     assert world.notifications() == ["[opsbot] Deploy started: demo/web"]
 
 
 def test_a_redelivered_start_changes_nothing(world: World) -> None:
     record = world.request(tag="2.0")
-    deploys.start_deploy(world.deps, record["id"])
-    before = world.record(record["id"])
+    deploys.start_deploy(world.deps, record.id)
+    before = world.record(record.id)
     revisions, work = world.revisions("web"), world.work()
     updates = list(world.ecs_rollouts.update_calls)
 
     world.clock.advance(30)
-    deploys.start_deploy(world.deps, record["id"])
+    deploys.start_deploy(world.deps, record.id)
 
     assert world.revisions("web") == revisions
     assert len(revisions) == 2
     assert world.ecs_rollouts.update_calls == updates
     assert world.work() == work
-    assert world.record(record["id"]) == before
+    assert world.record(record.id) == before
 
 
 def test_a_start_for_an_unknown_deployment_is_dropped(world: World) -> None:
@@ -238,17 +243,17 @@ def test_ecs_refusing_the_new_revision_fails_the_deploy_and_frees_the_service(
     fail_once(world, "RegisterTaskDefinition", refused)
     record = world.request(tag="2.0")
     world.clock.advance(1)
-    deploys.start_deploy(world.deps, record["id"])  # nothing raised: no redelivery
+    deploys.start_deploy(world.deps, record.id)  # nothing raised: no redelivery
 
-    failed = world.record(record["id"])
-    assert failed["status"] == "failed"
-    assert f"{code}: {message}" in failed["events"][-1]["message"]
+    failed = world.record(record.id)
+    assert failed.status == "failed"
+    assert f"{code}: {message}" in failed.events[-1].message
     assert world.service_task_definition("web") == TD_WEB_1
     assert world.lock_holder("web") is None
     assert trail(world)[0] == ("deploy", "failed")
     # it never reached ECS, so there is nothing to roll back
     with pytest.raises(Conflict, match="never reached ECS"):
-        deploys.request_rollback(world.deps, actor="alice", deployment_id=record["id"], reason="")
+        deploys.request_rollback(world.deps, actor="alice", deployment_id=record.id, reason="")
 
 
 TRANSIENT = [
@@ -271,15 +276,15 @@ def test_a_transient_aws_error_puts_the_deploy_back_in_the_queue_and_is_raised(
     world.clock.advance(1)
 
     with pytest.raises(type(error)) as raised:
-        deploys.start_deploy(world.deps, record["id"])
+        deploys.start_deploy(world.deps, record.id)
     assert raised.value is error  # handed back to SQS, which redelivers the deploy.start
 
-    queued = world.record(record["id"])
-    assert queued["status"] == "queued"
-    assert queued["events"][-1]["status"] == "queued"
-    assert "transient AWS error, will retry" in queued["events"][-1]["message"]
+    queued = world.record(record.id)
+    assert queued.status == "queued"
+    assert queued.events[-1].status == "queued"
+    assert "transient AWS error, will retry" in queued.events[-1].message
     # still this deploy's service: nothing failed, nothing released, nothing rolled out
-    assert world.lock_holder("web") == record["id"]
+    assert world.lock_holder("web") == record.id
     assert world.service_task_definition("web") == TD_WEB_1
     assert trail(world) == [("deploy", "accepted")]
     assert [body["kind"] for body, _ in world.work()] == ["deploy.start"]  # no timeout guard
@@ -288,7 +293,7 @@ def test_a_transient_aws_error_puts_the_deploy_back_in_the_queue_and_is_raised(
 def test_a_rollout_ecs_finishes_at_once_succeeds_without_waiting(world: World) -> None:
     world.ecs_rollouts.instant = True
     started = world.started()
-    assert started["status"] == "succeeded"
+    assert started.status == "succeeded"
     assert world.lock_holder("web") is None
 
 
@@ -297,20 +302,21 @@ def test_a_rollout_ecs_finishes_at_once_succeeds_without_waiting(world: World) -
 
 def test_completion_marks_success_and_frees_the_service(world: World) -> None:
     started = world.started()
-    ecs_id = started["ecs_deployment_id"]
+    ecs_id = started.ecs_deployment_id
+    assert ecs_id is not None
 
     world.clock.advance(20)
     assert world.ecs_says(IN_PROGRESS, ecs_id) == "noted"
-    assert world.record(started["id"])["status"] == "in_progress"
+    assert world.record(started.id).status == "in_progress"
 
     world.clock.advance(200)
     assert world.ecs_rollouts.complete("web") == ecs_id
     assert world.ecs_says(COMPLETED, ecs_id) == "succeeded"
 
-    done = world.record(started["id"])
-    assert done["status"] == "succeeded"
-    assert done["finished_at"] == iso(world.clock.now)
-    assert [e["status"] for e in done["events"]][-1] == "succeeded"
+    done = world.record(started.id)
+    assert done.status == "succeeded"
+    assert done.finished_at == iso(world.clock.now)
+    assert [e.status for e in done.events][-1] == "succeeded"
     assert world.lock_holder("web") is None
     assert trail(world) == [("deploy", "succeeded"), ("deploy", "accepted")]
     assert world.notifications() == [
@@ -320,9 +326,9 @@ def test_completion_marks_success_and_frees_the_service(world: World) -> None:
 
     # EventBridge delivers at least once: a repeat changes nothing
     assert world.ecs_says(COMPLETED, ecs_id) == "ignored: deployment not in progress"
-    assert world.record(started["id"]) == done
+    assert world.record(started.id) == done
     # and the service is free for the next deploy
-    assert world.request(tag="1.0")["status"] == "queued"
+    assert world.request(tag="1.0").status == "queued"
 
 
 def test_events_about_other_deployments_are_ignored(world: World) -> None:
@@ -339,20 +345,21 @@ def test_a_failed_rollout_is_rolled_back_to_the_previous_revision(world: World) 
     assert world.ecs_says(FAILED, failed_id) == "rolling back"
 
     assert world.service_task_definition("web") == TD_WEB_1
-    rolling = world.record(started["id"])
-    assert (rolling["status"], rolling["phase"]) == ("in_progress", "rollback")
-    assert "task failed to start" in rolling["failure_reason"]
+    rolling = world.record(started.id)
+    assert (rolling.status, rolling.phase) == ("in_progress", "rollback")
+    assert rolling.failure_reason is not None
+    assert "task failed to start" in rolling.failure_reason
     rollback_id = world.ecs_rollouts.primary("web")["id"]
-    assert rolling["rollback_ecs_deployment_id"] == rollback_id != failed_id
-    assert world.lock_holder("web") == started["id"]  # nobody deploys over a rollback
+    assert rolling.rollback_ecs_deployment_id == rollback_id != failed_id
+    assert world.lock_holder("web") == started.id  # nobody deploys over a rollback
     now = int(world.clock.now.timestamp())
-    assert world.work()[-1] == (timeout_guard(started["id"], "rollback", now + 600), 600)
+    assert world.work()[-1] == (timeout_guard(started.id, "rollback", now + 600), 600)
 
     world.clock.advance(90)
     assert world.ecs_says(COMPLETED, world.ecs_rollouts.complete("web")) == "rolled_back"
 
-    final = world.record(started["id"])
-    assert final["status"] == "rolled_back"
+    final = world.record(started.id)
+    assert final.status == "rolled_back"
     assert world.service_task_definition("web") == TD_WEB_1
     assert world.lock_holder("web") is None
     assert trail(world)[0] == ("deploy", "rolled_back")
@@ -370,11 +377,11 @@ def test_the_circuit_breakers_rollback_is_followed_not_repeated(world: World) ->
 
     assert world.ecs_says(FAILED, failed_id) == "rolling back"
     assert world.ecs_rollouts.update_calls == []  # opsbot did not start a second rollback
-    assert world.record(started["id"])["rollback_ecs_deployment_id"] == breaker_id
+    assert world.record(started.id).rollback_ecs_deployment_id == breaker_id
     assert world.ecs_says(IN_PROGRESS, str(breaker_id)) == "noted"
 
     assert world.ecs_says(COMPLETED, world.ecs_rollouts.complete("web")) == "rolled_back"
-    assert world.record(started["id"])["status"] == "rolled_back"
+    assert world.record(started.id).status == "rolled_back"
     assert world.service_task_definition("web") == TD_WEB_1
     assert world.lock_holder("web") is None
 
@@ -389,9 +396,9 @@ def test_a_failed_rollback_is_reported_as_needing_a_human(world: World) -> None:
 
     assert world.ecs_says(FAILED, rollback_failed) == "failed"
 
-    final = world.record(started["id"])
-    assert final["status"] == "failed"
-    assert "needs a human" in final["events"][-1]["message"]
+    final = world.record(started.id)
+    assert final.status == "failed"
+    assert "needs a human" in final.events[-1].message
     assert world.lock_holder("web") is None
     assert trail(world)[0] == ("deploy", "failed")
     assert world.notifications()[-1] == "[opsbot] Deploy FAILED: demo/web"
@@ -402,25 +409,25 @@ def test_a_failed_rollback_is_reported_as_needing_a_human(world: World) -> None:
 
 def test_a_rollout_still_unfinished_at_its_deadline_is_rolled_back(world: World) -> None:
     started = world.started()
-    new_td = started["task_definition"]
+    new_td = started.task_definition
     guard = DeployTimeout.model_validate(world.work()[-1][0])
 
     # delivered a second early (SQS delays are not exact): it waits out the rest
     world.clock.advance(599)
     deploys.on_deploy_timeout(world.deps, guard)
     assert world.work()[-1] == (guard.model_dump(), 1)
-    assert world.record(started["id"])["phase"] == "rollout"
+    assert world.record(started.id).phase == "rollout"
     assert world.service_task_definition("web") == new_td
 
     world.clock.advance(1)
     deploys.on_deploy_timeout(world.deps, guard)
 
     assert world.service_task_definition("web") == TD_WEB_1
-    rolling = world.record(started["id"])
-    assert (rolling["status"], rolling["phase"]) == ("in_progress", "rollback")
-    assert rolling["failure_reason"] == "not steady after 600 s"
+    rolling = world.record(started.id)
+    assert (rolling.status, rolling.phase) == ("in_progress", "rollback")
+    assert rolling.failure_reason == "not steady after 600 s"
     now = int(world.clock.now.timestamp())
-    assert world.work()[-1] == (timeout_guard(started["id"], "rollback", now + 600), 600)
+    assert world.work()[-1] == (timeout_guard(started.id, "rollback", now + 600), 600)
 
     # the rollout's guard delivered again does nothing more
     calls, queued = len(world.ecs_rollouts.update_calls), len(world.work())
@@ -429,14 +436,14 @@ def test_a_rollout_still_unfinished_at_its_deadline_is_rolled_back(world: World)
 
     world.clock.advance(60)
     assert world.ecs_says(COMPLETED, world.ecs_rollouts.complete("web")) == "rolled_back"
-    assert world.record(started["id"])["status"] == "rolled_back"
+    assert world.record(started.id).status == "rolled_back"
     assert world.lock_holder("web") is None
 
     # the rollback's own guard, arriving after it finished, changes nothing
     rollback_guard = DeployTimeout.model_validate(world.work()[-1][0])
     world.clock.advance(600)
     deploys.on_deploy_timeout(world.deps, rollback_guard)
-    assert world.record(started["id"])["status"] == "rolled_back"
+    assert world.record(started.id).status == "rolled_back"
 
 
 def test_a_rollback_unfinished_at_its_deadline_fails_and_frees_the_service(world: World) -> None:
@@ -450,9 +457,9 @@ def test_a_rollback_unfinished_at_its_deadline_fails_and_frees_the_service(world
     world.clock.advance(600)
     deploys.on_deploy_timeout(world.deps, rollback_guard)
 
-    final = world.record(started["id"])
-    assert final["status"] == "failed"
-    assert "needs a human" in final["events"][-1]["message"]
+    final = world.record(started.id)
+    assert final.status == "failed"
+    assert "needs a human" in final.events[-1].message
     assert world.lock_holder("web") is None
     assert trail(world)[0] == ("deploy", "failed")
 
@@ -466,8 +473,8 @@ def test_timeouts_longer_than_sqs_can_delay_wait_in_steps(world: World) -> None:
     deploys.on_deploy_timeout(world.deps, DeployTimeout.model_validate(guard_body))
 
     assert world.work()[-1] == (guard_body, 900)
-    assert world.record(started["id"])["phase"] == "rollout"
-    assert world.service_task_definition("api") == started["task_definition"]
+    assert world.record(started.id).phase == "rollout"
+    assert world.service_task_definition("api") == started.task_definition
 
 
 # -- rollback on request -------------------------------------------------------------------
@@ -479,48 +486,48 @@ def test_rolling_back_a_succeeded_deploy(world: World) -> None:
     world.clock.advance(3600)
 
     rollback = deploys.request_rollback(
-        world.deps, actor="alice", deployment_id=original["id"], reason="checkout errors"
+        world.deps, actor="alice", deployment_id=original.id, reason="checkout errors"
     )
 
-    assert rollback["status"] == "queued"
-    assert rollback["rollback_of"] == original["id"]
-    assert rollback["task_definition"] == original["previous_task_definition"] == TD_WEB_1
-    assert rollback["image"] == WEB_V1
-    assert "checkout errors" in rollback["events"][0]["message"]
-    assert world.lock_holder("web") == rollback["id"]
-    assert world.work()[-1] == (DeployStart(deployment_id=rollback["id"]).model_dump(), 0)
+    assert rollback.status == "queued"
+    assert rollback.rollback_of == original.id
+    assert rollback.task_definition == original.previous_task_definition == TD_WEB_1
+    assert rollback.image == WEB_V1
+    assert "checkout errors" in rollback.events[0].message
+    assert world.lock_holder("web") == rollback.id
+    assert world.work()[-1] == (DeployStart(deployment_id=rollback.id).model_dump(), 0)
 
     world.clock.advance(1)
-    deploys.start_deploy(world.deps, rollback["id"])
+    deploys.start_deploy(world.deps, rollback.id)
     assert world.service_task_definition("web") == TD_WEB_1
-    assert world.revisions("web") == [TD_WEB_1, original["task_definition"]]  # none registered
-    assert world.record(rollback["id"])["previous_task_definition"] == original["task_definition"]
+    assert world.revisions("web") == [TD_WEB_1, original.task_definition]  # none registered
+    assert world.record(rollback.id).previous_task_definition == original.task_definition
 
     world.clock.advance(120)
     assert world.ecs_says(COMPLETED, world.ecs_rollouts.complete("web")) == "succeeded"
-    assert world.record(rollback["id"])["status"] == "succeeded"
-    rolled_back = world.record(original["id"])
-    assert rolled_back["status"] == "rolled_back"
-    assert rollback["id"] in rolled_back["events"][-1]["message"]
+    assert world.record(rollback.id).status == "succeeded"
+    rolled_back = world.record(original.id)
+    assert rolled_back.status == "rolled_back"
+    assert rollback.id in rolled_back.events[-1].message
     assert world.lock_holder("web") is None
     assert trail(world)[0] == ("rollback", "succeeded")
     assert world.notifications()[-1] == "[opsbot] Rollback succeeded: demo/web"
 
     with pytest.raises(Conflict, match="already rolled back"):
-        deploys.request_rollback(world.deps, actor="alice", deployment_id=original["id"], reason="")
+        deploys.request_rollback(world.deps, actor="alice", deployment_id=original.id, reason="")
 
 
 def test_rollback_refusals(world: World) -> None:
     started = world.started()
     with pytest.raises(Conflict, match="still in_progress"):
-        deploys.request_rollback(world.deps, actor="alice", deployment_id=started["id"], reason="")
+        deploys.request_rollback(world.deps, actor="alice", deployment_id=started.id, reason="")
     world.ecs_says(COMPLETED, world.ecs_rollouts.complete("web"))
     with pytest.raises(Forbidden):
-        deploys.request_rollback(world.deps, actor="victor", deployment_id=started["id"], reason="")
+        deploys.request_rollback(world.deps, actor="victor", deployment_id=started.id, reason="")
     with pytest.raises(NotFound):
         deploys.request_rollback(world.deps, actor="alice", deployment_id="dep-nope", reason="")
     assert world.lock_holder("web") is None
-    assert world.service_task_definition("web") == started["task_definition"]
+    assert world.service_task_definition("web") == started.task_definition
 
 
 def test_rolling_back_a_superseded_deployment_is_refused(world: World) -> None:
@@ -531,16 +538,14 @@ def test_rolling_back_a_superseded_deployment_is_refused(world: World) -> None:
     running = world.service_task_definition("web")
 
     with pytest.raises(Conflict, match="has changed since") as info:
-        deploys.request_rollback(world.deps, actor="alice", deployment_id=first["id"], reason="")
+        deploys.request_rollback(world.deps, actor="alice", deployment_id=first.id, reason="")
 
-    assert info.value.details["running"] == running == second["task_definition"]
+    assert info.value.details["running"] == running == second.task_definition
     assert world.service_task_definition("web") == running
     assert world.lock_holder("web") is None
     # the latest one may be rolled back
-    latest = deploys.request_rollback(
-        world.deps, actor="alice", deployment_id=second["id"], reason=""
-    )
-    assert latest["task_definition"] == second["previous_task_definition"]
+    latest = deploys.request_rollback(world.deps, actor="alice", deployment_id=second.id, reason="")
+    assert latest.task_definition == second.previous_task_definition
 
 
 @pytest.mark.parametrize(
@@ -569,7 +574,7 @@ def test_an_image_by_digest_from_the_own_repository_is_accepted(world: World) ->
         "imageDetails"
     ][0]["imageDigest"]
     record = world.request(image=f"{REGISTRY}/web@{digest}")
-    assert record["image_digest"] == digest
+    assert record.image_digest == digest
 
 
 def test_images_listed_in_the_policy_are_taken_as_given(world: World) -> None:
@@ -581,8 +586,8 @@ def test_images_listed_in_the_policy_are_taken_as_given(world: World) -> None:
     world.deps.policy = parse_policy(policy)
 
     record = world.request(image="public.ecr.aws/nginx/nginx:1.27")
-    assert record["image"] == "public.ecr.aws/nginx/nginx:1.27"
-    assert record["image_digest"] is None
+    assert record.image == "public.ecr.aws/nginx/nginx:1.27"
+    assert record.image_digest is None
     with pytest.raises(InvalidRequest):
         world.request(service="api", image="public.ecr.aws/nginx/nginx:1.27")
 
@@ -595,7 +600,7 @@ def test_a_batch_with_a_poison_message(world: World) -> None:
     api = world.request("api", tag="2.0")
     event: dict[str, Any] = json.loads((EVENTS / "sqs-work-batch.json").read_text())
     good = [
-        sqs_record(DeployStart(deployment_id=d["id"]).model_dump_json(), r["messageId"])
+        sqs_record(DeployStart(deployment_id=d.id).model_dump_json(), r["messageId"])
         for d, r in zip((web, api), event["Records"][:2], strict=True)
     ]
     poison = event["Records"][2]
@@ -605,9 +610,9 @@ def test_a_batch_with_a_poison_message(world: World) -> None:
 
     assert reply == {"batchItemFailures": []}  # nothing for SQS to retry
     for record in (web, api):
-        started = world.record(record["id"])
-        assert started["status"] == "in_progress"
-        assert world.service_task_definition(record["service"]) == started["task_definition"]
+        started = world.record(record.id)
+        assert started.status == "in_progress"
+        assert world.service_task_definition(record.service) == started.task_definition
     sqs = world.client("sqs")
     dlq = sqs.get_queue_url(QueueName=world.deps.settings.work_dlq_name)["QueueUrl"]
     messages = sqs.receive_message(
@@ -623,20 +628,20 @@ def test_a_transient_failure_is_handed_back_to_sqs_for_redelivery(world: World) 
     web = world.request("web", tag="2.0")
     api = world.request("api", tag="2.0")
     fail_once(world, "RegisterTaskDefinition", EndpointConnectionError(endpoint_url="ecs"))
-    web_msg = sqs_record(DeployStart(deployment_id=web["id"]).model_dump_json(), "m-web")
-    api_msg = sqs_record(DeployStart(deployment_id=api["id"]).model_dump_json(), "m-api")
+    web_msg = sqs_record(DeployStart(deployment_id=web.id).model_dump_json(), "m-web")
+    api_msg = sqs_record(DeployStart(deployment_id=api.id).model_dump_json(), "m-api")
 
     reply = process_batch(world.deps, {"Records": [web_msg, api_msg]})
 
     assert reply == {"batchItemFailures": [{"itemIdentifier": "m-web"}]}
-    assert world.record(api["id"])["status"] == "in_progress"
+    assert world.record(api.id).status == "in_progress"
     assert world.service_task_definition("web") == TD_WEB_1
 
 
 def test_the_redelivered_start_after_a_transient_failure_finishes_the_job(world: World) -> None:
     web = world.request("web", tag="2.0")
     fail_once(world, "RegisterTaskDefinition", EndpointConnectionError(endpoint_url="ecs"))
-    message = sqs_record(DeployStart(deployment_id=web["id"]).model_dump_json(), "m-web")
+    message = sqs_record(DeployStart(deployment_id=web.id).model_dump_json(), "m-web")
     with pytest.raises(Exception, match="All records failed"):
         process_batch(world.deps, {"Records": [message]})
 
@@ -644,12 +649,12 @@ def test_the_redelivered_start_after_a_transient_failure_finishes_the_job(world:
     redelivered = dict(message, attributes={"ApproximateReceiveCount": "2"})
     process_batch(world.deps, {"Records": [redelivered]})
 
-    record = world.record(web["id"])
-    assert record["status"] == "in_progress"
-    assert world.service_task_definition("web") == record["task_definition"] != TD_WEB_1
-    assert world.work()[1:] == [(timeout_guard(web["id"], "rollout", T0 + 30 + 600), 600)]
-    assert world.lock_holder("web") == web["id"]
-    events = [(e["status"], e["message"]) for e in record["events"]]
+    record = world.record(web.id)
+    assert record.status == "in_progress"
+    assert world.service_task_definition("web") == record.task_definition != TD_WEB_1
+    assert world.work()[1:] == [(timeout_guard(web.id, "rollout", T0 + 30 + 600), 600)]
+    assert world.lock_holder("web") == web.id
+    events = [(e.status, e.message) for e in record.events]
     assert ("queued", "transient AWS error, will retry") in [
         (status, message[: len("transient AWS error, will retry")]) for status, message in events
     ]

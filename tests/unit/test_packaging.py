@@ -78,6 +78,8 @@ IAM_ACTION = {
 # boto3 service names whose IAM prefix differs.
 IAM_PREFIX = {"elbv2": "elasticloadbalancing"}
 ALSO_NEEDS = {"ecs:RegisterTaskDefinition": {"ecs:TagResource", "iam:PassRole"}}
+# mypy_boto3 client types that adapters take as parameters, by boto3 service name.
+TYPED_CLIENTS = {"ECSClient": "ecs", "ECRClient": "ecr"}
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -735,8 +737,9 @@ def environment_actions_in_code() -> set[str]:
     """The IAM actions capability code performs with environment clients.
 
     Environment clients come from ``deps.aws(service, env)`` (``deps`` possibly an attribute,
-    as in ``run.deps.aws(...)``), called on the spot or bound to a name first; a method counts
-    when botocore knows it as an operation of that service.
+    as in ``run.deps.aws(...)``), called on the spot or bound to a name first, or are handed to
+    an adapter as a typed parameter (``ecs: ECSClient``); a method counts when botocore knows
+    it as an operation of that service.
     """
     from botocore.session import get_session
 
@@ -752,6 +755,10 @@ def environment_actions_in_code() -> set[str]:
             methods = calls.setdefault(service, set())
             methods |= set(re.findall(rf"\b{name}\.(\w+)\(", text))
             methods |= set(re.findall(rf"""\b{name}\.get_paginator\(\s*["'](\w+)["']""", text))
+        typed = r"""\b(\w+)\s*:\s*(?:\w+\.)?(ECSClient|ECRClient)\b"""
+        for name, client in re.findall(typed, text):
+            methods = calls.setdefault(TYPED_CLIENTS[client], set())
+            methods |= set(re.findall(rf"\b{name}\.(\w+)\(", text))
     actions: set[str] = set()
     for service, methods in calls.items():
         model = session.get_service_model(service)

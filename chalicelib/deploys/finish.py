@@ -1,0 +1,105 @@
+"""The end of a deployment: its terminal status, the lock released, the audit entry, the
+metric and the notification (and the notifications sent along the way)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chalicelib.aws.notifier import Message
+from chalicelib.core.clock import iso
+from chalicelib.core.observability import count
+from chalicelib.records.deployment import DeploymentEvent
+from chalicelib.records.status import ACTIVE, DeploymentStatus
+
+if TYPE_CHECKING:
+    from chalicelib.deps import Deps
+    from chalicelib.records.deployment import Deployment
+
+_TITLES = {
+    DeploymentStatus.SUCCEEDED: "Deploy succeeded",
+    DeploymentStatus.ROLLED_BACK: "Deploy rolled back",
+    DeploymentStatus.FAILED: "Deploy FAILED",
+    DeploymentStatus.REJECTED: "Deploy rejected",
+}
+_ROLLBACK_TITLES = {
+    DeploymentStatus.SUCCEEDED: "Rollback succeeded",
+    DeploymentStatus.ROLLED_BACK: "Rollback FAILED (service back where it was)",
+}
+_METRICS = {
+    DeploymentStatus.SUCCEEDED: "DeploymentsSucceeded",
+    DeploymentStatus.ROLLED_BACK: "DeploymentsRolledBack",
+}
+
+
+def notify(
+    deps: Deps,
+    deployment: Deployment,
+    title: str,
+    text: str,
+    level: str,
+    *,
+    offer_rollback: bool = False,
+) -> None:
+    """Tell people about a deployment (and its Slack requester, if any)."""
+    facts = [
+        ("Deployment", deployment.id),
+        ("Service", deployment.target.label),
+        ("Image", deployment.image),
+        ("By", deployment.actor),
+    ]
+    if deployment.reason:
+        facts.append(("Reason", deployment.reason))
+    buttons = (("Roll back", "rollback", deployment.id),) if offer_rollback else ()
+    message = Message(title=title, text=text, level=level, facts=tuple(facts), buttons=buttons)
+    deps.notifier.send(message, reply_url=deployment.notify_url)
+
+
+def finish(
+    deps: Deps, deployment: Deployment, status: DeploymentStatus, message: str, level: str
+) -> None:
+    """Terminal state: record, release the lock, audit, count, notify (once: a repeat, or a
+    deployment already ended, changes nothing)."""
+    now = deps.clock()
+    if not deps.store.update_deployment(
+        deployment.id,
+        expect_status=ACTIVE,
+        status=status,
+        updated_at=iso(now),
+        finished_at=iso(now),
+        event=DeploymentEvent.now(now, status, message),
+    ):
+        return
+    target = deployment.target
+    deps.store.release_lock(target.lock, deployment.id)
+    deps.store.audit(
+        now=now,
+        actor=deployment.actor,
+        action=deployment.action,
+        environment=deployment.environment,
+        target=target.label,
+        result=status,
+        deployment_id=deployment.id,
+        image=deployment.image,
+        reason=message,
+    )
+    metric = _METRICS.get(status, "DeploymentsFailed")
+    count(metric, environment=deployment.environment, service=deployment.service)
+    original = deployment.rollback_of
+    if original and status == DeploymentStatus.SUCCEEDED:
+        deps.store.update_deployment(
+            original,
+            expect_status=(DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED),
+            status=DeploymentStatus.ROLLED_BACK,
+            updated_at=iso(now),
+            event=DeploymentEvent.now(
+                now,
+                DeploymentStatus.ROLLED_BACK,
+                f"rolled back by {deployment.id} ({deployment.actor})",
+            ),
+        )
+    if original:
+        title = _ROLLBACK_TITLES.get(status, f"Rollback {status.upper()}")
+    else:
+        title = _TITLES.get(status, status)
+    offer = status == DeploymentStatus.SUCCEEDED and not original
+    notify(deps, deployment, f"{title}: {target.label}", message, level, offer_rollback=offer)

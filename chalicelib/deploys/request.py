@@ -1,0 +1,265 @@
+"""Asking for a deploy or a rollback (REST and Slack): resolve the image, authorize, then admit
+it: take the service's lock, record it ``queued``, enqueue ``deploy.start``. Nothing here
+changes ECS; the worker does (``rollout.start_deploy``)."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
+
+from chalicelib.aws.ecs import describe_service, short_task_definition
+from chalicelib.core.clock import iso
+from chalicelib.core.errors import Conflict, InvalidRequest, NotFound
+from chalicelib.deploys.rollout import container_image
+from chalicelib.domain.messages import DeployStart
+from chalicelib.domain.policy import Permission
+from chalicelib.records.deployment import Deployment, DeploymentEvent
+from chalicelib.records.status import DeploymentStatus
+from chalicelib.records.target import Target
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecr.type_defs import ImageIdentifierTypeDef
+
+    from chalicelib.deps import Deps
+    from chalicelib.domain.messages import DeployRequest
+    from chalicelib.domain.policy import Environment, Service
+
+
+class Admission(StrEnum):
+    """What the audit trail says of a deploy or rollback request."""
+
+    ACCEPTED = "accepted"
+    CONFLICT = "conflict"  # the service is busy with another deployment
+    REJECTED = "rejected"  # the image is not one this service may run
+
+
+def split_image(image: str) -> tuple[str, str | None, str | None]:
+    """(name, tag, digest) of an image reference such as ``host/repo:tag@sha256:...``."""
+    name, _, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = None
+    if ":" in last:
+        name, _, tag = name.rpartition(":")
+    return name, tag or None, digest or None
+
+
+def resolve_image(
+    deps: Deps, env: Environment, svc: Service, *, image: str | None, tag: str | None
+) -> tuple[str, str | None]:
+    """(image, digest) for a request, or InvalidRequest before anything touches ECS.
+
+    A service deploys images from its own ECR repository (in the environment's account and
+    region), where the tag or digest must exist; or, when the policy lists ``images`` patterns
+    for it, from a repository that matches one of them (taken as given: opsbot cannot see into
+    other registries).
+    """
+    own = f"{env.account}.dkr.ecr.{env.region}.amazonaws.com/{svc.repository}"
+    digest = None
+    field = "tag"
+    if image is not None:
+        field = "image"
+        name, tag, digest = split_image(image)
+        if tag is None and digest is None:
+            raise InvalidRequest(
+                f"image {image!r} names no tag or digest; say which image to run",
+                fields={"image": "needs :TAG or @sha256:DIGEST"},
+            )
+        if name != own:
+            if any(fnmatchcase(name, pattern) for pattern in svc.images):
+                return image, digest
+            allowed = ", ".join([own, *svc.images])
+            raise InvalidRequest(
+                f"{image!r} is not from a repository this service deploys from ({allowed}); "
+                "nothing was deployed",
+                fields={"image": f"repository must be {allowed}"},
+            )
+    ecr = deps.aws("ecr", env)
+    image_id: ImageIdentifierTypeDef = (
+        {"imageDigest": digest} if digest and not tag else {"imageTag": str(tag)}
+    )
+    what = f"tag {tag!r}" if "imageTag" in image_id else f"digest {digest}"
+    try:
+        resp = ecr.describe_images(
+            registryId=env.account, repositoryName=svc.repository, imageIds=[image_id]
+        )
+    except ecr.exceptions.ImageNotFoundException:
+        raise InvalidRequest(
+            f"{what} not found in ECR repository {svc.repository!r}; nothing was deployed",
+            fields={field: f"no image with {what} in {svc.repository}"},
+        ) from None
+    except ecr.exceptions.RepositoryNotFoundException:
+        raise InvalidRequest(
+            f"ECR repository {svc.repository!r} (from the ops policy) does not exist",
+            fields={field: f"repository {svc.repository!r} not found"},
+        ) from None
+    details = resp.get("imageDetails") or [{}]
+    found = details[0].get("imageDigest")
+    if digest and tag and found != digest:
+        raise InvalidRequest(
+            f"tag {tag!r} in {svc.repository!r} is {found}, not {digest}; nothing was deployed",
+            fields={"image": "tag and digest disagree"},
+        )
+    return image or f"{own}:{tag}", found
+
+
+def _new_id(deps: Deps) -> str:
+    return f"dep-{deps.clock().strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+def _timeout_for(deps: Deps, svc: Service) -> int:
+    return svc.deploy_timeout_seconds or deps.policy.deploy.timeout_seconds
+
+
+def _lease_for(timeout: int) -> int:
+    # a rollout and its rollback may each take the whole timeout
+    return 2 * timeout + 300
+
+
+def _admit(deps: Deps, deployment: Deployment) -> Deployment:
+    """Lock the service, record the deployment, enqueue its start; Conflict if one is in flight."""
+    now = deps.clock()
+    target = deployment.target
+    lock = deps.store.acquire_lock(
+        target.lock,
+        deployment.id,
+        lease_seconds=_lease_for(deployment.timeout_seconds),
+        now=now,
+    )
+    if not lock.acquired:
+        deps.store.audit(
+            now=now,
+            actor=deployment.actor,
+            action=deployment.action,
+            environment=deployment.environment,
+            target=target.label,
+            result=Admission.CONFLICT,
+            reason=f"held by {lock.holder}",
+        )
+        raise Conflict(
+            f"{deployment.service} in {deployment.environment} is busy with {lock.holder}; "
+            "try again when it has finished",
+            holder=lock.holder,
+        )
+    try:
+        deps.store.put_deployment(deployment, now=now)
+        deps.queue.send(DeployStart(deployment_id=deployment.id))
+    except Exception:
+        deps.store.release_lock(target.lock, deployment.id)
+        raise
+    deps.store.audit(
+        now=now,
+        actor=deployment.actor,
+        action=deployment.action,
+        environment=deployment.environment,
+        target=target.label,
+        result=Admission.ACCEPTED,
+        deployment_id=deployment.id,
+        image=deployment.image,
+        reason=deployment.reason,
+    )
+    return deployment
+
+
+def request_deploy(
+    deps: Deps, *, actor: str, request: DeployRequest, notify_url: str | None = None
+) -> Deployment:
+    """Validate, authorize, record and enqueue a deploy; the new deployment (``queued``)."""
+    env = deps.policy.environment(request.environment)
+    svc = env.service(request.service)
+    deps.policy.require(actor, env.name, Permission.DEPLOY)
+    try:
+        image, digest = resolve_image(deps, env, svc, image=request.image, tag=request.tag)
+    except InvalidRequest as exc:
+        deps.store.audit(
+            now=deps.clock(),
+            actor=actor,
+            action="deploy",
+            environment=env.name,
+            target=Target.service(env.name, request.service).label,
+            result=Admission.REJECTED,
+            reason=exc.message,
+        )
+        raise
+    now = deps.clock()
+    deployment = Deployment(
+        id=_new_id(deps),
+        environment=env.name,
+        service=request.service,
+        image=image,
+        image_digest=digest,
+        status=DeploymentStatus.QUEUED,
+        actor=actor,
+        created_at=iso(now),
+        updated_at=iso(now),
+        timeout_seconds=_timeout_for(deps, svc),
+        events=[
+            DeploymentEvent.now(now, DeploymentStatus.QUEUED, f"{actor} asked to deploy {image}")
+        ],
+        notify_url=notify_url,
+    )
+    return _admit(deps, deployment)
+
+
+def request_rollback(
+    deps: Deps, *, actor: str, deployment_id: str, reason: str | None, notify_url: str | None = None
+) -> Deployment:
+    """Put a service back on what it ran before ``deployment_id``; a new deployment."""
+    original = get_deployment(deps, deployment_id)
+    env = deps.policy.environment(original.environment)
+    svc = env.service(original.service)
+    deps.policy.require(actor, env.name, Permission.ROLLBACK)
+    if original.status.active:
+        raise Conflict(
+            f"deployment {deployment_id} is still {original.status}; it rolls back by itself "
+            "if its rollout fails or times out"
+        )
+    if original.status == DeploymentStatus.ROLLED_BACK:
+        raise Conflict(f"deployment {deployment_id} is already rolled back")
+    previous = original.previous_task_definition
+    if not previous:
+        raise Conflict(
+            f"deployment {deployment_id} never reached ECS; there is nothing to roll back"
+        )
+    ecs = deps.aws("ecs", env)
+    service = describe_service(ecs, env.cluster, original.service)
+    current = service.task_definition if service is not None else None
+    if current != original.task_definition:
+        raise Conflict(
+            f"{original.service} has changed since {deployment_id} (it runs "
+            f"{short_task_definition(current)}, not "
+            f"{short_task_definition(original.task_definition)}); roll back the "
+            "latest deployment instead, or deploy the image you want",
+            running=current,
+        )
+    described = ecs.describe_task_definition(taskDefinition=previous)["taskDefinition"]
+    image = container_image(described, svc.container) or "unknown"
+    now = deps.clock()
+    why = f" ({reason})" if reason else ""
+    asked = f"{actor} asked to roll back {deployment_id} to {previous}{why}"
+    deployment = Deployment(
+        id=_new_id(deps),
+        environment=env.name,
+        service=original.service,
+        image=image,
+        status=DeploymentStatus.QUEUED,
+        actor=actor,
+        created_at=iso(now),
+        updated_at=iso(now),
+        timeout_seconds=_timeout_for(deps, svc),
+        task_definition=previous,
+        rollback_of=deployment_id,
+        reason=reason,
+        notify_url=notify_url,
+        events=[DeploymentEvent.now(now, DeploymentStatus.QUEUED, asked)],
+    )
+    return _admit(deps, deployment)
+
+
+def get_deployment(deps: Deps, deployment_id: str) -> Deployment:
+    """A deployment, or NotFound."""
+    deployment = deps.store.get_deployment(deployment_id)
+    if deployment is None:
+        raise NotFound(f"no deployment {deployment_id!r}")
+    return deployment
