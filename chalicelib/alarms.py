@@ -20,11 +20,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, Field
 
 from chalicelib.aws.notifier import Message
 from chalicelib.core.observability import count, logger
 from chalicelib.domain.actions import Action, Outcome
+from chalicelib.domain.base import LooseModel as _Loose
 
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
@@ -32,10 +33,6 @@ if TYPE_CHECKING:
 
 RETRY_DELAY_SECONDS = 30
 MAX_RETRIES = 40  # 20 minutes: longer than a deploy's default timeout
-
-
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
 class Dimension(_Loose):
