@@ -10,10 +10,10 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field
 
-from chalicelib.domain.models import Loose
+from chalicelib.domain.base import LooseModel
 
 
-class Dimension(Loose):
+class Dimension(LooseModel):
     """A metric dimension as CloudWatch writes it in notifications (lower-case keys; the API's
     capitalised ``Name``/``Value`` are accepted too)."""
 
@@ -21,7 +21,7 @@ class Dimension(Loose):
     value: str = Field(validation_alias=AliasChoices("value", "Value"))
 
 
-class MetricSpec(Loose):
+class MetricSpec(LooseModel):
     """The metric inside a metric-math alarm's MetricStat."""
 
     MetricName: str | None = None
@@ -29,13 +29,13 @@ class MetricSpec(Loose):
     Dimensions: list[Dimension] = []
 
 
-class MathMetricStat(Loose):
+class MathMetricStat(LooseModel):
     """One metric of a metric-math alarm."""
 
     Metric: MetricSpec
 
 
-class MathMetric(Loose):
+class MathMetric(LooseModel):
     """An entry of a metric-math alarm's Trigger.Metrics."""
 
     Id: str
@@ -45,7 +45,7 @@ class MathMetric(Loose):
     ReturnData: bool | None = None
 
 
-class AlarmTrigger(Loose):
+class AlarmTrigger(LooseModel):
     """What the alarm watches."""
 
     MetricName: str | None = None
@@ -63,7 +63,7 @@ class AlarmTrigger(Loose):
 State = Literal["ALARM", "OK", "INSUFFICIENT_DATA"]
 
 
-class AlarmNotification(Loose):
+class AlarmNotification(LooseModel):
     """The JSON CloudWatch publishes to SNS for a metric, metric-math or composite alarm."""
 
     AlarmName: str = Field(min_length=1)

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
+from chalicelib.domain.base import fields_error
+
 # Docker's grammar, ASCII only: name components, an optional tag, an optional digest.
 _IMAGE = re.compile(
     r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$",
@@ -40,7 +42,7 @@ class DeployRequest(_Body):
     @model_validator(mode="after")
     def _one_of(self) -> DeployRequest:
         if (self.image is None) == (self.tag is None):
-            raise ValueError(ONE_OF_IMAGE_OR_TAG)
+            raise fields_error(type(self).__name__, ONE_OF_IMAGE_OR_TAG, "image", "tag")
         return self
 
 

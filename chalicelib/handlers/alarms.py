@@ -7,6 +7,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.core.names import ALARMS_TOPIC
+from chalicelib.handlers.lazy import alarms, wiring
 
 bp = Blueprint(__name__)
 
@@ -14,7 +15,4 @@ bp = Blueprint(__name__)
 @bp.on_sns_message(topic=ALARMS_TOPIC)
 def alarm_notification(event: Any) -> dict[str, Any]:
     """React to each alarm notification; a malformed one is logged and skipped."""
-    from chalicelib.alarms import handle_sns_event
-    from chalicelib.handlers.wiring import get_deps
-
-    return handle_sns_event(get_deps(), event.to_dict())
+    return alarms.handle_sns_event(wiring.get_deps(), event.to_dict())

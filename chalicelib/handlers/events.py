@@ -7,6 +7,8 @@ from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib.handlers.lazy import certificates, deploys, events, wiring
+
 bp = Blueprint(__name__)
 
 ECS_DEPLOYMENT_PATTERN = {"source": ["aws.ecs"], "detail-type": ["ECS Deployment State Change"]}
@@ -19,13 +21,9 @@ ACM_CERTIFICATE_PATTERN = {
 @bp.on_cw_event(ECS_DEPLOYMENT_PATTERN)
 def ecs_deployment_state(event: Any) -> dict[str, str]:
     """Advance the opsbot deployment an ECS deployment belongs to."""
-    from chalicelib import deploys
-    from chalicelib.domain.events import EcsDeploymentStateChange
-    from chalicelib.handlers.wiring import get_deps
-
-    change = EcsDeploymentStateChange.model_validate(event.to_dict())
+    change = events.EcsDeploymentStateChange.model_validate(event.to_dict())
     outcome = deploys.on_ecs_deployment_event(
-        get_deps(),
+        wiring.get_deps(),
         ecs_deployment_id=change.detail.deploymentId,
         event_name=change.detail.eventName,
         reason=change.detail.reason or "",
@@ -37,12 +35,8 @@ def ecs_deployment_state(event: Any) -> dict[str, str]:
 def acm_certificate_event(event: Any) -> dict[str, Any]:
     """Finish a rotation whose new certificate is issued; check an environment whose certificate
     approaches expiry."""
-    from chalicelib import certificates
-    from chalicelib.domain.events import AcmCertificateEvent
-    from chalicelib.handlers.wiring import get_deps
-
-    parsed = AcmCertificateEvent.model_validate(event.to_dict())
+    parsed = events.AcmCertificateEvent.model_validate(event.to_dict())
     results = certificates.on_certificate_event(
-        get_deps(), detail_type=parsed.detail_type, resources=parsed.resources
+        wiring.get_deps(), detail_type=parsed.detail_type, resources=parsed.resources
     )
     return {"certificates": results}

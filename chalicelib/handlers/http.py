@@ -1,4 +1,5 @@
-"""REST plumbing shared by the API Blueprints: auth middleware, bodies, the error shape."""
+"""REST plumbing shared by the API Blueprints: auth middleware, bodies, query parameters, the
+error shape."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from chalice import Response
 
 from chalicelib.core.errors import DependencyUnavailable, InvalidRequest, OpsError, Unauthorized
+from chalicelib.core.observability import logger
+from chalicelib.handlers.lazy import aws_errors, botocore_exceptions, parameters, pydantic
 
 if TYPE_CHECKING:
     from chalice.app import Request
-    from pydantic import BaseModel
+    from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound="BaseModel")
 
@@ -37,31 +40,24 @@ def guarded(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        from chalicelib.core.observability import logger
-
         try:
             return view(*args, **kwargs)
         except OpsError as exc:
             return error_response(exc)
-        except (BotoCoreError, ClientError) as exc:
+        except (botocore_exceptions.BotoCoreError, botocore_exceptions.ClientError) as exc:
             logger().exception("AWS call failed while serving a request")
-            return error_response(DependencyUnavailable(f"an AWS call failed: {exc}"))
+            failed = f"an AWS call failed: {aws_errors.describe(exc)}"
+            return error_response(DependencyUnavailable(failed))
         except Exception:
             logger().exception("unexpected error while serving a request")
-            err = OpsError("internal error; it has been logged")
-            return error_response(err)
+            return error_response(OpsError("internal error; it has been logged"))
 
     return wrapper
 
 
 def parse_body(request: Request, model: type[M], *, optional: bool = False) -> M:
-    """Parse a JSON body into ``model``; InvalidRequest names each bad field."""
-    from pydantic import ValidationError
-
-    from chalicelib.domain.messages import ONE_OF_IMAGE_OR_TAG
-
+    """Parse a JSON body into ``model``; InvalidRequest names each bad field (as the model
+    locates it; an error the model does not locate is the body's)."""
     raw = request.raw_body or b""
     if not raw.strip():
         if optional:
@@ -77,19 +73,41 @@ def parse_body(request: Request, model: type[M], *, optional: bool = False) -> M
         raise InvalidRequest("the body must be a JSON object", fields={"body": "not an object"})
     try:
         return model.model_validate(data)
-    except ValidationError as exc:
-        fields: dict[str, str] = {}
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"])
-            msg = err["msg"].removeprefix("Value error, ")
-            if loc:
-                fields[loc] = msg
-            elif msg == ONE_OF_IMAGE_OR_TAG:
-                fields.update({"image": msg, "tag": msg})
-            else:
-                fields["body"] = msg
-        names = ", ".join(sorted(fields))
-        raise InvalidRequest(f"invalid request body: {names}", fields=fields) from None
+    except pydantic.ValidationError as exc:
+        raise _invalid_body(exc) from None
+
+
+def _invalid_body(exc: ValidationError) -> InvalidRequest:
+    fields: dict[str, str] = {}
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "body"
+        fields[loc] = err["msg"].removeprefix("Value error, ")
+    return InvalidRequest(f"invalid request body: {', '.join(sorted(fields))}", fields=fields)
+
+
+def _query(request: Request) -> dict[str, str]:
+    return dict(request.query_params or {})
+
+
+def query_text(request: Request, name: str) -> str | None:
+    """A query parameter; None when absent or empty."""
+    return _query(request).get(name) or None
+
+
+def query_int(request: Request, name: str, *, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter within ``low..high``; InvalidRequest names it if not."""
+    raw = _query(request).get(name)
+    try:
+        value = default if raw in (None, "") else int(str(raw))
+    except ValueError:
+        raise InvalidRequest(
+            f"{name} must be a whole number", fields={name: "not a number"}
+        ) from None
+    if not low <= value <= high:
+        raise InvalidRequest(
+            f"{name} must be {low}..{high}", fields={name: f"outside {low}..{high}"}
+        )
+    return value
 
 
 def principal(request: Request) -> str:
@@ -99,10 +117,8 @@ def principal(request: Request) -> str:
 
 def token_principal(token: str) -> str | None:
     """The principal a bearer token belongs to (tokens are stored as sha256 hex)."""
-    from chalicelib.aws.parameters import api_token_map
-
     digest = hashlib.sha256(token.encode()).hexdigest()
-    return api_token_map().get(digest)
+    return parameters.api_token_map().get(digest)
 
 
 def auth_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
@@ -117,10 +133,9 @@ def auth_middleware(event: Request, get_response: Callable[[Request], Response])
     try:
         who = token_principal(token.strip())
     except Exception as exc:  # SSM unreachable: not the caller's fault
-        from chalicelib.core.observability import logger
-
         logger().exception("could not read the API tokens")
-        return error_response(DependencyUnavailable(f"cannot check tokens: {exc}"))
+        failed = f"cannot check tokens: {aws_errors.describe(exc)}"
+        return error_response(DependencyUnavailable(failed))
     if who is None:
         return error_response(Unauthorized("unknown or revoked token"))
     event.context[PRINCIPAL_KEY] = who

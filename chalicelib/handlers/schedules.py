@@ -6,22 +6,18 @@ from typing import Any
 
 from chalice import Blueprint, Rate
 
+from chalicelib.handlers import lazy
+
 bp = Blueprint(__name__)
 
 
 @bp.schedule(Rate(6, unit=Rate.HOURS), name="certificates")
 def certificates(event: Any) -> dict[str, Any]:
     """Rotate listener certificates that expire soon; finish rotations whose new cert is issued."""
-    from chalicelib import certificates as capability
-    from chalicelib.handlers.wiring import get_deps
-
-    return {"certificates": capability.check_all(get_deps())}
+    return {"certificates": lazy.certificates.check_all(lazy.wiring.get_deps())}
 
 
 @bp.schedule(Rate(1, unit=Rate.HOURS), name="budgets")
 def budgets(event: Any) -> dict[str, Any]:
     """Post an alert, once per threshold and period, for every budget threshold crossed."""
-    from chalicelib import budgets as capability
-    from chalicelib.handlers.wiring import get_deps
-
-    return {"budgets": capability.check_all(get_deps())}
+    return {"budgets": lazy.budgets.check_all(lazy.wiring.get_deps())}

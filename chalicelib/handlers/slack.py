@@ -8,6 +8,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.handlers.http import guarded, json_response
+from chalicelib.handlers.lazy import chatops, parameters, wiring
 
 bp = Blueprint(__name__)
 
@@ -16,14 +17,14 @@ FORM = ["application/x-www-form-urlencoded", "application/json", "text/plain"]
 
 
 def _verified_body() -> bytes:
-    from chalicelib import chatops
-    from chalicelib.aws.parameters import slack_signing_secret
-
     request = bp.current_request
     raw = request.raw_body or b""
     body = raw.encode() if isinstance(raw, str) else raw
     chatops.verify(
-        secret=slack_signing_secret(), body=body, headers=dict(request.headers), now=time.time()
+        secret=parameters.slack_signing_secret(),
+        body=body,
+        headers=dict(request.headers),
+        now=time.time(),
     )
     return body
 
@@ -32,18 +33,12 @@ def _verified_body() -> bytes:
 @guarded
 def slack_command() -> Any:
     """A slash command: verify, answer within Slack's three seconds."""
-    from chalicelib import chatops
-    from chalicelib.handlers.wiring import get_deps
-
     command = chatops.SlashCommand.parse(_verified_body())
-    return json_response(chatops.handle_command(get_deps(), command))
+    return json_response(chatops.handle_command(wiring.get_deps(), command))
 
 
 @bp.route("/slack/interactions", methods=["POST"], content_types=FORM)
 @guarded
 def slack_interaction() -> Any:
     """A button press: verify, act, answer through the response_url."""
-    from chalicelib import chatops
-    from chalicelib.handlers.wiring import get_deps
-
-    return json_response(chatops.handle_interaction(get_deps(), _verified_body()))
+    return json_response(chatops.handle_interaction(wiring.get_deps(), _verified_body()))

@@ -1,23 +1,26 @@
-"""Wiring at the handler edge: the process-wide dependencies, built on first use."""
+"""Wiring at the handler edge: the process-wide dependencies, built on first use.
+
+The handler modules reach this module through ``handlers.lazy``, so nothing here is imported
+before the first invocation needs it.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+from chalicelib.aws import clients
+from chalicelib.aws.notifier import Notifier
+from chalicelib.aws.parameters import secure_parameter
+from chalicelib.aws.queue import WorkQueue
+from chalicelib.core.settings import get_settings
 from chalicelib.deps import Deps
+from chalicelib.domain.policy import get_policy
+from chalicelib.store import Store
 
 
 @lru_cache(maxsize=1)
 def get_deps() -> Deps:
     """The process-wide dependencies, built on first use."""
-    from chalicelib.aws import clients
-    from chalicelib.aws.notifier import Notifier
-    from chalicelib.aws.parameters import secure_parameter
-    from chalicelib.aws.queue import WorkQueue
-    from chalicelib.core.settings import get_settings
-    from chalicelib.domain.policy import get_policy
-    from chalicelib.store import Store
-
     settings = get_settings()
     return Deps(
         settings=settings,

@@ -13,6 +13,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.core.names import WORK_QUEUE
+from chalicelib.handlers.lazy import wiring, worker
 
 bp = Blueprint(__name__)
 
@@ -20,7 +21,4 @@ bp = Blueprint(__name__)
 @bp.on_sqs_message(queue=WORK_QUEUE, batch_size=10)
 def work(event: Any) -> dict[str, Any]:
     """Process a batch from the work queue; reply with the failures only."""
-    from chalicelib.handlers.wiring import get_deps
-    from chalicelib.worker import process_batch
-
-    return process_batch(get_deps(), event.to_dict())
+    return worker.process_batch(wiring.get_deps(), event.to_dict())

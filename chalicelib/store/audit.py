@@ -6,11 +6,49 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from chalicelib.records.audit import AuditEntry
 from chalicelib.store.table import _AUDIT_TTL_SECONDS, Table, _epoch, _plain, _ser
+
+_FIXED = ("at", "actor", "action", "environment", "service", "target", "result")
+_KEYS = ("pk", "sk", "expires_at")
+
+
+def _entry_to_item(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "pk": f"AUDIT#{entry.environment}",
+        "sk": f"{entry.stamp}#{uuid.uuid4().hex[:8]}",
+        "at": entry.stamp,
+        "actor": entry.actor,
+        "action": entry.action,
+        "environment": entry.environment,
+        "service": entry.service,
+        "target": entry.target,
+        "result": entry.result,
+        "expires_at": _epoch(entry.at) + _AUDIT_TTL_SECONDS,
+        **entry.extras(),
+    }
+
+
+def _item_to_entry(item: dict[str, Any]) -> AuditEntry:
+    plain = _plain(item)
+    details = {k: v for k, v in plain.items() if k not in _FIXED and k not in _KEYS}
+    return AuditEntry.of(
+        at=datetime.fromisoformat(plain["at"]),
+        actor=plain["actor"],
+        action=plain["action"],
+        environment=plain["environment"],
+        target=plain["target"],
+        result=plain["result"],
+        **details,
+    )
 
 
 class AuditStore(Table):
     """The audit trail: who did what to which target, with what result."""
+
+    def append_audit(self, entry: AuditEntry) -> None:
+        """Append one entry to the trail."""
+        self._put(_entry_to_item(entry))
 
     def audit(
         self,
@@ -23,30 +61,24 @@ class AuditStore(Table):
         result: str,
         **details: Any,
     ) -> None:
-        """Append one audit entry: who did what to which target, with what result."""
-        at = now.isoformat().replace("+00:00", "Z")
-        service = target.split("/", 1)[1] if "/" in target else target
-        self._put(
-            {
-                "pk": f"AUDIT#{environment}",
-                "sk": f"{at}#{uuid.uuid4().hex[:8]}",
-                "at": at,
-                "actor": actor,
-                "action": action,
-                "environment": environment,
-                "service": service,
-                "target": target,
-                "result": result,
-                "expires_at": _epoch(now) + _AUDIT_TTL_SECONDS,
-                **{k: v for k, v in details.items() if v is not None},
-            }
+        """Append one entry given by keywords (``AuditEntry.of``); details may be None."""
+        self.append_audit(
+            AuditEntry.of(
+                at=now,
+                actor=actor,
+                action=action,
+                environment=environment,
+                target=target,
+                result=result,
+                **details,
+            )
         )
 
     def audit_entries(
         self, *, environment: str, service: str | None, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[AuditEntry]:
         """Newest-first audit entries of one environment, optionally of one service."""
-        out: list[dict[str, Any]] = []
+        out: list[AuditEntry] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
@@ -59,11 +91,7 @@ class AuditStore(Table):
             kwargs["ExpressionAttributeValues"][":svc"] = _ser(service)
         while len(out) < limit:
             resp = self._ddb.query(**kwargs, Limit=max(limit * 2, 25))
-            for item in resp.get("Items", []):
-                entry = _plain(item)
-                for key in ("pk", "sk", "expires_at"):
-                    entry.pop(key, None)
-                out.append(entry)
+            out.extend(_item_to_entry(item) for item in resp.get("Items", []))
             if "LastEvaluatedKey" not in resp:
                 break
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]

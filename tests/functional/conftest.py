@@ -44,6 +44,7 @@ from chalicelib.core.settings import Settings, get_settings
 from chalicelib.deps import Deps
 from chalicelib.domain.messages import DeployRequest
 from chalicelib.domain.policy import Environment, Policy, parse_policy
+from chalicelib.handlers.views.audit import audit_item
 from chalicelib.records.deployment import Deployment
 from chalicelib.records.target import Target
 from chalicelib.store import Store
@@ -236,7 +237,9 @@ class World:
         return holder[0] if holder else None
 
     def audit(self, service: str) -> list[dict[str, Any]]:
-        return self.store.audit_entries(environment="demo", service=service, limit=100)
+        """The service's audit entries, newest first, as ``GET /audit`` shows them."""
+        entries = self.store.audit_entries(environment="demo", service=service, limit=100)
+        return [audit_item(e) for e in entries]
 
     def notifications(self) -> list[str]:
         """Subjects of every notification published so far (as the email subscribers get them)."""

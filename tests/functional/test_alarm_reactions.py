@@ -36,6 +36,7 @@ from chalicelib.deps import Deps
 from chalicelib.domain.actions import Outcome
 from chalicelib.domain.messages import AlarmRetry
 from chalicelib.domain.policy import Environment, Policy, parse_policy
+from chalicelib.handlers.views.audit import audit_item
 from chalicelib.records.target import Target
 from chalicelib.store import Store
 
@@ -216,7 +217,8 @@ class World:
         )
 
     def audit(self, target: str = "web") -> list[dict[str, Any]]:
-        return self.deps.store.audit_entries(environment="demo", service=target, limit=100)
+        entries = self.deps.store.audit_entries(environment="demo", service=target, limit=100)
+        return [audit_item(e) for e in entries]
 
     def scale_entries(self, target: str = "web") -> list[dict[str, Any]]:
         return [e for e in self.audit(target) if e["action"] == "scale"]

@@ -61,7 +61,7 @@ def test_a_crossed_threshold_is_posted_once_per_period(world: World, budget: str
     assert not crossed["forecasted > 120%"]["crossed"]  # forecast 97 < 120
     assert _alerts(world) == ["[opsbot] Budget monthly-ops (demo): actual spend crossed 80%"]
     audit = world.store.audit_entries(environment="demo", service=None, limit=5)
-    assert audit[0]["action"] == "budget_alert" and audit[0]["actor"] == "schedule:budgets"
+    assert audit[0].action == "budget_alert" and audit[0].actor == "schedule:budgets"
 
     again = budgets.check_all(world.deps)
     assert {r["threshold"]: r.get("alerted") for r in again}["actual > 80%"] is False

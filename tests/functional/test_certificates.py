@@ -252,7 +252,7 @@ def test_expiring_certificate_starts_a_rotation(certs: Certs) -> None:
     assert "18 days left" in note["text"]
     assert "Waiting for DNS validation" in note["text"]
     audit = certs.deps.store.audit_entries(environment="demo", service=DOMAIN, limit=5)
-    assert [(a["action"], a["result"]) for a in audit] == [("certificate.rotate", "started")]
+    assert [(a.action, a.result) for a in audit] == [("certificate.rotate", "started")]
 
 
 def test_certificate_far_from_expiry_is_left_alone(certs: Certs) -> None:

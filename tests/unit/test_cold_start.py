@@ -20,3 +20,17 @@ def test_importing_the_app_loads_no_heavy_library() -> None:
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert json.loads(out.stdout) == []
+
+
+def test_handler_modules_load_capabilities_on_first_use_only() -> None:
+    script = (
+        "import json, sys; import app; from chalicelib.handlers import lazy; "
+        "before = 'chalicelib.deploys' in sys.modules; "
+        "lazy.deploys.public({}); "
+        "print(json.dumps([before, 'chalicelib.deploys' in sys.modules, "
+        "type(lazy.deploys).__name__]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout) == [False, True, "module"]
