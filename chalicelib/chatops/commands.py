@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import budgets, deploys, inventory, scaling
+from chalicelib import budgets, deploys, scaling
 from chalicelib.aws.ecs import short_task_definition
 from chalicelib.certificates import listener_certificates
+from chalicelib.certificates.inventory import certificate_list
 from chalicelib.chatops.parse import SlashCommand, env_and_args, principal, read_env
 from chalicelib.core.errors import InvalidRequest, OpsError
 from chalicelib.domain.messages import DeployRequest
@@ -142,7 +143,7 @@ def _history(deps: Deps, actor: str, command: SlashCommand) -> dict[str, Any]:
 
 def _certificates(deps: Deps, actor: str, command: SlashCommand) -> dict[str, Any]:
     env = read_env(deps, actor, command.args, "certificates [ENV]")
-    certs = inventory.certificates(deps, env)
+    certs = certificate_list(deps, env)
     if not certs:
         return reply(f"No ACM certificates in {env.name}.")
     served, _ = listener_certificates(deps, env) if env.load_balancers else ({}, [])

@@ -26,7 +26,7 @@ def test_handler_modules_load_capabilities_on_first_use_only() -> None:
     script = (
         "import json, sys; import app; from chalicelib.handlers import lazy; "
         "before = 'chalicelib.deploys' in sys.modules; "
-        "lazy.deploys.public({}); "
+        "lazy.deploys.request_deploy; "
         "print(json.dumps([before, 'chalicelib.deploys' in sys.modules, "
         "type(lazy.deploys).__name__]))"
     )

@@ -1,7 +1,4 @@
-"""Read-only view of an environment's certificates (for Slack and REST readers).
-
-Budgets are read by ``chalicelib.budgets`` (``account_budgets``, ``watched_budgets``).
-"""
+"""Read-only list of an environment's certificates (for Slack and REST readers)."""
 
 from __future__ import annotations
 
@@ -13,7 +10,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.policy import Environment
 
 
-def certificates(deps: Deps, env: Environment) -> list[dict[str, Any]]:
+def certificate_list(deps: Deps, env: Environment) -> list[dict[str, Any]]:
     """ACM certificates of the environment, soonest expiry first."""
     acm = deps.aws("acm", env)
     now = deps.clock()
