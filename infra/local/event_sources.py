@@ -18,151 +18,22 @@ very handler Lambda would call, with the event shape Lambda sends:
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import threading
-import time
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
+from infra.local.event_shapes import (
+    rate_seconds,
+    scheduled_event,
+    sns_lambda_event,
+    sqs_lambda_record,
+)
+from infra.local.lambda_runtime import LambdaContext, invoke_async, resolve_handler
+from infra.local.settings import ACCOUNT
+
 log = logging.getLogger("opsbot.local.events")
-
-ACCOUNT = "123456789012"
-ASYNC_ATTEMPTS = 3  # Lambda: the first try and two retries
-
-
-class LambdaContext:
-    """The parts of Lambda's context object handlers use."""
-
-    def __init__(self, function_name: str, timeout_seconds: int = 60) -> None:
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = 512
-        self.invoked_function_arn = (
-            f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:opsbot-local-{function_name}"
-        )
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/opsbot-local-{function_name}"
-        self.log_stream_name = "local"
-        self._deadline = time.monotonic() + timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before the (notional) timeout."""
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-def resolve_handler(handler_string: str) -> Callable[[dict[str, Any], Any], Any]:
-    """The callable behind a Chalice handler string such as ``chalicelib.handlers.worker.work``."""
-    module_name, _, attr = handler_string.rpartition(".")
-    module = importlib.import_module(module_name)
-    handler: Callable[[dict[str, Any], Any], Any] = getattr(module, attr)
-    return handler
-
-
-def _iso(ts: float | None = None) -> str:
-    when = datetime.fromtimestamp(ts, UTC) if ts is not None else datetime.now(UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-
-
-def sqs_lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
-    """One record of an ``aws:sqs`` Lambda event, from a ReceiveMessage result."""
-    attrs = {
-        name: {
-            "stringValue": value.get("StringValue"),
-            "binaryValue": value.get("BinaryValue"),
-            "stringListValues": [],
-            "binaryListValues": [],
-            "dataType": value["DataType"],
-        }
-        for name, value in message.get("MessageAttributes", {}).items()
-    }
-    for value in attrs.values():
-        if value["binaryValue"] is None:
-            del value["binaryValue"]
-        if value["stringValue"] is None:
-            del value["stringValue"]
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": {
-            k: v
-            for k, v in message.get("Attributes", {}).items()
-            if k
-            in (
-                "ApproximateReceiveCount",
-                "SentTimestamp",
-                "SenderId",
-                "ApproximateFirstReceiveTimestamp",
-                "MessageGroupId",
-                "MessageDeduplicationId",
-                "SequenceNumber",
-                "AWSTraceHeader",
-            )
-        },
-        "messageAttributes": attrs,
-        "md5OfBody": message.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    }
-
-
-def sns_lambda_event(envelope: dict[str, Any], subscription_arn: str) -> dict[str, Any]:
-    """An ``aws:sns`` Lambda event from the JSON SNS delivers to a subscribed queue."""
-    return {
-        "Records": [
-            {
-                "EventSource": "aws:sns",
-                "EventVersion": "1.0",
-                "EventSubscriptionArn": subscription_arn,
-                "Sns": {
-                    "Type": envelope.get("Type", "Notification"),
-                    "MessageId": envelope["MessageId"],
-                    "TopicArn": envelope["TopicArn"],
-                    "Subject": envelope.get("Subject"),
-                    "Message": envelope["Message"],
-                    "Timestamp": envelope.get("Timestamp") or _iso(),
-                    "SignatureVersion": envelope.get("SignatureVersion", "1"),
-                    "Signature": envelope.get("Signature", "EXAMPLE"),
-                    "SigningCertUrl": envelope.get("SigningCertURL", ""),
-                    "UnsubscribeUrl": envelope.get("UnsubscribeURL", ""),
-                    "MessageAttributes": {
-                        k: {"Type": v.get("Type"), "Value": v.get("Value")}
-                        for k, v in (envelope.get("MessageAttributes") or {}).items()
-                    },
-                },
-            }
-        ]
-    }
-
-
-def scheduled_event(rule_name: str, region: str) -> dict[str, Any]:
-    """The event EventBridge sends a scheduled rule's target."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": ACCOUNT,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": region,
-        "resources": [f"arn:aws:events:{region}:{ACCOUNT}:rule/{rule_name}"],
-        "detail": {},
-    }
-
-
-def rate_seconds(expression: str) -> float | None:
-    """Seconds between runs of ``rate(N unit)``; None for cron expressions."""
-    expression = expression.strip()
-    if not expression.startswith("rate(") or not expression.endswith(")"):
-        return None
-    value, unit = expression[5:-1].split()
-    seconds = {"minute": 60, "hour": 3600, "day": 86400}[unit.rstrip("s")]
-    return int(value) * seconds
 
 
 class EventSources:
@@ -298,15 +169,7 @@ class EventSources:
             self._delete(url, [m for m in messages if m["MessageId"] not in failed])
 
     def _invoke_async(self, name: str, handler: Callable[..., Any], event: dict[str, Any]) -> None:
-        for attempt in range(1, ASYNC_ATTEMPTS + 1):
-            try:
-                handler(event, LambdaContext(name))
-                return
-            except Exception:
-                log.exception("%s failed (attempt %d of %d)", name, attempt, ASYNC_ATTEMPTS)
-                if self._stop.wait(attempt):
-                    return
-        log.error("%s: event dropped after %d attempts", name, ASYNC_ATTEMPTS)
+        invoke_async(name, handler, event, self._stop.wait)
 
     def _sns_loop(
         self, name: str, handler: Callable[..., Any], url: str, subscription: str
@@ -339,21 +202,3 @@ class EventSources:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=3)
-
-
-def run_scheduled(app: Any, name: str, region: str = "us-east-1") -> Any:
-    """Run one scheduled handler once, as its schedule would; names may be abbreviated."""
-    from chalice.app import ScheduledEventConfig
-
-    schedules = [s for s in app.event_sources if isinstance(s, ScheduledEventConfig)]
-    matches = [s for s in schedules if s.name == name] or [s for s in schedules if name in s.name]
-    if len(matches) != 1:
-        known = ", ".join(sorted(s.name for s in schedules)) or "none"
-        raise LookupError(
-            f"no single scheduled handler matches {name!r} (scheduled handlers: {known})"
-        )
-    source = matches[0]
-    handler = resolve_handler(source.handler_string)
-    return handler(
-        scheduled_event(f"opsbot-local-{source.name}", region), LambdaContext(source.name)
-    )
