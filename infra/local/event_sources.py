@@ -30,7 +30,13 @@ from infra.local.event_shapes import (
     sns_lambda_event,
     sqs_lambda_record,
 )
-from infra.local.lambda_runtime import LambdaContext, invoke_async, resolve_handler
+from infra.local.lambda_runtime import (
+    LambdaContext,
+    LambdaCrash,
+    invocation,
+    invoke_async,
+    resolve_handler,
+)
 from infra.local.settings import ACCOUNT
 
 log = logging.getLogger("opsbot.local.events")
@@ -155,10 +161,20 @@ class EventSources:
                 continue
             event = {"Records": [sqs_lambda_record(m, arn, self._region) for m in messages]}
             try:
-                reply = handler(event, LambdaContext(name))
+                with invocation(name):
+                    reply = handler(event, LambdaContext(name))
             except Exception:
                 log.exception(
                     "%s raised; the whole batch of %d returns to the queue", name, len(messages)
+                )
+                continue
+            except LambdaCrash as crash:
+                log.error(
+                    "%s crashed (%s); the whole batch of %d returns to the queue after its "
+                    "visibility timeout",
+                    name,
+                    crash,
+                    len(messages),
                 )
                 continue
             failed = {

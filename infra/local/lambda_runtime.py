@@ -1,5 +1,10 @@
 """How the local stack invokes a function: its context object, its handler, Lambda's retries.
 
+* ``invocation``: the context every invocation runs in (REST request or event): which function,
+  its request id, how many AWS calls it made; its own logger keys (``lambda_logs``); listeners
+  (fault injection) see it start and end.
+* ``LambdaCrash``: the invocation died (timeout, out of memory). A ``BaseException``, so no code
+  of the function catches it; each event source reacts to it as Lambda's does.
 * ``invoke_async``: an asynchronous invocation (SNS, EventBridge, schedules) as Lambda makes it:
   the first try and two retries, then the event is dropped (logged).
 * ``run_scheduled``: one scheduled handler once, as its schedule would (``tick``).
@@ -9,11 +14,15 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+from infra.local import lambda_logs
 from infra.local.event_shapes import scheduled_event
 from infra.local.settings import ACCOUNT
 
@@ -22,6 +31,58 @@ log = logging.getLogger("opsbot.local.events")
 ASYNC_ATTEMPTS = 3  # Lambda: the first try and two retries
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class LambdaCrash(BaseException):
+    """The invocation died where it stood, as a Lambda at its timeout or memory limit."""
+
+
+@dataclass
+class Invocation:
+    """One invocation of a function, as the local runtime runs it."""
+
+    function: str
+    request_id: str
+    aws_calls: int = 0
+    crash_at: int | None = None  # die at this AWS call (1-based), if set
+    crashed: bool = False
+
+
+class Listener(Protocol):
+    """Told when an invocation starts and ends (in its thread)."""
+
+    def started(self, invocation: Invocation) -> None: ...
+
+    def ended(self, invocation: Invocation) -> None: ...
+
+
+_current = threading.local()
+listeners: list[Listener] = []
+
+
+def current() -> Invocation | None:
+    """The invocation running on this thread, if any."""
+    found: Invocation | None = getattr(_current, "invocation", None)
+    return found
+
+
+@contextmanager
+def invocation(
+    function: str, request_id: str | None = None, *, correlation_id: str | None = None
+) -> Iterator[Invocation]:
+    """Run one invocation of ``function`` on this thread (see the module doc)."""
+    inv = Invocation(function=function, request_id=request_id or str(uuid.uuid4()))
+    for listener in listeners:
+        listener.started(inv)
+    lambda_logs.begin(correlation_id=correlation_id)
+    _current.invocation = inv
+    try:
+        yield inv
+    finally:
+        _current.invocation = None
+        lambda_logs.end()
+        for listener in listeners:
+            listener.ended(inv)
 
 
 class LambdaContext:
@@ -52,22 +113,40 @@ def resolve_handler(handler_string: str) -> Callable[[dict[str, Any], Any], Any]
     return handler
 
 
+OnFailure = Callable[[str, dict[str, Any], str], None]
+
+
 def invoke_async(
-    name: str, handler: Handler, event: dict[str, Any], wait: Callable[[float], bool]
-) -> None:
-    """Invoke as Lambda invokes asynchronously: retried twice, then dropped (logged).
+    name: str,
+    handler: Handler,
+    event: dict[str, Any],
+    wait: Callable[[float], bool],
+    on_failure: OnFailure | None = None,
+) -> bool:
+    """Invoke as Lambda invokes asynchronously: retried twice, then the on-failure destination.
 
     ``wait(seconds)`` sleeps between attempts and returns True when the stack is stopping.
+    Without ``on_failure`` a failed event is dropped (logged). Whether it succeeded.
     """
+    reason = ""
     for attempt in range(1, ASYNC_ATTEMPTS + 1):
         try:
-            handler(event, LambdaContext(name))
-            return
-        except Exception:
+            with invocation(name):
+                handler(event, LambdaContext(name))
+            return True
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
             log.exception("%s failed (attempt %d of %d)", name, attempt, ASYNC_ATTEMPTS)
-            if wait(attempt):
-                return
-    log.error("%s: event dropped after %d attempts", name, ASYNC_ATTEMPTS)
+        except LambdaCrash as crash:
+            reason = f"the function crashed: {crash}"
+            log.error("%s crashed: %s (attempt %d of %d)", name, crash, attempt, ASYNC_ATTEMPTS)
+        if wait(attempt):
+            return False
+    if on_failure is not None:
+        on_failure(name, event, reason)
+    else:
+        log.error("%s: event dropped after %d attempts", name, ASYNC_ATTEMPTS)
+    return False
 
 
 def run_scheduled(app: Any, name: str, region: str = "us-east-1") -> Any:
@@ -83,6 +162,7 @@ def run_scheduled(app: Any, name: str, region: str = "us-east-1") -> Any:
         )
     source = matches[0]
     handler = resolve_handler(source.handler_string)
-    return handler(
-        scheduled_event(f"opsbot-local-{source.name}", region), LambdaContext(source.name)
-    )
+    with invocation(source.name):
+        return handler(
+            scheduled_event(f"opsbot-local-{source.name}", region), LambdaContext(source.name)
+        )

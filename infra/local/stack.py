@@ -17,7 +17,7 @@ import sys
 import threading
 from typing import Any
 
-from infra.local import stack_commands
+from infra.local import lambda_logs, stack_commands
 from infra.local.embedded import aws_env, client
 from infra.local.settings import (
     ACCOUNT,
@@ -173,6 +173,7 @@ class LocalStack:
 
     def _start_app(self) -> list[str]:
         """Feed the app's event sources and serve its REST API; what is being fed."""
+        lambda_logs.install()  # before the app makes its loggers
         sys.path.insert(0, str(ROOT))
         from app import app as chalice_app
         from infra.local.event_sources import EventSources
@@ -182,16 +183,16 @@ class LocalStack:
         self._parts.append(sources)
 
         from chalice.config import Config
-        from chalice.local import create_local_server
+
+        from infra.local.api import ApiServer
 
         config = Config(
             chalice_stage="local",
             config_from_disk=json.loads((ROOT / ".chalice" / "config.json").read_text()),
         )
-        server = create_local_server(chalice_app, config, "127.0.0.1", self.settings.api_port)
-        thread = threading.Thread(target=server.server.serve_forever, name="api", daemon=True)
-        thread.start()
-        self._parts.append(server)
+        api = ApiServer(chalice_app, config, self.settings.api_port)
+        api.start()
+        self._parts.append(api)
         return fed
 
     def wait(self) -> None:
@@ -205,11 +206,7 @@ class LocalStack:
         """Stop every part, newest first."""
         for part in reversed(self._parts):
             try:
-                if hasattr(part, "server") and hasattr(part, "app_object"):
-                    part.server.shutdown()
-                    part.server.server_close()
-                else:
-                    part.stop()
+                part.stop()
             except Exception:
                 log.exception("while stopping %s", type(part).__name__)
         self._parts.clear()
