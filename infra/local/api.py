@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from http.server import HTTPServer
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -35,6 +36,7 @@ class ApiHttpServer(ThreadingMixIn, HTTPServer):
 
     daemon_threads = True
     request_queue_size = BACKLOG
+    on_crash: Callable[[], None] | None = None  # told of each crashed invocation
 
 
 class _Gateway(LocalGateway):
@@ -70,6 +72,9 @@ class ApiRequestHandler(ChaliceRequestHandler):
                 super()._generic_handle()
         except LambdaCrash as crash:
             log.error("%s %s: the function crashed (%s); 502", self.command, self.path, crash)
+            on_crash = getattr(self.server, "on_crash", None)
+            if on_crash is not None:
+                on_crash()
             self._send_http_response_with_body(
                 502,
                 {"x-amzn-ErrorType": "InternalServerErrorException"},
@@ -99,11 +104,19 @@ def _local_app(app: Any) -> None:
 class ApiServer:
     """The app's REST API on 127.0.0.1, served from a background thread."""
 
-    def __init__(self, app: Any, config: Config, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        app: Any,
+        config: Config,
+        port: int,
+        host: str = "127.0.0.1",
+        on_crash: Callable[[], None] | None = None,
+    ) -> None:
         _local_app(app)
         self._dev = LocalDevServer(
             app, config, host, port, handler_cls=ApiRequestHandler, server_cls=ApiHttpServer
         )
+        self._dev.server.on_crash = on_crash
         self._thread = threading.Thread(
             target=self._dev.server.serve_forever, name="api", daemon=True
         )

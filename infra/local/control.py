@@ -15,10 +15,20 @@ from typing import Any
 
 from infra.local.alarm_notice import alarm_notification, default_reason
 from infra.local.embedded import aws_env, client
-from infra.local.settings import REGION, ROOT, state_dir
+from infra.local.settings import state_dir
 from infra.local.state import STATE_FILE, pid_alive
 
-__all__ = ["ControlError", "alarm", "alarm_notification", "rollout_fail", "spend", "tick"]
+__all__ = [
+    "ControlError",
+    "alarm",
+    "alarm_notification",
+    "faults",
+    "rollout_fail",
+    "spend",
+    "tick",
+]
+
+TICK_TIMEOUT_SECONDS = 300  # a scheduled check with its retries
 
 
 class ControlError(Exception):
@@ -103,23 +113,15 @@ def alarm(name: str, state: str, *, reason: str | None = None) -> str:
 
 
 def tick(name: str) -> str:
-    """Run one scheduled handler once, in this process, against the running stack."""
-    import sys
+    """Run one scheduled handler once in the running stack, as its schedule would."""
+    answer = command("tick", {"name": name}, timeout=TICK_TIMEOUT_SECONDS)
+    return str(answer["message"])
 
-    from infra.local import slack_relay
 
-    info = stack_info()
-    _use_stack(info)
-    slack_relay.install(info["sink_url"])
-    sys.path.insert(0, str(ROOT))
-    from app import app as chalice_app
-    from infra.local.lambda_runtime import run_scheduled
-
-    try:
-        result = run_scheduled(chalice_app, name, REGION)
-    except LookupError as exc:
-        raise ControlError(str(exc)) from None
-    return f"ran {name}: {json.dumps(result, default=str)}"
+def faults(settings: dict[str, Any] | None = None, *, off: bool = False) -> str:
+    """Set the faults in force (``settings``), turn them off, or (neither) say what is set."""
+    body: dict[str, Any] = {"off": True} if off else {"set": settings} if settings else {}
+    return str(command("faults", body)["message"])
 
 
 def spend(budget: str, amount: float) -> str:

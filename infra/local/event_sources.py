@@ -6,14 +6,18 @@ very handler Lambda would call, with the event shape Lambda sends:
 * SQS: long-polls the queue, invokes with up to ``batch_size`` records, deletes what succeeded and
   honours a ``batchItemFailures`` reply (the failed messages stay, become visible again after the
   visibility timeout, and SQS's redrive policy moves them to the DLQ), as Lambda's event source
-  mapping does.
+  mapping does. A function error or crash returns the whole batch the same way.
 * SNS: a bridge SQS queue subscribed to the topic in the embedded AWS; each notification becomes
   a one-record ``aws:sns`` event, as Lambda's SNS subscription delivers it. Like Lambda's
-  asynchronous invocation, a failing invocation is retried twice, then dropped (logged).
+  asynchronous invocation, a failing invocation is retried twice, then goes to the function's
+  on-failure destination if the packaged template gives it one, else is dropped (logged, counted).
 * EventBridge: a rule with the handler's event pattern in the embedded AWS, targeting a bridge
   queue; each matched event is delivered as EventBridge delivers it (asynchronous retries too).
 * Schedules: ``rate(...)`` expressions fire on their period; any scheduled handler can be run
-  once on demand (``python -m infra.local tick NAME``).
+  once on demand (``python -m infra.local tick NAME``), as an asynchronous invocation too.
+
+Faults (``faults.Faults``) decide which EventBridge events are lost and which deliveries are
+made twice; the sources count how they reacted to crashes and failures.
 """
 
 from __future__ import annotations
@@ -30,9 +34,12 @@ from infra.local.event_shapes import (
     sns_lambda_event,
     sqs_lambda_record,
 )
+from infra.local.faults import Faults
 from infra.local.lambda_runtime import (
+    AsyncOutcome,
     LambdaContext,
     LambdaCrash,
+    find_schedule,
     invocation,
     invoke_async,
     resolve_handler,
@@ -52,11 +59,15 @@ class EventSources:
         client: Callable[[str], Any],
         region: str = "us-east-1",
         run_schedules: bool = True,
+        faults: Faults | None = None,
+        destinations: dict[str, str] | None = None,
     ) -> None:
         self._app = app
         self._client = client
         self._region = region
         self._run_schedules = run_schedules
+        self._faults = faults or Faults()
+        self._destinations = destinations or {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -160,32 +171,75 @@ class EventSources:
             if not messages:
                 continue
             event = {"Records": [sqs_lambda_record(m, arn, self._region) for m in messages]}
-            try:
-                with invocation(name):
-                    reply = handler(event, LambdaContext(name))
-            except Exception:
-                log.exception(
-                    "%s raised; the whole batch of %d returns to the queue", name, len(messages)
-                )
-                continue
-            except LambdaCrash as crash:
-                log.error(
-                    "%s crashed (%s); the whole batch of %d returns to the queue after its "
-                    "visibility timeout",
-                    name,
-                    crash,
-                    len(messages),
-                )
-                continue
-            failed = {
-                f.get("itemIdentifier")
-                for f in (reply or {}).get("batchItemFailures", [])
-                if isinstance(reply, dict)
-            }
-            self._delete(url, [m for m in messages if m["MessageId"] not in failed])
+            done = self._invoke_sqs(name, handler, event, messages)
+            if self._faults.duplicate(name):  # delivered again, as SQS at least once may
+                done |= self._invoke_sqs(name, handler, event, messages)
+            self._delete(url, [m for m in messages if m["MessageId"] in done])
 
-    def _invoke_async(self, name: str, handler: Callable[..., Any], event: dict[str, Any]) -> None:
-        invoke_async(name, handler, event, self._stop.wait)
+    def _invoke_sqs(
+        self,
+        name: str,
+        handler: Callable[..., Any],
+        event: dict[str, Any],
+        messages: list[dict[str, Any]],
+    ) -> set[str]:
+        """One invocation with a batch; the ids of the messages it processed."""
+        try:
+            with invocation(name):
+                reply = handler(event, LambdaContext(name))
+        except Exception:
+            log.exception(
+                "%s raised; the whole batch of %d returns to the queue", name, len(messages)
+            )
+            return set()
+        except LambdaCrash as crash:
+            log.error(
+                "%s crashed (%s); the whole batch of %d returns to the queue after its "
+                "visibility timeout",
+                name,
+                crash,
+                len(messages),
+            )
+            self._faults.count("sqs_redeliveries", len(messages))
+            return set()
+        failed = {
+            f.get("itemIdentifier")
+            for f in (reply or {}).get("batchItemFailures", [])
+            if isinstance(reply, dict)
+        }
+        return {m["MessageId"] for m in messages if m["MessageId"] not in failed}
+
+    def _invoke_async(
+        self, name: str, handler: Callable[..., Any], event: dict[str, Any]
+    ) -> AsyncOutcome:
+        outcome = invoke_async(name, handler, event, self._stop.wait)
+        if outcome.attempts > 1:
+            self._faults.count("async_retries", outcome.attempts - 1)
+        if not outcome.ok and not self._stop.is_set():
+            self._faults.count("on_failure")
+            destination = self._destinations.get(name)
+            if destination:
+                log.error(
+                    "%s: event sent to its on-failure destination %s after %d attempts: %s",
+                    name,
+                    destination,
+                    outcome.attempts,
+                    outcome.reason,
+                )
+            else:
+                log.error(
+                    "%s: event dropped after %d attempts (no on-failure destination): %s",
+                    name,
+                    outcome.attempts,
+                    outcome.reason,
+                )
+        return outcome
+
+    def _deliver(self, name: str, handler: Callable[..., Any], event: dict[str, Any]) -> None:
+        """An asynchronous delivery, made a second time when faults duplicate it."""
+        self._invoke_async(name, handler, event)
+        if self._faults.duplicate(name):
+            self._invoke_async(name, handler, event)
 
     def _sns_loop(
         self, name: str, handler: Callable[..., Any], url: str, subscription: str
@@ -195,7 +249,7 @@ class EventSources:
             self._delete(url, messages)
             for message in messages:
                 envelope = json.loads(message["Body"])
-                self._invoke_async(name, handler, sns_lambda_event(envelope, subscription))
+                self._deliver(name, handler, sns_lambda_event(envelope, subscription))
 
     def _events_loop(self, name: str, handler: Callable[..., Any], url: str) -> None:
         while not self._stop.is_set():
@@ -207,11 +261,21 @@ class EventSources:
                 # EventBridge delivers the former and never the latter.
                 event.pop("ingestion-time", None)
                 event.setdefault("account", ACCOUNT)
-                self._invoke_async(name, handler, event)
+                if self._faults.lose(event):
+                    log.warning("%s: lost %s event %s", name, event.get("source"), event.get("id"))
+                    continue
+                self._deliver(name, handler, event)
 
     def _schedule_loop(self, name: str, handler: Callable[..., Any], period: float) -> None:
         while not self._stop.wait(period):
             self._invoke_async(name, handler, scheduled_event(f"opsbot-local-{name}", self._region))
+
+    def tick(self, name: str) -> AsyncOutcome:
+        """Run one scheduled handler once, as its schedule would (LookupError: no such one)."""
+        source = find_schedule(self._app, name)
+        handler = resolve_handler(source.handler_string)
+        event = scheduled_event(f"opsbot-local-{source.name}", self._region)
+        return self._invoke_async(source.name, handler, event)
 
     def stop(self) -> None:
         """Stop every loop (each finishes its current receive)."""

@@ -6,8 +6,7 @@
 * ``LambdaCrash``: the invocation died (timeout, out of memory). A ``BaseException``, so no code
   of the function catches it; each event source reacts to it as Lambda's does.
 * ``invoke_async``: an asynchronous invocation (SNS, EventBridge, schedules) as Lambda makes it:
-  the first try and two retries, then the event is dropped (logged).
-* ``run_scheduled``: one scheduled handler once, as its schedule would (``tick``).
+  the first try and two retries.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from infra.local import lambda_logs
-from infra.local.event_shapes import scheduled_event
 from infra.local.settings import ACCOUNT
 
 log = logging.getLogger("opsbot.local.events")
@@ -49,9 +47,11 @@ class Invocation:
 
 
 class Listener(Protocol):
-    """Told when an invocation starts and ends (in its thread)."""
+    """Told when an invocation starts, returns (it may still die then) and ends."""
 
     def started(self, invocation: Invocation) -> None: ...
+
+    def returning(self, invocation: Invocation) -> None: ...
 
     def ended(self, invocation: Invocation) -> None: ...
 
@@ -78,6 +78,8 @@ def invocation(
     _current.invocation = inv
     try:
         yield inv
+        for listener in listeners:
+            listener.returning(inv)
     finally:
         _current.invocation = None
         lambda_logs.end()
@@ -113,44 +115,44 @@ def resolve_handler(handler_string: str) -> Callable[[dict[str, Any], Any], Any]
     return handler
 
 
-OnFailure = Callable[[str, dict[str, Any], str], None]
+@dataclass
+class AsyncOutcome:
+    """How an asynchronous invocation ended: its result, or why its last attempt failed."""
+
+    ok: bool
+    attempts: int
+    result: Any = None
+    reason: str = ""
 
 
 def invoke_async(
-    name: str,
-    handler: Handler,
-    event: dict[str, Any],
-    wait: Callable[[float], bool],
-    on_failure: OnFailure | None = None,
-) -> bool:
-    """Invoke as Lambda invokes asynchronously: retried twice, then the on-failure destination.
+    name: str, handler: Handler, event: dict[str, Any], wait: Callable[[float], bool]
+) -> AsyncOutcome:
+    """Invoke as Lambda invokes asynchronously: the first try and two retries.
 
-    ``wait(seconds)`` sleeps between attempts and returns True when the stack is stopping.
-    Without ``on_failure`` a failed event is dropped (logged). Whether it succeeded.
+    A function error and a crash count alike. ``wait(seconds)`` sleeps between attempts and
+    returns True when the stack is stopping. What becomes of a failed event is the caller's
+    (its on-failure destination, or dropped).
     """
     reason = ""
     for attempt in range(1, ASYNC_ATTEMPTS + 1):
         try:
             with invocation(name):
-                handler(event, LambdaContext(name))
-            return True
+                result = handler(event, LambdaContext(name))
+            return AsyncOutcome(ok=True, attempts=attempt, result=result)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             log.exception("%s failed (attempt %d of %d)", name, attempt, ASYNC_ATTEMPTS)
         except LambdaCrash as crash:
             reason = f"the function crashed: {crash}"
             log.error("%s crashed: %s (attempt %d of %d)", name, crash, attempt, ASYNC_ATTEMPTS)
-        if wait(attempt):
-            return False
-    if on_failure is not None:
-        on_failure(name, event, reason)
-    else:
-        log.error("%s: event dropped after %d attempts", name, ASYNC_ATTEMPTS)
-    return False
+        if attempt < ASYNC_ATTEMPTS and wait(attempt):
+            return AsyncOutcome(ok=False, attempts=attempt, reason="the stack is stopping")
+    return AsyncOutcome(ok=False, attempts=ASYNC_ATTEMPTS, reason=reason)
 
 
-def run_scheduled(app: Any, name: str, region: str = "us-east-1") -> Any:
-    """Run one scheduled handler once, as its schedule would; names may be abbreviated."""
+def find_schedule(app: Any, name: str) -> Any:
+    """The app's scheduled event source called ``name`` (or uniquely containing it)."""
     from chalice.app import ScheduledEventConfig
 
     schedules = [s for s in app.event_sources if isinstance(s, ScheduledEventConfig)]
@@ -160,9 +162,4 @@ def run_scheduled(app: Any, name: str, region: str = "us-east-1") -> Any:
         raise LookupError(
             f"no single scheduled handler matches {name!r} (scheduled handlers: {known})"
         )
-    source = matches[0]
-    handler = resolve_handler(source.handler_string)
-    with invocation(source.name):
-        return handler(
-            scheduled_event(f"opsbot-local-{source.name}", region), LambdaContext(source.name)
-        )
+    return matches[0]

@@ -29,7 +29,7 @@ from infra.local.settings import (
     LocalSettings,
 )
 from infra.local.state import forget_state, port_free, running_stack, write_state
-from infra.local.template import app_environment, deploy_template
+from infra.local.template import app_environment, deploy_template, on_failure_destinations
 
 log = logging.getLogger("opsbot.local")
 
@@ -65,7 +65,7 @@ class LocalStack:
         os.environ.update(env)
         self._put_secrets(env["OPSBOT_PARAMETER_PREFIX"], sink.url)
         self._start_simulators(sink)
-        fed = self._start_app()
+        fed = self._start_app(sink)
 
         info = {
             "pid": os.getpid(),
@@ -98,6 +98,9 @@ class LocalStack:
     def _start_moto(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        from infra.local import ddb_atomic
+
+        ddb_atomic.install()  # conditional writes atomic, as DynamoDB makes them
         moto = ThreadedMotoServer(
             ip_address="127.0.0.1", port=self.settings.aws_port, verbose=False
         )
@@ -171,16 +174,35 @@ class LocalStack:
         acm_simulator.install()
         self._parts.append(acm_simulator)
 
-    def _start_app(self) -> list[str]:
-        """Feed the app's event sources and serve its REST API; what is being fed."""
-        lambda_logs.install()  # before the app makes its loggers
+    def _start_app(self, sink: Any) -> list[str]:
+        """Feed the app's event sources and serve its REST API; what is being fed.
+
+        Every invocation runs with its own logger keys, and under the faults in force (none
+        until ``faults`` sets some); both are installed before the app makes a logger or client.
+        """
+        from infra.local import lambda_runtime
+        from infra.local.faults import Faults
+
+        lambda_logs.install()
+        faults = Faults()
+        faults.install()
+        lambda_runtime.listeners.append(faults)
+        sink.controls["faults"] = lambda body: stack_commands.faults(faults, body)
+
         sys.path.insert(0, str(ROOT))
         from app import app as chalice_app
         from infra.local.event_sources import EventSources
 
-        sources = EventSources(app=chalice_app, client=client, region=REGION)
+        sources = EventSources(
+            app=chalice_app,
+            client=client,
+            region=REGION,
+            faults=faults,
+            destinations=on_failure_destinations(),
+        )
         fed = sources.start()
         self._parts.append(sources)
+        sink.controls["tick"] = lambda body: stack_commands.tick(sources, body)
 
         from chalice.config import Config
 
@@ -190,7 +212,9 @@ class LocalStack:
             chalice_stage="local",
             config_from_disk=json.loads((ROOT / ".chalice" / "config.json").read_text()),
         )
-        api = ApiServer(chalice_app, config, self.settings.api_port)
+        api = ApiServer(
+            chalice_app, config, self.settings.api_port, on_crash=lambda: faults.count("rest_502")
+        )
         api.start()
         self._parts.append(api)
         return fed

@@ -13,6 +13,8 @@ from infra.local.settings import ACCOUNT
 
 if TYPE_CHECKING:
     from infra.local.ecs_sim import RolloutSimulator
+    from infra.local.event_sources import EventSources
+    from infra.local.faults import Faults
 
 
 def rollout_fail(simulator: RolloutSimulator, body: dict[str, Any]) -> dict[str, Any]:
@@ -37,3 +39,26 @@ def spend(body: dict[str, Any]) -> dict[str, Any]:
         "ok": True,
         "message": f"budget {body['budget']} actual spend is now {body['amount']} USD",
     }
+
+
+def tick(sources: EventSources, body: dict[str, Any]) -> dict[str, Any]:
+    """Run one scheduled handler once, as its schedule would (an asynchronous invocation)."""
+    import json
+
+    name = str(body["name"])
+    outcome = sources.tick(name)
+    if not outcome.ok:
+        raise RuntimeError(f"{name} failed after {outcome.attempts} attempts: {outcome.reason}")
+    return {"ok": True, "message": f"ran {name}: {json.dumps(outcome.result, default=str)}"}
+
+
+def faults(state: Faults, body: dict[str, Any]) -> dict[str, Any]:
+    """``{"set": {...rates, seed}}`` puts faults in force, ``{"off": true}`` ends them; the
+    settings and counters either way."""
+    from infra.local.faults import FaultSettings
+
+    if body.get("off"):
+        state.off()
+    elif body.get("set"):
+        state.configure(FaultSettings.from_body(dict(body["set"])))
+    return state.status()

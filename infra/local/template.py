@@ -7,6 +7,7 @@ import logging
 import re
 import time
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra.local.embedded import client
@@ -67,3 +68,40 @@ def app_environment(outputs: dict[str, str], settings: LocalSettings) -> dict[st
         }
     )
     return env
+
+
+def on_failure_destinations(path: Path | None = None) -> dict[str, str]:
+    """Function name -> its on-failure destination (as the packaged template names it).
+
+    Read from ``infra/app-merge.json``: an ``EventInvokeConfig`` on a function (SAM) or an
+    ``AWS::Lambda::EventInvokeConfig`` resource naming it. Chalice names a function's resource
+    after its handler (``alarm_notification`` -> ``AlarmNotification``).
+    """
+    try:
+        template = json.loads((path or ROOT / "infra" / "app-merge.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    found: dict[str, str] = {}
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        props = resource.get("Properties") or {}
+        if resource.get("Type") == "AWS::Lambda::EventInvokeConfig":
+            target = props.get("FunctionName")
+            logical_id = target.get("Ref", "") if isinstance(target, dict) else str(target)
+            config = props
+        else:
+            config = props.get("EventInvokeConfig") or {}
+        on_failure = (config.get("DestinationConfig") or {}).get("OnFailure") or {}
+        destination = on_failure.get("Destination")
+        if destination:
+            name = re.sub(r"(?<!^)(?=[A-Z])", "_", logical_id).lower()
+            found[name] = f"{on_failure.get('Type', '')} {_describe(destination)}".strip()
+    return found
+
+
+def _describe(value: object) -> str:
+    """A template value (an ARN, or a Ref / GetAtt / ImportValue) as a person reads it."""
+    if isinstance(value, dict) and len(value) == 1:
+        ((fn, arg),) = value.items()
+        inner = ".".join(map(str, arg)) if isinstance(arg, list) else _describe(arg)
+        return f"{fn.removeprefix('Fn::')}({inner})"
+    return str(value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import requests
 
@@ -14,7 +15,7 @@ CLIENTS = 50
 
 def test_fifty_concurrent_clients_get_answers_not_resets(stack: Stack) -> None:
     """Reads and refused POSTs (nothing changes in AWS), all at once."""
-    calls = []
+    calls: list[tuple[str, str, dict[str, Any] | None, int]] = []
     for i in range(CLIENTS):
         if i % 3 == 0:
             calls.append(("GET", "/services/demo/web", None, 200))
@@ -25,7 +26,7 @@ def test_fifty_concurrent_clients_get_answers_not_resets(stack: Stack) -> None:
             calls.append(("POST", "/services/demo/web/scale", {"desired": 99}, 400))
     start = threading.Barrier(CLIENTS)
 
-    def call(spec: tuple[str, str, dict[str, object] | None, int]) -> requests.Response:
+    def call(spec: tuple[str, str, dict[str, Any] | None, int]) -> requests.Response:
         method, path, body, _ = spec
         start.wait()
         return stack.request(method, path, json=body)
