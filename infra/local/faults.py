@@ -136,27 +136,26 @@ class Faults:
 
     # -- decisions ---------------------------------------------------------------------------
 
-    def _roll(self, kind: str, key: str) -> bool:
+    def _stream(self, kind: str, key: str) -> random.Random:
+        """The decision stream of (seed, kind, key); the caller holds the lock."""
+        name = f"{kind}:{key}"
+        stream = self._streams.get(name)
+        if stream is None:
+            stream = self._streams[name] = random.Random(f"{self.settings.seed}:{name}")
+        return stream
+
+    def _roll(self, kind: str, key: str, *, counted: bool = True) -> bool:
         """Whether a fault of ``kind`` hits ``key`` now (its stream's next draw)."""
         with self._lock:
             rate = float(getattr(self.settings, kind))
-            if rate <= 0:
-                return False
-            stream = self._streams.get(f"{kind}:{key}")
-            if stream is None:
-                stream = random.Random(f"{self.settings.seed}:{kind}:{key}")
-                self._streams[f"{kind}:{key}"] = stream
-            hit = stream.random() < rate
-            if hit:
+            hit = rate > 0 and self._stream(kind, key).random() < rate
+            if hit and counted:
                 self._counts[kind] += 1
             return hit
 
     def _draw(self, kind: str, key: str) -> float:
         with self._lock:
-            stream = self._streams.setdefault(
-                f"{kind}:{key}", random.Random(f"{self.settings.seed}:{kind}:{key}")
-            )
-            return stream.random()
+            return self._stream(kind, key).random()
 
     def lose(self, event: dict[str, Any]) -> bool:
         """Whether this EventBridge event bound for opsbot is lost (schedules never are)."""
@@ -172,19 +171,9 @@ class Faults:
     def started(self, invocation: Invocation) -> None:
         """Choose whether (and at which AWS call) this invocation crashes."""
         name = invocation.function
-        if self._roll_crash(name):
+        if self._roll("crashes", name, counted=False):  # counted when it happens
             calls = max(1, self._calls.get(name, 1))
             invocation.crash_at = 1 + int(self._draw("crash_at", name) * calls)
-
-    def _roll_crash(self, function: str) -> bool:
-        with self._lock:
-            rate = self.settings.crashes
-            if rate <= 0:
-                return False
-            stream = self._streams.setdefault(
-                f"crashes:{function}", random.Random(f"{self.settings.seed}:crashes:{function}")
-            )
-            return stream.random() < rate
 
     def returning(self, invocation: Invocation) -> None:
         """An invocation chosen to crash that made fewer calls than its crash point dies now."""
