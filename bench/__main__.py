@@ -134,10 +134,10 @@ def main() -> int:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        from infra.local.control import alarm_notification
-        from infra.local.event_sources import sns_lambda_event
+        from infra.local.alarm_notice import alarm_notification
+        from infra.local.event_shapes import sns_lambda_event
         from infra.local.seed import seed_demo
-        from infra.local.stack import deploy_template
+        from infra.local.template import deploy_template
 
         outputs = deploy_template({"NamePrefix": "opsbot", "WorkerTimeoutSeconds": "5"})
         seed_demo(alarms_topic_arn=outputs["AlarmsTopicArn"])

@@ -5,6 +5,9 @@ alarm NAME ALARM|OK       set an alarm's state and publish CloudWatch's notifica
 tick NAME                 run a scheduled handler once (certificates, budgets, ...)
 spend BUDGET AMOUNT       set a budget's actual spend
 rollout-fail SERVICE      the next rollout of SERVICE in demo fails (circuit breaker rolls back)
+faults [--aws-errors R] [--crashes R] [--lost-events R] [--duplicates R] [--seed N]
+                          inject faults into opsbot's functions until `faults off`;
+                          `faults` alone prints the setting and what was injected
 """
 
 from __future__ import annotations
@@ -36,6 +39,18 @@ def main(argv: list[str] | None = None) -> int:
     fail = sub.add_parser("rollout-fail", help="make the next rollout of a service fail")
     fail.add_argument("service")
     fail.add_argument("--cluster", default="demo")
+    faults = sub.add_parser(
+        "faults", help="inject faults into opsbot's functions (game days); `faults off` ends them"
+    )
+    faults.add_argument("off", nargs="?", choices=["off"], help="end the faults")
+    for name, what in (
+        ("aws-errors", "each AWS call fails with throttling or a 5xx"),
+        ("crashes", "each invocation dies at one of its AWS calls"),
+        ("lost-events", "each EventBridge event bound for opsbot (ECS, ACM) is lost"),
+        ("duplicates", "each SQS, SNS or EventBridge delivery is made twice"),
+    ):
+        faults.add_argument(f"--{name}", type=_rate, metavar="R", help=f"probability that {what}")
+    faults.add_argument("--seed", type=int, metavar="N", help="makes a run reproducible")
     args = parser.parse_args(argv)
 
     if args.command == "run":
@@ -51,10 +66,36 @@ def main(argv: list[str] | None = None) -> int:
             print(control.spend(args.budget, args.amount))
         elif args.command == "rollout-fail":
             print(control.rollout_fail(args.service, cluster=args.cluster))
+        elif args.command == "faults":
+            print(_faults(parser, args))
     except control.ControlError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a probability from 0 to 1")
+    return value
+
+
+def _faults(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    rates = {
+        name: getattr(args, name)
+        for name in ("aws_errors", "crashes", "lost_events", "duplicates")
+        if getattr(args, name) is not None
+    }
+    if args.off:
+        if rates or args.seed is not None:
+            parser.error("faults off takes no rates")
+        return control.faults(off=True)
+    if not rates:
+        if args.seed is not None:
+            parser.error("--seed needs at least one rate")
+        return control.faults()
+    return control.faults({**rates, "seed": args.seed})
 
 
 if __name__ == "__main__":

@@ -6,163 +6,47 @@ very handler Lambda would call, with the event shape Lambda sends:
 * SQS: long-polls the queue, invokes with up to ``batch_size`` records, deletes what succeeded and
   honours a ``batchItemFailures`` reply (the failed messages stay, become visible again after the
   visibility timeout, and SQS's redrive policy moves them to the DLQ), as Lambda's event source
-  mapping does.
+  mapping does. A function error or crash returns the whole batch the same way.
 * SNS: a bridge SQS queue subscribed to the topic in the embedded AWS; each notification becomes
   a one-record ``aws:sns`` event, as Lambda's SNS subscription delivers it. Like Lambda's
-  asynchronous invocation, a failing invocation is retried twice, then dropped (logged).
+  asynchronous invocation, a failing invocation is retried twice, then goes to the function's
+  on-failure destination if the packaged template gives it one, else is dropped (logged, counted).
 * EventBridge: a rule with the handler's event pattern in the embedded AWS, targeting a bridge
   queue; each matched event is delivered as EventBridge delivers it (asynchronous retries too).
 * Schedules: ``rate(...)`` expressions fire on their period; any scheduled handler can be run
-  once on demand (``python -m infra.local tick NAME``).
+  once on demand (``python -m infra.local tick NAME``), as an asynchronous invocation too.
+
+Faults (``faults.Faults``) decide which EventBridge events are lost and which deliveries are
+made twice; the sources count how they reacted to crashes and failures.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import threading
-import time
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
+from infra.local.event_shapes import (
+    rate_seconds,
+    scheduled_event,
+    sns_lambda_event,
+    sqs_lambda_record,
+)
+from infra.local.faults import Faults
+from infra.local.lambda_runtime import (
+    AsyncOutcome,
+    LambdaContext,
+    LambdaCrash,
+    find_schedule,
+    invocation,
+    invoke_async,
+    resolve_handler,
+)
+from infra.local.settings import ACCOUNT
+
 log = logging.getLogger("opsbot.local.events")
-
-ACCOUNT = "123456789012"
-ASYNC_ATTEMPTS = 3  # Lambda: the first try and two retries
-
-
-class LambdaContext:
-    """The parts of Lambda's context object handlers use."""
-
-    def __init__(self, function_name: str, timeout_seconds: int = 60) -> None:
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = 512
-        self.invoked_function_arn = (
-            f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:opsbot-local-{function_name}"
-        )
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/opsbot-local-{function_name}"
-        self.log_stream_name = "local"
-        self._deadline = time.monotonic() + timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before the (notional) timeout."""
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-def resolve_handler(handler_string: str) -> Callable[[dict[str, Any], Any], Any]:
-    """The callable behind a Chalice handler string such as ``chalicelib.handlers.worker.work``."""
-    module_name, _, attr = handler_string.rpartition(".")
-    module = importlib.import_module(module_name)
-    handler: Callable[[dict[str, Any], Any], Any] = getattr(module, attr)
-    return handler
-
-
-def _iso(ts: float | None = None) -> str:
-    when = datetime.fromtimestamp(ts, UTC) if ts is not None else datetime.now(UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-
-
-def sqs_lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
-    """One record of an ``aws:sqs`` Lambda event, from a ReceiveMessage result."""
-    attrs = {
-        name: {
-            "stringValue": value.get("StringValue"),
-            "binaryValue": value.get("BinaryValue"),
-            "stringListValues": [],
-            "binaryListValues": [],
-            "dataType": value["DataType"],
-        }
-        for name, value in message.get("MessageAttributes", {}).items()
-    }
-    for value in attrs.values():
-        if value["binaryValue"] is None:
-            del value["binaryValue"]
-        if value["stringValue"] is None:
-            del value["stringValue"]
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": {
-            k: v
-            for k, v in message.get("Attributes", {}).items()
-            if k
-            in (
-                "ApproximateReceiveCount",
-                "SentTimestamp",
-                "SenderId",
-                "ApproximateFirstReceiveTimestamp",
-                "MessageGroupId",
-                "MessageDeduplicationId",
-                "SequenceNumber",
-                "AWSTraceHeader",
-            )
-        },
-        "messageAttributes": attrs,
-        "md5OfBody": message.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    }
-
-
-def sns_lambda_event(envelope: dict[str, Any], subscription_arn: str) -> dict[str, Any]:
-    """An ``aws:sns`` Lambda event from the JSON SNS delivers to a subscribed queue."""
-    return {
-        "Records": [
-            {
-                "EventSource": "aws:sns",
-                "EventVersion": "1.0",
-                "EventSubscriptionArn": subscription_arn,
-                "Sns": {
-                    "Type": envelope.get("Type", "Notification"),
-                    "MessageId": envelope["MessageId"],
-                    "TopicArn": envelope["TopicArn"],
-                    "Subject": envelope.get("Subject"),
-                    "Message": envelope["Message"],
-                    "Timestamp": envelope.get("Timestamp") or _iso(),
-                    "SignatureVersion": envelope.get("SignatureVersion", "1"),
-                    "Signature": envelope.get("Signature", "EXAMPLE"),
-                    "SigningCertUrl": envelope.get("SigningCertURL", ""),
-                    "UnsubscribeUrl": envelope.get("UnsubscribeURL", ""),
-                    "MessageAttributes": {
-                        k: {"Type": v.get("Type"), "Value": v.get("Value")}
-                        for k, v in (envelope.get("MessageAttributes") or {}).items()
-                    },
-                },
-            }
-        ]
-    }
-
-
-def scheduled_event(rule_name: str, region: str) -> dict[str, Any]:
-    """The event EventBridge sends a scheduled rule's target."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": ACCOUNT,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": region,
-        "resources": [f"arn:aws:events:{region}:{ACCOUNT}:rule/{rule_name}"],
-        "detail": {},
-    }
-
-
-def rate_seconds(expression: str) -> float | None:
-    """Seconds between runs of ``rate(N unit)``; None for cron expressions."""
-    expression = expression.strip()
-    if not expression.startswith("rate(") or not expression.endswith(")"):
-        return None
-    value, unit = expression[5:-1].split()
-    seconds = {"minute": 60, "hour": 3600, "day": 86400}[unit.rstrip("s")]
-    return int(value) * seconds
 
 
 class EventSources:
@@ -175,11 +59,15 @@ class EventSources:
         client: Callable[[str], Any],
         region: str = "us-east-1",
         run_schedules: bool = True,
+        faults: Faults | None = None,
+        destinations: dict[str, str] | None = None,
     ) -> None:
         self._app = app
         self._client = client
         self._region = region
         self._run_schedules = run_schedules
+        self._faults = faults or Faults()
+        self._destinations = destinations or {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -283,30 +171,75 @@ class EventSources:
             if not messages:
                 continue
             event = {"Records": [sqs_lambda_record(m, arn, self._region) for m in messages]}
-            try:
-                reply = handler(event, LambdaContext(name))
-            except Exception:
-                log.exception(
-                    "%s raised; the whole batch of %d returns to the queue", name, len(messages)
-                )
-                continue
-            failed = {
-                f.get("itemIdentifier")
-                for f in (reply or {}).get("batchItemFailures", [])
-                if isinstance(reply, dict)
-            }
-            self._delete(url, [m for m in messages if m["MessageId"] not in failed])
+            done = self._invoke_sqs(name, handler, event, messages)
+            if self._faults.duplicate(name):  # delivered again, as SQS at least once may
+                done |= self._invoke_sqs(name, handler, event, messages)
+            self._delete(url, [m for m in messages if m["MessageId"] in done])
 
-    def _invoke_async(self, name: str, handler: Callable[..., Any], event: dict[str, Any]) -> None:
-        for attempt in range(1, ASYNC_ATTEMPTS + 1):
-            try:
-                handler(event, LambdaContext(name))
-                return
-            except Exception:
-                log.exception("%s failed (attempt %d of %d)", name, attempt, ASYNC_ATTEMPTS)
-                if self._stop.wait(attempt):
-                    return
-        log.error("%s: event dropped after %d attempts", name, ASYNC_ATTEMPTS)
+    def _invoke_sqs(
+        self,
+        name: str,
+        handler: Callable[..., Any],
+        event: dict[str, Any],
+        messages: list[dict[str, Any]],
+    ) -> set[str]:
+        """One invocation with a batch; the ids of the messages it processed."""
+        try:
+            with invocation(name):
+                reply = handler(event, LambdaContext(name))
+        except Exception:
+            log.exception(
+                "%s raised; the whole batch of %d returns to the queue", name, len(messages)
+            )
+            return set()
+        except LambdaCrash as crash:
+            log.error(
+                "%s crashed (%s); the whole batch of %d returns to the queue after its "
+                "visibility timeout",
+                name,
+                crash,
+                len(messages),
+            )
+            self._faults.count("sqs_redeliveries", len(messages))
+            return set()
+        failed = {
+            f.get("itemIdentifier")
+            for f in (reply or {}).get("batchItemFailures", [])
+            if isinstance(reply, dict)
+        }
+        return {m["MessageId"] for m in messages if m["MessageId"] not in failed}
+
+    def _invoke_async(
+        self, name: str, handler: Callable[..., Any], event: dict[str, Any]
+    ) -> AsyncOutcome:
+        outcome = invoke_async(name, handler, event, self._stop.wait)
+        if outcome.attempts > 1:
+            self._faults.count("async_retries", outcome.attempts - 1)
+        if not outcome.ok and not self._stop.is_set():
+            self._faults.count("on_failure")
+            destination = self._destinations.get(name)
+            if destination:
+                log.error(
+                    "%s: event sent to its on-failure destination %s after %d attempts: %s",
+                    name,
+                    destination,
+                    outcome.attempts,
+                    outcome.reason,
+                )
+            else:
+                log.error(
+                    "%s: event dropped after %d attempts (no on-failure destination): %s",
+                    name,
+                    outcome.attempts,
+                    outcome.reason,
+                )
+        return outcome
+
+    def _deliver(self, name: str, handler: Callable[..., Any], event: dict[str, Any]) -> None:
+        """An asynchronous delivery, made a second time when faults duplicate it."""
+        self._invoke_async(name, handler, event)
+        if self._faults.duplicate(name):
+            self._invoke_async(name, handler, event)
 
     def _sns_loop(
         self, name: str, handler: Callable[..., Any], url: str, subscription: str
@@ -316,7 +249,7 @@ class EventSources:
             self._delete(url, messages)
             for message in messages:
                 envelope = json.loads(message["Body"])
-                self._invoke_async(name, handler, sns_lambda_event(envelope, subscription))
+                self._deliver(name, handler, sns_lambda_event(envelope, subscription))
 
     def _events_loop(self, name: str, handler: Callable[..., Any], url: str) -> None:
         while not self._stop.is_set():
@@ -328,32 +261,24 @@ class EventSources:
                 # EventBridge delivers the former and never the latter.
                 event.pop("ingestion-time", None)
                 event.setdefault("account", ACCOUNT)
-                self._invoke_async(name, handler, event)
+                if self._faults.lose(event):
+                    log.warning("%s: lost %s event %s", name, event.get("source"), event.get("id"))
+                    continue
+                self._deliver(name, handler, event)
 
     def _schedule_loop(self, name: str, handler: Callable[..., Any], period: float) -> None:
         while not self._stop.wait(period):
             self._invoke_async(name, handler, scheduled_event(f"opsbot-local-{name}", self._region))
+
+    def tick(self, name: str) -> AsyncOutcome:
+        """Run one scheduled handler once, as its schedule would (LookupError: no such one)."""
+        source = find_schedule(self._app, name)
+        handler = resolve_handler(source.handler_string)
+        event = scheduled_event(f"opsbot-local-{source.name}", self._region)
+        return self._invoke_async(source.name, handler, event)
 
     def stop(self) -> None:
         """Stop every loop (each finishes its current receive)."""
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=3)
-
-
-def run_scheduled(app: Any, name: str, region: str = "us-east-1") -> Any:
-    """Run one scheduled handler once, as its schedule would; names may be abbreviated."""
-    from chalice.app import ScheduledEventConfig
-
-    schedules = [s for s in app.event_sources if isinstance(s, ScheduledEventConfig)]
-    matches = [s for s in schedules if s.name == name] or [s for s in schedules if name in s.name]
-    if len(matches) != 1:
-        known = ", ".join(sorted(s.name for s in schedules)) or "none"
-        raise LookupError(
-            f"no single scheduled handler matches {name!r} (scheduled handlers: {known})"
-        )
-    source = matches[0]
-    handler = resolve_handler(source.handler_string)
-    return handler(
-        scheduled_event(f"opsbot-local-{source.name}", region), LambdaContext(source.name)
-    )

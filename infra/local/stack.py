@@ -12,170 +12,30 @@ import hashlib
 import json
 import logging
 import os
-import re
-import secrets
 import signal
-import socket
 import sys
 import threading
-import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
-STACK_NAME = "opsbot-local"
-NAME_PREFIX = "opsbot"
-LOCAL_ADMIN = "local-admin"
+from infra.local import lambda_logs, stack_commands
+from infra.local.embedded import aws_env, client
+from infra.local.settings import (
+    ACCOUNT,
+    LOCAL_ADMIN,
+    NAME_PREFIX,
+    REGION,
+    ROOT,
+    STACK_NAME,
+    LocalSettings,
+)
+from infra.local.state import forget_state, port_free, running_stack, write_state
+from infra.local.template import app_environment, deploy_template, on_failure_destinations
 
 log = logging.getLogger("opsbot.local")
 
 
-@dataclass
-class LocalSettings:
-    """What ``make run`` reads from its environment."""
-
-    aws_port: int
-    api_port: int
-    api_token: str
-    token_generated: bool
-    slack_signing_secret: str
-    secret_generated: bool
-    state_dir: Path
-    rollout_seconds: float
-    acm_seconds: float
-    deploy_timeout_seconds: int
-
-    @classmethod
-    def from_env(cls) -> LocalSettings:
-        """Read settings; generate the token and signing secret when unset."""
-        token = os.environ.get("OPSBOT_API_TOKEN", "")
-        secret = os.environ.get("OPSBOT_SLACK_SIGNING_SECRET", "")
-        return cls(
-            aws_port=int(os.environ.get("OPSBOT_AWS_PORT", "4566")),
-            api_port=int(os.environ.get("OPSBOT_API_PORT", "8000")),
-            api_token=token or f"opsbot-{secrets.token_urlsafe(24)}",
-            token_generated=not token,
-            slack_signing_secret=secret or secrets.token_hex(16),
-            secret_generated=not secret,
-            state_dir=Path(os.environ.get("OPSBOT_LOCAL_DIR", str(ROOT / ".opsbot" / "local"))),
-            rollout_seconds=float(os.environ.get("OPSBOT_LOCAL_ROLLOUT_SECONDS", "3")),
-            acm_seconds=float(os.environ.get("OPSBOT_LOCAL_ACM_SECONDS", "2")),
-            deploy_timeout_seconds=int(os.environ.get("OPSBOT_DEPLOY_TIMEOUT_SECONDS", "900")),
-        )
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _running_stack(state_dir: Path) -> dict[str, Any] | None:
-    """What a live stack using this state directory wrote about itself, if one runs."""
-    try:
-        info = dict(json.loads((state_dir / "stack.json").read_text()))
-    except (OSError, ValueError):
-        return None
-    return info if pid_alive(int(info.get("pid", 0))) and info.get("pid") != os.getpid() else None
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def aws_env(endpoint: str) -> dict[str, str]:
-    """The environment that points boto3 at the embedded AWS."""
-    return {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-    }
-
-
-def _client(service: str) -> Any:
-    import boto3
-
-    return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
-
-
-def deploy_template(parameters: dict[str, str]) -> dict[str, str]:
-    """Create the stateful stack from infra/template.yaml; its outputs."""
-    import warnings
-
-    cfn = _client("cloudformation")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        cfn.create_stack(
-            StackName=STACK_NAME,
-            TemplateBody=(ROOT / "infra" / "template.yaml").read_text(),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-        )
-    skipped = sorted(
-        {m.group(0) for w in caught if (m := re.search(r"AWS::\w+::\w+", str(w.message)))}
-    )
-    if skipped:
-        log.info(
-            "moto's CloudFormation skips %s (no local effect; created in AWS)", ", ".join(skipped)
-        )
-    deadline = time.monotonic() + 60
-    while True:
-        stack = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
-        status = stack["StackStatus"]
-        if status == "CREATE_COMPLETE":
-            return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-        if (
-            status.endswith("FAILED")
-            or status.startswith("ROLLBACK")
-            or time.monotonic() > deadline
-        ):
-            raise RuntimeError(
-                f"stack {STACK_NAME} ended {status}: {stack.get('StackStatusReason')}"
-            )
-        time.sleep(0.2)
-
-
-def app_environment(outputs: dict[str, str], settings: LocalSettings) -> dict[str, str]:
-    """The app's environment: the local stage of .chalice/config.json plus the stack outputs."""
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    env = dict(config.get("environment_variables", {}))
-    env.update(config["stages"]["local"].get("environment_variables", {}))
-    env.update(
-        {
-            "OPSBOT_TABLE": outputs["StateTableName"],
-            "OPSBOT_WORK_QUEUE": outputs["WorkQueueName"],
-            "OPSBOT_WORK_DLQ": outputs["WorkDeadLetterQueueName"],
-            "OPSBOT_NOTIFICATIONS_TOPIC_ARN": outputs["NotificationsTopicArn"],
-            "OPSBOT_DEPLOY_TIMEOUT_SECONDS": str(settings.deploy_timeout_seconds),
-        }
-    )
-    return env
-
-
-def _put_secure(ssm: Any, name: str, value: str) -> None:
-    ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
-
-
 class LocalStack:
-    """The running local stack."""
+    """The running local stack: its parts, started in order and stopped newest first."""
 
     def __init__(self, settings: LocalSettings) -> None:
         self.settings = settings
@@ -185,26 +45,11 @@ class LocalStack:
     def start(self) -> dict[str, Any]:
         """Bring everything up; what a control command needs to find it."""
         s = self.settings
-        other = _running_stack(s.state_dir)
-        if other is not None:
-            raise SystemExit(
-                f"a local stack is already running from {s.state_dir} (pid {other['pid']}, "
-                f"API {other.get('api_url')}): stop it first, or set OPSBOT_LOCAL_DIR"
-            )
-        for port, what in ((s.aws_port, "OPSBOT_AWS_PORT"), (s.api_port, "OPSBOT_API_PORT")):
-            if not _port_free(port):
-                raise SystemExit(
-                    f"port {port} on 127.0.0.1 is in use: stop what holds it or set {what}"
-                )
+        self._refuse_to_clash()
         endpoint = f"http://127.0.0.1:{s.aws_port}"
         os.environ.update(aws_env(endpoint))
         os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "false")
-
-        from moto.server import ThreadedMotoServer
-
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s.aws_port, verbose=False)
-        moto.start()
-        self._parts.append(moto)
+        self._start_moto()
         log.info("embedded AWS on %s", endpoint)
 
         outputs = deploy_template({"NamePrefix": NAME_PREFIX, "WorkerTimeoutSeconds": "5"})
@@ -215,31 +60,90 @@ class LocalStack:
         seeded = seed_demo(alarms_topic_arn=outputs["AlarmsTopicArn"], region=REGION)
         log.info("seeded the demo environment")
 
+        sink = self._start_sink()
+        env = app_environment(outputs, s)
+        os.environ.update(env)
+        self._put_secrets(env["OPSBOT_PARAMETER_PREFIX"], sink.url)
+        self._start_simulators(sink)
+        fed = self._start_app(sink)
+
+        info = {
+            "pid": os.getpid(),
+            "aws_endpoint": endpoint,
+            "api_url": f"http://127.0.0.1:{s.api_port}",
+            "sink_url": sink.url,
+            "slack_log": str(s.state_dir / "slack.jsonl"),
+            "app_env": env,
+            "alarms_topic_arn": outputs["AlarmsTopicArn"],
+            "seeded": seeded,
+            "event_sources": fed,
+        }
+        write_state(s.state_dir, info)
+        return info
+
+    def _refuse_to_clash(self) -> None:
+        s = self.settings
+        other = running_stack(s.state_dir)
+        if other is not None:
+            raise SystemExit(
+                f"a local stack is already running from {s.state_dir} (pid {other['pid']}, "
+                f"API {other.get('api_url')}): stop it first, or set OPSBOT_LOCAL_DIR"
+            )
+        for port, what in ((s.aws_port, "OPSBOT_AWS_PORT"), (s.api_port, "OPSBOT_API_PORT")):
+            if not port_free(port):
+                raise SystemExit(
+                    f"port {port} on 127.0.0.1 is in use: stop what holds it or set {what}"
+                )
+
+    def _start_moto(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        from infra.local import ddb_atomic
+
+        ddb_atomic.install()  # conditional writes atomic, as DynamoDB makes them
+        moto = ThreadedMotoServer(
+            ip_address="127.0.0.1", port=self.settings.aws_port, verbose=False
+        )
+        moto.start()
+        self._parts.append(moto)
+
+    def _start_sink(self) -> Any:
+        """The Slack sink and control endpoint; Slack response_urls are relayed to it."""
+        from infra.local import slack_relay
         from infra.local.sink import SinkServer
 
-        s.state_dir.mkdir(parents=True, exist_ok=True)
-        slack_log = s.state_dir / "slack.jsonl"
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        slack_log = self.settings.state_dir / "slack.jsonl"
         slack_log.touch()
         sink = SinkServer(slack_log=slack_log)
         sink.start()
         self._parts.append(sink)
-
-        from infra.local import slack_relay
-
         slack_relay.install(sink.url)  # response_urls (hooks.slack.com) land in the sink too
+        sink.controls["spend"] = stack_commands.spend
+        return sink
 
-        env = app_environment(outputs, s)
-        os.environ.update(env)
-        prefix = env["OPSBOT_PARAMETER_PREFIX"]
-        ssm = _client("ssm")
+    def _put_secrets(self, prefix: str, sink_url: str) -> None:
+        """The local admin's token, the Slack webhook (the sink) and signing secret, in SSM."""
+        s = self.settings
+        ssm = client("ssm")
         digest = hashlib.sha256(s.api_token.encode()).hexdigest()
-        _put_secure(ssm, f"{prefix}/api-tokens", json.dumps({digest: LOCAL_ADMIN}))
-        _put_secure(ssm, f"{prefix}/slack-webhook-url", f"{sink.url}/slack/webhook")
-        _put_secure(ssm, f"{prefix}/slack-signing-secret", s.slack_signing_secret)
+        for name, value in (
+            ("api-tokens", json.dumps({digest: LOCAL_ADMIN})),
+            ("slack-webhook-url", f"{sink_url}/slack/webhook"),
+            ("slack-signing-secret", s.slack_signing_secret),
+        ):
+            ssm.put_parameter(
+                Name=f"{prefix}/{name}", Value=value, Type="SecureString", Overwrite=True
+            )
 
+    def _start_simulators(self, sink: Any) -> None:
+        """ECS rollouts, ACM validation and ELB listener certificates as AWS does them."""
+        from infra.local.acm_sim import AcmSimulator
         from infra.local.ecs_sim import RolloutSimulator
+        from infra.local.elb_sim import ListenerCertificates
 
-        events = _client("events")
+        s = self.settings
+        events = client("events")
 
         def emit(event: dict[str, Any]) -> None:
             events.put_events(
@@ -259,9 +163,7 @@ class LocalStack:
         simulator.install()
         simulator.settle_existing()
         self._parts.append(simulator)
-        sink.controls["rollout-fail"] = lambda body: self._rollout_fail(simulator, body)
-
-        from infra.local.acm_sim import AcmSimulator, ListenerCertificates
+        sink.controls["rollout-fail"] = lambda body: stack_commands.rollout_fail(simulator, body)
 
         listener_certificates = ListenerCertificates()
         listener_certificates.install()
@@ -271,64 +173,51 @@ class LocalStack:
         )
         acm_simulator.install()
         self._parts.append(acm_simulator)
-        sink.controls["spend"] = self._spend
+
+    def _start_app(self, sink: Any) -> list[str]:
+        """Feed the app's event sources and serve its REST API; what is being fed.
+
+        Every invocation runs with its own logger keys, and under the faults in force (none
+        until ``faults`` sets some); both are installed before the app makes a logger or client.
+        """
+        from infra.local import lambda_runtime
+        from infra.local.faults import Faults
+
+        lambda_logs.install()
+        faults = Faults()
+        faults.install()
+        lambda_runtime.listeners.append(faults)
+        sink.controls["faults"] = lambda body: stack_commands.faults(faults, body)
 
         sys.path.insert(0, str(ROOT))
         from app import app as chalice_app
         from infra.local.event_sources import EventSources
 
-        sources = EventSources(app=chalice_app, client=_client, region=REGION)
+        sources = EventSources(
+            app=chalice_app,
+            client=client,
+            region=REGION,
+            faults=faults,
+            destinations=on_failure_destinations(),
+        )
         fed = sources.start()
         self._parts.append(sources)
+        sink.controls["tick"] = lambda body: stack_commands.tick(sources, body)
 
         from chalice.config import Config
-        from chalice.local import create_local_server
+
+        from infra.local.api import ApiServer
 
         config = Config(
             chalice_stage="local",
             config_from_disk=json.loads((ROOT / ".chalice" / "config.json").read_text()),
         )
-        server = create_local_server(chalice_app, config, "127.0.0.1", s.api_port)
-        thread = threading.Thread(target=server.server.serve_forever, name="api", daemon=True)
-        thread.start()
-        self._parts.append(server)
-
-        info = {
-            "pid": os.getpid(),
-            "aws_endpoint": endpoint,
-            "api_url": f"http://127.0.0.1:{s.api_port}",
-            "sink_url": sink.url,
-            "slack_log": str(slack_log),
-            "app_env": env,
-            "alarms_topic_arn": outputs["AlarmsTopicArn"],
-            "seeded": seeded,
-            "event_sources": fed,
-        }
-        (s.state_dir / "stack.json").write_text(json.dumps(info, indent=2))
-        return info
-
-    @staticmethod
-    def _rollout_fail(simulator: Any, body: dict[str, Any]) -> dict[str, Any]:
-        service = str(body["service"])
-        cluster = str(body.get("cluster") or "demo")
-        found = _client("ecs").describe_services(cluster=cluster, services=[service])["services"]
-        if not found:
-            raise ValueError(f"no service {service!r} in cluster {cluster!r}")
-        simulator.fail_next(cluster, service)
-        return {"ok": True, "message": f"the next rollout of {service} in {cluster} will fail"}
-
-    @staticmethod
-    def _spend(body: dict[str, Any]) -> dict[str, Any]:
-        from infra.local.seed import set_actual_spend
-
-        if float(body["amount"]) < 0:
-            raise ValueError("spend cannot be negative")
-
-        set_actual_spend(str(body["budget"]), str(body["amount"]), account_id=ACCOUNT)
-        return {
-            "ok": True,
-            "message": f"budget {body['budget']} actual spend is now {body['amount']} USD",
-        }
+        api = ApiServer(
+            chalice_app, config, self.settings.api_port, on_crash=lambda: faults.count("rest_502")
+        )
+        api.start()
+        self._parts.append(api)
+        return fed
 
     def wait(self) -> None:
         """Block until SIGINT/SIGTERM."""
@@ -341,11 +230,7 @@ class LocalStack:
         """Stop every part, newest first."""
         for part in reversed(self._parts):
             try:
-                if hasattr(part, "server") and hasattr(part, "app_object"):
-                    part.server.shutdown()
-                    part.server.server_close()
-                else:
-                    part.stop()
+                part.stop()
             except Exception:
                 log.exception("while stopping %s", type(part).__name__)
         self._parts.clear()
@@ -400,15 +285,5 @@ def run() -> int:
     finally:
         print("opsbot stopping", flush=True)
         stack.stop()
-        _forget_state(settings.state_dir / "stack.json")
+        forget_state(settings.state_dir)
     return 0
-
-
-def _forget_state(state: Path) -> None:
-    """Remove stack.json if this process wrote it (never another running stack's)."""
-    try:
-        mine = json.loads(state.read_text()).get("pid") == os.getpid()
-    except (OSError, ValueError):
-        return
-    if mine:
-        state.unlink(missing_ok=True)

@@ -104,7 +104,7 @@ def test_at_max_nothing_changes_and_the_reason_is_posted(stack: Stack) -> None:
 def _notification(stack: Stack, name: str, state: str) -> tuple[str, str]:
     from datetime import UTC, datetime
 
-    from infra.local.control import alarm_notification
+    from infra.local.alarm_notice import alarm_notification
 
     found = stack.aws("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
     subject, message = alarm_notification(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from chalicelib import budgets
-from infra.local.seed import set_actual_spend
+from infra.local.demo.budgets import set_actual_spend
 from tests.functional.conftest import ACCOUNT, World
 
 

@@ -25,7 +25,8 @@ from chalicelib.core.errors import OpsError
 from chalicelib.deps import Deps
 from chalicelib.domain.policy import parse_policy
 from chalicelib.records.rotation import Rotation
-from infra.local.acm_sim import AcmSimulator, ListenerCertificates
+from infra.local.acm_sim import AcmSimulator
+from infra.local.elb_sim import ListenerCertificates
 from tests.functional.conftest import ACCOUNT, EVENTS, POLICY, REGION, World, lambda_context
 
 DOMAIN = "demo.example.com"

@@ -11,7 +11,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from infra.local.acm_sim import AcmSimulator, ListenerCertificates
+from infra.local.acm_sim import AcmSimulator
+from infra.local.elb_sim import ListenerCertificates
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

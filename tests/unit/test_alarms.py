@@ -115,8 +115,8 @@ def test_ok_notification() -> None:
 
 
 def test_local_stack_notification_parses_like_the_sample() -> None:
-    """infra/local/control.py's notification (what `alarm NAME ALARM` publishes) parses alike."""
-    from infra.local.control import alarm_notification
+    """infra/local/alarm_notice.py's notification (what `alarm NAME ALARM` sends) parses alike."""
+    from infra.local.alarm_notice import alarm_notification
 
     described = {
         "AlarmName": "web-cpu-high",
@@ -400,7 +400,7 @@ def test_cooldown_in_policy_rule() -> None:
 def test_the_local_alarm_command_writes_metric_math_dimensions_as_cloudwatch_does() -> None:
     from datetime import UTC, datetime
 
-    from infra.local.control import alarm_notification
+    from infra.local.alarm_notice import alarm_notification
 
     described = {
         "AlarmName": "web-5xx-rate",

@@ -1,0 +1,137 @@
+"""The REST API as API Gateway serves it: concurrent clients, one invocation per request.
+
+Chalice's local server takes the requests (its routing, authorizers and event shape), on a
+threading server with a listen backlog of ``BACKLOG`` (Python's default of 5 resets connections
+under a burst of clients). Each request is one invocation (``lambda_runtime.invocation``): its
+own request id, sent back as ``x-amzn-RequestId`` and put in the event's ``requestContext``, and
+its own logger keys, with the request id as correlation id until the function sets another. An
+invocation that crashes (``LambdaCrash``) is answered as API Gateway answers a failed Lambda
+integration: 502 ``{"message": "Internal server error"}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from http.server import HTTPServer
+from socketserver import ThreadingMixIn
+from typing import Any
+
+from chalice.config import Config
+from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGateway
+
+from infra.local.lambda_runtime import LambdaCrash, invocation
+
+log = logging.getLogger("opsbot.local.api")
+
+BACKLOG = 1024
+FUNCTION_NAME = "api_handler"
+_CRASH_BODY = b'{"message": "Internal server error"}'
+
+
+class ApiHttpServer(ThreadingMixIn, HTTPServer):
+    """A thread per connection, and room in the listen queue for a burst of clients."""
+
+    daemon_threads = True
+    request_queue_size = BACKLOG
+    on_crash: Callable[[], None] | None = None  # told of each crashed invocation
+
+
+class _Gateway(LocalGateway):
+    """Chalice's local API Gateway, stamping each event with the request's id."""
+
+    request_id = ""
+
+    def _generate_lambda_event(self, *args: Any, **kwargs: Any) -> Any:
+        event = super()._generate_lambda_event(*args, **kwargs)
+        context = event.setdefault("requestContext", {})
+        context.setdefault("requestId", self.request_id)
+        context.setdefault("stage", "api")
+        return event
+
+
+class ApiRequestHandler(ChaliceRequestHandler):
+    """One HTTP request = one invocation of the API function."""
+
+    def __init__(
+        self, request: Any, client_address: Any, server: Any, app_object: Any, config: Config
+    ) -> None:
+        self.local_gateway = _Gateway(app_object, config)
+        self._request_id = ""
+        # BaseHTTPRequestHandler.__init__ serves the connection's requests right away
+        super(ChaliceRequestHandler, self).__init__(request, client_address, server)
+
+    def _generic_handle(self) -> None:
+        request_id = str(uuid.uuid4())
+        self._request_id = request_id
+        self.local_gateway.request_id = request_id  # type: ignore[attr-defined]
+        try:
+            with invocation(FUNCTION_NAME, request_id, correlation_id=request_id):
+                super()._generic_handle()
+        except LambdaCrash as crash:
+            log.error("%s %s: the function crashed (%s); 502", self.command, self.path, crash)
+            on_crash = getattr(self.server, "on_crash", None)
+            if on_crash is not None:
+                on_crash()
+            self._send_http_response_with_body(
+                502,
+                {"x-amzn-ErrorType": "InternalServerErrorException"},
+                _CRASH_BODY,
+            )
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+
+    def _send_headers(self, headers: Any) -> None:
+        headers = dict(headers)
+        headers.setdefault("x-amzn-RequestId", self._request_id)
+        super()._send_headers(headers)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # access logs: the function's own logs say what happened
+
+
+def _local_app(app: Any) -> None:
+    """Make ``app.current_request`` per thread, as ``chalice.local.create_local_server`` does."""
+    from chalice.local import CustomLocalChalice, LocalChalice
+
+    if not isinstance(app, LocalChalice):
+        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+        app.__class__ = CustomLocalChalice
+
+
+class ApiServer:
+    """The app's REST API on 127.0.0.1, served from a background thread."""
+
+    def __init__(
+        self,
+        app: Any,
+        config: Config,
+        port: int,
+        host: str = "127.0.0.1",
+        on_crash: Callable[[], None] | None = None,
+    ) -> None:
+        _local_app(app)
+        self._dev = LocalDevServer(
+            app, config, host, port, handler_cls=ApiRequestHandler, server_cls=ApiHttpServer
+        )
+        self._dev.server.on_crash = on_crash
+        self._thread = threading.Thread(
+            target=self._dev.server.serve_forever, name="api", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        """Base URL of the API."""
+        host, port = self._dev.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        """Serve in a background thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._dev.server.shutdown()
+        self._dev.server.server_close()

@@ -1,0 +1,1 @@
+"""The demo environment the local stack seeds, one module per concern (see ``seed.py``)."""

@@ -1,0 +1,113 @@
+"""ECS: the demo cluster's task definitions and services, and their scalable targets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.local.demo.names import CLUSTER, DEPLOYMENT_CONFIGURATION, SERVICES
+
+
+def _container(name: str, image: str, port: int, region: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": image,
+        "essential": True,
+        "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp"}],
+        "environment": [
+            {"name": "APP_ENV", "value": "demo"},
+            {"name": "PORT", "value": str(port)},
+            {"name": "LOG_LEVEL", "value": "info"},
+        ],
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": f"/ecs/{CLUSTER}/{name}",
+                "awslogs-region": region,
+                "awslogs-stream-prefix": name,
+            },
+        },
+        "healthCheck": {
+            "command": ["CMD-SHELL", f"curl -fsS http://localhost:{port}/health || exit 1"],
+            "interval": 30,
+            "timeout": 5,
+            "retries": 3,
+            "startPeriod": 10,
+        },
+    }
+
+
+def register_task_definition(
+    ecs: Any, family: str, *, port: int, image: str, role_arn: str, region: str
+) -> str:
+    """Register a Fargate task definition for ``family``; its ARN."""
+    containers = [_container(family, image, port, region)]
+    if family == "web":
+        containers.append(
+            {
+                "name": "log-router",
+                "image": "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable",
+                "essential": False,
+                "cpu": 32,
+                "memoryReservation": 64,
+                "firelensConfiguration": {"type": "fluentbit"},
+            }
+        )
+    td = ecs.register_task_definition(
+        family=family,
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        executionRoleArn=role_arn,
+        containerDefinitions=containers,
+    )["taskDefinition"]
+    return str(td["taskDefinitionArn"])
+
+
+def create_service(
+    ecs: Any, name: str, port: int, network: dict[str, Any], target_group_arn: str | None
+) -> str:
+    """Create an ECS service (desired 2, circuit breaker on); its ARN."""
+    from botocore.exceptions import ClientError
+
+    params: dict[str, Any] = {
+        "cluster": CLUSTER,
+        "serviceName": name,
+        "taskDefinition": name,
+        "desiredCount": 2,
+        "launchType": "FARGATE",
+        "networkConfiguration": {
+            "awsvpcConfiguration": {
+                "subnets": network["subnets"],
+                "securityGroups": [network["security_group"]],
+                "assignPublicIp": "DISABLED",
+            }
+        },
+        "deploymentConfiguration": DEPLOYMENT_CONFIGURATION,
+    }
+    if target_group_arn:
+        lb = {"targetGroupArn": target_group_arn, "containerName": name, "containerPort": port}
+        try:
+            service = ecs.create_service(**params, loadBalancers=[lb])["service"]
+        except ClientError:
+            service = ecs.create_service(**params)["service"]
+    else:
+        service = ecs.create_service(**params)["service"]
+    if "deploymentConfiguration" not in service:
+        # moto's CreateService drops deploymentConfiguration; UpdateService stores it.
+        ecs.update_service(
+            cluster=CLUSTER, service=name, deploymentConfiguration=DEPLOYMENT_CONFIGURATION
+        )
+    return str(service["serviceArn"])
+
+
+def seed_app_autoscaling(aas: Any) -> None:
+    """Register each service's scalable target with its bounds."""
+    for name, _, low, high in SERVICES:
+        aas.register_scalable_target(
+            ServiceNamespace="ecs",
+            ResourceId=f"service/{CLUSTER}/{name}",
+            ScalableDimension="ecs:service:DesiredCount",
+            MinCapacity=low,
+            MaxCapacity=high,
+        )

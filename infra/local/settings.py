@@ -1,0 +1,54 @@
+"""What the local stack is: its fixed names and the settings ``make run`` reads."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+STACK_NAME = "opsbot-local"
+NAME_PREFIX = "opsbot"
+LOCAL_ADMIN = "local-admin"
+
+
+def state_dir() -> Path:
+    """Where the stack keeps its state (``OPSBOT_LOCAL_DIR``, default ``.opsbot/local``)."""
+    return Path(os.environ.get("OPSBOT_LOCAL_DIR", str(ROOT / ".opsbot" / "local")))
+
+
+@dataclass
+class LocalSettings:
+    """What ``make run`` reads from its environment."""
+
+    aws_port: int
+    api_port: int
+    api_token: str
+    token_generated: bool
+    slack_signing_secret: str
+    secret_generated: bool
+    state_dir: Path
+    rollout_seconds: float
+    acm_seconds: float
+    deploy_timeout_seconds: int
+
+    @classmethod
+    def from_env(cls) -> LocalSettings:
+        """Read settings; generate the token and signing secret when unset."""
+        token = os.environ.get("OPSBOT_API_TOKEN", "")
+        secret = os.environ.get("OPSBOT_SLACK_SIGNING_SECRET", "")
+        return cls(
+            aws_port=int(os.environ.get("OPSBOT_AWS_PORT", "4566")),
+            api_port=int(os.environ.get("OPSBOT_API_PORT", "8000")),
+            api_token=token or f"opsbot-{secrets.token_urlsafe(24)}",
+            token_generated=not token,
+            slack_signing_secret=secret or secrets.token_hex(16),
+            secret_generated=not secret,
+            state_dir=state_dir(),
+            rollout_seconds=float(os.environ.get("OPSBOT_LOCAL_ROLLOUT_SECONDS", "3")),
+            acm_seconds=float(os.environ.get("OPSBOT_LOCAL_ACM_SECONDS", "2")),
+            deploy_timeout_seconds=int(os.environ.get("OPSBOT_DEPLOY_TIMEOUT_SECONDS", "900")),
+        )

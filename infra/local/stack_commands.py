@@ -1,0 +1,64 @@
+"""The control commands that run inside the stack's process (its control endpoint).
+
+Each takes the JSON body ``python -m infra.local`` posts to ``/_control/<name>`` and answers a
+JSON object with a ``message``; an exception becomes a 400 naming the problem.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from infra.local.embedded import client
+from infra.local.settings import ACCOUNT
+
+if TYPE_CHECKING:
+    from infra.local.ecs_sim import RolloutSimulator
+    from infra.local.event_sources import EventSources
+    from infra.local.faults import Faults
+
+
+def rollout_fail(simulator: RolloutSimulator, body: dict[str, Any]) -> dict[str, Any]:
+    """The next rollout of ``service`` in ``cluster`` fails (the circuit breaker rolls back)."""
+    service = str(body["service"])
+    cluster = str(body.get("cluster") or "demo")
+    found = client("ecs").describe_services(cluster=cluster, services=[service])["services"]
+    if not found:
+        raise ValueError(f"no service {service!r} in cluster {cluster!r}")
+    simulator.fail_next(cluster, service)
+    return {"ok": True, "message": f"the next rollout of {service} in {cluster} will fail"}
+
+
+def spend(body: dict[str, Any]) -> dict[str, Any]:
+    """Set a budget's actual spend in the (in-process) embedded AWS."""
+    from infra.local.demo.budgets import set_actual_spend
+
+    if float(body["amount"]) < 0:
+        raise ValueError("spend cannot be negative")
+    set_actual_spend(str(body["budget"]), str(body["amount"]), account_id=ACCOUNT)
+    return {
+        "ok": True,
+        "message": f"budget {body['budget']} actual spend is now {body['amount']} USD",
+    }
+
+
+def tick(sources: EventSources, body: dict[str, Any]) -> dict[str, Any]:
+    """Run one scheduled handler once, as its schedule would (an asynchronous invocation)."""
+    import json
+
+    name = str(body["name"])
+    outcome = sources.tick(name)
+    if not outcome.ok:
+        raise RuntimeError(f"{name} failed after {outcome.attempts} attempts: {outcome.reason}")
+    return {"ok": True, "message": f"ran {name}: {json.dumps(outcome.result, default=str)}"}
+
+
+def faults(state: Faults, body: dict[str, Any]) -> dict[str, Any]:
+    """``{"set": {...rates, seed}}`` puts faults in force, ``{"off": true}`` ends them; the
+    settings and counters either way."""
+    from infra.local.faults import FaultSettings
+
+    if body.get("off"):
+        state.off()
+    elif body.get("set"):
+        state.configure(FaultSettings.from_body(dict(body["set"])))
+    return state.status()
