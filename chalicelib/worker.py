@@ -20,32 +20,35 @@ class PoisonMessage(Exception):
     """A record that can never be processed; it belongs in the DLQ, not in a retry loop."""
 
 
-def _deploy_start(deps: Deps, message: DeployStart) -> None:
+def _deploy_start(deps: Deps, message: DeployStart, receive_count: int) -> None:
     logger().set_correlation_id(message.deployment_id)
-    deploys.start_deploy(deps, message.deployment_id)
+    most = deps.queue.limits.max_receive_count
+    last = most is not None and receive_count >= most  # SQS would dead-letter it next
+    deploys.start_deploy(deps, message.deployment_id, last_attempt=last)
 
 
-def _deploy_timeout(deps: Deps, message: DeployTimeout) -> None:
+def _deploy_timeout(deps: Deps, message: DeployTimeout, receive_count: int) -> None:
     logger().set_correlation_id(message.deployment_id)
     deploys.on_deploy_timeout(deps, message)
 
 
-def _alarm_retry(deps: Deps, message: AlarmRetry) -> None:
+def _alarm_retry(deps: Deps, message: AlarmRetry, receive_count: int) -> None:
     alarms.retry(
         deps, rule_name=message.rule, notification=message.notification, attempt=message.attempt
     )
 
 
 # One handler per member of the work-message union (a test checks none is missing).
-HANDLERS: dict[type[Any], Callable[[Deps, Any], None]] = {
+# Each gets the message and its SQS receive count (1 on the first delivery).
+HANDLERS: dict[type[Any], Callable[[Deps, Any, int], None]] = {
     DeployStart: _deploy_start,
     DeployTimeout: _deploy_timeout,
     AlarmRetry: _alarm_retry,
 }
 
 
-def handle(deps: Deps, body: str) -> None:
-    """Run the work one message body asks for."""
+def handle(deps: Deps, body: str, receive_count: int = 1) -> None:
+    """Run the work one message body asks for (delivered for the ``receive_count``-th time)."""
     from pydantic import ValidationError
 
     try:
@@ -55,7 +58,14 @@ def handle(deps: Deps, body: str) -> None:
             f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
         )
         raise PoisonMessage(problems) from None
-    HANDLERS[type(message)](deps, message)
+    HANDLERS[type(message)](deps, message, receive_count)
+
+
+def _receive_count(record: SQSRecord) -> int:
+    try:
+        return int(record.attributes.approximate_receive_count)
+    except (TypeError, ValueError, KeyError):
+        return 1
 
 
 def _dead_letter(deps: Deps, record: SQSRecord, reason: str) -> None:
@@ -77,7 +87,7 @@ def process_batch(deps: Deps, event: dict[str, Any]) -> dict[str, Any]:
 
     def record_handler(record: SQSRecord) -> None:
         try:
-            handle(deps, record.body)
+            handle(deps, record.body, _receive_count(record))
         except PoisonMessage as exc:
             logger().error(
                 "poison message sent to the DLQ",

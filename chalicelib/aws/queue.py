@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import json
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
+
+
+class QueueLimits(NamedTuple):
+    """How SQS redelivers: after ``visibility_timeout`` seconds, at most ``max_receive_count``
+    times before the redrive policy dead-letters a message (None: no redrive policy)."""
+
+    visibility_timeout: int
+    max_receive_count: int | None
 
 
 class WorkQueue:
@@ -15,6 +24,21 @@ class WorkQueue:
         self._sqs = sqs
         self._name = queue_name
         self._url: str | None = None
+        self._limits: QueueLimits | None = None
+
+    @property
+    def limits(self) -> QueueLimits:
+        """The queue's visibility timeout and maxReceiveCount, looked up once."""
+        if self._limits is None:
+            attrs = self._sqs.get_queue_attributes(
+                QueueUrl=self.url, AttributeNames=["VisibilityTimeout", "RedrivePolicy"]
+            )["Attributes"]
+            redrive = json.loads(attrs.get("RedrivePolicy") or "{}")
+            most = redrive.get("maxReceiveCount")
+            self._limits = QueueLimits(
+                int(attrs.get("VisibilityTimeout", 30)), int(most) if most else None
+            )
+        return self._limits
 
     @property
     def url(self) -> str:

@@ -21,6 +21,7 @@ from chalicelib.records.status import DeploymentPhase, DeploymentStatus
 
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
+    from chalicelib.records.deployment import Deployment
 
 Handler = Callable[[EcsChange], str]
 
@@ -58,16 +59,17 @@ def _rollout_completed(change: EcsChange) -> str:
 
 
 def _rollout_failed(change: EcsChange) -> str:
-    """The rollout failed (the circuit breaker tripped): roll back."""
-    begin_rollback(
+    """The rollout failed (the circuit breaker tripped): roll back (once: a duplicate event, or
+    one while another invocation starts the rollback, finds the rollback phase claimed)."""
+    began = begin_rollback(
         change.deps,
         change.deployment,
         change.env,
         change.ecs,
         f"ECS: {change.reason}",
-        current=change.service,
+        current=None if change.deployment.phase == DeploymentPhase.ROLLBACK else change.service,
     )
-    return "rolling back"
+    return "rolling back" if began else "ignored: the rollback has begun"
 
 
 HANDLERS: dict[tuple[DeploymentPhase, EcsEventName], Handler] = {
@@ -78,6 +80,16 @@ HANDLERS: dict[tuple[DeploymentPhase, EcsEventName], Handler] = {
     (DeploymentPhase.ROLLBACK, EcsEventName.COMPLETED): on_rollback_completed,
     (DeploymentPhase.ROLLBACK, EcsEventName.FAILED): on_rollback_failed,
 }
+
+
+def _unfinished_rollback(deployment: Deployment, role: DeploymentPhase, event_name: str) -> bool:
+    """A FAILED rollout whose rollback's start died: the redelivered event may resume it."""
+    return (
+        role == DeploymentPhase.ROLLOUT
+        and event_name == EcsEventName.FAILED
+        and deployment.phase == DeploymentPhase.ROLLBACK
+        and not deployment.rollback_ecs_deployment_id
+    )
 
 
 def on_ecs_deployment_event(
@@ -91,6 +103,8 @@ def on_ecs_deployment_event(
     deployment = deps.store.get_deployment(ref.deployment_id)
     if deployment is None or deployment.status != DeploymentStatus.IN_PROGRESS:
         return "ignored: deployment not in progress"
+    if deployment.phase != ref.role and not _unfinished_rollback(deployment, ref.role, event_name):
+        return f"ignored: the deployment is past its {ref.role}"
     try:
         handler = HANDLERS[ref.role, EcsEventName(event_name)]
     except (ValueError, KeyError):

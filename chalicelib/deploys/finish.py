@@ -3,13 +3,14 @@ metric and the notification (and the notifications sent along the way)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws.notifier import Message
 from chalicelib.core.clock import iso
 from chalicelib.core.observability import count
 from chalicelib.records.deployment import DeploymentEvent
 from chalicelib.records.status import ACTIVE, DeploymentStatus
+from chalicelib.store import DeploymentUpdate
 
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
@@ -60,14 +61,30 @@ def finish(
     """Terminal state: record, release the lock, audit, count, notify (once: a repeat, or a
     deployment already ended, changes nothing)."""
     now = deps.clock()
-    if not deps.store.update_deployment(
-        deployment.id,
-        expect_status=ACTIVE,
-        status=status,
-        updated_at=iso(now),
-        finished_at=iso(now),
-        event=DeploymentEvent.now(now, status, message),
-    ):
+    event = DeploymentEvent.now(now, status, message)
+    fields: dict[str, Any] = {"status": status, "updated_at": iso(now), "finished_at": iso(now)}
+    terminal = DeploymentUpdate(deployment.id, fields, event, expect_status=ACTIVE)
+    original = deployment.rollback_of
+    if original and status == DeploymentStatus.SUCCEEDED:
+        # the rollback's success and its original's rolled_back: one transaction
+        rolled_back = DeploymentUpdate(
+            original,
+            {"status": DeploymentStatus.ROLLED_BACK, "updated_at": iso(now)},
+            DeploymentEvent.now(
+                now,
+                DeploymentStatus.ROLLED_BACK,
+                f"rolled back by {deployment.id} ({deployment.actor})",
+            ),
+            expect_status=(DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED),
+        )
+        done = deps.store.update_deployments(terminal, rolled_back)
+        if not done:  # the original is no longer succeeded or failed: end this one alone
+            done = deps.store.update_deployments(terminal)
+    else:
+        done = deps.store.update_deployment(
+            deployment.id, expect_status=ACTIVE, event=event, **fields
+        )
+    if not done:
         return
     target = deployment.target
     deps.store.release_lock(target.lock, deployment.id)
@@ -84,19 +101,6 @@ def finish(
     )
     metric = _METRICS.get(status, "DeploymentsFailed")
     count(metric, environment=deployment.environment, service=deployment.service)
-    original = deployment.rollback_of
-    if original and status == DeploymentStatus.SUCCEEDED:
-        deps.store.update_deployment(
-            original,
-            expect_status=(DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED),
-            status=DeploymentStatus.ROLLED_BACK,
-            updated_at=iso(now),
-            event=DeploymentEvent.now(
-                now,
-                DeploymentStatus.ROLLED_BACK,
-                f"rolled back by {deployment.id} ({deployment.actor})",
-            ),
-        )
     if original:
         title = _ROLLBACK_TITLES.get(status, f"Rollback {status.upper()}")
     else:

@@ -10,9 +10,12 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from chalicelib.aws.ecs import describe_service, short_task_definition
+from chalicelib.aws.errors import describe
 from chalicelib.core.clock import iso
-from chalicelib.core.errors import Conflict, InvalidRequest, NotFound
-from chalicelib.deploys.rollout import container_image
+from chalicelib.core.errors import Conflict, DependencyUnavailable, InvalidRequest, NotFound
+from chalicelib.deploys.finish import finish
+from chalicelib.deploys.revision import container_image
+from chalicelib.deploys.rollout import lock_lease
 from chalicelib.domain.messages import DeployStart
 from chalicelib.domain.policy import Permission
 from chalicelib.records.deployment import Deployment, DeploymentEvent
@@ -112,11 +115,6 @@ def _timeout_for(deps: Deps, svc: Service) -> int:
     return svc.deploy_timeout_seconds or deps.policy.deploy.timeout_seconds
 
 
-def _lease_for(timeout: int) -> int:
-    # a rollout and its rollback may each take the whole timeout
-    return 2 * timeout + 300
-
-
 def _admit(deps: Deps, deployment: Deployment) -> Deployment:
     """Lock the service, record the deployment, enqueue its start; Conflict if one is in flight."""
     now = deps.clock()
@@ -124,7 +122,7 @@ def _admit(deps: Deps, deployment: Deployment) -> Deployment:
     lock = deps.store.acquire_lock(
         target.lock,
         deployment.id,
-        lease_seconds=_lease_for(deployment.timeout_seconds),
+        lease_seconds=lock_lease(deployment.timeout_seconds),
         now=now,
     )
     if not lock.acquired:
@@ -144,10 +142,19 @@ def _admit(deps: Deps, deployment: Deployment) -> Deployment:
         )
     try:
         deps.store.put_deployment(deployment, now=now)
-        deps.queue.send(DeployStart(deployment_id=deployment.id))
     except Exception:
         deps.store.release_lock(target.lock, deployment.id)
         raise
+    try:
+        deps.queue.send(DeployStart(deployment_id=deployment.id))
+    except Exception as exc:  # recorded but never to be started: end it, free the service
+        why = f"could not be queued for the worker: {describe(exc)}"
+        finish(deps, deployment, DeploymentStatus.FAILED, why, "failure")
+        raise DependencyUnavailable(
+            f"the work queue did not take deployment {deployment.id} ({describe(exc)}); it "
+            "ended failed and nothing changed: try again",
+            deployment_id=deployment.id,
+        ) from exc
     deps.store.audit(
         now=now,
         actor=deployment.actor,
@@ -218,7 +225,7 @@ def request_rollback(
     if original.status == DeploymentStatus.ROLLED_BACK:
         raise Conflict(f"deployment {deployment_id} is already rolled back")
     previous = original.previous_task_definition
-    if not previous:
+    if not previous or not original.ecs_deployment_id:
         raise Conflict(
             f"deployment {deployment_id} never reached ECS; there is nothing to roll back"
         )

@@ -1,16 +1,15 @@
-"""Rolling a failed rollout back: to the previous task definition (following the ECS circuit
-breaker when it already does), tracked to its end; and the timeout guard that starts a
-rollback when a rollout never finishes, or gives up on a rollback that never does."""
+"""Rolling a failed rollout back: to the previous task definition (the exact revision, never a
+re-registration; following the ECS circuit breaker when it already does), tracked to its end."""
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING
 
 from chalicelib.aws.ecs import EcsService, describe_service, short_task_definition
 from chalicelib.aws.errors import describe
 from chalicelib.core.clock import iso
 from chalicelib.core.errors import OpsError
-from chalicelib.core.observability import logger
 from chalicelib.deploys.change import ROLLOUT_COMPLETED, EcsChange
 from chalicelib.deploys.finish import finish, notify
 from chalicelib.domain.messages import DeployTimeout
@@ -25,6 +24,11 @@ if TYPE_CHECKING:
     from chalicelib.records.deployment import Deployment
 
 
+# How long the invocation that starts a rollback holds it (the ECS event handler lives 30 s;
+# an asynchronous invocation is retried a minute later).
+ROLLBACK_LEASE_SECONDS = 60
+
+
 def begin_rollback(
     deps: Deps,
     deployment: Deployment,
@@ -32,12 +36,41 @@ def begin_rollback(
     ecs: ECSClient,
     reason: str,
     current: EcsService | None = None,
-) -> None:
-    """Make sure the service goes back to the previous task definition and track that rollout."""
+) -> bool:
+    """Make sure the service goes back to the previous task definition and track that rollout.
+
+    The rollback phase is claimed with a conditional write first (so duplicate FAILED events
+    make one rollback), the rollback's guard armed, then ECS is told; a rollback whose start died
+    is resumed by whoever comes next once its lease has run out. False when another has it."""
     previous = deployment.previous_task_definition
     if previous is None:  # its start is not recorded yet: fail, so the event is delivered again
         raise OpsError(f"deployment {deployment.id} has no previous task definition yet")
-    current = current or describe_service(ecs, env.cluster, deployment.service) or EcsService()
+    owner, now, timeout = uuid.uuid4().hex, deps.clock(), deployment.timeout_seconds
+    resuming = deployment.phase == DeploymentPhase.ROLLBACK
+    deadline = int(now.timestamp()) + timeout
+    fields: dict[str, object] = {"deadline": deadline, "updated_at": iso(now)}
+    if not resuming:
+        fields["failure_reason"] = reason
+    said = f"rollback to {short_task_definition(previous)} " + ("resumed" if resuming else "begins")
+    if not deps.store.claim_rollback(
+        deployment.id,
+        owner=owner,
+        lease_until=int(now.timestamp()) + ROLLBACK_LEASE_SECONDS,
+        now=now,
+        event=DeploymentEvent.now(now, DeploymentStatus.IN_PROGRESS, said),
+        **fields,
+    ):
+        return False
+    deps.store.renew_lock(
+        deployment.target.lock, deployment.id, lease_seconds=timeout + 300, now=now
+    )
+    guard = DeployTimeout(
+        deployment_id=deployment.id, phase=DeploymentPhase.ROLLBACK, deadline=deadline
+    )
+    deps.queue.send(guard, delay_seconds=timeout)  # armed before ECS is touched
+    reason = deployment.failure_reason if resuming and deployment.failure_reason else reason
+    if resuming or current is None:
+        current = describe_service(ecs, env.cluster, deployment.service) or EcsService()
     primary = current.primary
     if (
         primary.get("taskDefinition") == previous
@@ -45,6 +78,8 @@ def begin_rollback(
     ):
         rollback = primary
         how = f"the ECS circuit breaker is rolling back to {short_task_definition(previous)}"
+        if resuming:
+            how = f"the service is rolling back to {short_task_definition(previous)}"
     else:
         from botocore.exceptions import ClientError
 
@@ -55,7 +90,7 @@ def begin_rollback(
         except ClientError as exc:
             refused = f"{reason}; and the rollback was refused: {describe(exc)}"
             finish(deps, deployment, DeploymentStatus.FAILED, refused, "failure")
-            return
+            return True
         rollback = EcsService(resp["service"]).primary
         how = f"opsbot is rolling back to {short_task_definition(previous)}"
     now = deps.clock()
@@ -65,22 +100,13 @@ def begin_rollback(
         deps.store.index_ecs_deployment(ecs_id, ref, now=now)
     deps.store.update_deployment(
         deployment.id,
-        phase=DeploymentPhase.ROLLBACK,
-        failure_reason=reason,
-        rollback_ecs_deployment_id=ecs_id,
+        owner=owner,
+        rollback_ecs_deployment_id=ecs_id or "",
+        lease_until=0,
         updated_at=iso(now),
         event=DeploymentEvent.now(
             now, DeploymentStatus.IN_PROGRESS, f"{reason.rstrip('.')}; {how}"
         ),
-    )
-    timeout = deployment.timeout_seconds
-    deps.queue.send(
-        DeployTimeout(
-            deployment_id=deployment.id,
-            phase=DeploymentPhase.ROLLBACK,
-            deadline=int(now.timestamp()) + timeout,
-        ),
-        delay_seconds=timeout,
     )
     notify(
         deps,
@@ -91,6 +117,7 @@ def begin_rollback(
     )
     if ecs_id and rollback.get("rolloutState") == ROLLOUT_COMPLETED:
         _completed_at_once(deps, deployment.id, env, ecs)
+    return True
 
 
 def _completed_at_once(deps: Deps, deployment_id: str, env: Environment, ecs: ECSClient) -> None:
@@ -136,32 +163,3 @@ def on_rollback_failed(change: EcsChange) -> str:
         "failure",
     )
     return DeploymentStatus.FAILED
-
-
-def on_deploy_timeout(deps: Deps, message: DeployTimeout) -> None:
-    """The timeout guard: roll back a rollout that did not finish, give up on a stuck rollback."""
-    deployment = deps.store.get_deployment(message.deployment_id)
-    if (
-        deployment is None
-        or deployment.status != DeploymentStatus.IN_PROGRESS
-        or deployment.phase != message.phase
-    ):
-        return
-    logger().set_correlation_id(deployment.id)
-    now = int(deps.clock().timestamp())
-    if now < message.deadline:  # timeouts beyond SQS's 15-minute delay wait in steps
-        deps.queue.send(message, delay_seconds=message.deadline - now)
-        return
-    env = deps.policy.environment(deployment.environment)
-    timeout = deployment.timeout_seconds
-    if message.phase == DeploymentPhase.ROLLOUT:
-        ecs = deps.aws("ecs", env)
-        begin_rollback(deps, deployment, env, ecs, f"not steady after {timeout} s")
-        return
-    finish(
-        deps,
-        deployment,
-        DeploymentStatus.FAILED,
-        f"the rollback was not steady after {timeout} s: needs a human",
-        "failure",
-    )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from chalicelib.core.clock import iso
-from chalicelib.records.status import DeploymentPhase, DeploymentStatus
+from chalicelib.records.status import DeploymentPhase, DeploymentStatus, StartStep
 from chalicelib.records.target import Target
 
 if TYPE_CHECKING:
@@ -57,6 +57,12 @@ class Deployment:
     rollback_ecs_deployment_id: str | None = None
     failure_reason: str | None = None
     finished_at: str | None = None
+    # checkpoints of the state machine (see deploys/__init__.py); never shown
+    step: StartStep | None = None  # how far its start got (None once ``phase`` is set)
+    target_image: str | None = None  # the image registered: pinned to its digest when known
+    deadline: int | None = None  # epoch seconds by which the current phase must be steady
+    lease_owner: str | None = None  # the invocation driving a step now ...
+    lease_until: int | None = None  # ... until then (epoch seconds); a redelivery takes over after
 
     @property
     def target(self) -> Target:

@@ -35,6 +35,14 @@ class DeploymentPhase(StrEnum):
     ROLLBACK = "rollback"
 
 
+class StartStep(StrEnum):
+    """The last checkpoint of a deployment's start (before its rollout phase is recorded)."""
+
+    PLANNED = "planned"  # previous and target task definitions recorded; nothing sent yet
+    ARMED = "armed"  # the timeout guard is on the queue; ECS not touched yet
+    REGISTERED = "registered"  # the revision to roll out is recorded (UpdateService next)
+
+
 class ActionResult(StrEnum):
     """What an alarm action or a scaling request did (or why it did nothing)."""
 

@@ -6,7 +6,7 @@ The only package that knows DynamoDB item shapes; records go in and come out typ
 from __future__ import annotations
 
 from chalicelib.store.audit import AuditStore
-from chalicelib.store.deployments import DeploymentStore
+from chalicelib.store.deployments import DeploymentStore, DeploymentUpdate
 from chalicelib.store.locks import CooldownClaim, LockHolder, LockResult, LockStore
 from chalicelib.store.rotations import RotationStore
 
@@ -15,4 +15,4 @@ class Store(DeploymentStore, LockStore, RotationStore, AuditStore):
     """Typed access to the state table."""
 
 
-__all__ = ["CooldownClaim", "LockHolder", "LockResult", "Store"]
+__all__ = ["CooldownClaim", "DeploymentUpdate", "LockHolder", "LockResult", "Store"]

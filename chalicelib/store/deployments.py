@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from typing import Any
 
 from chalicelib.records.deployment import Deployment, DeploymentEvent, EcsDeploymentRef
-from chalicelib.records.status import DeploymentPhase, DeploymentStatus
-from chalicelib.store.table import _DEPLOYMENT_TTL_SECONDS, Table, _epoch, _item
+from chalicelib.records.status import DeploymentPhase, DeploymentStatus, StartStep
+from chalicelib.store.table import _DEPLOYMENT_TTL_SECONDS, Condition, Table, _epoch, _item
 
 _ECS_INDEX_TTL_SECONDS = 30 * 86400
 _FIELDS = frozenset(f.name for f in dataclass_fields(Deployment))
@@ -34,6 +35,8 @@ def _deployment(attrs: dict[str, Any]) -> Deployment:
     known["status"] = DeploymentStatus(known["status"])
     if known.get("phase"):
         known["phase"] = DeploymentPhase(known["phase"])
+    if known.get("step"):
+        known["step"] = StartStep(known["step"])
     known["timeout_seconds"] = int(known["timeout_seconds"])
     known["events"] = [
         DeploymentEvent(at=e["at"], status=DeploymentStatus(e["status"]), message=e["message"])
@@ -43,7 +46,42 @@ def _deployment(attrs: dict[str, Any]) -> Deployment:
 
 
 def _field_value(value: object) -> object:
-    return str(value) if isinstance(value, DeploymentStatus | DeploymentPhase) else value
+    if isinstance(value, DeploymentStatus | DeploymentPhase | StartStep):
+        return str(value)
+    return value
+
+
+# Free to take: nobody holds the deployment's lease, or it has run out.
+_LEASE_FREE = "(attribute_not_exists(#lu) OR #lu < :now)"
+# A deployment whose start has not finished (no rollout phase yet) that is free to take.
+_START_FREE = f"attribute_not_exists(#ph) AND (#st = :queued OR (#st = :running AND {_LEASE_FREE}))"
+# A rollout free to roll back, or a rollback whose start did not finish and is free to take.
+_ROLLBACK_FREE = (
+    f"#st = :running AND (#ph = :rollout OR (#ph = :rollback AND {_LEASE_FREE} "
+    "AND attribute_not_exists(rollback_ecs_deployment_id)))"
+)
+_CLAIM_NAMES = {"#lu": "lease_until", "#ph": "phase", "#st": "status"}
+
+
+@dataclass(frozen=True)
+class DeploymentUpdate:
+    """One update of a deployment, for ``DeploymentStore.update_deployments`` (together)."""
+
+    deployment_id: str
+    fields: dict[str, object]
+    event: DeploymentEvent | None = None
+    expect_status: tuple[DeploymentStatus, ...] = field(default=())
+
+
+def _key(deployment_id: str) -> tuple[str, str]:
+    return f"DEP#{deployment_id}", "DEP"
+
+
+def _settable(fields: dict[str, object]) -> dict[str, object]:
+    unknown = set(fields) - _SETTABLE
+    if unknown:
+        raise TypeError(f"not settable deployment fields: {sorted(unknown)}")
+    return {k: _field_value(v) for k, v in fields.items()}
 
 
 class DeploymentStore(Table):
@@ -74,23 +112,82 @@ class DeploymentStore(Table):
         *,
         event: DeploymentEvent | None = None,
         expect_status: tuple[DeploymentStatus, ...] = (),
+        owner: str | None = None,
         **fields: object,
     ) -> bool:
         """Set fields of a deployment (by their ``Deployment`` names) and append an event; with
-        ``expect_status``, only from those statuses.
+        ``expect_status``, only from those statuses; with ``owner``, only while that invocation
+        holds the deployment's lease (a checkpoint of the one driving it).
 
-        Returns False when the status condition did not hold (another worker got there first).
+        Returns False when the condition did not hold (another worker got there first).
         """
-        unknown = set(fields) - _SETTABLE
-        if unknown:
-            raise TypeError(f"not settable deployment fields: {sorted(unknown)}")
+        condition = None
+        if owner is not None:
+            condition = Condition("#lo = :lo", {"#lo": "lease_owner"}, {":lo": owner})
         return self._update(
-            f"DEP#{deployment_id}",
-            "DEP",
-            {k: _field_value(v) for k, v in fields.items()},
+            *_key(deployment_id),
+            _settable(fields),
             event=_event_item(event) if event is not None else None,
             expect_status=tuple(str(s) for s in expect_status),
+            condition=condition,
         )
+
+    def claim_start(
+        self, deployment_id: str, *, owner: str, lease_until: int, now: datetime, **fields: object
+    ) -> bool:
+        """Take a deployment's start for ``owner`` (``in_progress``, leased until
+        ``lease_until``): a queued one, or one whose start a dead invocation left unfinished
+        (its lease run out). False when it has started its rollout, ended, or is leased."""
+        values = {":now": _epoch(now), ":queued": "queued", ":running": "in_progress"}
+        fields.update(status=DeploymentStatus.IN_PROGRESS, lease_owner=owner)
+        fields["lease_until"] = lease_until
+        return self._claim(deployment_id, fields, Condition(_START_FREE, _CLAIM_NAMES, values))
+
+    def claim_rollback(
+        self, deployment_id: str, *, owner: str, lease_until: int, now: datetime, **fields: object
+    ) -> bool:
+        """Take the rollback of an in-progress rollout for ``owner`` (phase ``rollback``, leased
+        until ``lease_until``), or a rollback whose start a dead invocation left unfinished.
+        False when another has it (one rollback, however many FAILED events)."""
+        values = {
+            ":now": _epoch(now),
+            ":running": "in_progress",
+            ":rollout": "rollout",
+            ":rollback": "rollback",
+        }
+        fields.update(phase=DeploymentPhase.ROLLBACK, lease_owner=owner, lease_until=lease_until)
+        return self._claim(deployment_id, fields, Condition(_ROLLBACK_FREE, _CLAIM_NAMES, values))
+
+    def _claim(self, deployment_id: str, fields: dict[str, object], condition: Condition) -> bool:
+        event = fields.pop("event", None)
+        return self._update(
+            *_key(deployment_id),
+            _settable(fields),
+            event=_event_item(event) if isinstance(event, DeploymentEvent) else None,
+            condition=condition,
+        )
+
+    def update_deployments(self, *updates: DeploymentUpdate) -> bool:
+        """Several deployment updates in one transaction: all or none. False when a status
+        condition did not hold (nothing was written)."""
+        items = []
+        for update in updates:
+            request = self._update_input(
+                *_key(update.deployment_id),
+                _settable(update.fields),
+                event=_event_item(update.event) if update.event is not None else None,
+                expect_status=tuple(str(s) for s in update.expect_status),
+            )
+            if request is not None:
+                items.append({"Update": {"TableName": self._table, **request}})
+        try:
+            self._ddb.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+        except self._ddb.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons", [])
+            if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+                return False
+            raise
+        return True
 
     def index_ecs_deployment(
         self, ecs_deployment_id: str, ref: EcsDeploymentRef, *, now: datetime

@@ -84,6 +84,28 @@ class LockStore(Table):
             return False
         return True
 
+    def renew_lock(self, name: str, owner: str, *, lease_seconds: int, now: datetime) -> bool:
+        """Extend ``owner``'s lease on ``name`` to ``lease_seconds`` from ``now`` (or take it
+        back when it has lapsed and is free). False when someone else holds it."""
+        expires = _epoch(now) + lease_seconds
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=_item({"pk": f"LOCK#{name}", "sk": "LOCK"}),
+                UpdateExpression="SET #o = :owner, lease_until = :until, expires_at = :ttl",
+                ConditionExpression="attribute_not_exists(pk) OR #o = :owner OR lease_until < :now",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={
+                    ":owner": _ser(owner),
+                    ":until": _ser(expires),
+                    ":ttl": _ser(expires + 86400),
+                    ":now": _ser(_epoch(now)),
+                },
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def claim_cooldown(
         self, key: str, *, seconds: int, now: datetime, note: str = ""
     ) -> CooldownClaim:

@@ -7,6 +7,7 @@ write; nothing here reads the clock by itself.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,16 @@ def _epoch(at: datetime) -> int:
     return int(at.timestamp())
 
 
+@dataclass(frozen=True)
+class Condition:
+    """An extra ConditionExpression for ``Table._update``, with its names and (plain) values;
+    placeholders must not clash with ``#f*``, ``:f*``, ``#st``, ``:s*``, ``#ev``, ``:ev``."""
+
+    expression: str
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+
 class Table:
     """The shared plumbing of the record stores: one client, one table, typed items."""
 
@@ -84,10 +95,42 @@ class Table:
         event: dict[str, Any] | None = None,
         expect_status: tuple[str, ...] = (),
         or_lease_expired: tuple[str, int] | None = None,
+        condition: Condition | None = None,
     ) -> bool:
         """SET ``fields`` (and append ``event`` to ``events``) if the item exists and, when
         given, its status is one of ``expect_status`` or is ``or_lease_expired[0]`` with a
-        ``lease_until`` before ``or_lease_expired[1]``. False when the condition did not hold."""
+        ``lease_until`` before ``or_lease_expired[1]``, and ``condition`` holds. False when the
+        condition did not hold."""
+        request = self._update_input(
+            pk,
+            sk,
+            fields,
+            event=event,
+            expect_status=expect_status,
+            or_lease_expired=or_lease_expired,
+            condition=condition,
+        )
+        if request is None:
+            return True
+        try:
+            self._ddb.update_item(TableName=self._table, **request)
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def _update_input(
+        self,
+        pk: str,
+        sk: str,
+        fields: dict[str, Any],
+        *,
+        event: dict[str, Any] | None = None,
+        expect_status: tuple[str, ...] = (),
+        or_lease_expired: tuple[str, int] | None = None,
+        condition: Condition | None = None,
+    ) -> dict[str, Any] | None:
+        """The Key/UpdateExpression/ConditionExpression/... of ``_update`` (for UpdateItem or a
+        TransactWriteItems ``Update``); None when there is nothing to set."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         sets: list[str] = []
@@ -101,7 +144,7 @@ class Table:
             values[":empty"] = _ser([])
             sets.append("#ev = list_append(if_not_exists(#ev, :empty), :ev)")
         if not sets:
-            return True
+            return None
         allowed: list[str] = []
         if expect_status:
             names["#st"] = "status"
@@ -116,21 +159,20 @@ class Table:
             values[":leased"] = _ser(or_lease_expired[0])
             values[":now"] = _ser(or_lease_expired[1])
             allowed.append("(#st = :leased AND #lu < :now)")
-        condition = "attribute_exists(pk)"
+        expression = "attribute_exists(pk)"
         if allowed:
-            condition += f" AND ({' OR '.join(allowed)})"
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key=_item({"pk": pk, "sk": sk}),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except self._ddb.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+            expression += f" AND ({' OR '.join(allowed)})"
+        if condition is not None:
+            expression += f" AND ({condition.expression})"
+            names.update(condition.names)
+            values.update({k: _ser(v) for k, v in condition.values.items()})
+        return {
+            "Key": _item({"pk": pk, "sk": sk}),
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ConditionExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
 
     def ping(self) -> None:
         """Cheapest call that proves the table answers."""

@@ -42,11 +42,18 @@ def test_deploy_by_tag_succeeds_and_ecs_runs_the_new_image(stack: Stack) -> None
 
     assert done["status"] == "succeeded", done["events"]
     td, image = _running_image(stack, "web")
-    assert image.endswith("/web:2.0")
+    # ECS runs the digest verified in ECR (a re-pushed tag cannot change it); the record keeps
+    # the tag the caller asked for
+    digest = stack.aws("ecr").describe_images(repositoryName="web", imageIds=[{"imageTag": "2.0"}])[
+        "imageDetails"
+    ][0]["imageDigest"]
+    assert image.endswith(f"/web@{digest}")
+    assert done["image"].endswith("/web:2.0")
+    assert done["image_digest"] == digest
     assert td == done["task_definition"] != before_td
     assert done["previous_task_definition"] == before_td
     service = stack.request("GET", "/services/demo/web").json()
-    assert service["image"].endswith("/web:2.0")
+    assert service["image"] == image
     assert service["running"] == service["desired"]
     # the rendered task definition kept the sidecar and everything else
     ecs = stack.aws("ecs")

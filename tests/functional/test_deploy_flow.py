@@ -171,7 +171,10 @@ def test_start_rolls_out_a_new_revision_with_only_the_image_changed(world: World
     assert world.service_task_definition("web") == new_td
 
     old, new = world.task_definition(TD_WEB_1), world.task_definition(new_td)
-    assert container_image(new, "web") == WEB_V2
+    # the image pinned to the digest verified in ECR (the record keeps the tag)
+    assert started.image == WEB_V2
+    assert container_image(new, "web") == f"{REGISTRY}/web@{started.image_digest}"
+    assert started.target_image == container_image(new, "web")
     old_containers = {c["name"]: c for c in old["containerDefinitions"]}
     new_containers = {c["name"]: c for c in new["containerDefinitions"]}
     assert new_containers["log-router"] == old_containers["log-router"]
@@ -182,7 +185,8 @@ def test_start_rolls_out_a_new_revision_with_only_the_image_changed(world: World
         assert new[key] == old[key], key
     assert (new["memory"], new["requiresCompatibilities"]) == ("1024", ["FARGATE"])
     assert world.ecs.list_tags_for_resource(resourceArn=new_td)["tags"] == [
-        {"key": "team", "value": "payments"}
+        {"key": "team", "value": "payments"},
+        {"key": "opsbot:deployment", "value": record.id},  # how a retry finds its revision
     ]
 
     # the ECS deployment opsbot waits for is the one ECS started for the new revision
@@ -287,7 +291,8 @@ def test_a_transient_aws_error_puts_the_deploy_back_in_the_queue_and_is_raised(
     assert world.lock_holder("web") == record.id
     assert world.service_task_definition("web") == TD_WEB_1
     assert trail(world) == [("deploy", "accepted")]
-    assert [body["kind"] for body, _ in world.work()] == ["deploy.start"]  # no timeout guard
+    # the timeout guard was armed before ECS was touched (and only once)
+    assert [body["kind"] for body, _ in world.work()] == ["deploy.start", "deploy.timeout"]
 
 
 def test_a_rollout_ecs_finishes_at_once_succeeds_without_waiting(world: World) -> None:
@@ -652,7 +657,9 @@ def test_the_redelivered_start_after_a_transient_failure_finishes_the_job(world:
     record = world.record(web.id)
     assert record.status == "in_progress"
     assert world.service_task_definition("web") == record.task_definition != TD_WEB_1
-    assert world.work()[1:] == [(timeout_guard(web.id, "rollout", T0 + 30 + 600), 600)]
+    # one guard, armed by the first attempt before it touched ECS; one revision registered
+    assert world.work()[1:] == [(timeout_guard(web.id, "rollout", T0 + 600), 600)]
+    assert world.revisions("web") == [TD_WEB_1, record.task_definition]
     assert world.lock_holder("web") == web.id
     events = [(e.status, e.message) for e in record.events]
     assert ("queued", "transient AWS error, will retry") in [

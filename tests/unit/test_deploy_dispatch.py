@@ -54,8 +54,12 @@ class FakeDeps:
         return f"{service}@{env}"
 
 
-def deployment(status: DeploymentStatus = DeploymentStatus.IN_PROGRESS) -> Deployment:
+def deployment(
+    status: DeploymentStatus = DeploymentStatus.IN_PROGRESS,
+    phase: DeploymentPhase | None = DeploymentPhase.ROLLOUT,
+) -> Deployment:
     return Deployment(
+        phase=phase,
         id="dep-1",
         environment="demo",
         service="web",
@@ -99,14 +103,13 @@ def deliver(deps: FakeDeps, ecs_id: str, event_name: str) -> str:
 def test_an_event_runs_the_handler_of_its_phase_and_name(
     seen: list[tuple[str, EcsChange]], phase: DeploymentPhase, event_name: EcsEventName
 ) -> None:
-    deps = FakeDeps(
-        FakeStore({"ecs-svc/1": EcsDeploymentRef("dep-1", phase)}, {"dep-1": deployment()})
-    )
+    record = deployment(phase=phase)
+    deps = FakeDeps(FakeStore({"ecs-svc/1": EcsDeploymentRef("dep-1", phase)}, {"dep-1": record}))
 
     assert deliver(deps, "ecs-svc/1", str(event_name)) == f"{phase}/{event_name}"
 
     [(_, change)] = seen
-    assert change.deployment == deployment()
+    assert change.deployment == record
     assert (change.env, change.ecs, change.reason) == ("env:demo", "ecs@env:demo", "ECS says so")
 
 
@@ -133,3 +136,19 @@ def test_what_is_not_ours_or_not_in_progress_or_unknown_is_ignored(
 def test_every_work_message_has_a_worker_handler() -> None:
     union = get_args(WorkMessage)[0]
     assert set(worker.HANDLERS) == set(get_args(union))
+
+
+@pytest.mark.parametrize("event_name", list(EcsEventName))
+def test_an_event_about_a_rollout_the_deployment_is_past_is_ignored(
+    seen: list[tuple[str, EcsChange]], event_name: EcsEventName
+) -> None:
+    # a duplicate (or late) event of the rollout, once its rollback has begun, does nothing
+    record = deployment(phase=DeploymentPhase.ROLLBACK)
+    record.rollback_ecs_deployment_id = "ecs-svc/2"
+    rollout = EcsDeploymentRef("dep-1", DeploymentPhase.ROLLOUT)
+    deps = FakeDeps(FakeStore({"ecs-svc/1": rollout}, {"dep-1": record}))
+
+    assert (
+        deliver(deps, "ecs-svc/1", str(event_name)) == "ignored: the deployment is past its rollout"
+    )
+    assert seen == []

@@ -20,7 +20,8 @@ CONTRACT_FIELDS = (
     "previous_task_definition",
     "events",
 )
-_HIDDEN = frozenset({"notify_url"})  # a Slack response_url is a credential of sorts
+# a Slack response_url is a credential of sorts; the rest are the state machine's checkpoints
+_HIDDEN = frozenset({"notify_url", "lease_owner", "lease_until", "step", "deadline"})
 
 
 def public(deployment: Deployment) -> dict[str, Any]:
