@@ -59,10 +59,11 @@ def request_hash(request: Request) -> str:
     return hashlib.sha256(head.encode() + b"\n" + body).hexdigest()
 
 
-def _saved(response: Response) -> SavedResponse:
+def _saved(result: Any) -> SavedResponse:
     """The answer as it goes on the wire (Chalice's own serialisation of the body)."""
     from chalicelib.store.idempotency import SavedResponse
 
+    response = result if isinstance(result, Response) else Response(body=result)
     wire = response.to_dict()
     headers = {**wire["headers"], **wire["multiValueHeaders"]}
     body = wire["body"]

@@ -22,7 +22,8 @@ def _revisions(stack: Stack, family: str) -> list[str]:
 
 
 def test_a_retried_deploy_with_the_same_key_deploys_once(stack: Stack) -> None:
-    tag = "1.1" if _running_image(stack, "web").endswith(":2.0") else "2.0"
+    before = _running_image(stack, "web")
+    tag = "1.1" if before.endswith(":2.0") else "2.0"
     body = {"environment": "demo", "service": "web", "tag": tag}
     key = f"github-run-{uuid.uuid4().hex}"
     revisions = _revisions(stack, "web")
@@ -50,3 +51,15 @@ def test_a_retried_deploy_with_the_same_key_deploys_once(stack: Stack) -> None:
     )
     assert changed.status_code == 400
     assert "Idempotency-Key" in changed.json()["error"]["fields"]
+
+    # a retried rollback rolls back once, and leaves web as the other tests expect it
+    path = f"/deployments/{first.json()['id']}/rollback"
+    rollback_key = {"Idempotency-Key": f"{key}-rollback"}
+    rollback = stack.request("POST", path, json={"reason": "e2e"}, headers=rollback_key)
+    assert rollback.status_code == 202, rollback.text
+    again = stack.request("POST", path, json={"reason": "e2e"}, headers=rollback_key)
+    assert (again.status_code, again.content) == (202, rollback.content)
+    restored = stack.wait_deployment(rollback.json()["id"])
+    assert restored["status"] == "succeeded", restored["events"]
+    assert _running_image(stack, "web") == before
+    assert len(_revisions(stack, "web")) == len(revisions) + 1  # the rollback registers nothing
