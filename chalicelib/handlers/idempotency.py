@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 from chalice import Response
 
 from chalicelib.core.errors import Conflict, InvalidRequest
+from chalicelib.core.observability import logger
 from chalicelib.handlers.http import guarded, principal
+from chalicelib.handlers.lazy import wiring
+from chalicelib.store.idempotency import ClaimOutcome, SavedResponse
 
 if TYPE_CHECKING:
     from chalice import Blueprint
     from chalice.app import Request
-
-    from chalicelib.store.idempotency import SavedResponse
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -61,8 +62,6 @@ def request_hash(request: Request) -> str:
 
 def _saved(result: Any) -> SavedResponse:
     """The answer as it goes on the wire (Chalice's own serialisation of the body)."""
-    from chalicelib.store.idempotency import SavedResponse
-
     response = result if isinstance(result, Response) else Response(body=result)
     wire = response.to_dict()
     headers = {**wire["headers"], **wire["multiValueHeaders"]}
@@ -99,11 +98,7 @@ def idempotent(bp: Blueprint) -> Callable[[View], View]:
 
 
 def _once(request: Request, key: str, run: Callable[[], Any]) -> Response:
-    from chalicelib.core.observability import logger
-    from chalicelib.handlers.wiring import get_deps
-    from chalicelib.store.idempotency import ClaimOutcome
-
-    deps = get_deps()
+    deps = wiring.get_deps()
     who = principal(request)
     claim = deps.store.claim_idempotency(
         principal=who, key=key, request_hash=request_hash(request), now=deps.clock()

@@ -157,11 +157,12 @@ def test_a_scale_repeated_scales_once(api: Api, world: World) -> None:
 
 def test_a_rollback_repeated_rolls_back_once(api: Api, world: World) -> None:
     record = world.started()
-    world.ecs_says("SERVICE_DEPLOYMENT_COMPLETED", record["ecs_deployment_id"])
-    assert world.record(record["id"])["status"] == "succeeded"
+    assert record.ecs_deployment_id is not None
+    world.ecs_says("SERVICE_DEPLOYMENT_COMPLETED", record.ecs_deployment_id)
+    assert world.record(record.id).status == "succeeded"
     before = len(world.work())
 
-    path = f"/deployments/{record['id']}/rollback"
+    path = f"/deployments/{record.id}/rollback"
     first = api.post(path, {"reason": "bad build"}, key="rb-1")
     assert first.status_code == 202, first.body
     again = api.post(path, {"reason": "bad build"}, key="rb-1")
