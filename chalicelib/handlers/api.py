@@ -14,6 +14,7 @@ from chalicelib.handlers.http import (
     query_int,
     query_text,
 )
+from chalicelib.handlers.idempotency import idempotent
 from chalicelib.handlers.lazy import (
     deploys,
     messages,
@@ -47,6 +48,7 @@ def health() -> Any:
 
 
 @bp.route("/deployments", methods=["POST"], content_types=BODY_TYPES)
+@idempotent(bp)
 @guarded
 def create_deployment() -> Any:
     """Queue a deploy of a new image (or ECR tag) to one service."""
@@ -68,6 +70,7 @@ def get_deployment(deployment_id: str) -> Any:
 
 
 @bp.route("/deployments/{deployment_id}/rollback", methods=["POST"], content_types=BODY_TYPES)
+@idempotent(bp)
 @guarded
 def rollback_deployment(deployment_id: str) -> Any:
     """Queue a rollback of a finished deployment to the task definition before it."""
@@ -95,6 +98,7 @@ def get_service(environment: str, service: str) -> Any:
 
 
 @bp.route("/services/{environment}/{service}/scale", methods=["POST"], content_types=BODY_TYPES)
+@idempotent(bp)
 @guarded
 def scale_service(environment: str, service: str) -> Any:
     """Set a service's desired count, inside its bounds."""

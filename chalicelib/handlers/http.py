@@ -132,7 +132,9 @@ def auth_middleware(event: Request, get_response: Callable[[Request], Response])
         return error_response(Unauthorized("send Authorization: Bearer <token>"))
     try:
         who = token_principal(token.strip())
-    except Exception as exc:  # SSM unreachable: not the caller's fault
+    except OpsError as exc:  # SSM unavailable (503 naming it): not the caller's fault
+        return error_response(exc)
+    except Exception as exc:  # anything else reading the tokens: not the caller's fault
         logger().exception("could not read the API tokens")
         failed = f"cannot check tokens: {aws_errors.describe(exc)}"
         return error_response(DependencyUnavailable(failed))

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from chalicelib.store.audit import AuditStore
 from chalicelib.store.deployments import DeploymentStore, DeploymentUpdate
+from chalicelib.store.idempotency import IdempotencyStore
 from chalicelib.store.locks import CooldownClaim, LockHolder, LockResult, LockStore
 from chalicelib.store.rotations import RotationStore
 
 
-class Store(DeploymentStore, LockStore, RotationStore, AuditStore):
+class Store(DeploymentStore, LockStore, RotationStore, AuditStore, IdempotencyStore):
     """Typed access to the state table."""
 
 

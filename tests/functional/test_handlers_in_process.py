@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from chalice.test import Client
 
 from app import app
+from chalicelib.aws import clients
 from chalicelib.aws import parameters as ssm_parameters
 from chalicelib.domain.policy import parse_policy
 from tests.functional.conftest import EVENTS, POLICY, World
@@ -50,8 +51,6 @@ IN_PROCESS_POLICY["alarm_rules"] = {
 @pytest.fixture
 def client(world: World) -> Iterator[Client]:
     """The app with this world's Deps, its secrets in SSM, Slack posts recorded."""
-    from aws_lambda_powertools.utilities import parameters
-
     world.deps.policy = parse_policy(IN_PROCESS_POLICY, __file__)
     ssm = world.client("ssm")
     prefix = world.deps.settings.parameter_prefix
@@ -61,11 +60,12 @@ def client(world: World) -> Iterator[Client]:
         ("slack-signing-secret", SLACK_SECRET),
     ):
         ssm.put_parameter(Name=f"{prefix}/{name}", Value=value, Type="SecureString")
-    parameters.clear_caches()
-    ssm_parameters._missing.clear()
+    clients.reset()  # SSM through a client made inside this world's moto
+    ssm_parameters.forget()
     with Client(app, stage_name="local", project_dir=str(ROOT)) as test_client:
         yield test_client
-    parameters.clear_caches()
+    clients.reset()
+    ssm_parameters.forget()
 
 
 @pytest.fixture

@@ -68,6 +68,7 @@ class FakeOpsbot:
     """POST /deployments and GET /deployments/{id}, answering from a script."""
 
     post_status: int = 202
+    post_unavailable: int = 0  # the first N POSTs answer 503 (then post_status)
     statuses: list[str] = field(default_factory=lambda: ["queued", "in_progress", "succeeded"])
     requests: list[dict[str, Any]] = field(default_factory=list)
     polls: int = 0
@@ -112,6 +113,7 @@ def opsbot() -> Iterator[tuple[FakeOpsbot, str]]:
                     "method": self.command,
                     "path": self.path,
                     "authorization": self.headers.get("Authorization"),
+                    "idempotency_key": self.headers.get("Idempotency-Key"),
                     "body": json.loads(body) if body else None,
                 }
             )
@@ -120,6 +122,10 @@ def opsbot() -> Iterator[tuple[FakeOpsbot, str]]:
             self._note(self.rfile.read(int(self.headers.get("Content-Length", 0))))
             if self.path != "/api/deployments":
                 self._answer(404, {"error": {"code": "not_found", "message": self.path}})
+            elif fake.post_unavailable > 0:
+                fake.post_unavailable -= 1
+                error = {"code": "dependency_unavailable", "message": "try again"}
+                self._answer(503, {"error": error})
             elif fake.post_status != 202:
                 message = "a deploy of web is already in progress"
                 self._answer(fake.post_status, {"error": {"code": "conflict", "message": message}})
@@ -166,6 +172,9 @@ class Runner:
             "RUNNER_TEMP": str(self.tmp),
             "GITHUB_OUTPUT": str(output),
             "GITHUB_STEP_SUMMARY": str(self.tmp / "summary.md"),
+            "GITHUB_REPOSITORY": "acme/web",
+            "GITHUB_RUN_ID": "9876543210",
+            "GITHUB_RUN_ATTEMPT": "1",
             **{k: str(v) for k, v in self.workflow["env"].items()},
             **{k: self._expand(str(v)) for k, v in spec.get("env", {}).items()},
             **self.env_overrides,
@@ -259,7 +268,25 @@ def test_a_refused_request_fails_the_job_with_opsbots_reason(
     asked = runner.run("Ask opsbot to deploy", "request")
     assert asked.returncode == 1
     assert "already in progress" in asked.stdout
-    assert len(fake.requests) == 1  # a POST is never retried
+    assert len(fake.requests) == 1  # a refusal is not retried
+
+
+def test_the_post_carries_an_idempotency_key_that_a_retry_and_a_rerun_reuse(
+    runner: Runner, opsbot: tuple[FakeOpsbot, str]
+) -> None:
+    fake, _ = opsbot
+    fake.post_unavailable = 1
+    asked = runner.run("Ask opsbot to deploy", "request")
+    assert asked.returncode == 0, asked.stdout + asked.stderr
+    assert runner.outputs["request"]["id"] == "d-42"
+    runner.env_overrides["GITHUB_RUN_ATTEMPT"] = "2"  # the job re-run: same run id
+    assert runner.run("Ask opsbot to deploy", "request").returncode == 0
+    keys = [r["idempotency_key"] for r in fake.requests]
+    assert len(keys) == 3  # the 503, its retry, the re-run
+    assert len(set(keys)) == 1
+    key = keys[0]
+    assert key.startswith("gha-9876543210-")
+    assert 1 <= len(key) <= 255 and key.isascii() and key.isprintable()
 
 
 def test_the_job_stops_waiting_at_its_timeout(

@@ -366,6 +366,97 @@ def test_self_monitoring_alarms_publish_to_the_notifications_topic(sam: dict[str
         alarm_on("AWS/Lambda", "Errors", FunctionName={"Ref": handler})
 
 
+# Event types whose invocations are asynchronous (Lambda retries, then drops or sends on).
+ASYNC_EVENT_TYPES = {"SNS", "CloudWatchEvent", "EventBridgeRule", "Schedule", "ScheduleV2"}
+ON_FAILURE_QUEUE = {"Fn::GetAtt": ["AsyncFailureQueue", "Arn"]}
+
+
+def _asynchronous(sam: dict[str, Any]) -> set[str]:
+    """Functions any of whose triggers invokes them asynchronously."""
+    return {
+        logical_id
+        for logical_id, fn in resources_of(sam, "AWS::Serverless::Function").items()
+        if {e["Type"] for e in fn["Properties"].get("Events", {}).values()} & ASYNC_EVENT_TYPES
+    }
+
+
+def test_asynchronous_functions_send_what_fails_to_an_on_failure_queue(
+    sam: dict[str, Any], translated: dict[str, Any]
+) -> None:
+    asynchronous = _asynchronous(sam)
+    assert asynchronous == {
+        "EcsDeploymentState",
+        "AlarmNotification",
+        "AcmCertificateEvent",
+        "Certificates",
+        "Budgets",
+    }
+    queue = sam["Resources"]["AsyncFailureQueue"]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 86400  # the longest SQS keeps
+    for logical_id, fn in resources_of(sam, "AWS::Serverless::Function").items():
+        config = fn["Properties"].get("EventInvokeConfig")
+        if logical_id not in asynchronous:  # REST and SQS: synchronous, nothing to configure
+            assert config is None, logical_id
+            continue
+        assert config == {
+            "MaximumRetryAttempts": 2,
+            "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": ON_FAILURE_QUEUE}},
+        }, logical_id
+    # after the Serverless transform: one EventInvokeConfig per asynchronous function
+    configs = {
+        c["Properties"]["FunctionName"]["Ref"]: c["Properties"]
+        for c in resources_of(translated, "AWS::Lambda::EventInvokeConfig").values()
+    }
+    assert set(configs) == asynchronous
+    for logical_id, props in configs.items():
+        assert props["Qualifier"] == "$LATEST", logical_id
+        assert props["MaximumRetryAttempts"] == 2, logical_id
+        assert props["DestinationConfig"]["OnFailure"]["Destination"] == ON_FAILURE_QUEUE
+
+
+def test_asynchronous_function_roles_may_send_to_the_on_failure_queue(
+    sam: dict[str, Any], translated: dict[str, Any]
+) -> None:
+    asynchronous = _asynchronous(sam)
+    policy = sam["Resources"]["AsyncFailureDestinationPolicy"]
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy"
+    props = policy["Properties"]
+    # attached to exactly the asynchronous functions' roles, and allowing only the one send
+    assert sorted(r["Ref"] for r in props["Roles"]) == sorted(f"{f}Role" for f in asynchronous)
+    assert props["Path"] == {"Fn::Sub": "/${NamePrefix}/"}
+    (statement,) = props["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert as_list(statement["Action"]) == ["sqs:SendMessage"]
+    assert statement["Resource"] == ON_FAILURE_QUEUE
+    # Lambda checks the role when the destination is configured: the policy comes first
+    for logical_id in asynchronous:
+        function = translated["Resources"][logical_id]
+        assert "AsyncFailureDestinationPolicy" in as_list(function.get("DependsOn")), logical_id
+
+
+def test_an_event_in_the_on_failure_queue_raises_an_alarm(sam: dict[str, Any]) -> None:
+    topic = imported("NotificationsTopicArn")
+    (alarm,) = [
+        a["Properties"]
+        for a in resources_of(sam, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["Dimensions"]
+        == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["AsyncFailureQueue", "QueueName"]}}]
+    ]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        "Maximum",
+        "GreaterThanThreshold",
+        0,
+    )
+    assert alarm["AlarmActions"] == alarm["OKActions"] == [topic]
+    outputs = sam["Outputs"]
+    assert outputs["AsyncFailureQueueUrl"]["Value"] == {"Ref": "AsyncFailureQueue"}
+
+
 # --- least privilege ------------------------------------------------------------------------
 
 
@@ -591,6 +682,19 @@ def test_app_stack_runs_on_the_stateful_stacks_resources(
     )
     assert all(f["FunctionName"].startswith("opsbot-app-") for f in functions)
     assert outputs["FunctionRoleArnPattern"] == f"arn:aws:iam::{ACCOUNT}:role/opsbot/*"
+    # the on-failure destination of the asynchronous functions, and who may send to it
+    sqs = boto3.client("sqs", region_name=REGION)
+    assert (
+        outputs["AsyncFailureQueueUrl"]
+        == sqs.get_queue_url(QueueName="opsbot-async-failures")["QueueUrl"]
+    )
+    may_send = [
+        role["RoleName"]
+        for role in iam.list_roles(PathPrefix="/opsbot/")["Roles"]
+        for p in iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"]
+        if "AsyncFailureDestination" in p["PolicyName"]
+    ]
+    assert len(may_send) == 5, may_send  # the asynchronous functions' roles
 
 
 def _document(raw: Any) -> dict[str, Any]:
