@@ -1,4 +1,5 @@
-"""DynamoDB state: deployments, locks, cooldowns, certificate rotations, audit.
+"""DynamoDB state: deployments, locks, cooldowns, certificate rotations, audit, and the
+idempotency records of redelivered input.
 
 The only package that knows DynamoDB item shapes; records go in and come out typed.
 """
@@ -7,12 +8,20 @@ from __future__ import annotations
 
 from chalicelib.store.audit import AuditStore
 from chalicelib.store.deployments import DeploymentStore
+from chalicelib.store.idempotency import DeliveryInProgress, IdempotencyStore, Once
 from chalicelib.store.locks import CooldownClaim, LockHolder, LockResult, LockStore
 from chalicelib.store.rotations import RotationStore
 
 
-class Store(DeploymentStore, LockStore, RotationStore, AuditStore):
+class Store(DeploymentStore, LockStore, RotationStore, AuditStore, IdempotencyStore):
     """Typed access to the state table."""
 
 
-__all__ = ["CooldownClaim", "LockHolder", "LockResult", "Store"]
+__all__ = [
+    "CooldownClaim",
+    "DeliveryInProgress",
+    "LockHolder",
+    "LockResult",
+    "Once",
+    "Store",
+]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -308,9 +309,11 @@ _EVENT_FILES = {
 
 
 def ecs_event(event_name: str, ecs_deployment_id: str, service: str = "web") -> dict[str, Any]:
-    """The saved EventBridge sample for ``event_name``, about one ECS deployment of ours."""
+    """The saved EventBridge sample for ``event_name``, about one ECS deployment of ours, as a
+    new event (an id of its own: EventBridge gives every event one, and a redelivery keeps it)."""
     path = EVENTS / f"ecs-deployment-state-change-{_EVENT_FILES[event_name]}.json"
     event: dict[str, Any] = json.loads(path.read_text())
+    event["id"] = str(uuid.uuid4())
     sample_id = event["detail"]["deploymentId"]
     event["detail"]["deploymentId"] = ecs_deployment_id
     event["detail"]["reason"] = event["detail"]["reason"].replace(sample_id, ecs_deployment_id)

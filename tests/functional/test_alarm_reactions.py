@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import json
 import uuid
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from moto import mock_aws
 
 from chalicelib import alarms
 from chalicelib.alarms import guard
-from chalicelib.aws.notifier import Message, Notifier
+from chalicelib.aws.notifier import Delivery, Message, Notifier
 from chalicelib.aws.queue import WorkQueue
 from chalicelib.core.settings import Settings
 from chalicelib.deps import Deps
@@ -118,9 +119,9 @@ class RecordingNotifier(Notifier):
         super().__init__(sns=sns, topic_arn="", slack_url=lambda: None)
         self.sent: list[Message] = []
 
-    def send(self, message: Message, **kwargs: Any) -> None:
+    def send(self, message: Message, **kwargs: Any) -> Delivery:
         self.sent.append(message)
-        super().send(message, **kwargs)
+        return super().send(message, **kwargs)
 
 
 class RecordingQueue(WorkQueue):
@@ -290,9 +291,21 @@ def sample(name: str) -> dict[str, Any]:
     return message
 
 
+_state_changes = itertools.count(1)
+
+
+def state_change_time() -> str:
+    """A fresh StateChangeTime: every notification built here is a state change of its own (a
+    redelivery of one is the same dict delivered again)."""
+    at = START + timedelta(milliseconds=next(_state_changes))
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+
+
 def cpu(state: str = "ALARM", **changes: Any) -> dict[str, Any]:
-    """web-cpu-high's notification (sns-alarm-metric.json / sns-alarm-ok.json) in ``state``."""
+    """web-cpu-high's notification (sns-alarm-metric.json / sns-alarm-ok.json) in ``state``,
+    as a new state change."""
     base = sample("sns-alarm-ok.json" if state == "OK" else "sns-alarm-metric.json")
+    base["StateChangeTime"] = state_change_time()
     if state == "INSUFFICIENT_DATA":
         base["OldStateValue"] = "ALARM"
         base["NewStateReason"] = (
@@ -644,9 +657,10 @@ def test_fifty_identical_notifications_in_one_event_act_once(world: World) -> No
     event = sns_event(*[alarm] * 50, message_id="95df01b4-ee98-5cb9-9903-4c221d41eb5e")
     records = alarms.handle_sns_event(world.deps, event)["records"]
     assert len(records) == 50
-    results = [r for record in records for r in record["results"]]
-    assert results.count("scaled") == 1
-    assert results.count("cooldown") == 49
+    first, *repeats = records
+    assert first["results"] == ["scaled"] and "duplicate" not in first
+    # the same state change again: recognised as a duplicate, answered as the first, not run
+    assert all(r["duplicate"] and r["results"] == ["scaled"] for r in repeats)
     assert world.web_desired() == 3
     assert len(world.scale_entries()) == 1
     assert len(world.sent) <= 2
@@ -654,10 +668,8 @@ def test_fifty_identical_notifications_in_one_event_act_once(world: World) -> No
 
 def test_fifty_identical_single_record_events_act_once(world: World) -> None:
     alarm = cpu()
-    results = []
-    for _ in range(50):
-        results += world.results(alarm)
-    assert results.count("scaled") == 1
+    records = [record for _ in range(50) for record in world.fire(alarm)]
+    assert [r.get("duplicate", False) for r in records] == [False] + [True] * 49
     assert world.web_desired() == 3
     assert len(world.scale_entries()) == 1
     assert len(world.sent) <= 2
@@ -1025,8 +1037,9 @@ def test_force_new_deployment_rule(world: World) -> None:
         "forced",
         "alarm:web-unhealthy",
     )
-    # a repeat inside its cooldown does not force another deployment
-    assert world.results(sample("sns-alarm-composite.json")) == ["cooldown"]
+    # a repeat inside its cooldown (a new state change) does not force another deployment
+    repeat = {**sample("sns-alarm-composite.json"), "StateChangeTime": state_change_time()}
+    assert world.results(repeat) == ["cooldown"]
     again = ecs.describe_services(cluster="demo", services=["web"])["services"][0]
     assert again["deployments"][0]["id"] == after["deployments"][0]["id"]
 
