@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from chalicelib.alarms.delivery import delivery_key, handle_sns_event
+from chalicelib.alarms.delivery import handle_sns_event
 from chalicelib.alarms.notification import AlarmNotification, parse_notification
 from chalicelib.alarms.react import handle_notification, react, retry
 from chalicelib.alarms.reaction import Reaction, matching_rules
@@ -25,7 +25,6 @@ __all__ = [
     "PERMISSIONS",
     "AlarmNotification",
     "Reaction",
-    "delivery_key",
     "handle_notification",
     "handle_sns_event",
     "matching_rules",

@@ -21,12 +21,6 @@ if TYPE_CHECKING:
 SCOPE = "alarm"
 
 
-def delivery_key(alarm: AlarmNotification) -> dict[str, str]:
-    """What makes two deliveries the same state change: alarm ARN, new state, change time."""
-    arn = alarm.AlarmArn or f"{alarm.AWSAccountId}:{alarm.Region or '-'}:{alarm.AlarmName}"
-    return {"alarm": arn, "state": alarm.NewStateValue, "at": alarm.StateChangeTime}
-
-
 def handle_sns_event(deps: Deps, event: dict[str, Any], *, context: Any = None) -> dict[str, Any]:
     """Every record of an SNS Lambda event: react once per state change, or log why the
     message was not an alarm."""
@@ -49,7 +43,7 @@ def handle_sns_event(deps: Deps, event: dict[str, Any], *, context: Any = None) 
 
 
 def _once(deps: Deps, alarm: AlarmNotification, message_id: str, context: Any) -> dict[str, Any]:
-    key = delivery_key(alarm)
+    key = alarm.delivery_key
     done = deps.store.once(
         SCOPE,
         key,

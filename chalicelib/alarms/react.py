@@ -193,8 +193,26 @@ def _run(deps: Deps, alarm: AlarmNotification, reaction: Reaction, attempt: int)
 
 
 def retry(deps: Deps, *, rule_name: str, notification: str, attempt: int) -> Outcome | None:
-    """A reaction that waited for a lock: act now if the alarm is still in the same state."""
+    """A reaction that waited for a lock: act now if the alarm is still in the same state.
+
+    Once per (notification, rule, attempt): a redelivered retry message does nothing (None)."""
     alarm = AlarmNotification.model_validate_json(notification)
+    ran: list[Outcome | None] = []
+
+    def work() -> str | None:
+        ran.append(_retry(deps, alarm, rule_name, attempt))
+        return ran[0].result if ran[0] is not None else None
+
+    key = {**alarm.delivery_key, "rule": rule_name, "attempt": str(attempt)}
+    done = deps.store.once("alarm-retry", key, work)
+    if done.duplicate:
+        logger().info("duplicate alarm retry: already processed, nothing done", extra=key)
+        count("DuplicateDeliveries", source="alarm-retry")
+        return None
+    return ran[0]
+
+
+def _retry(deps: Deps, alarm: AlarmNotification, rule_name: str, attempt: int) -> Outcome | None:
     rule = deps.policy.alarm_rules.get(rule_name)
     if rule is None:
         logger().warning(

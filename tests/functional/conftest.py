@@ -282,11 +282,15 @@ class World:
 
     def ecs_says(self, event_name: str, ecs_deployment_id: str, service: str = "web") -> str:
         """Deliver the ECS Deployment State Change event ECS would send, as Lambda would."""
+        event = ecs_event(event_name, ecs_deployment_id, service)
+        return str(self.deliver_ecs(event)["outcome"])
+
+    def deliver_ecs(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Hand one EventBridge event (a new one, or a redelivery) to the ECS handler."""
         from chalicelib.handlers.events import ecs_deployment_state
 
-        event = ecs_event(event_name, ecs_deployment_id, service)
-        reply: dict[str, str] = ecs_deployment_state(event, lambda_context("ecs_deployment_state"))
-        return reply["outcome"]
+        reply: dict[str, Any] = ecs_deployment_state(event, lambda_context("ecs_deployment_state"))
+        return reply
 
 
 def queue_messages(queue_name: str) -> list[tuple[dict[str, Any], int]]:

@@ -1051,3 +1051,142 @@ def test_force_new_deployment_waits_for_a_deploy(world: World) -> None:
     [(retry, delay)] = world.queue.sent
     assert (retry.rule, delay) == ("web-unhealthy", 30)
     assert world.audit() == []
+
+
+# -- redelivered notifications: exactly-once effects -------------------------------------------
+
+
+def _no_cooldown_world() -> World:
+    policy = copy.deepcopy(POLICY)
+    policy["alarm_rules"]["web-cpu-high"]["cooldown"] = {"out": 0, "in": 0}
+    return make_world(policy)
+
+
+def _cooldown_held(world: World, direction: str = "out") -> bool:
+    key = f"web-cpu-high#demo#ecs:web#{direction}"
+    return world.deps.store.cooldown_until(key, now=world.clock()) is not None
+
+
+def test_a_redelivered_notification_acts_once(world: World) -> None:
+    alarm = cpu()
+    [first] = world.fire(alarm)
+    sent = list(world.sent)
+    world.clock.advance(400)  # past the cooldown: only the redelivery check can stop it
+
+    [again] = world.fire(alarm)
+
+    assert first["results"] == again["results"] == ["scaled"]
+    assert again["duplicate"] is True and "duplicate" not in first
+    assert world.web_desired() == 3
+    assert len(world.scale_entries()) == 1
+    assert world.sent == sent  # nothing said twice
+
+
+def test_a_redelivered_notification_with_cooldown_zero_acts_once(aws_env: None) -> None:
+    with mock_aws():
+        world = _no_cooldown_world()
+        alarm = cpu()
+        assert world.results(alarm) == ["scaled"]
+        [again] = world.fire(alarm)
+        assert again["duplicate"] is True
+        assert world.web_desired() == 3
+        assert len(world.scale_entries()) == 1
+        # a new state change of the alarm is not a duplicate: with no cooldown it acts again
+        assert world.results(cpu()) == ["scaled"]
+        assert world.web_desired() == 4
+
+
+def _failing_audit(world: World, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The store's audit write fails (throttled) once; the actions that tried it."""
+    from botocore.exceptions import ClientError
+
+    store = world.deps.store
+    real = store.audit
+    failed: list[str] = []
+
+    def audit(**entry: Any) -> None:
+        if not failed:
+            failed.append(str(entry["action"]))
+            error = {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}
+            raise ClientError({"Error": error}, "PutItem")
+        real(**entry)
+
+    monkeypatch.setattr(store, "audit", audit)
+    return failed
+
+
+def test_an_action_whose_audit_write_fails_keeps_its_cooldown(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failed = _failing_audit(world, monkeypatch)
+    alarm = cpu()
+
+    assert world.results(alarm) == ["scaled"]  # the change stands; nothing raised to retry
+
+    assert failed == ["scale"]
+    assert world.web_desired() == 3
+    assert _cooldown_held(world)
+    [message] = world.sent
+    assert message.title == "web-cpu-high ALARM: web 2 -> 3"
+    assert "not audited" in message.text and "ProvisionedThroughputExceeded" in message.text
+    # a redelivery does nothing; a new state change inside the window is held by the cooldown
+    assert world.fire(alarm)[0]["duplicate"] is True
+    world.clock.advance(60)
+    assert world.results(cpu()) == ["cooldown"]
+    assert world.web_desired() == 3
+
+
+def test_an_action_whose_audit_write_fails_is_not_repeated_without_cooldown(
+    aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with mock_aws():
+        world = _no_cooldown_world()
+        _failing_audit(world, monkeypatch)
+        alarm = cpu()
+        assert world.results(alarm) == ["scaled"]
+        assert world.fire(alarm)[0]["duplicate"] is True
+        assert world.web_desired() == 3
+
+
+def test_a_failure_before_any_change_gives_the_cooldown_back_and_the_retry_acts(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    ecs = world.client("ecs")
+    real = ecs.update_service
+    calls: list[int] = []
+
+    def update_service(**kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            error = {"Code": "ServerException", "Message": "try again"}
+            raise ClientError({"Error": error}, "UpdateService")
+        return real(**kwargs)
+
+    monkeypatch.setattr(ecs, "update_service", update_service)
+    alarm = cpu()
+    with pytest.raises(ClientError):
+        world.fire(alarm)
+    assert not _cooldown_held(world)
+    assert world.web_desired() == 2
+    # Lambda retries the same delivery: it is not a duplicate, and it acts
+    [retried] = world.fire(alarm)
+    assert retried["results"] == ["scaled"] and "duplicate" not in retried
+    assert world.web_desired() == 3
+
+
+def test_a_redelivered_retry_message_acts_once(aws_env: None) -> None:
+    with mock_aws():
+        world = _no_cooldown_world()
+        world.put_alarm("web-cpu-high", "ALARM")
+        lock = hold_lock(world)
+        assert world.results(cpu()) == ["busy"]
+        [message] = waiting(world)
+        world.deps.store.release_lock(lock, "dep-x")
+        world.clock.advance(30)
+
+        assert result_of(run_retry(world, message)) == "scaled"
+        assert run_retry(world, message) is None  # SQS delivered it again
+        assert world.web_desired() == 3
+        assert len(world.scale_entries()) == 1

@@ -432,6 +432,19 @@ def test_approaching_expiration_event_runs_the_check(certs: Certs) -> None:
     assert len(certs.titled("Certificate rotation started")) == 1
 
 
+def test_a_duplicate_approaching_expiration_event_is_processed_once(certs: Certs) -> None:
+    event = json.loads((EVENTS / "acm-certificate-approaching-expiration.json").read_text())
+    event["resources"] = [certs.old_arn]
+    reply = certs.deliver(event)
+    certificates = certs.acm.list_certificates()["CertificateSummaryList"]
+
+    again = certs.deliver(event)
+
+    assert again == {**reply, "duplicate": True}
+    assert certs.acm.list_certificates()["CertificateSummaryList"] == certificates
+    assert len(certs.titled("Certificate rotation started")) == 1
+
+
 # -- failing -----------------------------------------------------------------------------------
 
 
