@@ -1107,8 +1107,8 @@ def _failing_audit(world: World, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     def audit(**entry: Any) -> None:
         if not failed:
             failed.append(str(entry["action"]))
-            error = {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}
-            raise ClientError({"Error": error}, "PutItem")
+            code = "ProvisionedThroughputExceededException"
+            raise ClientError({"Error": {"Code": code, "Message": "slow down"}}, "PutItem")
         real(**entry)
 
     monkeypatch.setattr(store, "audit", audit)
@@ -1160,8 +1160,8 @@ def test_a_failure_before_any_change_gives_the_cooldown_back_and_the_retry_acts(
     def update_service(**kwargs: Any) -> Any:
         calls.append(1)
         if len(calls) == 1:
-            error = {"Code": "ServerException", "Message": "try again"}
-            raise ClientError({"Error": error}, "UpdateService")
+            error = {"Error": {"Code": "ServerException", "Message": "try again"}}
+            raise ClientError(error, "UpdateService")  # type: ignore[arg-type]
         return real(**kwargs)
 
     monkeypatch.setattr(ecs, "update_service", update_service)
