@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
+from chalicelib.core.observability import count, logger
 from chalicelib.handlers.lazy import certificates, deploys, events, wiring
 
 if TYPE_CHECKING:
@@ -29,8 +30,6 @@ ACM_CERTIFICATE_PATTERN = {
 def _reply(done: Once[Any], source: str, event_id: str, reply: dict[str, Any]) -> dict[str, Any]:
     """The handler's answer; a duplicate is logged, counted and flagged."""
     if done.duplicate:
-        from chalicelib.core.observability import count, logger
-
         logger().info(
             "duplicate event: already processed, nothing done",
             extra={"source": source, "event_id": event_id},

@@ -228,8 +228,8 @@ def test_a_failed_delivery_is_visible_and_delivered_at_the_next_check(
     assert _alerts(world) == []
     assert any("budget alert not delivered" in r.getMessage() for r in caplog.records)
     [entry] = world.store.audit_entries(environment="demo", service=None, limit=5)
-    assert (entry["action"], entry["result"]) == ("budget_alert", "delivery_failed")
-    assert "not delivered to sns; retried at the next check" in entry["reason"]
+    assert (entry.action, entry.result) == ("budget_alert", "delivery_failed")
+    assert "not delivered to sns; retried at the next check" in (entry.reason or "")
 
     _recreate_topic(world)
     world.clock.advance(3600)
@@ -238,7 +238,7 @@ def test_a_failed_delivery_is_visible_and_delivered_at_the_next_check(
     assert again["alerted"] is True and "delivery_failed" not in again
     assert _alerts(world) == ["[opsbot] Budget monthly-ops (demo): actual spend crossed 80%"]
     audit = world.store.audit_entries(environment="demo", service=None, limit=5)
-    assert [e["result"] for e in audit] == ["alerted", "delivery_failed"]
+    assert [e.result for e in audit] == ["alerted", "delivery_failed"]
     # and from then on it is quiet for the period
     world.clock.advance(3600)
     quiet = {r["threshold"]: r for r in budgets.check_all(world.deps)}["actual > 80%"]
