@@ -7,6 +7,7 @@ test holds that), so a policy that loads can always be run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from chalicelib import scaling
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.policy import Environment
 
 A = TypeVar("A", bound=Action)
+OnChange = Callable[[Outcome], None]
 
 
 class Executor(Generic[A]):
@@ -34,8 +36,18 @@ class Executor(Generic[A]):
         """For scaling actions: what it would do now."""
         return None
 
-    def apply(self, deps: Deps, env: Environment, action: A, *, actor: str, why: str) -> Outcome:
-        """Do it (scaling actions re-read the count under the target's lock)."""
+    def apply(
+        self,
+        deps: Deps,
+        env: Environment,
+        action: A,
+        *,
+        actor: str,
+        why: str,
+        on_change: OnChange | None = None,
+    ) -> Outcome:
+        """Do it (scaling actions re-read the count under the target's lock); ``on_change`` is
+        told as soon as the AWS change is made."""
         raise NotImplementedError
 
 
@@ -44,10 +56,23 @@ class _ScaleEcsService(Executor[ScaleEcsService]):
         return scaling.plan_ecs(deps, env, action.params.service, action.step)
 
     def apply(
-        self, deps: Deps, env: Environment, action: ScaleEcsService, *, actor: str, why: str
+        self,
+        deps: Deps,
+        env: Environment,
+        action: ScaleEcsService,
+        *,
+        actor: str,
+        why: str,
+        on_change: OnChange | None = None,
     ) -> Outcome:
         return scaling.scale_ecs_service(
-            deps, env, action.params.service, step=action.step, actor=actor, why=why
+            deps,
+            env,
+            action.params.service,
+            step=action.step,
+            actor=actor,
+            why=why,
+            on_change=on_change,
         )
 
 
@@ -56,23 +81,52 @@ class _ScaleAsg(Executor[ScaleAsg]):
         return scaling.plan_asg(deps, env, action.params.group, action.step)
 
     def apply(
-        self, deps: Deps, env: Environment, action: ScaleAsg, *, actor: str, why: str
+        self,
+        deps: Deps,
+        env: Environment,
+        action: ScaleAsg,
+        *,
+        actor: str,
+        why: str,
+        on_change: OnChange | None = None,
     ) -> Outcome:
         return scaling.scale_asg(
-            deps, env, action.params.group, step=action.step, actor=actor, why=why
+            deps,
+            env,
+            action.params.group,
+            step=action.step,
+            actor=actor,
+            why=why,
+            on_change=on_change,
         )
 
 
 class _ForceNewDeployment(Executor[ForceNewDeployment]):
     def apply(
-        self, deps: Deps, env: Environment, action: ForceNewDeployment, *, actor: str, why: str
+        self,
+        deps: Deps,
+        env: Environment,
+        action: ForceNewDeployment,
+        *,
+        actor: str,
+        why: str,
+        on_change: OnChange | None = None,
     ) -> Outcome:
-        return scaling.force_new_deployment(deps, env, action.params.service, actor=actor, why=why)
+        return scaling.force_new_deployment(
+            deps, env, action.params.service, actor=actor, why=why, on_change=on_change
+        )
 
 
 class _NotifyOnly(Executor[NotifyOnly]):
     def apply(
-        self, deps: Deps, env: Environment, action: NotifyOnly, *, actor: str, why: str
+        self,
+        deps: Deps,
+        env: Environment,
+        action: NotifyOnly,
+        *,
+        actor: str,
+        why: str,
+        on_change: OnChange | None = None,
     ) -> Outcome:
         note = action.params.note
         return Outcome(ActionResult.NOTIFIED, note or "no action configured: notification only")
@@ -99,6 +153,14 @@ def plan(deps: Deps, env: Environment, action: Action) -> scaling.Plan | None:
     return executor(action).plan(deps, env, action)
 
 
-def apply(deps: Deps, env: Environment, action: Action, *, actor: str, why: str) -> Outcome:
-    """Run the action."""
-    return executor(action).apply(deps, env, action, actor=actor, why=why)
+def apply(
+    deps: Deps,
+    env: Environment,
+    action: Action,
+    *,
+    actor: str,
+    why: str,
+    on_change: OnChange | None = None,
+) -> Outcome:
+    """Run the action; ``on_change`` is told as soon as it has changed something in AWS."""
+    return executor(action).apply(deps, env, action, actor=actor, why=why, on_change=on_change)

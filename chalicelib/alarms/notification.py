@@ -130,6 +130,12 @@ class AlarmNotification(LooseModel):
         return f"alarm:{self.AlarmName}"
 
     @property
+    def delivery_key(self) -> dict[str, str]:
+        """What makes two deliveries the same state change: alarm ARN, new state, change time."""
+        arn = self.AlarmArn or f"{self.AWSAccountId}:{self.Region or '-'}:{self.AlarmName}"
+        return {"alarm": arn, "state": self.NewStateValue, "at": self.StateChangeTime}
+
+    @property
     def why(self) -> str:
         """The state change in one line (what the audit and cooldown notes give as the reason)."""
         return f"{self.AlarmName} {self.NewStateValue}: {self.NewStateReason}"[:500]

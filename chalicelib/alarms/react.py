@@ -16,12 +16,13 @@ Every outcome is explained in a notification (``explain``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chalicelib.alarms import execute, guard, wait
 from chalicelib.alarms.explain import at, audit_skip, explain
-from chalicelib.alarms.notification import AlarmNotification, parse_notification
+from chalicelib.alarms.notification import AlarmNotification
 from chalicelib.alarms.reaction import Reaction, matching_rules, reaction_for
+from chalicelib.aws.errors import describe
 from chalicelib.core.clock import iso
 from chalicelib.core.observability import count, logger
 from chalicelib.domain.actions import Outcome
@@ -30,33 +31,6 @@ from chalicelib.records.status import ActionResult
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
     from chalicelib.domain.policy import AlarmRule
-
-
-def handle_sns_event(deps: Deps, event: dict[str, Any]) -> dict[str, Any]:
-    """Every record of an SNS Lambda event: react, or log why the message was not an alarm."""
-    results: list[dict[str, Any]] = []
-    for record in event.get("Records", []):
-        sns = record.get("Sns") or {}
-        message_id = sns.get("MessageId", "?")
-        try:
-            alarm = parse_notification(sns.get("Message", ""))
-        except ValueError as exc:
-            logger().error(
-                "malformed alarm notification skipped",
-                extra={"sns_message_id": message_id, "reason": str(exc)},
-            )
-            count("MalformedAlarmNotifications")
-            results.append({"message_id": message_id, "result": "malformed", "reason": str(exc)})
-            continue
-        outcomes = handle_notification(deps, alarm)
-        results.append(
-            {
-                "message_id": message_id,
-                "alarm": alarm.AlarmName,
-                "results": [o.result for o in outcomes],
-            }
-        )
-    return {"records": results}
 
 
 def handle_notification(deps: Deps, alarm: AlarmNotification, *, attempt: int = 0) -> list[Outcome]:
@@ -118,6 +92,38 @@ def _release(deps: Deps, reaction: Reaction) -> None:
         deps.store.release_cooldown(reaction.key)
 
 
+def _apply(deps: Deps, alarm: AlarmNotification, reaction: Reaction) -> Outcome:
+    """Act. A failure before any AWS change gives the cooldown back and raises (the retry acts);
+    a failure after it (the audit entry, the lock release) keeps the cooldown and the change
+    stands: logged, counted and said in the notification, never made twice."""
+    changed: list[Outcome] = []
+    try:
+        return execute.apply(
+            deps,
+            reaction.env,
+            reaction.action,
+            actor=alarm.actor,
+            why=alarm.why,
+            on_change=changed.append,
+        )
+    except Exception as exc:
+        if not changed:
+            _release(deps, reaction)
+            raise
+        logger().exception(
+            "alarm action made its change, then failed; the change stands",
+            extra={"alarm": alarm.AlarmName, "rule": reaction.rule_name},
+        )
+        count("AlarmActionsUnrecorded", rule=reaction.rule_name)
+        made = changed[-1]
+        return Outcome(
+            made.result,
+            f"{made.message} (not audited: {describe(exc)})",
+            made.before,
+            made.after,
+        )
+
+
 def _run(deps: Deps, alarm: AlarmNotification, reaction: Reaction, attempt: int) -> Outcome:
     """Bounds, cooldown, guard, lock: then act, and explain."""
     env, action, seconds = reaction.env, reaction.action, reaction.seconds
@@ -166,11 +172,7 @@ def _run(deps: Deps, alarm: AlarmNotification, reaction: Reaction, attempt: int)
                 reaction,
                 Outcome(ActionResult.HELD, f"scale-out held: {held}", plan.before, plan.before),
             )
-    try:
-        outcome = execute.apply(deps, env, action, actor=alarm.actor, why=alarm.why)
-    except Exception:
-        _release(deps, reaction)
-        raise
+    outcome = _apply(deps, alarm, reaction)
     if outcome.result == ActionResult.BUSY:
         _release(deps, reaction)
         wait.wait_for_lock(deps, alarm, reaction, outcome, attempt)
@@ -191,8 +193,26 @@ def _run(deps: Deps, alarm: AlarmNotification, reaction: Reaction, attempt: int)
 
 
 def retry(deps: Deps, *, rule_name: str, notification: str, attempt: int) -> Outcome | None:
-    """A reaction that waited for a lock: act now if the alarm is still in the same state."""
+    """A reaction that waited for a lock: act now if the alarm is still in the same state.
+
+    Once per (notification, rule, attempt): a redelivered retry message does nothing (None)."""
     alarm = AlarmNotification.model_validate_json(notification)
+    ran: list[Outcome | None] = []
+
+    def work() -> str | None:
+        ran.append(_retry(deps, alarm, rule_name, attempt))
+        return ran[0].result if ran[0] is not None else None
+
+    key = {**alarm.delivery_key, "rule": rule_name, "attempt": str(attempt)}
+    done = deps.store.once("alarm-retry", key, work)
+    if done.duplicate:
+        logger().info("duplicate alarm retry: already processed, nothing done", extra=key)
+        count("DuplicateDeliveries", source="alarm-retry")
+        return None
+    return ran[0]
+
+
+def _retry(deps: Deps, alarm: AlarmNotification, rule_name: str, attempt: int) -> Outcome | None:
     rule = deps.policy.alarm_rules.get(rule_name)
     if rule is None:
         logger().warning(

@@ -75,6 +75,25 @@ class Message:
         return {"text": f"{self.title}: {self.text}", "blocks": blocks}
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """What one ``send`` did per channel: True delivered, False failed, None not attempted
+    (the channel is not configured, or was skipped)."""
+
+    sns: bool | None = None
+    slack: bool | None = None
+
+    @property
+    def failed(self) -> tuple[str, ...]:
+        """The channels that failed."""
+        return tuple(name for name in ("sns", "slack") if getattr(self, name) is False)
+
+    @property
+    def delivered(self) -> tuple[str, ...]:
+        """The channels that took the message."""
+        return tuple(name for name in ("sns", "slack") if getattr(self, name) is True)
+
+
 class Notifier:
     """Publishes to SNS and posts to Slack."""
 
@@ -83,9 +102,18 @@ class Notifier:
         self._topic_arn = topic_arn
         self._slack_url = slack_url
 
-    def send(self, message: Message, *, reply_url: str | None = None) -> None:
-        """Deliver to every channel (and to a Slack response_url); log what failed."""
-        if self._topic_arn:
+    def send(
+        self,
+        message: Message,
+        *,
+        reply_url: str | None = None,
+        skip: frozenset[str] = frozenset(),
+    ) -> Delivery:
+        """Deliver to every channel (and to a Slack response_url) but those in ``skip``; log
+        what failed. What each channel did comes back (callers that must not lose a message
+        retry the failed ones)."""
+        sns: bool | None = None
+        if self._topic_arn and "sns" not in skip:
             try:
                 self._sns.publish(
                     TopicArn=self._topic_arn,
@@ -95,14 +123,26 @@ class Notifier:
                         "level": {"DataType": "String", "StringValue": message.level}
                     },
                 )
+                sns = True
             except Exception:
+                sns = False
                 log.exception(
                     "could not publish notification to SNS", extra={"title": message.title}
                 )
-        self.post_slack(message.slack_payload())
+        slack = None if "slack" in skip else self._post(message.slack_payload())
         if reply_url:
             payload = {"response_type": "in_channel", "replace_original": False}
             self.post_slack({**payload, **message.slack_payload()}, url=reply_url)
+        return Delivery(sns=sns, slack=slack)
+
+    def _post(self, payload: dict[str, Any]) -> bool | None:
+        """POST to the Slack webhook: True taken, False failed, None when none is configured."""
+        try:
+            target = self._slack_url()
+        except Exception:
+            log.exception("could not read the Slack webhook URL")
+            return False
+        return self.post_slack(payload, url=target) if target else None
 
     def post_slack(self, payload: dict[str, Any], url: str | None = None) -> bool:
         """POST a payload to the Slack webhook (or a response_url); True when Slack took it."""

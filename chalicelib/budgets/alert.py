@@ -1,20 +1,31 @@
-"""A budget threshold crossed: posted (Slack and the notifications topic) and audited."""
+"""A budget threshold crossed: posted (Slack and the notifications topic), marked, audited.
+
+The mark that keeps a threshold quiet for the rest of its period is written only after every
+channel took the alert. A delivery that fails is logged, counted and audited
+(``delivery_failed``) and retried at the next check, to the channels that did not take it yet
+(each channel that did is marked on its own). A short lease keeps two checks that overlap (a
+duplicated schedule event) from posting the same alert twice.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws.notifier import Message
-from chalicelib.core.observability import count
+from chalicelib.core.observability import count, logger
 
 if TYPE_CHECKING:
     from chalicelib.budgets.read import Budget
     from chalicelib.deps import Deps
     from chalicelib.domain.policy import Environment
 
+CHANNELS = ("sns", "slack")
+SENDING_LEASE_SECONDS = 300
 
-def alert(
-    deps: Deps,
+
+def message(
     env: Environment,
     budget: Budget,
     *,
@@ -22,8 +33,8 @@ def alert(
     value: float | None,
     period: str,
     drivers: list[tuple[str, float]],
-) -> None:
-    """Post one crossed threshold with the biggest cost drivers, and audit it."""
+) -> Message:
+    """The alert of one crossed threshold, with the biggest cost drivers."""
     actual, limit, forecast, unit = budget.actual, budget.limit, budget.forecast, budget.unit
     used = f"{100 * actual / limit:.0f}%" if actual is not None and limit else "?"
     kind = "forecast" if label.startswith("forecasted") else "actual spend"
@@ -43,18 +54,74 @@ def alert(
     if drivers:
         facts.append(("Top services", ", ".join(f"{svc} {amount:,.2f}" for svc, amount in drivers)))
     over = actual is not None and limit is not None and actual >= limit
-    deps.notifier.send(
-        Message(
-            title=title, text=text + ".", level="failure" if over else "warning", facts=tuple(facts)
-        )
+    return Message(
+        title=title, text=text + ".", level="failure" if over else "warning", facts=tuple(facts)
     )
+
+
+def alert(
+    deps: Deps,
+    env: Environment,
+    budget: Budget,
+    *,
+    mark: str,
+    mark_seconds: int,
+    now: datetime,
+    label: str,
+    value: float | None,
+    period: str,
+    drivers: Callable[[], list[tuple[str, float]]],
+) -> dict[str, Any]:
+    """Post one crossed threshold unless it was delivered this period; mark it once delivered.
+
+    ``{"alerted": True}`` when it was delivered now; False with ``delivery_failed`` naming the
+    channels that failed (retried at the next check), or when already delivered or in flight.
+    """
+    store = deps.store
+    quiet = {"budget": budget.name, "threshold": label}
+    if store.cooldown_until(mark, now=now) is not None:
+        logger().info("budget threshold already alerted this period", extra=quiet)
+        return {"alerted": False}
+    lease = f"{mark}#sending"
+    if not store.claim_cooldown(lease, seconds=SENDING_LEASE_SECONDS, now=now).claimed:
+        logger().info("budget alert being delivered by another check", extra=quiet)
+        return {"alerted": False}
+    try:
+        done = frozenset(c for c in CHANNELS if store.cooldown_until(f"{mark}#{c}", now=now))
+        post = message(env, budget, label=label, value=value, period=period, drivers=drivers())
+        delivery = deps.notifier.send(post, skip=done)
+        if not delivery.failed:
+            store.claim_cooldown(mark, seconds=mark_seconds, now=now, note=label)
+            _audit(deps, env, budget, "alerted", f"{label}: {post.text.rstrip('.')}")
+            count("BudgetAlerts", environment=env.name)
+            return {"alerted": True}
+        for channel in delivery.delivered:
+            store.claim_cooldown(f"{mark}#{channel}", seconds=mark_seconds, now=now, note=label)
+        failed = ", ".join(delivery.failed)
+        logger().error(
+            "budget alert not delivered; retried at the next check",
+            extra={**quiet, "failed": failed},
+        )
+        count("BudgetAlertDeliveryFailures", environment=env.name)
+        _audit(
+            deps,
+            env,
+            budget,
+            "delivery_failed",
+            f"{label}: not delivered to {failed}; retried at the next check",
+        )
+        return {"alerted": False, "delivery_failed": list(delivery.failed)}
+    finally:
+        store.release_cooldown(lease)
+
+
+def _audit(deps: Deps, env: Environment, budget: Budget, result: str, reason: str) -> None:
     deps.store.audit(
         now=deps.clock(),
         actor="schedule:budgets",
         action="budget_alert",
         environment=env.name,
         target=f"{env.name}/budget:{budget.name}",
-        result="alerted",
-        reason=f"{label}: {text}",
+        result=result,
+        reason=reason,
     )
-    count("BudgetAlerts", environment=env.name)

@@ -3,8 +3,8 @@
 For each watched budget the check reads the budget's own notifications (AWS Budgets thresholds:
 ACTUAL or FORECASTED, a percentage of the limit or an absolute amount) and compares them with the
 spend AWS Budgets has calculated. A threshold crossed for the first time in the budget's current
-period is alerted; the same threshold stays quiet for the rest of the period (a mark in DynamoDB,
-conditional write, expiring with it).
+period is alerted; once delivered, the same threshold stays quiet for the rest of the period (a
+mark in DynamoDB, expiring with it). A failed delivery is retried at the next check (``alert``).
 """
 
 from __future__ import annotations
@@ -112,15 +112,20 @@ def _check_threshold(
         return result
     mark = f"budget#{env.account}#{budget.name}#{kind}#{operator}#{threshold:g}#{key_period}"
     seconds = max(60, int((period_end - now).total_seconds()) + 86400)
-    claim = deps.store.claim_cooldown(mark, seconds=seconds, now=now, note=label)
-    result["alerted"] = claim.claimed
-    if claim.claimed:
-        alert(deps, env, budget, label=label, value=value, period=key_period, drivers=drivers.get())
-    else:
-        logger().info(
-            "budget threshold already alerted this period",
-            extra={"budget": budget.name, "threshold": label},
+    result.update(
+        alert(
+            deps,
+            env,
+            budget,
+            mark=mark,
+            mark_seconds=seconds,
+            now=now,
+            label=label,
+            value=value,
+            period=key_period,
+            drivers=drivers.get,
         )
+    )
     return result
 
 

@@ -14,5 +14,5 @@ bp = Blueprint(__name__)
 
 @bp.on_sns_message(topic=ALARMS_TOPIC)
 def alarm_notification(event: Any) -> dict[str, Any]:
-    """React to each alarm notification; a malformed one is logged and skipped."""
-    return alarms.handle_sns_event(wiring.get_deps(), event.to_dict())
+    """React to each alarm notification once; a malformed one is logged and skipped."""
+    return alarms.handle_sns_event(wiring.get_deps(), event.to_dict(), context=event.context)

@@ -1,13 +1,22 @@
 """EventBridge handlers: ECS deployment state changes drive deploys to their end; ACM events
-drive certificate rotations."""
+drive certificate rotations.
+
+EventBridge delivers at least once: each event is processed once per event id (Powertools
+idempotency on the state table, ``Store.once``); a duplicate returns the first delivery's answer
+and does nothing.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
+from chalicelib.core.observability import count, logger
 from chalicelib.handlers.lazy import certificates, deploys, events, wiring
+
+if TYPE_CHECKING:
+    from chalicelib.store import Once
 
 bp = Blueprint(__name__)
 
@@ -18,25 +27,49 @@ ACM_CERTIFICATE_PATTERN = {
 }
 
 
+def _reply(done: Once[Any], source: str, event_id: str, reply: dict[str, Any]) -> dict[str, Any]:
+    """The handler's answer; a duplicate is logged, counted and flagged."""
+    if done.duplicate:
+        logger().info(
+            "duplicate event: already processed, nothing done",
+            extra={"source": source, "event_id": event_id},
+        )
+        count("DuplicateDeliveries", source=source)
+        reply["duplicate"] = True
+    return reply
+
+
 @bp.on_cw_event(ECS_DEPLOYMENT_PATTERN)
-def ecs_deployment_state(event: Any) -> dict[str, str]:
-    """Advance the opsbot deployment an ECS deployment belongs to."""
+def ecs_deployment_state(event: Any) -> dict[str, Any]:
+    """Advance the opsbot deployment an ECS deployment belongs to (once per event id)."""
     change = events.EcsDeploymentStateChange.model_validate(event.to_dict())
-    outcome = deploys.on_ecs_deployment_event(
-        wiring.get_deps(),
-        ecs_deployment_id=change.detail.deploymentId,
-        event_name=change.detail.eventName,
-        reason=change.detail.reason or "",
+    deps = wiring.get_deps()
+    done = deps.store.once(
+        "ecs-event",
+        {"id": change.id},
+        lambda: deploys.on_ecs_deployment_event(
+            deps,
+            ecs_deployment_id=change.detail.deploymentId,
+            event_name=change.detail.eventName,
+            reason=change.detail.reason or "",
+        ),
+        context=event.context,
     )
-    return {"outcome": outcome}
+    return _reply(done, "ecs", change.id, {"outcome": done.value})
 
 
 @bp.on_cw_event(ACM_CERTIFICATE_PATTERN)
 def acm_certificate_event(event: Any) -> dict[str, Any]:
     """Finish a rotation whose new certificate is issued; check an environment whose certificate
-    approaches expiry."""
+    approaches expiry (once per event id)."""
     parsed = events.AcmCertificateEvent.model_validate(event.to_dict())
-    results = certificates.on_certificate_event(
-        wiring.get_deps(), detail_type=parsed.detail_type, resources=parsed.resources
+    deps = wiring.get_deps()
+    done = deps.store.once(
+        "acm-event",
+        {"id": parsed.id},
+        lambda: certificates.on_certificate_event(
+            deps, detail_type=parsed.detail_type, resources=parsed.resources
+        ),
+        context=event.context,
     )
-    return {"certificates": results}
+    return _reply(done, "acm", parsed.id, {"certificates": done.value})

@@ -1,7 +1,9 @@
 """The one scaling procedure: take the target's lock, read, bound, apply, audit.
 
 Every change takes the target's lock (the same per-service lock deploys hold), so nothing
-scales a service in the middle of its rollout.
+scales a service in the middle of its rollout. ``on_change`` is told the outcome as soon as the
+AWS change is made, before anything that may still fail after it (releasing the lock, the audit
+entry): a caller that holds a cooldown knows not to give it back.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
     from chalicelib.domain.policy import Environment
 
 LOCK_LEASE_SECONDS = 60
+
+OnChange = Callable[[Outcome], None]
 
 
 def _locked(deps: Deps, target: Target, actor: str) -> tuple[str, str | None]:
@@ -42,6 +46,7 @@ def _scale_locked(
     why: str,
     step: int | None,
     desired: int | None,
+    on_change: OnChange | None = None,
 ) -> Outcome:
     """Lock, read, bound, apply, audit."""
     owner, holder = _locked(deps, target, actor)
@@ -67,6 +72,14 @@ def _scale_locked(
                 before,
             )
         apply(after)
+        outcome = Outcome(
+            ActionResult.SCALED,
+            f"{what} {before} -> {after} (bounds {bounds.min}..{bounds.max})",
+            before,
+            after,
+        )
+        if on_change is not None:
+            on_change(outcome)
     finally:
         deps.store.release_lock(target.lock, owner)
     deps.store.audit(
@@ -80,12 +93,7 @@ def _scale_locked(
         after=after,
         reason=why,
     )
-    return Outcome(
-        ActionResult.SCALED,
-        f"{what} {before} -> {after} (bounds {bounds.min}..{bounds.max})",
-        before,
-        after,
-    )
+    return outcome
 
 
 def scale_ecs_service(
@@ -97,6 +105,7 @@ def scale_ecs_service(
     why: str,
     step: int | None = None,
     desired: int | None = None,
+    on_change: OnChange | None = None,
 ) -> Outcome:
     """Change a service's desired count (by ``step`` or to ``desired``) under its lock."""
 
@@ -115,11 +124,19 @@ def scale_ecs_service(
         why=why,
         step=step,
         desired=desired,
+        on_change=on_change,
     )
 
 
 def scale_asg(
-    deps: Deps, env: Environment, group: str, *, step: int, actor: str, why: str
+    deps: Deps,
+    env: Environment,
+    group: str,
+    *,
+    step: int,
+    actor: str,
+    why: str,
+    on_change: OnChange | None = None,
 ) -> Outcome:
     """Change an Auto Scaling group's desired capacity by ``step`` under its lock."""
 
@@ -138,11 +155,18 @@ def scale_asg(
         why=why,
         step=step,
         desired=None,
+        on_change=on_change,
     )
 
 
 def force_new_deployment(
-    deps: Deps, env: Environment, service: str, *, actor: str, why: str
+    deps: Deps,
+    env: Environment,
+    service: str,
+    *,
+    actor: str,
+    why: str,
+    on_change: OnChange | None = None,
 ) -> Outcome:
     """Replace a service's tasks (same task definition), unless a deploy holds its lock."""
     target = Target.service(env.name, service)
@@ -153,6 +177,12 @@ def force_new_deployment(
         deps.aws("ecs", env).update_service(
             cluster=env.cluster, service=service, forceNewDeployment=True
         )
+        outcome = Outcome(
+            ActionResult.FORCED,
+            f"started a new deployment of {service} (fresh tasks, same task definition)",
+        )
+        if on_change is not None:
+            on_change(outcome)
     finally:
         deps.store.release_lock(target.lock, owner)
     deps.store.audit(
@@ -164,7 +194,4 @@ def force_new_deployment(
         result=ActionResult.FORCED,
         reason=why,
     )
-    return Outcome(
-        ActionResult.FORCED,
-        f"started a new deployment of {service} (fresh tasks, same task definition)",
-    )
+    return outcome

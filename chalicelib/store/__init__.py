@@ -1,4 +1,5 @@
-"""DynamoDB state: deployments, locks, cooldowns, certificate rotations, audit.
+"""DynamoDB state: deployments, locks, cooldowns, certificate rotations, audit, Idempotency-Key
+answers and the idempotency records of redelivered input.
 
 The only package that knows DynamoDB item shapes; records go in and come out typed.
 """
@@ -9,11 +10,20 @@ from chalicelib.store.audit import AuditStore
 from chalicelib.store.deployments import DeploymentStore, DeploymentUpdate
 from chalicelib.store.idempotency import IdempotencyStore
 from chalicelib.store.locks import CooldownClaim, LockHolder, LockResult, LockStore
+from chalicelib.store.once import DeliveryInProgress, Once, OnceStore
 from chalicelib.store.rotations import RotationStore
 
 
-class Store(DeploymentStore, LockStore, RotationStore, AuditStore, IdempotencyStore):
+class Store(DeploymentStore, LockStore, RotationStore, AuditStore, IdempotencyStore, OnceStore):
     """Typed access to the state table."""
 
 
-__all__ = ["CooldownClaim", "DeploymentUpdate", "LockHolder", "LockResult", "Store"]
+__all__ = [
+    "CooldownClaim",
+    "DeliveryInProgress",
+    "DeploymentUpdate",
+    "LockHolder",
+    "LockResult",
+    "Once",
+    "Store",
+]

@@ -134,6 +134,13 @@ class LockStore(Table):
             return CooldownClaim(False, int(window["until"]) if window else until)
         return CooldownClaim(True, until)
 
+    def cooldown_until(self, key: str, *, now: datetime) -> int | None:
+        """When the cooldown window ``key`` ends (epoch seconds), or None when it is free."""
+        window = self._get(f"COOLDOWN#{key}", "COOLDOWN")
+        if window is None or int(window["until"]) < _epoch(now):
+            return None
+        return int(window["until"])
+
     def release_cooldown(self, key: str) -> None:
         """Give a claimed cooldown window back (the action it guarded did nothing)."""
         self._ddb.delete_item(

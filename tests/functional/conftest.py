@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -281,11 +282,15 @@ class World:
 
     def ecs_says(self, event_name: str, ecs_deployment_id: str, service: str = "web") -> str:
         """Deliver the ECS Deployment State Change event ECS would send, as Lambda would."""
+        event = ecs_event(event_name, ecs_deployment_id, service)
+        return str(self.deliver_ecs(event)["outcome"])
+
+    def deliver_ecs(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Hand one EventBridge event (a new one, or a redelivery) to the ECS handler."""
         from chalicelib.handlers.events import ecs_deployment_state
 
-        event = ecs_event(event_name, ecs_deployment_id, service)
-        reply: dict[str, str] = ecs_deployment_state(event, lambda_context("ecs_deployment_state"))
-        return reply["outcome"]
+        reply: dict[str, Any] = ecs_deployment_state(event, lambda_context("ecs_deployment_state"))
+        return reply
 
 
 def queue_messages(queue_name: str) -> list[tuple[dict[str, Any], int]]:
@@ -308,9 +313,11 @@ _EVENT_FILES = {
 
 
 def ecs_event(event_name: str, ecs_deployment_id: str, service: str = "web") -> dict[str, Any]:
-    """The saved EventBridge sample for ``event_name``, about one ECS deployment of ours."""
+    """The saved EventBridge sample for ``event_name``, about one ECS deployment of ours, as a
+    new event (an id of its own: EventBridge gives every event one, and a redelivery keeps it)."""
     path = EVENTS / f"ecs-deployment-state-change-{_EVENT_FILES[event_name]}.json"
     event: dict[str, Any] = json.loads(path.read_text())
+    event["id"] = str(uuid.uuid4())
     sample_id = event["detail"]["deploymentId"]
     event["detail"]["deploymentId"] = ecs_deployment_id
     event["detail"]["reason"] = event["detail"]["reason"].replace(sample_id, ecs_deployment_id)

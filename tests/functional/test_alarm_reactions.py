@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import json
 import uuid
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from moto import mock_aws
 
 from chalicelib import alarms
 from chalicelib.alarms import guard
-from chalicelib.aws.notifier import Message, Notifier
+from chalicelib.aws.notifier import Delivery, Message, Notifier
 from chalicelib.aws.queue import WorkQueue
 from chalicelib.core.settings import Settings
 from chalicelib.deps import Deps
@@ -118,9 +119,9 @@ class RecordingNotifier(Notifier):
         super().__init__(sns=sns, topic_arn="", slack_url=lambda: None)
         self.sent: list[Message] = []
 
-    def send(self, message: Message, **kwargs: Any) -> None:
+    def send(self, message: Message, **kwargs: Any) -> Delivery:
         self.sent.append(message)
-        super().send(message, **kwargs)
+        return super().send(message, **kwargs)
 
 
 class RecordingQueue(WorkQueue):
@@ -290,9 +291,21 @@ def sample(name: str) -> dict[str, Any]:
     return message
 
 
+_state_changes = itertools.count(1)
+
+
+def state_change_time() -> str:
+    """A fresh StateChangeTime: every notification built here is a state change of its own (a
+    redelivery of one is the same dict delivered again)."""
+    at = START + timedelta(milliseconds=next(_state_changes))
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+
+
 def cpu(state: str = "ALARM", **changes: Any) -> dict[str, Any]:
-    """web-cpu-high's notification (sns-alarm-metric.json / sns-alarm-ok.json) in ``state``."""
+    """web-cpu-high's notification (sns-alarm-metric.json / sns-alarm-ok.json) in ``state``,
+    as a new state change."""
     base = sample("sns-alarm-ok.json" if state == "OK" else "sns-alarm-metric.json")
+    base["StateChangeTime"] = state_change_time()
     if state == "INSUFFICIENT_DATA":
         base["OldStateValue"] = "ALARM"
         base["NewStateReason"] = (
@@ -644,9 +657,10 @@ def test_fifty_identical_notifications_in_one_event_act_once(world: World) -> No
     event = sns_event(*[alarm] * 50, message_id="95df01b4-ee98-5cb9-9903-4c221d41eb5e")
     records = alarms.handle_sns_event(world.deps, event)["records"]
     assert len(records) == 50
-    results = [r for record in records for r in record["results"]]
-    assert results.count("scaled") == 1
-    assert results.count("cooldown") == 49
+    first, *repeats = records
+    assert first["results"] == ["scaled"] and "duplicate" not in first
+    # the same state change again: recognised as a duplicate, answered as the first, not run
+    assert all(r["duplicate"] and r["results"] == ["scaled"] for r in repeats)
     assert world.web_desired() == 3
     assert len(world.scale_entries()) == 1
     assert len(world.sent) <= 2
@@ -654,10 +668,8 @@ def test_fifty_identical_notifications_in_one_event_act_once(world: World) -> No
 
 def test_fifty_identical_single_record_events_act_once(world: World) -> None:
     alarm = cpu()
-    results = []
-    for _ in range(50):
-        results += world.results(alarm)
-    assert results.count("scaled") == 1
+    records = [record for _ in range(50) for record in world.fire(alarm)]
+    assert [r.get("duplicate", False) for r in records] == [False] + [True] * 49
     assert world.web_desired() == 3
     assert len(world.scale_entries()) == 1
     assert len(world.sent) <= 2
@@ -1025,8 +1037,9 @@ def test_force_new_deployment_rule(world: World) -> None:
         "forced",
         "alarm:web-unhealthy",
     )
-    # a repeat inside its cooldown does not force another deployment
-    assert world.results(sample("sns-alarm-composite.json")) == ["cooldown"]
+    # a repeat inside its cooldown (a new state change) does not force another deployment
+    repeat = {**sample("sns-alarm-composite.json"), "StateChangeTime": state_change_time()}
+    assert world.results(repeat) == ["cooldown"]
     again = ecs.describe_services(cluster="demo", services=["web"])["services"][0]
     assert again["deployments"][0]["id"] == after["deployments"][0]["id"]
 
@@ -1038,3 +1051,142 @@ def test_force_new_deployment_waits_for_a_deploy(world: World) -> None:
     [(retry, delay)] = world.queue.sent
     assert (retry.rule, delay) == ("web-unhealthy", 30)
     assert world.audit() == []
+
+
+# -- redelivered notifications: exactly-once effects -------------------------------------------
+
+
+def _no_cooldown_world() -> World:
+    policy = copy.deepcopy(POLICY)
+    policy["alarm_rules"]["web-cpu-high"]["cooldown"] = {"out": 0, "in": 0}
+    return make_world(policy)
+
+
+def _cooldown_held(world: World, direction: str = "out") -> bool:
+    key = f"web-cpu-high#demo#ecs:web#{direction}"
+    return world.deps.store.cooldown_until(key, now=world.clock()) is not None
+
+
+def test_a_redelivered_notification_acts_once(world: World) -> None:
+    alarm = cpu()
+    [first] = world.fire(alarm)
+    sent = list(world.sent)
+    world.clock.advance(400)  # past the cooldown: only the redelivery check can stop it
+
+    [again] = world.fire(alarm)
+
+    assert first["results"] == again["results"] == ["scaled"]
+    assert again["duplicate"] is True and "duplicate" not in first
+    assert world.web_desired() == 3
+    assert len(world.scale_entries()) == 1
+    assert world.sent == sent  # nothing said twice
+
+
+def test_a_redelivered_notification_with_cooldown_zero_acts_once(aws_env: None) -> None:
+    with mock_aws():
+        world = _no_cooldown_world()
+        alarm = cpu()
+        assert world.results(alarm) == ["scaled"]
+        [again] = world.fire(alarm)
+        assert again["duplicate"] is True
+        assert world.web_desired() == 3
+        assert len(world.scale_entries()) == 1
+        # a new state change of the alarm is not a duplicate: with no cooldown it acts again
+        assert world.results(cpu()) == ["scaled"]
+        assert world.web_desired() == 4
+
+
+def _failing_audit(world: World, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The store's audit write fails (throttled) once; the actions that tried it."""
+    from botocore.exceptions import ClientError
+
+    store = world.deps.store
+    real = store.audit
+    failed: list[str] = []
+
+    def audit(**entry: Any) -> None:
+        if not failed:
+            failed.append(str(entry["action"]))
+            code = "ProvisionedThroughputExceededException"
+            raise ClientError({"Error": {"Code": code, "Message": "slow down"}}, "PutItem")
+        real(**entry)
+
+    monkeypatch.setattr(store, "audit", audit)
+    return failed
+
+
+def test_an_action_whose_audit_write_fails_keeps_its_cooldown(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failed = _failing_audit(world, monkeypatch)
+    alarm = cpu()
+
+    assert world.results(alarm) == ["scaled"]  # the change stands; nothing raised to retry
+
+    assert failed == ["scale"]
+    assert world.web_desired() == 3
+    assert _cooldown_held(world)
+    [message] = world.sent
+    assert message.title == "web-cpu-high ALARM: web 2 -> 3"
+    assert "not audited" in message.text and "ProvisionedThroughputExceeded" in message.text
+    # a redelivery does nothing; a new state change inside the window is held by the cooldown
+    assert world.fire(alarm)[0]["duplicate"] is True
+    world.clock.advance(60)
+    assert world.results(cpu()) == ["cooldown"]
+    assert world.web_desired() == 3
+
+
+def test_an_action_whose_audit_write_fails_is_not_repeated_without_cooldown(
+    aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with mock_aws():
+        world = _no_cooldown_world()
+        _failing_audit(world, monkeypatch)
+        alarm = cpu()
+        assert world.results(alarm) == ["scaled"]
+        assert world.fire(alarm)[0]["duplicate"] is True
+        assert world.web_desired() == 3
+
+
+def test_a_failure_before_any_change_gives_the_cooldown_back_and_the_retry_acts(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    ecs = world.client("ecs")
+    real = ecs.update_service
+    calls: list[int] = []
+
+    def update_service(**kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            error = {"Error": {"Code": "ServerException", "Message": "try again"}}
+            raise ClientError(error, "UpdateService")  # type: ignore[arg-type]
+        return real(**kwargs)
+
+    monkeypatch.setattr(ecs, "update_service", update_service)
+    alarm = cpu()
+    with pytest.raises(ClientError):
+        world.fire(alarm)
+    assert not _cooldown_held(world)
+    assert world.web_desired() == 2
+    # Lambda retries the same delivery: it is not a duplicate, and it acts
+    [retried] = world.fire(alarm)
+    assert retried["results"] == ["scaled"] and "duplicate" not in retried
+    assert world.web_desired() == 3
+
+
+def test_a_redelivered_retry_message_acts_once(aws_env: None) -> None:
+    with mock_aws():
+        world = _no_cooldown_world()
+        world.put_alarm("web-cpu-high", "ALARM")
+        lock = hold_lock(world)
+        assert world.results(cpu()) == ["busy"]
+        [message] = waiting(world)
+        world.deps.store.release_lock(lock, "dep-x")
+        world.clock.advance(30)
+
+        assert result_of(run_retry(world, message)) == "scaled"
+        assert run_retry(world, message) is None  # SQS delivered it again
+        assert world.web_desired() == 3
+        assert len(world.scale_entries()) == 1

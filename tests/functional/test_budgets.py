@@ -1,12 +1,19 @@
-"""Budget alerts against moto: each threshold crossed is posted once per period."""
+"""Budget alerts against moto: each threshold crossed is posted once per period, and marked
+only once delivered."""
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
 
 import pytest
 
 from chalicelib import budgets
+from chalicelib.aws.notifier import Notifier
 from infra.local.demo.budgets import set_actual_spend
 from tests.functional.conftest import ACCOUNT, World
 
@@ -194,3 +201,92 @@ def test_the_budgets_people_read_are_typed_records(world: World, budget: str) ->
     [found] = account_budgets(world.deps, env)
     assert found == Budget("monthly-ops", "COST", "MONTHLY", 100.0, "USD", 85.0, 97.0)
     assert found.percent_used == 85.0
+
+
+# -- delivery: marked only once delivered ------------------------------------------------------
+
+
+def _recreate_topic(world: World) -> None:
+    """The notifications topic back, with the inbox subscribed (as the conftest made it)."""
+    sns, sqs = world.client("sns"), world.client("sqs")
+    topic = sns.create_topic(Name=world.deps.settings.notifications_topic_arn.rsplit(":", 1)[1])
+    inbox = sqs.get_queue_attributes(QueueUrl=world.notes_queue_url, AttributeNames=["QueueArn"])
+    sns.subscribe(
+        TopicArn=topic["TopicArn"], Protocol="sqs", Endpoint=inbox["Attributes"]["QueueArn"]
+    )
+
+
+def test_a_failed_delivery_is_visible_and_delivered_at_the_next_check(
+    world: World, budget: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.client("sns").delete_topic(TopicArn=world.deps.settings.notifications_topic_arn)
+
+    results = budgets.check_all(world.deps)
+
+    first = {r["threshold"]: r for r in results}["actual > 80%"]
+    assert first["alerted"] is False and first["delivery_failed"] == ["sns"]
+    assert _alerts(world) == []
+    assert any("budget alert not delivered" in r.getMessage() for r in caplog.records)
+    [entry] = world.store.audit_entries(environment="demo", service=None, limit=5)
+    assert (entry.action, entry.result) == ("budget_alert", "delivery_failed")
+    assert "not delivered to sns; retried at the next check" in (entry.reason or "")
+
+    _recreate_topic(world)
+    world.clock.advance(3600)
+    again = {r["threshold"]: r for r in budgets.check_all(world.deps)}["actual > 80%"]
+
+    assert again["alerted"] is True and "delivery_failed" not in again
+    assert _alerts(world) == ["[opsbot] Budget monthly-ops (demo): actual spend crossed 80%"]
+    audit = world.store.audit_entries(environment="demo", service=None, limit=5)
+    assert [e.result for e in audit] == ["alerted", "delivery_failed"]
+    # and from then on it is quiet for the period
+    world.clock.advance(3600)
+    quiet = {r["threshold"]: r for r in budgets.check_all(world.deps)}["actual > 80%"]
+    assert quiet["alerted"] is False
+    assert len(_alerts(world)) == 1
+
+
+class _Slack(BaseHTTPRequestHandler):
+    """A Slack webhook that refuses its first post (500) and takes the rest."""
+
+    posts: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).posts.append(json.loads(body))
+        self.send_response(500 if len(type(self).posts) == 1 else 200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def slack() -> Iterator[str]:
+    _Slack.posts = []
+    server = HTTPServer(("127.0.0.1", 0), _Slack)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hooks/budget"
+    server.shutdown()
+    server.server_close()
+
+
+def test_only_the_channel_that_failed_is_retried(world: World, budget: str, slack: str) -> None:
+    settings = world.deps.settings
+    world.deps.notifier = Notifier(
+        sns=world.client("sns"), topic_arn=settings.notifications_topic_arn, slack_url=lambda: slack
+    )
+
+    first = {r["threshold"]: r for r in budgets.check_all(world.deps)}["actual > 80%"]
+    assert first["alerted"] is False and first["delivery_failed"] == ["slack"]
+    assert len(_alerts(world)) == 1  # the email went out
+
+    world.clock.advance(3600)
+    again = {r["threshold"]: r for r in budgets.check_all(world.deps)}["actual > 80%"]
+
+    assert again["alerted"] is True
+    assert len(_alerts(world)) == 1  # not emailed twice
+    assert len(_Slack.posts) == 2  # refused once, taken at the next check
+    assert _Slack.posts[1]["text"].startswith("Budget monthly-ops (demo): actual spend crossed 80%")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -402,9 +403,16 @@ def test_acm_event_completes_the_rotation_at_once(certs: Certs) -> None:
     assert result["outcome"] == "completed"
     assert certs.default_certificate() == issued
     assert len(certs.titled("Certificate rotated")) == 1
-    # a redelivered event (EventBridge is at-least-once) changes nothing and says nothing
+    # a redelivered event (EventBridge is at-least-once) is recognised by its id: it is
+    # answered as the first delivery was, and changes nothing and says nothing
     again = certs.deliver(event)
-    assert again["certificates"][0]["outcome"] == "unused"
+    assert again["duplicate"] is True
+    assert again["certificates"] == reply["certificates"]
+    assert len(certs.titled("Certificate rotated")) == 1
+    # another event about the same certificate (a new id) finds nothing left to do
+    other = certs.deliver({**event, "id": str(uuid.uuid4())})
+    assert other["certificates"][0]["outcome"] == "unused"
+    assert "duplicate" not in other
     assert len(certs.titled("Certificate rotated")) == 1
 
 
@@ -422,6 +430,19 @@ def test_approaching_expiration_event_runs_the_check(certs: Certs) -> None:
     reply = certs.deliver(event)
 
     assert certs.outcome(reply["certificates"]) == "started"
+    assert len(certs.titled("Certificate rotation started")) == 1
+
+
+def test_a_duplicate_approaching_expiration_event_is_processed_once(certs: Certs) -> None:
+    event = json.loads((EVENTS / "acm-certificate-approaching-expiration.json").read_text())
+    event["resources"] = [certs.old_arn]
+    reply = certs.deliver(event)
+    certificates = certs.acm.list_certificates()["CertificateSummaryList"]
+
+    again = certs.deliver(event)
+
+    assert again == {**reply, "duplicate": True}
+    assert certs.acm.list_certificates()["CertificateSummaryList"] == certificates
     assert len(certs.titled("Certificate rotation started")) == 1
 
 
