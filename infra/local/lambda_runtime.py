@@ -27,6 +27,9 @@ from infra.local.settings import ACCOUNT
 log = logging.getLogger("opsbot.local.events")
 
 ASYNC_ATTEMPTS = 3  # Lambda: the first try and two retries
+# The notional timeout of a local asynchronous invocation: short, so that the retry of a crashed
+# one (which comes only after its deadline, as on Lambda) is seconds away, not a minute.
+ASYNC_TIMEOUT_SECONDS = 5
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -136,9 +139,11 @@ def invoke_async(
     """
     reason = ""
     for attempt in range(1, ASYNC_ATTEMPTS + 1):
+        context = LambdaContext(name, timeout_seconds=ASYNC_TIMEOUT_SECONDS)
+        pause: float = attempt
         try:
             with invocation(name):
-                result = handler(event, LambdaContext(name))
+                result = handler(event, context)
             return AsyncOutcome(ok=True, attempts=attempt, result=result)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
@@ -146,7 +151,10 @@ def invoke_async(
         except LambdaCrash as crash:
             reason = f"the function crashed: {crash}"
             log.error("%s crashed: %s (attempt %d of %d)", name, crash, attempt, ASYNC_ATTEMPTS)
-        if attempt < ASYNC_ATTEMPTS and wait(attempt):
+            # A crash is an invocation that ran to its timeout (or memory limit): the retry
+            # comes only after that deadline, as Lambda's does (a minute or more later there).
+            pause = max(pause, context.get_remaining_time_in_millis() / 1000 + 0.5)
+        if attempt < ASYNC_ATTEMPTS and wait(pause):
             return AsyncOutcome(ok=False, attempts=attempt, reason="the stack is stopping")
     return AsyncOutcome(ok=False, attempts=ASYNC_ATTEMPTS, reason=reason)
 

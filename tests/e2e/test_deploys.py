@@ -64,8 +64,10 @@ def test_deploy_by_tag_succeeds_and_ecs_runs_the_new_image(stack: Stack) -> None
     ]
     assert new["executionRoleArn"] == old["executionRoleArn"]
     assert before_image.endswith("/web:1.0") or before_image != image
-    texts = [m["text"] for m in stack.slack()]
-    assert any("Deploy succeeded: demo/web" in t for t in texts), texts
+    # the terminal status is written before the notice is posted: wait for the post
+    assert wait_for(
+        lambda: any("Deploy succeeded: demo/web" in m["text"] for m in stack.slack())
+    ), stack.slack()
 
 
 def test_missing_tag_is_refused_before_ecs_is_touched(stack: Stack) -> None:
@@ -101,8 +103,11 @@ def test_failed_rollout_is_rolled_back_to_the_previous_task_definition(stack: St
     assert td == before_td
     assert image == before_image
     assert any("circuit breaker" in e["message"] for e in done["events"])
-    texts = [m["text"] for m in stack.slack()]
-    assert any("rolled back" in t.lower() and "demo/api" in t for t in texts), texts
+    assert wait_for(
+        lambda: any(
+            "rolled back" in m["text"].lower() and "demo/api" in m["text"] for m in stack.slack()
+        )
+    ), stack.slack()
 
 
 def test_two_deploys_of_one_service_at_once_one_is_refused(stack: Stack) -> None:
