@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from infra.local.seed import spend_amount
 from infra.local.stack import REGION, ROOT, aws_env, pid_alive
 
 REGION_NAMES = {
@@ -218,6 +219,10 @@ def tick(name: str) -> str:
 
 def spend(budget: str, amount: float) -> str:
     """Set a budget's actual spend in the embedded AWS."""
+    try:
+        amount = spend_amount(amount)
+    except ValueError as exc:
+        raise ControlError(str(exc)) from None
     info = stack_info()
     return str(
         _post(f"{info['sink_url']}/_control/spend", {"budget": budget, "amount": amount})["message"]
