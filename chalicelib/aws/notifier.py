@@ -1,7 +1,8 @@
 """Telling people: the notifications topic (email) and the Slack webhook.
 
 A notification that cannot be delivered is logged and counted; it never undoes or fails
-the action it reports on.
+the action it reports on. Message text is plain text: ``slack_payload`` escapes it for mrkdwn,
+so nothing a caller typed (a reason, an image) can ping a channel or disguise a link.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from chalicelib.core.slack import LOCAL_STAGE, escape, reply_url_allowed
 
 log = logging.getLogger("opsbot.notifications")
 
@@ -42,10 +45,11 @@ class Message:
     def slack_payload(self) -> dict[str, Any]:
         """Block Kit payload for an incoming webhook or response_url."""
         icon = LEVEL_ICON.get(self.level, "")
+        title, text = escape(self.title), escape(self.text)
         blocks: list[dict[str, Any]] = [
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": f"{icon} *{self.title}*\n{self.text}"},
+                "text": {"type": "mrkdwn", "text": f"{icon} *{title}*\n{text}"},
             }
         ]
         if self.facts:
@@ -53,7 +57,8 @@ class Message:
                 {
                     "type": "section",
                     "fields": [
-                        {"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in self.facts[:10]
+                        {"type": "mrkdwn", "text": f"*{escape(k)}*\n{escape(v)}"}
+                        for k, v in self.facts[:10]
                     ],
                 }
             )
@@ -72,7 +77,7 @@ class Message:
                     ],
                 }
             )
-        return {"text": f"{self.title}: {self.text}", "blocks": blocks}
+        return {"text": f"{title}: {text}", "blocks": blocks}
 
 
 @dataclass(frozen=True)
@@ -95,12 +100,21 @@ class Delivery:
 
 
 class Notifier:
-    """Publishes to SNS and posts to Slack."""
+    """Publishes to SNS and posts to Slack (a reply URL only to Slack's hooks host, unless the
+    stage is ``local``)."""
 
-    def __init__(self, *, sns: Any, topic_arn: str, slack_url: Callable[[], str | None]) -> None:
+    def __init__(
+        self,
+        *,
+        sns: Any,
+        topic_arn: str,
+        slack_url: Callable[[], str | None],
+        stage: str = LOCAL_STAGE,
+    ) -> None:
         self._sns = sns
         self._topic_arn = topic_arn
         self._slack_url = slack_url
+        self._stage = stage
 
     def send(
         self,
@@ -152,6 +166,9 @@ class Notifier:
             log.exception("could not read the Slack webhook URL")
             return False
         if not target:
+            return False
+        if url and not reply_url_allowed(url, self._stage):
+            log.error("refused to post to a URL that is not Slack's", extra={"url": url[:200]})
             return False
         from slack_sdk.webhook import WebhookClient
 

@@ -81,7 +81,7 @@ def secure_parameter(name: str, max_age: int = 300) -> str | None:
             return entry.value
         logger().error("SSM failed", extra={"parameter": name, "error": reason})
         raise DependencyUnavailable(
-            f"SSM is unavailable: cannot read parameter {name} ({reason})",
+            "SSM is unavailable (opsbot cannot read its parameters); try again shortly",
             dependencies=["ssm"],
         ) from exc
     with _lock:

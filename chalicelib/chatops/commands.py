@@ -15,9 +15,18 @@ from chalicelib import budgets, deploys, scaling
 from chalicelib.aws.ecs import short_task_definition
 from chalicelib.certificates import listener_certificates
 from chalicelib.certificates.inventory import certificate_list
-from chalicelib.chatops.parse import SlashCommand, env_and_args, principal, read_env
+from chalicelib.chatops.parse import (
+    SlashCommand,
+    check_command,
+    count_arg,
+    deploy_request,
+    env_and_args,
+    principal,
+    read_env,
+)
 from chalicelib.core.errors import InvalidRequest, OpsError
-from chalicelib.domain.messages import DeployRequest
+from chalicelib.core.slack import escape
+from chalicelib.domain.policy import Permission
 from chalicelib.status import audit, services
 
 if TYPE_CHECKING:
@@ -52,16 +61,14 @@ def _help(deps: Deps, actor: str, command: SlashCommand) -> dict[str, Any]:
 
 
 def _deploy(deps: Deps, actor: str, command: SlashCommand) -> dict[str, Any]:
-    env, (service, what) = env_and_args(deps, command.args, 2, "deploy SERVICE TAG|IMAGE [ENV]")
-    is_image = "/" in what or "@" in what
-    request = DeployRequest(
-        environment=env.name, service=service, **({"image": what} if is_image else {"tag": what})
-    )
+    usage = "deploy SERVICE TAG|IMAGE [ENV]"
+    env, (service, what) = env_and_args(deps, command.args, 2, usage, actor=actor)
+    request = deploy_request(env.name, service, what, usage)
     record = deploys.request_deploy(
         deps, actor=actor, request=request, notify_url=command.response_url
     )
     return reply(
-        f"<@{command.user_id}> is deploying `{record.image}` to {env.name}/{service} "
+        f"<@{command.user_id}> is deploying `{escape(record.image)}` to {env.name}/{service} "
         f"(`{record.id}`). I'll post here when it is done.",
         public=True,
     )
@@ -81,24 +88,22 @@ def _rollback(deps: Deps, actor: str, command: SlashCommand) -> dict[str, Any]:
         notify_url=command.response_url,
     )
     return reply(
-        f"<@{command.user_id}> is rolling back `{deployment_id}` on "
+        f"<@{command.user_id}> is rolling back `{escape(deployment_id)}` on "
         f"{record.target.label} (`{record.id}`).",
         public=True,
     )
 
 
 def _scale(deps: Deps, actor: str, command: SlashCommand) -> dict[str, Any]:
-    env, (service, count) = env_and_args(deps, command.args, 2, "scale SERVICE COUNT [ENV]")
-    if not count.isdigit():
-        raise InvalidRequest(
-            f"COUNT must be a whole number, not {count!r}", fields={"desired": count}
-        )
+    usage = "scale SERVICE COUNT [ENV]"
+    env, (service, word) = env_and_args(deps, command.args, 2, usage, actor=actor)
+    count = count_arg(word, usage)
     result = scaling.manual_scale(
         deps,
         actor=actor,
         environment=env.name,
         service=service,
-        desired=int(count),
+        desired=count,
         reason=f"Slack {command.user_id}",
     )
     if not result.changed:
@@ -111,7 +116,7 @@ def _scale(deps: Deps, actor: str, command: SlashCommand) -> dict[str, Any]:
 
 
 def _status(deps: Deps, actor: str, command: SlashCommand) -> dict[str, Any]:
-    env, (service,) = env_and_args(deps, command.args, 1, "status SERVICE [ENV]")
+    env, (service,) = env_and_args(deps, command.args, 1, "status SERVICE [ENV]", actor=actor)
     s = services.service_status(deps, actor=actor, environment=env.name, service=service)
     rollout = ", ".join(
         f"{str(d.status).lower()} {d.rollout_state or ''}".strip() for d in s.deployments
@@ -126,15 +131,15 @@ def _status(deps: Deps, actor: str, command: SlashCommand) -> dict[str, Any]:
 
 
 def _history(deps: Deps, actor: str, command: SlashCommand) -> dict[str, Any]:
-    env, (service,) = env_and_args(deps, command.args, 1, "history SERVICE [ENV]")
-    env.service(service)
+    env, (service,) = env_and_args(deps, command.args, 1, "history SERVICE [ENV]", actor=actor)
+    deps.policy.resolve(actor, env.name, Permission.READ, service)
     entries = audit.audit(
         deps, actor=actor, environment=env.name, service=service, limit=HISTORY_LENGTH
     )
     if not entries:
         return reply(f"No recorded actions on {env.name}/{service} yet.")
     lines = [
-        f"• {e.stamp[:19]}Z {e.action} by {e.actor}: *{e.result}*"
+        f"• {e.stamp[:19]}Z {e.action} by {escape(e.actor)}: *{e.result}*"
         + (f" ({e.deployment_id})" if e.deployment_id else "")
         for e in entries
     ]
@@ -196,16 +201,21 @@ COMMANDS: dict[str, Command] = {
 
 
 def handle_command(deps: Deps, command: SlashCommand) -> dict[str, Any]:
-    """Answer one slash command (the reply body Slack shows)."""
+    """Answer one slash command (the reply body Slack shows); a refusal names what was wrong
+    (and the usage, for bad arguments)."""
+    try:
+        check_command(deps, command)
+    except OpsError as exc:
+        return reply(f":no_entry: {escape(exc.message)}", error=exc)
     verb = command.verb
     entry = COMMANDS.get(verb)
     if entry is None:
         return reply(
-            f"I don't know `{verb[:40]}`.\n" + help_text(deps),
-            error=InvalidRequest(f"unknown command {verb}"),
+            f"I don't know `{escape(verb[:40])}`.\n" + help_text(deps),
+            error=InvalidRequest(f"unknown command {verb[:40]}", fields={"text": "help"}),
         )
     try:
         actor = principal(deps, command.user_id) if entry.needs_person else ""
         return entry.run(deps, actor, command)
     except OpsError as exc:
-        return reply(f":no_entry: {exc.message}", error=exc)
+        return reply(f":no_entry: {escape(exc.message)}", error=exc)

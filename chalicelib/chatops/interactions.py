@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from chalicelib import deploys
-from chalicelib.chatops.parse import form_fields, principal
+from chalicelib.chatops.parse import check_origin, form_fields, principal
 from chalicelib.core.errors import InvalidRequest, OpsError
+from chalicelib.core.slack import escape
 from chalicelib.domain.base import LooseModel
 
 if TYPE_CHECKING:
@@ -18,6 +19,12 @@ if TYPE_CHECKING:
 
 class SlackUser(LooseModel):
     """``user`` of an interaction payload."""
+
+    id: str
+
+
+class SlackTeam(LooseModel):
+    """``team`` of an interaction payload: the workspace."""
 
     id: str
 
@@ -33,6 +40,7 @@ class Interaction(LooseModel):
     """The parts of a ``block_actions`` payload opsbot uses."""
 
     user: SlackUser
+    team: SlackTeam | None = None
     actions: list[SlackAction] = []
     response_url: str | None = None
 
@@ -51,7 +59,7 @@ def _rollback(deps: Deps, actor: str, user: str, value: str, response_url: str |
     record = deploys.request_rollback(
         deps, actor=actor, deployment_id=value, reason="Slack button", notify_url=response_url
     )
-    return f"<@{user}> is rolling back `{value}` (`{record.id}`)."
+    return f"<@{user}> is rolling back `{escape(value)}` (`{record.id}`)."
 
 
 BUTTONS: dict[str, Callable[[Deps, str, str, str, str | None], str]] = {
@@ -65,16 +73,18 @@ def press(deps: Deps, user: str, action: SlackAction, response_url: str | None) 
         actor = principal(deps, user)
         button = BUTTONS.get(action.action_id)
         if button is None:
-            return f"Unknown button `{action.action_id}`."
+            return f"Unknown button `{escape(action.action_id[:40])}`."
         return button(deps, actor, user, action.value, response_url)
     except OpsError as exc:
-        return f":no_entry: {exc.message}"
+        return f":no_entry: {escape(exc.message)}"
 
 
 def handle_interaction(deps: Deps, body: bytes) -> dict[str, Any]:
     """A button press (block_actions): act, then answer through the response_url."""
     interaction = parse_interaction(form_fields(body).get("payload", ""))
-    response_url = interaction.response_url
+    response_url = interaction.response_url or None
+    team = interaction.team.id if interaction.team else None
+    check_origin(deps, team_id=team, response_url=response_url)
     results = [press(deps, interaction.user.id, a, response_url) for a in interaction.actions]
     if response_url and results:
         deps.notifier.post_slack(

@@ -173,9 +173,8 @@ def request_deploy(
     deps: Deps, *, actor: str, request: DeployRequest, notify_url: str | None = None
 ) -> Deployment:
     """Validate, authorize, record and enqueue a deploy; the new deployment (``queued``)."""
-    env = deps.policy.environment(request.environment)
+    env = deps.policy.resolve(actor, request.environment, Permission.DEPLOY, request.service)
     svc = env.service(request.service)
-    deps.policy.require(actor, env.name, Permission.DEPLOY)
     try:
         image, digest = resolve_image(deps, env, svc, image=request.image, tag=request.tag)
     except InvalidRequest as exc:

@@ -17,6 +17,7 @@ from chalicelib.core.errors import Forbidden, NotFound, PolicyError
 from chalicelib.domain.actions import Action
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+NAME_PATTERN = _NAME  # environment, service, group and rule names
 
 
 class Permission(StrEnum):
@@ -185,9 +186,15 @@ class BudgetSettings(_Model):
 
 
 class SlackSettings(_Model):
-    """How Slack commands resolve what they act on."""
+    """The Slack workspace opsbot answers and how its commands resolve what they act on."""
 
     default_environment: str | None = None
+    command: Annotated[str, Field(pattern=r"^/[a-z0-9_-]{1,31}$")] = Field(
+        default="/opsbot", description="the slash command's name in the workspace"
+    )
+    team_id: Annotated[str | None, Field(pattern=r"^T[A-Z0-9]{2,}$")] = Field(
+        default=None, description="the workspace's team id; requests from others are refused"
+    )
 
 
 class Policy(_Model):
@@ -249,14 +256,33 @@ class Policy(_Model):
             raise ValueError(f"slack.default_environment: unknown environment {default!r}")
         return self
 
-    def environment(self, name: str) -> Environment:
-        """The named environment, or NotFound."""
+    def environment(self, name: str, *, reader: str | None = None) -> Environment:
+        """The named environment, or NotFound naming only the environments ``reader`` may read
+        (none without a reader): a not-found answer reveals nothing the caller may not read."""
         try:
             return self.environments[name]
         except KeyError:
-            raise NotFound(
-                f"unknown environment {name[:100]!r}", known=sorted(self.environments)
-            ) from None
+            known = self.readable(reader) if reader is not None else None
+            extra = {"known": known} if known else {}
+            raise NotFound(f"unknown environment {name[:100]!r}", **extra) from None
+
+    def readable(self, principal: str) -> list[str]:
+        """The environments ``principal`` may read, sorted."""
+        return sorted(
+            n for n in self.environments if Permission.READ in self.permissions(principal, n)
+        )
+
+    def resolve(
+        self, principal: str, environment: str, permission: Permission, service: str | None = None
+    ) -> Environment:
+        """The environment (and its service, when named) ``principal`` acts on with
+        ``permission``: the permission is checked before a service is looked up, so only a
+        reader of the environment learns which services it has."""
+        env = self.environment(environment, reader=principal)
+        self.require(principal, env.name, permission)
+        if service is not None:
+            env.service(service)
+        return env
 
     def permissions(self, principal: str, environment: str) -> set[Permission]:
         """What ``principal`` may do in ``environment``."""

@@ -7,6 +7,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.handlers.http import (
+    bearer_principal,
     guarded,
     json_response,
     parse_body,
@@ -28,7 +29,7 @@ from chalicelib.handlers.lazy import (
 from chalicelib.handlers.views.audit import audit_body
 from chalicelib.handlers.views.deployments import public
 from chalicelib.handlers.views.scaling import scale_result
-from chalicelib.handlers.views.status import health_body, service_body
+from chalicelib.handlers.views.status import health_body, public_health_body, service_body
 
 bp = Blueprint(__name__)
 
@@ -42,9 +43,12 @@ MAX_AUDIT = 500
 @bp.route("/health", methods=["GET"])
 @guarded
 def health() -> Any:
-    """200 when the state table and the work queue answer; 503 naming what does not."""
+    """200 when the state table and the work queue answer; 503 naming what does not. The
+    details (stage, environments, each check) only for a valid bearer token."""
     result = status_health.health(wiring.get_deps())
-    return json_response(health_body(result), 200 if result.healthy else 503)
+    detailed = bearer_principal(bp.current_request) is not None
+    body = health_body(result) if detailed else public_health_body(result)
+    return json_response(body, 200 if result.healthy else 503)
 
 
 @bp.route("/deployments", methods=["POST"], content_types=BODY_TYPES)

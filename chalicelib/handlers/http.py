@@ -6,7 +6,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Response
@@ -24,6 +26,25 @@ M = TypeVar("M", bound="BaseModel")
 PUBLIC_PREFIXES = ("/health", "/slack/")
 PRINCIPAL_KEY = "opsbot_principal"
 
+_request_id: ContextVar[str | None] = ContextVar("opsbot_request_id", default=None)
+
+
+def request_id() -> str:
+    """The id of the request being served (API Gateway's or Lambda's; else a new one)."""
+    return _request_id.get() or uuid.uuid4().hex
+
+
+def request_id_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Remember the request's id, so an error answer and its log line can name it."""
+    context = event.context or {}
+    lambda_context = getattr(event, "lambda_context", None)
+    rid = context.get("requestId") or getattr(lambda_context, "aws_request_id", None)
+    token = _request_id.set(str(rid) if rid else uuid.uuid4().hex)
+    try:
+        return get_response(event)
+    finally:
+        _request_id.reset(token)
+
 
 def json_response(body: Any, status: int = 200) -> Response:
     """A JSON response."""
@@ -36,7 +57,10 @@ def error_response(exc: OpsError) -> Response:
 
 
 def guarded(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Map OpsError (and anything unexpected) to the contract's JSON error shape."""
+    """Map OpsError (and anything unexpected) to the contract's JSON error shape.
+
+    An AWS failure is logged in full and answered 503 with a plain message and the request id,
+    never with AWS's own message (it names ARNs and account ids)."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -45,12 +69,20 @@ def guarded(view: Callable[..., Any]) -> Callable[..., Any]:
         except OpsError as exc:
             return error_response(exc)
         except (botocore_exceptions.BotoCoreError, botocore_exceptions.ClientError) as exc:
-            logger().exception("AWS call failed while serving a request")
-            failed = f"an AWS call failed: {aws_errors.describe(exc)}"
-            return error_response(DependencyUnavailable(failed))
+            rid = request_id()
+            logger().exception(
+                "AWS call failed while serving a request",
+                extra={"request_id": rid, "aws_error": aws_errors.describe(exc)},
+            )
+            failed = f"a dependency of opsbot failed; try again later (request id {rid})"
+            return error_response(DependencyUnavailable(failed, request_id=rid))
         except Exception:
-            logger().exception("unexpected error while serving a request")
-            return error_response(OpsError("internal error; it has been logged"))
+            rid = request_id()
+            logger().exception(
+                "unexpected error while serving a request", extra={"request_id": rid}
+            )
+            failed = f"internal error; it has been logged (request id {rid})"
+            return error_response(OpsError(failed, request_id=rid))
 
     return wrapper
 
@@ -121,6 +153,19 @@ def token_principal(token: str) -> str | None:
     return parameters.api_token_map().get(digest)
 
 
+def bearer_principal(request: Request) -> str | None:
+    """The principal of the request's bearer token, if it carries a valid one (never raises:
+    for routes that answer everyone, and say more to a principal)."""
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    try:
+        return token_principal(token.strip())
+    except Exception:
+        logger().exception("could not read the API tokens")
+        return None
+
+
 def auth_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
     """Bearer-token authentication for every route but /health and /slack/*."""
     path = event.context.get("resourcePath") or event.path
@@ -136,8 +181,8 @@ def auth_middleware(event: Request, get_response: Callable[[Request], Response])
         return error_response(exc)
     except Exception as exc:  # anything else reading the tokens: not the caller's fault
         logger().exception("could not read the API tokens")
-        failed = f"cannot check tokens: {aws_errors.describe(exc)}"
-        return error_response(DependencyUnavailable(failed))
+        logger().error("token check failed", extra={"error": aws_errors.describe(exc)})
+        return error_response(DependencyUnavailable("cannot check tokens now; try again shortly"))
     if who is None:
         return error_response(Unauthorized("unknown or revoked token"))
     event.context[PRINCIPAL_KEY] = who

@@ -31,6 +31,7 @@ def get_deps() -> Deps:
             sns=clients.LazyClient("sns"),
             topic_arn=settings.notifications_topic_arn,
             slack_url=lambda: secure_parameter(settings.slack_webhook_parameter),
+            stage=settings.stage,
         ),
         aws=lambda service, env: clients.client(service, env),
     )

@@ -37,9 +37,7 @@ def manual_scale(
     deps: Deps, *, actor: str, environment: str, service: str, desired: int, reason: str | None
 ) -> ManualScale:
     """Set a service's desired count on request: inside the bounds, never during a deploy."""
-    env = deps.policy.environment(environment)
-    env.service(service)
-    deps.policy.require(actor, env.name, Permission.SCALE)
+    env = deps.policy.resolve(actor, environment, Permission.SCALE, service)
     target = Target.service(env.name, service)
     bounds = effective_service_bounds(deps, env, service)
     if not bounds.min <= desired <= bounds.max:

@@ -2,31 +2,46 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-from chalicelib.core.errors import NotFound
-from chalicelib.domain.policy import Permission
+from chalicelib.core.errors import InvalidRequest, NotFound
+from chalicelib.domain.policy import NAME_PATTERN, Permission
 
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
     from chalicelib.records.audit import AuditEntry
+
+_ENVIRONMENT = re.compile(NAME_PATTERN, re.ASCII)
+# A target's name: a service or group (the policy's names), budget:NAME, or a (wildcard) domain.
+_TARGET = re.compile(r"^(budget:)?(\*\.)?[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$", re.ASCII)
+
+
+def _validate(environment: str | None, service: str | None) -> None:
+    fields: dict[str, str] = {}
+    if environment is not None and not _ENVIRONMENT.match(environment):
+        fields["environment"] = "not an environment name"
+    if service is not None and not _TARGET.match(service):
+        fields["service"] = "not a service, group, budget:NAME or domain name"
+    if fields:
+        raise InvalidRequest(f"invalid query: {', '.join(sorted(fields))}", fields=fields)
 
 
 def audit(
     deps: Deps, *, actor: str, environment: str | None, service: str | None, limit: int
 ) -> list[AuditEntry]:
     """Newest-first audit entries the actor may read: of one environment or of every one the
-    actor may read, optionally of one target (a service, a group, ``budget:x``, a domain)."""
+    actor may read, optionally of one target (a service, a group, ``budget:x``, a domain).
+
+    Names are validated first, then permissions; a not-found answer names only what the actor
+    may read."""
+    _validate(environment, service)
     if environment:
-        env = deps.policy.environment(environment)
+        env = deps.policy.environment(environment, reader=actor)
         deps.policy.require(actor, env.name, Permission.READ)
         names = [env.name]
     else:
-        names = [
-            n
-            for n in deps.policy.environments
-            if Permission.READ in deps.policy.permissions(actor, n)
-        ]
+        names = deps.policy.readable(actor)
     if service and ":" not in service and "." not in service:  # budget:x and domains pass
         known = {
             target
@@ -37,7 +52,8 @@ def audit(
             )
         }
         if service not in known:
-            raise NotFound(f"unknown service {service!r}", known=sorted(known))
+            extra = {"known": sorted(known)} if known else {}
+            raise NotFound(f"unknown service {service!r}", **extra)
     items: list[AuditEntry] = []
     for name in names:
         items.extend(deps.store.audit_entries(environment=name, service=service, limit=limit))

@@ -62,9 +62,8 @@ class ServiceStatus:
 
 def service_status(deps: Deps, *, actor: str, environment: str, service: str) -> ServiceStatus:
     """What ECS reports for a service, its effective bounds and the deploy in flight, if any."""
-    env = deps.policy.environment(environment)
+    env = deps.policy.resolve(actor, environment, Permission.READ, service)
     svc = env.service(service)
-    deps.policy.require(actor, env.name, Permission.READ)
     ecs = deps.aws("ecs", env)
     current = describe_service(ecs, env.cluster, service)
     if current is None:

@@ -1,4 +1,10 @@
-"""The audit trail: who did what to which target, with what result."""
+"""The audit trail: who did what to which target, with what result.
+
+Each entry is written twice in one transaction, with the same sort key (its time): under
+``AUDIT#<environment>`` and under ``AUDIT#<environment>#<target name>``, so a read of one
+environment, or of one target in it, is a single newest-first query that reads no more items
+than its limit asks for (no filter, no paging through the partition).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,19 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.records.audit import AuditEntry
-from chalicelib.store.table import _AUDIT_TTL_SECONDS, Table, _epoch, _plain, _ser
+from chalicelib.store.table import _AUDIT_TTL_SECONDS, Table, _epoch, _item, _plain, _ser
 
 _FIXED = ("at", "actor", "action", "environment", "service", "target", "result")
 _KEYS = ("pk", "sk", "expires_at")
 
 
+def _partition(environment: str, service: str | None = None) -> str:
+    return f"AUDIT#{environment}#{service}" if service else f"AUDIT#{environment}"
+
+
 def _entry_to_item(entry: AuditEntry) -> dict[str, Any]:
     return {
-        "pk": f"AUDIT#{entry.environment}",
+        "pk": _partition(entry.environment),
         "sk": f"{entry.stamp}#{uuid.uuid4().hex[:8]}",
         "at": entry.stamp,
         "actor": entry.actor,
@@ -44,11 +54,23 @@ def _item_to_entry(item: dict[str, Any]) -> AuditEntry:
 
 
 class AuditStore(Table):
-    """The audit trail: who did what to which target, with what result."""
+    """The audit trail: who did what to which target, with what result.
+
+    Each entry is written twice in one transaction, with the same sort key (its time): under
+    ``AUDIT#<environment>`` and under ``AUDIT#<environment>#<target name>``, so a read of one
+    environment, or of one target in it, is a single newest-first query that reads no more items
+    than its limit asks for (no filter, no paging through the partition).
+    """
 
     def append_audit(self, entry: AuditEntry) -> None:
-        """Append one entry to the trail."""
-        self._put(_entry_to_item(entry))
+        """Append one entry to the trail (its environment's and its target's partitions)."""
+        item = _entry_to_item(entry)
+        by_target = {**item, "pk": _partition(entry.environment, entry.service)}
+        self._ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": self._table, "Item": _item(i)}} for i in (item, by_target)
+            ]
+        )
 
     def audit(
         self,
@@ -77,20 +99,17 @@ class AuditStore(Table):
     def audit_entries(
         self, *, environment: str, service: str | None, limit: int
     ) -> list[AuditEntry]:
-        """Newest-first audit entries of one environment, optionally of one service."""
+        """Newest-first audit entries of one environment, optionally of one target: at most
+        ``limit`` items read."""
         out: list[AuditEntry] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": _ser(f"AUDIT#{environment}")},
+            "ExpressionAttributeValues": {":pk": _ser(_partition(environment, service))},
             "ScanIndexForward": False,
         }
-        if service:
-            kwargs["FilterExpression"] = "#svc = :svc"
-            kwargs["ExpressionAttributeNames"] = {"#svc": "service"}
-            kwargs["ExpressionAttributeValues"][":svc"] = _ser(service)
-        while len(out) < limit:
-            resp = self._ddb.query(**kwargs, Limit=max(limit * 2, 25))
+        while len(out) < limit:  # more than one page only when a page hits DynamoDB's 1 MB
+            resp = self._ddb.query(**kwargs, Limit=limit - len(out))
             out.extend(_item_to_entry(item) for item in resp.get("Items", []))
             if "LastEvaluatedKey" not in resp:
                 break

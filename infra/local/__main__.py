@@ -16,6 +16,14 @@ import argparse
 import sys
 
 from infra.local import control
+from infra.local.demo.budgets import spend_amount
+
+
+def _amount(raw: str) -> float:
+    try:
+        return spend_amount(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     tick.add_argument("name")
     spend = sub.add_parser("spend", help="set a budget's actual spend")
     spend.add_argument("budget")
-    spend.add_argument("amount", type=float)
+    spend.add_argument("amount", type=_amount)
     fail = sub.add_parser("rollout-fail", help="make the next rollout of a service fail")
     fail.add_argument("service")
     fail.add_argument("--cluster", default="demo")

@@ -11,6 +11,7 @@ integration: 502 ``{"message": "Internal server error"}``.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import uuid
@@ -20,7 +21,7 @@ from socketserver import ThreadingMixIn
 from typing import Any
 
 from chalice.config import Config
-from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGateway
+from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGateway, RouteMatcher
 
 from infra.local.lambda_runtime import LambdaCrash, invocation
 
@@ -29,6 +30,20 @@ log = logging.getLogger("opsbot.local.api")
 BACKLOG = 1024
 FUNCTION_NAME = "api_handler"
 _CRASH_BODY = b'{"message": "Internal server error"}'
+# Chalice answers CORS preflights itself (as API Gateway does); every other method needs a route.
+_GATEWAY_METHODS = {"OPTIONS"}
+
+
+def _error(code: str, message: str, request_id: str) -> bytes:
+    """A gateway response in the contract's error shape (as infra/app-merge.json configures)."""
+    body = {
+        "error": {
+            "code": code,
+            "message": f"{message} (request id {request_id})",
+            "request_id": request_id,
+        }
+    }
+    return json.dumps(body).encode()
 
 
 class ApiHttpServer(ThreadingMixIn, HTTPServer):
@@ -59,13 +74,55 @@ class ApiRequestHandler(ChaliceRequestHandler):
         self, request: Any, client_address: Any, server: Any, app_object: Any, config: Config
     ) -> None:
         self.local_gateway = _Gateway(app_object, config)
+        self._app = app_object
+        self._routes = RouteMatcher(list(app_object.routes))
         self._request_id = ""
         # BaseHTTPRequestHandler.__init__ serves the connection's requests right away
         super(ChaliceRequestHandler, self).__init__(request, client_address, server)
 
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers 501 HTML for a method without a do_<METHOD>; route every one.
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
+
+    def _refuse(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        """Answer as API Gateway's gateway responses do, before any function runs."""
+        length = int(self.headers.get("content-length") or 0)
+        if 0 < length <= 10 * 1024 * 1024:
+            self.rfile.read(length)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-amzn-RequestId", self._request_id)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _unrouted(self) -> bool:
+        """An unknown route (404) or a route's unknown method (405 with Allow): answered here."""
+        try:
+            route = self._routes.match_route(self.path).route
+        except ValueError:
+            self._refuse(404, _error("not_found", "no such route", self._request_id), {})
+            return True
+        methods = self._app.routes[route]
+        if self.command not in methods and self.command not in _GATEWAY_METHODS:
+            allow = ", ".join(sorted(methods))
+            message = f"{self.command[:20]} is not allowed here; allowed: {allow}"
+            self._refuse(
+                405, _error("method_not_allowed", message, self._request_id), {"Allow": allow}
+            )
+            return True
+        return False
+
     def _generic_handle(self) -> None:
         request_id = str(uuid.uuid4())
         self._request_id = request_id
+        if self._unrouted():
+            return
         self.local_gateway.request_id = request_id  # type: ignore[attr-defined]
         try:
             with invocation(FUNCTION_NAME, request_id, correlation_id=request_id):

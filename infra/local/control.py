@@ -126,6 +126,12 @@ def faults(settings: dict[str, Any] | None = None, *, off: bool = False) -> str:
 
 def spend(budget: str, amount: float) -> str:
     """Set a budget's actual spend in the embedded AWS."""
+    from infra.local.demo.budgets import spend_amount
+
+    try:
+        amount = spend_amount(amount)
+    except ValueError as exc:
+        raise ControlError(str(exc)) from None
     return str(command("spend", {"budget": budget, "amount": amount})["message"])
 
 

@@ -102,6 +102,13 @@ def error(resp: Any) -> dict[str, Any]:
 def test_health_needs_no_token_and_names_each_check(client: Client) -> None:
     resp = client.http.get("/health")
     assert resp.status_code == 200
+    assert resp.json_body == {"status": "ok"}  # the public learns only the status
+    for bad in ("Bearer not-a-token", "Basic abc"):
+        assert client.http.get("/health", headers={"Authorization": bad}).json_body == {
+            "status": "ok"
+        }
+    resp = client.http.get("/health", headers={"Authorization": "Bearer victor-token"})
+    assert resp.status_code == 200
     assert resp.json_body == {
         "status": "ok",
         "stage": "test",
@@ -184,9 +191,13 @@ def test_an_aws_failure_is_a_503_said_the_one_way(
     monkeypatch.setattr("chalicelib.deploys.get_deployment", throttled)
     resp = call(client, "GET", "/deployments/d-1")
     assert resp.status_code == 503
-    assert error(resp) == {
+    body = error(resp)
+    rid = body["request_id"]
+    assert rid
+    assert body == {
         "code": "dependency_unavailable",
-        "message": "an AWS call failed: ThrottlingException: Rate exceeded",
+        "message": f"a dependency of opsbot failed; try again later (request id {rid})",
+        "request_id": rid,
     }
 
 
@@ -199,9 +210,11 @@ def test_anything_unexpected_is_a_logged_500(
     monkeypatch.setattr("chalicelib.deploys.get_deployment", broken)
     resp = call(client, "GET", "/deployments/d-1")
     assert resp.status_code == 500
+    rid = error(resp)["request_id"]
     assert error(resp) == {
         "code": "internal_error",
-        "message": "internal error; it has been logged",
+        "message": f"internal error; it has been logged (request id {rid})",
+        "request_id": rid,
     }
 
 

@@ -110,11 +110,44 @@ def test_require_raises_forbidden_naming_who_where_and_what(shipped: Policy) -> 
 
 def test_unknown_environment_and_service_are_not_found(shipped: Policy) -> None:
     with pytest.raises(NotFound) as env:
-        shipped.environment("prod")
+        shipped.environment("prod", reader="demo-viewer")
     assert env.value.details["known"] == ["demo"]
     with pytest.raises(NotFound) as svc:
         shipped.environment("demo").service("db")
     assert svc.value.details["known"] == ["api", "web"]
+
+
+def test_not_found_names_only_what_the_caller_may_read(shipped: Policy) -> None:
+    with pytest.raises(NotFound) as anonymous:
+        shipped.environment("prod")
+    assert "known" not in anonymous.value.details
+    with pytest.raises(NotFound) as stranger:
+        shipped.environment("prod", reader="stranger")
+    assert "known" not in stranger.value.details
+    assert shipped.readable("stranger") == []
+    assert shipped.readable("demo-viewer") == ["demo"]
+
+
+def test_resolve_checks_permission_before_naming_services(shipped: Policy) -> None:
+    with pytest.raises(Forbidden):
+        shipped.resolve("stranger", "demo", Permission.READ, "db")
+    with pytest.raises(Forbidden):
+        shipped.resolve("demo-viewer", "demo", Permission.SCALE, "db")
+    with pytest.raises(NotFound) as svc:
+        shipped.resolve("demo-viewer", "demo", Permission.READ, "db")
+    assert svc.value.details["known"] == ["api", "web"]
+    assert shipped.resolve("demo-admin", "demo", Permission.DEPLOY, "web").name == "demo"
+
+
+def test_slack_workspace_settings_are_validated(shipped: Policy) -> None:
+    assert shipped.slack.command == "/opsbot"
+    assert shipped.slack.team_id is None
+    data = {**BASE, "slack": {"command": "/ops", "team_id": "T0DEMO"}}
+    assert parse_policy(data).slack.team_id == "T0DEMO"
+    for bad in ({"command": "opsbot"}, {"team_id": "not a team"}):
+        with pytest.raises(PolicyError) as err:
+            parse_policy({**BASE, "slack": bad})
+        assert "slack." in str(err.value)
 
 
 # -- errors name the file and the field ------------------------------------------------------

@@ -27,6 +27,20 @@ def health_body(health: Health) -> dict[str, Any]:
     return body
 
 
+def public_health_body(health: Health) -> dict[str, Any]:
+    """``GET /health`` without a valid token: the status and, when degraded, which dependency
+    (by kind) is unreachable; no stage, environments or error text."""
+    failing = health.failing
+    body: dict[str, Any] = {"status": "ok" if not failing else "degraded"}
+    if failing:
+        body["error"] = {
+            "code": "dependency_unavailable",
+            "message": f"unreachable: {', '.join(failing)}",
+            "dependencies": failing,
+        }
+    return body
+
+
 def _rollout(rollout: Rollout) -> dict[str, Any]:
     return {
         "id": rollout.id,

@@ -6,6 +6,7 @@ in the same Python process (e.g. ``moto.server.ThreadedMotoServer``).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from infra.local.demo.names import BUDGET_NAME, OPS_EMAIL
@@ -42,6 +43,22 @@ def seed_budget(budgets: Any, account: str) -> str:
     return BUDGET_NAME
 
 
+MAX_SPEND = 1e12
+
+
+def spend_amount(raw: object) -> float:
+    """A spend amount: a finite number from 0 to 10^12 (not nan, inf or negative)."""
+    try:
+        amount = float(str(raw).strip())
+    except ValueError:
+        raise ValueError(f"AMOUNT must be a number, not {str(raw)[:40]!r}") from None
+    if not math.isfinite(amount):
+        raise ValueError(f"AMOUNT must be a finite number, not {str(raw)[:40]!r}")
+    if not 0 <= amount <= MAX_SPEND:
+        raise ValueError(f"AMOUNT must be from 0 to {MAX_SPEND:.0f}, not {amount:g}")
+    return amount
+
+
 def set_actual_spend(budget_name: str, amount: float | str, *, account_id: str = "") -> None:
     """Set a budget's CalculatedSpend.ActualSpend in moto's IN-PROCESS budgets backend.
 
@@ -52,7 +69,9 @@ def set_actual_spend(budget_name: str, amount: float | str, *, account_id: str =
     """
     from moto.backends import get_backend
 
-    spend = {"Amount": str(amount), "Unit": "USD"}
+    amount = spend_amount(amount)  # ValueError for nan, inf or a negative amount
+    text = str(int(amount)) if amount.is_integer() else repr(amount)
+    spend = {"Amount": text, "Unit": "USD"}
     found = False
     for caller_account, by_partition in get_backend("budgets").items():
         for backend in by_partition.values():
