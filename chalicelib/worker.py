@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import alarms, deploys
-from chalicelib.core.observability import count, logger
+from chalicelib.core.observability import begin, count, logger
 from chalicelib.domain.messages import WORK_MESSAGE, AlarmRetry, DeployStart, DeployTimeout
 
 if TYPE_CHECKING:
@@ -86,6 +86,7 @@ def process_batch(deps: Deps, event: dict[str, Any]) -> dict[str, Any]:
     )
 
     def record_handler(record: SQSRecord) -> None:
+        begin(record.message_id)  # the work's own id replaces it once known
         try:
             handle(deps, record.body, _receive_count(record))
         except PoisonMessage as exc:

@@ -19,6 +19,14 @@ def logger() -> Logger:
     return Logger(service="opsbot")
 
 
+def begin(correlation_id: str | None = None) -> None:
+    """Start an invocation's (or a record's) logging: its own correlation id, never the last
+    one's. A warm Lambda keeps the logger between invocations, so without this a log line could
+    carry an earlier request's id. Costs nothing when nothing has logged yet in this process."""
+    if logger.cache_info().currsize:
+        logger().set_correlation_id(correlation_id)
+
+
 def count(name: str, value: float = 1, **dimensions: str) -> None:
     """Emit one EMF metric now (no flush to forget at the end of the invocation)."""
     from aws_lambda_powertools.metrics import MetricUnit, single_metric

@@ -7,6 +7,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.core.names import ALARMS_TOPIC
+from chalicelib.core.observability import begin
 from chalicelib.handlers.lazy import alarms, wiring
 
 bp = Blueprint(__name__)
@@ -15,4 +16,5 @@ bp = Blueprint(__name__)
 @bp.on_sns_message(topic=ALARMS_TOPIC)
 def alarm_notification(event: Any) -> dict[str, Any]:
     """React to each alarm notification once; a malformed one is logged and skipped."""
+    begin(getattr(event.context, "aws_request_id", None))
     return alarms.handle_sns_event(wiring.get_deps(), event.to_dict(), context=event.context)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from chalicelib.core.observability import count, logger
+from chalicelib.core.observability import begin, count, logger
 from chalicelib.handlers.lazy import certificates, deploys, events, wiring
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ def _reply(done: Once[Any], source: str, event_id: str, reply: dict[str, Any]) -
 def ecs_deployment_state(event: Any) -> dict[str, Any]:
     """Advance the opsbot deployment an ECS deployment belongs to (once per event id)."""
     change = events.EcsDeploymentStateChange.model_validate(event.to_dict())
+    begin(change.id)
     deps = wiring.get_deps()
     done = deps.store.once(
         "ecs-event",
@@ -63,6 +64,7 @@ def acm_certificate_event(event: Any) -> dict[str, Any]:
     """Finish a rotation whose new certificate is issued; check an environment whose certificate
     approaches expiry (once per event id)."""
     parsed = events.AcmCertificateEvent.model_validate(event.to_dict())
+    begin(parsed.id)
     deps = wiring.get_deps()
     done = deps.store.once(
         "acm-event",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from chalice import Response
 
 from chalicelib.core.errors import DependencyUnavailable, InvalidRequest, OpsError, Unauthorized
-from chalicelib.core.observability import logger
+from chalicelib.core.observability import begin, logger
 from chalicelib.handlers.lazy import aws_errors, botocore_exceptions, parameters, pydantic
 
 if TYPE_CHECKING:
@@ -39,7 +39,9 @@ def request_id_middleware(event: Request, get_response: Callable[[Request], Resp
     context = event.context or {}
     lambda_context = getattr(event, "lambda_context", None)
     rid = context.get("requestId") or getattr(lambda_context, "aws_request_id", None)
-    token = _request_id.set(str(rid) if rid else uuid.uuid4().hex)
+    request_id = str(rid) if rid else uuid.uuid4().hex
+    token = _request_id.set(request_id)
+    begin(request_id)
     try:
         return get_response(event)
     finally:

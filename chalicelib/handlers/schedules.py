@@ -6,6 +6,7 @@ from typing import Any
 
 from chalice import Blueprint, Rate
 
+from chalicelib.core.observability import begin
 from chalicelib.handlers import lazy
 
 bp = Blueprint(__name__)
@@ -14,10 +15,12 @@ bp = Blueprint(__name__)
 @bp.schedule(Rate(6, unit=Rate.HOURS), name="certificates")
 def certificates(event: Any) -> dict[str, Any]:
     """Rotate listener certificates that expire soon; finish rotations whose new cert is issued."""
+    begin(getattr(event.context, "aws_request_id", None))
     return {"certificates": lazy.certificates.check_all(lazy.wiring.get_deps())}
 
 
 @bp.schedule(Rate(1, unit=Rate.HOURS), name="budgets")
 def budgets(event: Any) -> dict[str, Any]:
     """Post an alert, once per threshold and period, for every budget threshold crossed."""
+    begin(getattr(event.context, "aws_request_id", None))
     return {"budgets": lazy.budgets.check_all(lazy.wiring.get_deps())}

@@ -889,3 +889,19 @@ def test_member_role_allows_exactly_what_opsbot_does_in_an_environment() -> None
     granted = {a for s in statements for a in as_list(s["Action"])}
     assert performed - granted == set(), "opsbot would be denied these: grant them"
     assert granted - performed == set(), "opsbot never does these: do not grant them"
+
+
+def test_api_stage_is_throttled(sam: dict[str, Any], translated: dict[str, Any]) -> None:
+    """The public API stage is throttled (a flood is answered 429 by API Gateway, in the contract's
+    shape, before any function runs)."""
+    settings = sam["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
+    assert settings == [
+        {
+            "ResourcePath": "/*",
+            "HttpMethod": "*",
+            "ThrottlingRateLimit": 20,
+            "ThrottlingBurstLimit": 40,
+        }
+    ]
+    stages = resources_of(translated, "AWS::ApiGateway::Stage")
+    assert [s["Properties"]["MethodSettings"] for s in stages.values()] == [settings]
