@@ -17,6 +17,7 @@ from chalicelib.handlers.http import (
 from chalicelib.handlers.lazy import (
     deploys,
     messages,
+    openapi,
     policy,
     scaling,
     status_audit,
@@ -44,6 +45,13 @@ def health() -> Any:
     """200 when the state table and the work queue answer; 503 naming what does not."""
     result = status_health.health(wiring.get_deps())
     return json_response(health_body(result), 200 if result.healthy else 503)
+
+
+@bp.route("/openapi.json", methods=["GET"])
+@guarded
+def openapi_document() -> Any:
+    """This API as an OpenAPI 3 document (no auth)."""
+    return json_response(openapi.document())
 
 
 @bp.route("/deployments", methods=["POST"], content_types=BODY_TYPES)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 M = TypeVar("M", bound="BaseModel")
 
-PUBLIC_PREFIXES = ("/health", "/slack/")
+PUBLIC_PREFIXES = ("/health", "/openapi.json", "/slack/")
 PRINCIPAL_KEY = "opsbot_principal"
 
 
