@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, TOKEN, Stack
+from tests.e2e.conftest import ROOT, TOKEN, Stack, wait_for
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 CHECKS = (
@@ -35,11 +35,15 @@ TIMEOUT = 240
 def _document_with_a_deployment(stack: Stack, path: Path) -> Path:
     """The served document, with a real (finished) deployment's id as the example of
     ``{deployment_id}``, so the examples phase reads and rolls back a deployment that exists."""
-    created = stack.request(
-        "POST", "/deployments", json={"environment": "demo", "service": "api", "tag": "2.0"}
-    )
-    assert created.status_code == 202, created.text
-    deployment = stack.wait_deployment(created.json()["id"])
+
+    def deploy() -> str | None:  # None while an earlier test's deploy still holds the service
+        resp = stack.request(
+            "POST", "/deployments", json={"environment": "demo", "service": "api", "tag": "2.0"}
+        )
+        assert resp.status_code in (202, 409), resp.text
+        return str(resp.json()["id"]) if resp.status_code == 202 else None
+
+    deployment = stack.wait_deployment(wait_for(deploy, timeout=150, interval=1))
     resp = stack.request("GET", "/openapi.json", token=None)
     assert resp.status_code == 200, resp.text
     doc = resp.json()
