@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from chalicelib.domain.messages import DeployRequest
     from chalicelib.domain.policy import Environment, Service
 
+# Ids are ``dep-YYYYMMDDHHMMSS-xxxxxx``; a longer one is never looked up (4 bytes a character at
+# most in UTF-8: far below DynamoDB's 2 KB key limit).
+MAX_ID_LENGTH = 256
+
 
 class Admission(StrEnum):
     """What the audit trail says of a deploy or rollback request."""
@@ -264,7 +268,10 @@ def request_rollback(
 
 
 def get_deployment(deps: Deps, deployment_id: str) -> Deployment:
-    """A deployment, or NotFound."""
+    """A deployment, or NotFound (an id no deployment can have is not looked up: DynamoDB
+    refuses a key over 2 KB, and would answer 503)."""
+    if len(deployment_id) > MAX_ID_LENGTH:
+        raise NotFound(f"no deployment {deployment_id[:MAX_ID_LENGTH]!r}...")
     deployment = deps.store.get_deployment(deployment_id)
     if deployment is None:
         raise NotFound(f"no deployment {deployment_id!r}")

@@ -19,6 +19,7 @@ from chalicelib.handlers.idempotency import idempotent
 from chalicelib.handlers.lazy import (
     deploys,
     messages,
+    openapi,
     policy,
     scaling,
     status_audit,
@@ -49,6 +50,13 @@ def health() -> Any:
     detailed = bearer_principal(bp.current_request) is not None
     body = health_body(result) if detailed else public_health_body(result)
     return json_response(body, 200 if result.healthy else 503)
+
+
+@bp.route("/openapi.json", methods=["GET"])
+@guarded
+def openapi_document() -> Any:
+    """This API as an OpenAPI 3 document (no auth)."""
+    return json_response(openapi.document())
 
 
 @bp.route("/deployments", methods=["POST"], content_types=BODY_TYPES)

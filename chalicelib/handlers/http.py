@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 M = TypeVar("M", bound="BaseModel")
 
-PUBLIC_PREFIXES = ("/health", "/slack/")
+PUBLIC_PREFIXES = ("/health", "/openapi.json", "/slack/")
 PRINCIPAL_KEY = "opsbot_principal"
 
 _request_id: ContextVar[str | None] = ContextVar("opsbot_request_id", default=None)

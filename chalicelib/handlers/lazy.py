@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from chalicelib.aws import errors as aws_errors
     from chalicelib.aws import parameters
     from chalicelib.domain import events, messages, policy
-    from chalicelib.handlers import wiring
+    from chalicelib.handlers import openapi, wiring
     from chalicelib.status import audit as status_audit
     from chalicelib.status import health as status_health
     from chalicelib.status import services as status_services
@@ -69,3 +69,4 @@ else:
     messages = LazyLoader("messages", _g, "chalicelib.domain.messages")
     policy = LazyLoader("policy", _g, "chalicelib.domain.policy")
     wiring = LazyLoader("wiring", _g, "chalicelib.handlers.wiring")
+    openapi = LazyLoader("openapi", _g, "chalicelib.handlers.openapi")

@@ -171,7 +171,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test under tests/e2e as e2e."""
+    """Mark every test under tests/e2e as e2e; schemathesis' run (which deploys and scales at
+    random) goes last, so the other tests find the demo as seeded."""
     for item in items:
         if "/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
+    items.sort(key=lambda item: item.get_closest_marker("schemathesis") is not None)

@@ -87,3 +87,20 @@ def test_rollback_route_answers_the_new_deployment(client: Client, world: World)
     assert rollback["rollback_of"] == started.id
     assert rollback["reason"] == "checkout errors"
     assert rollback["task_definition"] == started.previous_task_definition
+
+
+def test_an_id_too_long_to_be_a_key_is_not_found_without_a_read(
+    client: Client, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_read(deployment_id: str) -> None:
+        raise AssertionError("DynamoDB refuses keys over 2 KB: this would answer 503")
+
+    monkeypatch.setattr(world.store, "get_deployment", no_read)
+    long_id = "d" * 3000
+    for method, path in (
+        ("GET", f"/deployments/{long_id}"),
+        ("POST", f"/deployments/{long_id}/rollback"),
+    ):
+        status, body = call(client, method, path)
+        assert status == 404, (method, body)
+        assert body["error"]["code"] == "not_found"

@@ -1,0 +1,147 @@
+"""The REST answers as pydantic models: what ``GET /openapi.json`` documents.
+
+The views build plain dicts (no pydantic on the routes' cold path); these models describe those
+dicts, and the tests check that the views' answers validate against them. Extra fields are
+allowed, as the contract's ``...`` allows them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.records.status import DeploymentPhase, DeploymentStatus
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorDetail(_Answer):
+    """What went wrong: a machine-readable ``code`` and a human ``message``, with details."""
+
+    code: str = Field(examples=["invalid_request"])
+    message: str
+    fields: dict[str, str] | None = Field(
+        default=None, description="400: each bad field and what is wrong with it"
+    )
+    holder: str | None = Field(default=None, description="409: what holds the service")
+
+
+class ErrorBody(BaseModel):
+    """The contract's error shape: ``{"error": {"code", "message", ...}}``."""
+
+    error: ErrorDetail
+
+
+class HealthBody(_Answer):
+    """``GET /health``: ``ok``, or (503) which dependency does not answer, in ``error``."""
+
+    status: str = Field(examples=["ok", "degraded"])
+    stage: str | None = None
+    environments: list[str] | None = None
+    checks: dict[str, str] | None = None
+    error: ErrorDetail | None = None
+
+
+class DeploymentEventBody(BaseModel):
+    """One line of a deployment's history."""
+
+    at: str
+    status: DeploymentStatus
+    message: str
+
+
+class DeploymentBody(_Answer):
+    """A deployment (``POST /deployments``, ``GET /deployments/{id}``, rollbacks)."""
+
+    id: str
+    environment: str
+    service: str
+    image: str
+    status: DeploymentStatus
+    task_definition: str | None
+    previous_task_definition: str | None
+    events: list[DeploymentEventBody]
+    actor: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    timeout_seconds: int | None = None
+    image_digest: str | None = None
+    rollback_of: str | None = None
+    reason: str | None = None
+    phase: DeploymentPhase | None = None
+    ecs_deployment_id: str | None = None
+    rollback_ecs_deployment_id: str | None = None
+    failure_reason: str | None = None
+    finished_at: str | None = None
+
+
+class RolloutBody(BaseModel):
+    """One ECS deployment of a service, as ECS lists them."""
+
+    id: str | None
+    status: str | None
+    rollout_state: str | None
+    task_definition: str | None
+    desired: int | None
+    running: int | None
+
+
+class ServiceBody(_Answer):
+    """``GET /services/{environment}/{service}``: what ECS says, with bounds and lock holder."""
+
+    environment: str
+    service: str
+    cluster: str
+    status: str | None
+    desired: int | None
+    running: int | None
+    pending: int | None
+    min: int
+    max: int
+    bounds_from: str
+    task_definition: str | None
+    image: str | None
+    container: str
+    deployments: list[RolloutBody]
+    busy_with: str | None
+
+
+class ScaleBody(_Answer):
+    """``POST /services/{environment}/{service}/scale``: what the scale did."""
+
+    environment: str
+    service: str
+    result: str = Field(examples=["scaled", "unchanged"])
+    previous_desired: int
+    desired: int
+    min: int
+    max: int
+
+
+class AuditItem(_Answer):
+    """One audit entry; details (``reason``, ``deployment_id``, ``before``...) when set."""
+
+    at: str
+    actor: str
+    action: str
+    environment: str
+    service: str
+    target: str
+    result: str
+
+
+class AuditBody(BaseModel):
+    """``GET /audit``: entries, newest first."""
+
+    items: list[AuditItem]
+
+
+class OpenApiDocument(_Answer):
+    """``GET /openapi.json``: this document."""
+
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, Any]
