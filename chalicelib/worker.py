@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib import alarms, deploys
 from chalicelib.core.observability import begin, count, logger
-from chalicelib.domain.messages import WORK_MESSAGE, AlarmRetry, DeployStart, DeployTimeout
+from chalicelib.domain.messages import (
+    WORK_MESSAGE,
+    AlarmRetry,
+    DeployStart,
+    DeployTimeout,
+    SlackReply,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -38,12 +44,19 @@ def _alarm_retry(deps: Deps, message: AlarmRetry, receive_count: int) -> None:
     )
 
 
+def _slack_reply(deps: Deps, message: SlackReply, receive_count: int) -> None:
+    # The notifier checks the URL again and logs a post Slack refused; a response_url lives
+    # for 30 minutes and five posts, so a failed one is not retried.
+    deps.notifier.post_slack(message.payload, url=message.url)
+
+
 # One handler per member of the work-message union (a test checks none is missing).
 # Each gets the message and its SQS receive count (1 on the first delivery).
 HANDLERS: dict[type[Any], Callable[[Deps, Any, int], None]] = {
     DeployStart: _deploy_start,
     DeployTimeout: _deploy_timeout,
     AlarmRetry: _alarm_retry,
+    SlackReply: _slack_reply,
 }
 
 

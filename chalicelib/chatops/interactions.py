@@ -12,6 +12,7 @@ from chalicelib.chatops.parse import check_origin, form_fields, principal
 from chalicelib.core.errors import InvalidRequest, OpsError
 from chalicelib.core.slack import escape
 from chalicelib.domain.base import LooseModel
+from chalicelib.domain.messages import SlackReply
 
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
@@ -87,8 +88,11 @@ def handle_interaction(deps: Deps, body: bytes) -> dict[str, Any]:
     check_origin(deps, team_id=team, response_url=response_url)
     results = [press(deps, interaction.user.id, a, response_url) for a in interaction.actions]
     if response_url and results:
-        deps.notifier.post_slack(
-            {"response_type": "ephemeral", "replace_original": False, "text": "\n".join(results)},
-            url=response_url,
-        )
+        # Slack wants the ack within 3 s: the reply goes through the work queue, not inline.
+        reply = {
+            "response_type": "ephemeral",
+            "replace_original": False,
+            "text": "\n".join(results),
+        }
+        deps.queue.send(SlackReply(url=response_url, payload=reply))
     return {"results": results}

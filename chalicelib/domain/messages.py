@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
@@ -84,5 +84,17 @@ class AlarmRetry(BaseModel):
     notification: str
 
 
-WorkMessage = Annotated[DeployStart | DeployTimeout | AlarmRetry, Field(discriminator="kind")]
-WORK_MESSAGE: TypeAdapter[DeployStart | DeployTimeout | AlarmRetry] = TypeAdapter(WorkMessage)
+class SlackReply(BaseModel):
+    """Work: answer a Slack interaction through its response_url, after the 3-second ack."""
+
+    kind: Literal["slack.reply"] = "slack.reply"
+    url: Annotated[str, Field(min_length=1, max_length=2048)]
+    payload: dict[str, Any]
+
+
+WorkMessage = Annotated[
+    DeployStart | DeployTimeout | AlarmRetry | SlackReply, Field(discriminator="kind")
+]
+WORK_MESSAGE: TypeAdapter[DeployStart | DeployTimeout | AlarmRetry | SlackReply] = TypeAdapter(
+    WorkMessage
+)

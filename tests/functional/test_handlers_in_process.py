@@ -364,7 +364,7 @@ def test_slack_deploy_then_history(client: Client, world: World) -> None:
 
 
 def test_a_button_press_answers_through_the_response_url(
-    client: Client, slack_posts: list[dict[str, Any]]
+    client: Client, world: World, slack_posts: list[dict[str, Any]]
 ) -> None:
     payload = {
         "type": "block_actions",
@@ -376,6 +376,13 @@ def test_a_button_press_answers_through_the_response_url(
     assert resp.status_code == 200
     results = ["Unknown button `approve`.", ":no_entry: no deployment ''"]
     assert resp.json_body == {"results": results}
+    assert slack_posts == []  # acked at once (Slack's 3 s); the reply goes through the queue
+    [(message, _)] = world.work()
+    assert message["kind"] == "slack.reply"
+    event = client.events.generate_sqs_event(
+        [json.dumps(message)], queue_name=world.deps.settings.work_queue_name
+    )
+    assert client.lambda_.invoke("work", event).payload == {"batchItemFailures": []}
     assert slack_posts == [
         {
             "url": payload["response_url"],
