@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit e2e bench package clean
+.PHONY: run test lint unit e2e bench load package clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null || { echo "need $(PY) (Python 3.11) on PATH, or set PY=..."; exit 1; }
@@ -31,6 +31,11 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# 1,000 REST requests through a local stack of its own with faults on; writes bench/load.json.
+# Not part of `make test` (about 8 minutes on 2 cores). Flags: LOAD_ARGS="--seed 9 --crashes 0.1"
+load: $(STAMP)
+	$(BIN)/python -m bench.load $(LOAD_ARGS)
 
 # The app stack for real AWS: out/sam.json (SAM template, merged with infra/app-merge.json) and
 # out/deployment.zip. Offline: needs no AWS account or credentials, only a region name for

@@ -6,11 +6,14 @@ under a burst of clients). Each request is one invocation (``lambda_runtime.invo
 own request id, sent back as ``x-amzn-RequestId`` and put in the event's ``requestContext``, and
 its own logger keys, with the request id as correlation id until the function sets another. An
 invocation that crashes (``LambdaCrash``) is answered as API Gateway answers a failed Lambda
-integration: 502 ``{"message": "Internal server error"}``.
+integration: 502 ``{"message": "Internal server error"}``. The answer is held until the
+invocation has returned, so one that dies just before returning (its work done) is answered 502
+alone, as API Gateway answers it, never its own answer followed by a stray 502 on the connection.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import threading
@@ -124,9 +127,16 @@ class ApiRequestHandler(ChaliceRequestHandler):
         if self._unrouted():
             return
         self.local_gateway.request_id = request_id  # type: ignore[attr-defined]
+        this: Any = self  # BaseHTTPRequestHandler's wfile, untyped in chalice's subclass
+        wire, held = this.wfile, io.BytesIO()
+        this.wfile = held  # the answer goes out only once the invocation has returned
         try:
-            with invocation(FUNCTION_NAME, request_id, correlation_id=request_id):
-                super()._generic_handle()
+            try:
+                with invocation(FUNCTION_NAME, request_id, correlation_id=request_id):
+                    super()._generic_handle()
+            finally:
+                this.wfile = wire
+            wire.write(held.getvalue())
         except LambdaCrash as crash:
             log.error("%s %s: the function crashed (%s); 502", self.command, self.path, crash)
             on_crash = getattr(self.server, "on_crash", None)

@@ -185,7 +185,7 @@ class EventSources:
     ) -> set[str]:
         """One invocation with a batch; the ids of the messages it processed."""
         try:
-            with invocation(name):
+            with invocation(name, input_id=",".join(m["MessageId"] for m in messages)):
                 reply = handler(event, LambdaContext(name))
         except Exception:
             log.exception(
@@ -210,9 +210,9 @@ class EventSources:
         return {m["MessageId"] for m in messages if m["MessageId"] not in failed}
 
     def _invoke_async(
-        self, name: str, handler: Callable[..., Any], event: dict[str, Any]
+        self, name: str, handler: Callable[..., Any], event: dict[str, Any], input_id: str = ""
     ) -> AsyncOutcome:
-        outcome = invoke_async(name, handler, event, self._stop.wait)
+        outcome = invoke_async(name, handler, event, self._stop.wait, input_id=input_id)
         if outcome.attempts > 1:
             self._faults.count("async_retries", outcome.attempts - 1)
         if not outcome.ok and not self._stop.is_set():
@@ -235,11 +235,13 @@ class EventSources:
                 )
         return outcome
 
-    def _deliver(self, name: str, handler: Callable[..., Any], event: dict[str, Any]) -> None:
+    def _deliver(
+        self, name: str, handler: Callable[..., Any], event: dict[str, Any], input_id: str
+    ) -> None:
         """An asynchronous delivery, made a second time when faults duplicate it."""
-        self._invoke_async(name, handler, event)
+        self._invoke_async(name, handler, event, input_id)
         if self._faults.duplicate(name):
-            self._invoke_async(name, handler, event)
+            self._invoke_async(name, handler, event, input_id)
 
     def _sns_loop(
         self, name: str, handler: Callable[..., Any], url: str, subscription: str
@@ -249,7 +251,8 @@ class EventSources:
             self._delete(url, messages)
             for message in messages:
                 envelope = json.loads(message["Body"])
-                self._deliver(name, handler, sns_lambda_event(envelope, subscription))
+                event = sns_lambda_event(envelope, subscription)
+                self._deliver(name, handler, event, str(envelope.get("MessageId", "")))
 
     def _events_loop(self, name: str, handler: Callable[..., Any], url: str) -> None:
         while not self._stop.is_set():
@@ -264,7 +267,7 @@ class EventSources:
                 if self._faults.lose(event):
                     log.warning("%s: lost %s event %s", name, event.get("source"), event.get("id"))
                     continue
-                self._deliver(name, handler, event)
+                self._deliver(name, handler, event, str(event.get("id", "")))
 
     def _schedule_loop(self, name: str, handler: Callable[..., Any], period: float) -> None:
         while not self._stop.wait(period):

@@ -47,6 +47,7 @@ class Invocation:
     aws_calls: int = 0
     crash_at: int | None = None  # die at this AWS call (1-based), if set
     crashed: bool = False
+    input_id: str = ""  # what it was invoked for: an SNS message, an event, SQS messages
 
 
 class Listener(Protocol):
@@ -71,10 +72,15 @@ def current() -> Invocation | None:
 
 @contextmanager
 def invocation(
-    function: str, request_id: str | None = None, *, correlation_id: str | None = None
+    function: str,
+    request_id: str | None = None,
+    *,
+    correlation_id: str | None = None,
+    input_id: str = "",
 ) -> Iterator[Invocation]:
     """Run one invocation of ``function`` on this thread (see the module doc)."""
-    inv = Invocation(function=function, request_id=request_id or str(uuid.uuid4()))
+    rid = request_id or str(uuid.uuid4())
+    inv = Invocation(function=function, request_id=rid, input_id=input_id or rid)
     for listener in listeners:
         listener.started(inv)
     lambda_logs.begin(correlation_id=correlation_id)
@@ -129,7 +135,12 @@ class AsyncOutcome:
 
 
 def invoke_async(
-    name: str, handler: Handler, event: dict[str, Any], wait: Callable[[float], bool]
+    name: str,
+    handler: Handler,
+    event: dict[str, Any],
+    wait: Callable[[float], bool],
+    *,
+    input_id: str = "",
 ) -> AsyncOutcome:
     """Invoke as Lambda invokes asynchronously: the first try and two retries.
 
@@ -142,7 +153,7 @@ def invoke_async(
         context = LambdaContext(name, timeout_seconds=ASYNC_TIMEOUT_SECONDS)
         pause: float = attempt
         try:
-            with invocation(name):
+            with invocation(name, input_id=input_id):
                 result = handler(event, context)
             return AsyncOutcome(ok=True, attempts=attempt, result=result)
         except Exception as exc:

@@ -181,11 +181,15 @@ class LocalStack:
         until ``faults`` sets some); both are installed before the app makes a logger or client.
         """
         from infra.local import lambda_runtime
+        from infra.local.effects import Effects
         from infra.local.faults import Faults
 
         lambda_logs.install()
         faults = Faults()
         faults.install()
+        effects = Effects()
+        effects.install()
+        sink.controls["effects"] = lambda body: stack_commands.effects(effects, body)
         lambda_runtime.listeners.append(faults)
         sink.controls["faults"] = lambda body: stack_commands.faults(faults, body)
 

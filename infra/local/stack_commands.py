@@ -13,6 +13,7 @@ from infra.local.settings import ACCOUNT
 
 if TYPE_CHECKING:
     from infra.local.ecs_sim import RolloutSimulator
+    from infra.local.effects import Effects
     from infra.local.event_sources import EventSources
     from infra.local.faults import Faults
 
@@ -60,3 +61,12 @@ def faults(state: Faults, body: dict[str, Any]) -> dict[str, Any]:
     elif body.get("set"):
         state.configure(FaultSettings.from_body(dict(body["set"])))
     return state.status()
+
+
+def effects(state: Effects, body: dict[str, Any]) -> dict[str, Any]:
+    """``{"reset": true}`` forgets them; the AWS calls opsbot's functions made either way."""
+    if body.get("reset"):
+        state.reset()
+    answer = state.status()
+    changes = len(answer["log"])
+    return {**answer, "message": f"{sum(answer['calls'].values())} AWS calls, {changes} changes"}
