@@ -111,8 +111,33 @@ def resolve_image(
     return image or f"{own}:{tag}", found
 
 
-def _new_id(deps: Deps) -> str:
+def _new_id(deps: Deps, seed: str | None = None) -> str:
+    if seed:  # a request with an Idempotency-Key: the same id each time it is run
+        return f"dep-{seed[:24]}"
     return f"dep-{deps.clock().strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+def _made_before(deps: Deps, seed: str | None) -> Deployment | None:
+    """The deployment an earlier run of this very request made (same Idempotency-Key), if any.
+
+    That run died before its answer was saved; its deployment stands. One still ``queued`` may
+    have died before its start was sent: sending it again is harmless (a start runs once).
+    """
+    if not seed:
+        return None
+    earlier = deps.store.get_deployment(_new_id(deps, seed))
+    if earlier is None:
+        return None
+    if earlier.status == DeploymentStatus.FAILED:  # e.g. it could not be queued (that was a 503)
+        raise Conflict(
+            f"this Idempotency-Key already made deployment {earlier.id}, which ended failed "
+            f"({earlier.events[-1].message if earlier.events else 'see its events'}); "
+            "send a new key to try again",
+            deployment_id=earlier.id,
+        )
+    if earlier.status == DeploymentStatus.QUEUED:
+        deps.queue.send(DeployStart(deployment_id=earlier.id))
+    return earlier
 
 
 def _timeout_for(deps: Deps, svc: Service) -> int:
@@ -174,10 +199,21 @@ def _admit(deps: Deps, deployment: Deployment) -> Deployment:
 
 
 def request_deploy(
-    deps: Deps, *, actor: str, request: DeployRequest, notify_url: str | None = None
+    deps: Deps,
+    *,
+    actor: str,
+    request: DeployRequest,
+    notify_url: str | None = None,
+    id_seed: str | None = None,
 ) -> Deployment:
-    """Validate, authorize, record and enqueue a deploy; the new deployment (``queued``)."""
+    """Validate, authorize, record and enqueue a deploy; the new deployment (``queued``).
+
+    ``id_seed`` (from an Idempotency-Key) makes the id stable, so a re-run of the same request
+    returns the deployment the first run made instead of making another."""
     env = deps.policy.resolve(actor, request.environment, Permission.DEPLOY, request.service)
+    earlier = _made_before(deps, id_seed)
+    if earlier is not None:
+        return earlier
     svc = env.service(request.service)
     try:
         image, digest = resolve_image(deps, env, svc, image=request.image, tag=request.tag)
@@ -194,7 +230,7 @@ def request_deploy(
         raise
     now = deps.clock()
     deployment = Deployment(
-        id=_new_id(deps),
+        id=_new_id(deps, id_seed),
         environment=env.name,
         service=request.service,
         image=image,
@@ -213,13 +249,23 @@ def request_deploy(
 
 
 def request_rollback(
-    deps: Deps, *, actor: str, deployment_id: str, reason: str | None, notify_url: str | None = None
+    deps: Deps,
+    *,
+    actor: str,
+    deployment_id: str,
+    reason: str | None,
+    notify_url: str | None = None,
+    id_seed: str | None = None,
 ) -> Deployment:
-    """Put a service back on what it ran before ``deployment_id``; a new deployment."""
+    """Put a service back on what it ran before ``deployment_id``; a new deployment
+    (``id_seed`` as for ``request_deploy``)."""
     original = get_deployment(deps, deployment_id)
     env = deps.policy.environment(original.environment)
     svc = env.service(original.service)
     deps.policy.require(actor, env.name, Permission.ROLLBACK)
+    earlier = _made_before(deps, id_seed)
+    if earlier is not None:
+        return earlier
     if original.status.active:
         raise Conflict(
             f"deployment {deployment_id} is still {original.status}; it rolls back by itself "
@@ -249,7 +295,7 @@ def request_rollback(
     why = f" ({reason})" if reason else ""
     asked = f"{actor} asked to roll back {deployment_id} to {previous}{why}"
     deployment = Deployment(
-        id=_new_id(deps),
+        id=_new_id(deps, id_seed),
         environment=env.name,
         service=original.service,
         image=image,

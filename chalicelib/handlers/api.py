@@ -15,7 +15,7 @@ from chalicelib.handlers.http import (
     query_int,
     query_text,
 )
-from chalicelib.handlers.idempotency import idempotent
+from chalicelib.handlers.idempotency import creation_seed, idempotent
 from chalicelib.handlers.lazy import (
     deploys,
     messages,
@@ -66,7 +66,10 @@ def create_deployment() -> Any:
     """Queue a deploy of a new image (or ECR tag) to one service."""
     request = parse_body(bp.current_request, messages.DeployRequest)
     record = deploys.request_deploy(
-        wiring.get_deps(), actor=principal(bp.current_request), request=request
+        wiring.get_deps(),
+        actor=principal(bp.current_request),
+        request=request,
+        id_seed=creation_seed(bp.current_request),
     )
     return json_response(public(record), 202)
 
@@ -92,6 +95,7 @@ def rollback_deployment(deployment_id: str) -> Any:
         actor=principal(bp.current_request),
         deployment_id=deployment_id,
         reason=body.reason,
+        id_seed=creation_seed(bp.current_request),
     )
     return json_response(public(record), 202)
 

@@ -31,10 +31,17 @@ if TYPE_CHECKING:
     from chalice.app import Request
 
 HEADER = "Idempotency-Key"
+SEED_KEY = "opsbot_idempotency_seed"  # request.context: the seed of what the request creates
 REPLAYED_HEADER = "Idempotent-Replayed"
 _VALID_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 
 View = Callable[..., Any]
+
+
+def creation_seed(request: Request) -> str | None:
+    """The seed of what this request creates when it carries an Idempotency-Key (else None)."""
+    seed = (request.context or {}).get(SEED_KEY)
+    return str(seed) if seed else None
 
 
 def check_key(raw: str) -> str:
@@ -115,6 +122,10 @@ def _once(request: Request, key: str, run: Callable[[], Any]) -> Response:
             f"a request with this {HEADER} is still being served; retry shortly",
             fields={HEADER: "in progress"},
         )
+    # A stable seed for what the request creates (a deployment id): a retry that runs again after
+    # a crash (its claim's lease ran out) finds the record the dead attempt made, not a second one.
+    seed = hashlib.sha256(f"{who}\n{key}\n{request_hash(request)}".encode()).hexdigest()
+    request.context[SEED_KEY] = seed
     saved = _saved(run())
     try:
         if saved.status < 500:

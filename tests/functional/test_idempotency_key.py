@@ -258,3 +258,39 @@ def test_without_a_key_nothing_changes(api: Api, world: World) -> None:
     assert again.status_code == 200
     assert REPLAYED_HEADER not in again.headers
     assert len(world.ecs_rollouts.update_calls) == 3
+
+
+def _deployment_ids(world: World) -> list[str]:
+    """Every deployment recorded in the state table."""
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    items = ddb.scan(TableName=world.deps.settings.table_name)["Items"]
+    return sorted(i["pk"]["S"][4:] for i in items if i["pk"]["S"].startswith("DEP#"))
+
+
+class _Died(BaseException):
+    """Lambda killed mid-request: nothing after it runs, nothing can catch it."""
+
+
+def test_a_retry_after_the_first_run_died_returns_its_deployment_not_a_second(
+    api: Api, world: World
+) -> None:
+    # The first run records the deployment and dies at the SendMessage of its start: no answer
+    # saved, no start queued. Once its claim's lease runs out, the client's retry runs again.
+    def die(**_: Any) -> None:
+        raise _Died
+
+    sqs_events = world.deps.queue._sqs.meta.events
+    sqs_events.register("before-call.sqs.SendMessage", die, unique_id="die")
+    with pytest.raises(_Died):
+        api.post("/deployments", DEPLOY, key="ci-run-7")
+    sqs_events.unregister("before-call.sqs.SendMessage", unique_id="die")
+    [first_id] = _deployment_ids(world)
+    first = world.record(first_id)
+    assert first.status == "queued" and world.work() == []
+
+    world.clock.advance(IN_PROGRESS_LEASE_SECONDS + 1)
+    retried = api.post("/deployments", DEPLOY, key="ci-run-7")
+    assert retried.status_code == 202, retried.body
+    assert json.loads(retried.body)["id"] == first.id  # the same deployment, not a second one
+    assert _deployment_ids(world) == [first.id]
+    assert world.work() == [({"kind": "deploy.start", "deployment_id": first.id}, 0)]
