@@ -203,7 +203,9 @@ CONDITIONS: dict[str, dict[str, Any]] = {
             "route53:ChangeResourceRecordSetsRecordTypes": ["CNAME"],
             "route53:ChangeResourceRecordSetsActions": ["UPSERT"],
         },
-        "ForAllValues:StringLike": {"route53:ChangeResourceRecordSetsNormalizedRecordNames": ["_*"]},
+        "ForAllValues:StringLike": {
+            "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["_*"]
+        },
     },
 }
 
@@ -228,7 +230,7 @@ def assumes_member_roles(function: str) -> bool:
 
 def _file_resource(kind: str) -> str | list[str]:
     if kind == "ecs-service":
-        return [f"arn:aws:ecs:{region}:*:service/{cluster}/*" for region, cluster in home_clusters()]
+        return [f"arn:aws:ecs:{r}:*:service/{cluster}/*" for r, cluster in home_clusters()]
     return {
         "*": "*",
         "ecs-task-definition": "arn:aws:ecs:*:*:task-definition/*",
@@ -248,7 +250,7 @@ def _own_statements(function: str, resources: dict[str, Any]) -> list[dict[str, 
         {
             "Sid": "Logs",
             "Effect": "Allow",
-            "Action": [*resources.get("LogActions", []), "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Action": [*resources["LogActions"], "logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": resources["Logs"],
         }
     ]
@@ -377,6 +379,7 @@ def policy_id(function: str) -> str:
 
 def managed_policy(function: str) -> dict[str, Any]:
     resources = {
+        "LogActions": [],
         "Logs": _sub(
             "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:"
             "log-group:/aws/lambda/${AWS::StackName}-*"
@@ -412,9 +415,10 @@ def merge_template(current: dict[str, Any]) -> dict[str, Any]:
     template = json.loads(json.dumps(current))
     resources: dict[str, Any] = {}
     for key, value in template["Resources"].items():
-        if key == "FunctionPolicy" or (value.get("Type") == "AWS::IAM::ManagedPolicy" and any(
-            key == policy_id(f) for f in FUNCTIONS
-        )):
+        if key == "FunctionPolicy" or (
+            value.get("Type") == "AWS::IAM::ManagedPolicy"
+            and any(key == policy_id(f) for f in FUNCTIONS)
+        ):
             continue
         resources[key] = value
     policies = {policy_id(f): managed_policy(f) for f in FUNCTIONS}

@@ -176,6 +176,7 @@ def request_deploy(
     env = deps.policy.environment(request.environment)
     svc = env.service(request.service)
     deps.policy.require(actor, env.name, Permission.DEPLOY)
+    deps = deps.acting_for(actor)
     try:
         image, digest = resolve_image(deps, env, svc, image=request.image, tag=request.tag)
     except InvalidRequest as exc:
@@ -217,6 +218,7 @@ def request_rollback(
     env = deps.policy.environment(original.environment)
     svc = env.service(original.service)
     deps.policy.require(actor, env.name, Permission.ROLLBACK)
+    deps = deps.acting_for(actor, deployment_id)
     if original.status.active:
         raise Conflict(
             f"deployment {deployment_id} is still {original.status}; it rolls back by itself "

@@ -40,6 +40,7 @@ def manual_scale(
     env = deps.policy.environment(environment)
     env.service(service)
     deps.policy.require(actor, env.name, Permission.SCALE)
+    deps = deps.acting_for(actor)
     target = Target.service(env.name, service)
     bounds = effective_service_bounds(deps, env, service)
     if not bounds.min <= desired <= bounds.max:

@@ -65,6 +65,7 @@ def service_status(deps: Deps, *, actor: str, environment: str, service: str) ->
     env = deps.policy.environment(environment)
     svc = env.service(service)
     deps.policy.require(actor, env.name, Permission.READ)
+    deps = deps.acting_for(actor)
     ecs = deps.aws("ecs", env)
     current = describe_service(ecs, env.cluster, service)
     if current is None:

@@ -87,7 +87,7 @@ def _add_imports(
     elif isinstance(node, ast.ImportFrom) and node.module:
         base = node.module
         if node.level:
-            base = ".".join(here.split(".")[: -node.level] + [node.module])
+            base = ".".join([*here.split(".")[: -node.level], node.module])
         for alias in node.names:
             dotted = f"{base}.{alias.name}"
             local = alias.asname or alias.name
@@ -322,11 +322,12 @@ def _decorator(node: ast.AST) -> tuple[str, str | None] | None:
     """(kind, name) of a Blueprint decorator: ("route", None), ("on_sqs_message", None),
     ("schedule", "budgets")."""
     for dec in getattr(node, "decorator_list", []):
-        if isinstance(dec, ast.Call) and isinstance(dec.func, ast.Attribute):
-            if isinstance(dec.func.value, ast.Name) and dec.func.value.id == "bp":
-                named = {k.arg: k.value for k in dec.keywords}
-                name = named.get("name")
-                return dec.func.attr, name.value if isinstance(name, ast.Constant) else None
+        if not (isinstance(dec, ast.Call) and isinstance(dec.func, ast.Attribute)):
+            continue
+        if isinstance(dec.func.value, ast.Name) and dec.func.value.id == "bp":
+            named = {k.arg: k.value for k in dec.keywords}
+            name = named.get("name")
+            return dec.func.attr, str(name.value) if isinstance(name, ast.Constant) else None
     return None
 
 

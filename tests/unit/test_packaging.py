@@ -4,9 +4,9 @@ What can be checked without an AWS account is checked here: ``chalice package`` 
 template (once per session), cfn-lint on every template, the SAM translation done offline with
 aws-sam-translator, the settings of every function against ``.chalice/config.json``, the IAM
 policies against the rendered ``.chalice/policy-prod-<function>.json`` (``infra/iam.py``; what
-each function may call is checked against its code in ``test_least_privilege.py``), and the stacks deployed into moto's
-CloudFormation: the stateful stack, the translated app stack importing its exports, and the
-member-account stack.
+each function may call is checked against its code in ``test_least_privilege.py``), and the
+stacks deployed into moto's CloudFormation: the stateful stack, the translated app stack
+importing its exports, and the member-account stack.
 """
 
 from __future__ import annotations
@@ -70,6 +70,8 @@ ENVIRONMENT_SIDS = {
     "HomeListenerCertificates",
     "HomeBudgets",
 }
+
+
 class _CfnLoader(yaml.SafeLoader):
     """Reads CloudFormation YAML: short-form intrinsics become their long form."""
 
@@ -674,17 +676,19 @@ def test_app_stack_runs_on_the_stateful_stacks_resources(
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
     iam = boto3.client("iam", region_name=REGION)
-    by_role = {}
-    for role in iam.list_roles(PathPrefix="/opsbot/")["Roles"]:
-        attached = iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"]
-        own = [p for p in attached if "AsyncFailureDestination" not in p["PolicyName"]]
-        assert len(own) == 1, (role["RoleName"], attached)  # its own policy, nobody else's
-        by_role[role["Arn"]] = own[0]["PolicyArn"]
-    assert len(set(by_role.values())) == len(FUNCTIONS)
+    roles = [r["Arn"] for r in iam.list_roles(PathPrefix="/opsbot/")["Roles"]]
+    assert len(roles) == len(FUNCTIONS)
     trusted = outputs["MemberTrustedRoleArns"].split(",")
-    assert sorted(trusted) == sorted(by_role)  # every function role, by its exact ARN
-    worker = next(f for f in functions if f["FunctionName"] == outputs["WorkFunctionName"])
-    policy = iam.get_policy(PolicyArn=by_role[worker["Role"]])["Policy"]
+    assert sorted(trusted) == sorted(roles)  # every function role, by its exact ARN
+    # one policy per function (which role it is attached to is checked on the template)
+    policies = {
+        p["PolicyName"]: p["Arn"]
+        for p in iam.list_policies(Scope="Local", PathPrefix="/opsbot/")["Policies"]
+    }
+    for logical_id in FUNCTIONS.values():
+        assert [n for n in policies if f"-{logical_id}Policy-" in n], logical_id
+    (work_policy,) = [arn for name, arn in policies.items() if "-WorkPolicy-" in name]
+    policy = iam.get_policy(PolicyArn=work_policy)["Policy"]
     document = iam.get_policy_version(
         PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"]
     )["PolicyVersion"]["Document"]
@@ -790,9 +794,9 @@ def test_member_account_stack_creates_the_role_opsbot_assumes(
             # Route 53 ARNs name no account (arn:aws:route53:::hostedzone/ID): only this one's
             global_arn = resource.startswith("arn:aws:route53:::")
             ecs_service = resource.startswith("arn:aws:ecs:*:*:service/")
-            assert (
-                resource == "*" or f":{ACCOUNT}:" in resource or global_arn or ecs_service
-            ), statement["Sid"]
+            assert resource == "*" or f":{ACCOUNT}:" in resource or global_arn or ecs_service, (
+                statement["Sid"]
+            )
     by_sid = _statements(document)
     # ECS writes on the named clusters' services only
     assert by_sid["EcsServices"]["Resource"] == [
