@@ -7,7 +7,7 @@ Tests build their own ``Deps`` pointed at the embedded AWS or a botocore Stubber
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
@@ -75,3 +75,12 @@ class Deps:
     notifier: Notifier
     aws: ClientFactory
     clock: Callable[[], datetime] = utcnow
+    # (actor, deployment id) -> a client factory whose assumed-role sessions carry them
+    scoped_aws: Callable[[str, str | None], ClientFactory] | None = None
+
+    def acting_for(self, actor: str, deployment_id: str | None = None) -> Deps:
+        """These deps, with environment clients whose AssumeRole session names ``actor`` and
+        the deployment (what CloudTrail shows in the member account)."""
+        if self.scoped_aws is None:
+            return self
+        return replace(self, aws=self.scoped_aws(actor, deployment_id))

@@ -99,7 +99,7 @@ def _apply(deps: Deps, alarm: AlarmNotification, reaction: Reaction) -> Outcome:
     changed: list[Outcome] = []
     try:
         return execute.apply(
-            deps,
+            deps.acting_for(alarm.actor),
             reaction.env,
             reaction.action,
             actor=alarm.actor,

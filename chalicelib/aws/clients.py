@@ -3,11 +3,14 @@
 Clients for opsbot's own resources (table, queue, topics, parameters) use the function's
 credentials. Clients for an environment use that environment's role when the policy names one
 (the cross-account role pattern): credentials come from STS AssumeRole and are refreshed by
-botocore before they expire.
+botocore before they expire. The role session is named after who acts and for which deployment
+(``session_name``), so the member account's CloudTrail shows it on every call
+(``assumed-role/opsbot-member/alice@d-0123``); credentials are cached per role and session name.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,10 +30,30 @@ class Account(Protocol):
 
 _lock = threading.Lock()
 _sessions: dict[str, boto3.Session] = {}
-_clients: dict[tuple[str, str, str], Any] = {}
+_sessions_named: dict[tuple[str, str], boto3.Session] = {}
+_clients: dict[tuple[str, str, str, str], Any] = {}
 
 _ROLE_SESSION_NAME = "opsbot"
 _ROLE_DURATION_SECONDS = 3600
+_MAX_NAMED_SESSIONS = 32  # one per recent actor/deployment; the oldest are forgotten
+_NOT_IN_SESSION_NAME = re.compile(r"[^\w+=,.@-]", re.ASCII)
+
+
+def session_name(actor: str | None = None, deployment_id: str | None = None) -> str:
+    """A RoleSessionName carrying the actor and the deployment id: ``alice@d-0123``.
+
+    IAM allows ``[\\w+=,.@-]{2,64}``: other characters become ``-``; the actor is shortened
+    so that the deployment id always fits whole.
+    """
+    actor_part = _NOT_IN_SESSION_NAME.sub("-", actor or "")
+    deployment = _NOT_IN_SESSION_NAME.sub("-", deployment_id or "")[:64]
+    if not deployment:
+        name = actor_part[:64]
+    elif not actor_part:
+        name = deployment
+    else:
+        name = f"{actor_part[: 63 - len(deployment)]}@{deployment}".lstrip("@")
+    return name if len(name) >= 2 else _ROLE_SESSION_NAME
 
 
 def _config() -> Any:
@@ -54,7 +77,7 @@ def _home_session() -> boto3.Session:
     return session
 
 
-def _assumed_session(role_arn: str, region: str) -> boto3.Session:
+def _assumed_session(role_arn: str, region: str, name: str = _ROLE_SESSION_NAME) -> boto3.Session:
     """A session whose credentials come from AssumeRole and refresh themselves."""
     import boto3
     from botocore.credentials import DeferredRefreshableCredentials
@@ -65,7 +88,7 @@ def _assumed_session(role_arn: str, region: str) -> boto3.Session:
     def refresh() -> dict[str, str]:
         creds = sts.assume_role(
             RoleArn=role_arn,
-            RoleSessionName=_ROLE_SESSION_NAME,
+            RoleSessionName=name,
             DurationSeconds=_ROLE_DURATION_SECONDS,
         )["Credentials"]
         return {
@@ -85,27 +108,43 @@ def _assumed_session(role_arn: str, region: str) -> boto3.Session:
     return boto3.Session(botocore_session=botocore_session)
 
 
-def client(service: str, environment: Account | None = None) -> Any:
-    """A cached boto3 client for ``service``, in ``environment``'s account when given."""
+def _role_session(role: str, region: str, name: str) -> boto3.Session:
+    """The assumed-role session of ``role`` named ``name`` (the default name: never forgotten)."""
+    if name == _ROLE_SESSION_NAME:
+        session = _sessions.get(role)
+        if session is None:
+            session = _sessions[role] = _assumed_session(role, region)
+        return session
+    session = _sessions_named.pop((role, name), None) or _assumed_session(role, region, name)
+    _sessions_named[(role, name)] = session  # most recent last
+    while len(_sessions_named) > _MAX_NAMED_SESSIONS:
+        oldest = next(iter(_sessions_named))
+        del _sessions_named[oldest]
+        for key in [k for k in _clients if (k[2], k[3]) == oldest]:
+            del _clients[key]
+    return session
+
+
+def client(service: str, environment: Account | None = None, session: str | None = None) -> Any:
+    """A cached boto3 client for ``service``, in ``environment``'s account when given.
+
+    ``session`` names the assumed-role session (``session_name(actor, deployment_id)``) when the
+    environment has a role; opsbot's own account has no role session to name.
+    """
     from chalicelib.core.settings import get_settings
 
     region = environment.region if environment else get_settings().region
     role = environment.role_arn if environment and environment.role_arn else ""
-    key = (service, region, role)
+    name = (session or _ROLE_SESSION_NAME) if role else ""
+    key = (service, region, role, name)
     cached = _clients.get(key)
     if cached is not None:
         return cached
     with _lock:
         cached = _clients.get(key)
         if cached is None:
-            if role:
-                session = _sessions.get(role)
-                if session is None:
-                    session = _assumed_session(role, region)
-                    _sessions[role] = session
-            else:
-                session = _home_session()
-            cached = session.client(service, region_name=region, config=_config())  # type: ignore[call-overload]
+            boto_session = _role_session(role, region, name) if role else _home_session()
+            cached = boto_session.client(service, region_name=region, config=_config())  # type: ignore[call-overload]
             _clients[key] = cached
         return cached
 
@@ -126,3 +165,4 @@ def reset() -> None:
     with _lock:
         _clients.clear()
         _sessions.clear()
+        _sessions_named.clear()

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 CHANNELS = ("sns", "slack")
 SENDING_LEASE_SECONDS = 300
 
+ACTOR = "schedule:budgets"  # who posts budget alerts (audit, AssumeRole session name)
+
 
 def message(
     env: Environment,
@@ -118,7 +120,7 @@ def alert(
 def _audit(deps: Deps, env: Environment, budget: Budget, result: str, reason: str) -> None:
     deps.store.audit(
         now=deps.clock(),
-        actor="schedule:budgets",
+        actor=ACTOR,
         action="budget_alert",
         environment=env.name,
         target=f"{env.name}/budget:{budget.name}",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.budgets.alert import alert
+from chalicelib.budgets.alert import ACTOR, alert
 from chalicelib.budgets.costs import top_services
 from chalicelib.budgets.read import Budget, watched_budgets
 from chalicelib.core.observability import logger
@@ -61,6 +61,7 @@ class _Drivers:
 
 def check_environment(deps: Deps, env: Environment) -> list[dict[str, Any]]:
     """Check every watched budget of one environment; one result per threshold."""
+    deps = deps.acting_for(ACTOR)
     now = deps.clock()
     client = deps.aws("budgets", env)
     results: list[dict[str, Any]] = []

@@ -38,7 +38,7 @@ class Check:
     @classmethod
     def of(cls, deps: Deps, env: Environment, *, actor: str) -> Check:
         """A check of ``env`` by ``actor``, now."""
-        return cls(deps=deps, env=env, actor=actor, now=deps.clock())
+        return cls(deps=deps.acting_for(actor), env=env, actor=actor, now=deps.clock())
 
     @property
     def renew_before(self) -> timedelta:

@@ -110,4 +110,5 @@ def on_ecs_deployment_event(
     except (ValueError, KeyError):
         return f"ignored: {event_name}"
     env = deps.policy.environment(deployment.environment)
+    deps = deps.acting_for(deployment.actor, deployment.id)
     return handler(EcsChange(deps, deployment, env, deps.aws("ecs", env), reason))

@@ -215,6 +215,7 @@ def request_deploy(
     if earlier is not None:
         return earlier
     svc = env.service(request.service)
+    deps = deps.acting_for(actor)
     try:
         image, digest = resolve_image(deps, env, svc, image=request.image, tag=request.tag)
     except InvalidRequest as exc:
@@ -266,6 +267,7 @@ def request_rollback(
     earlier = _made_before(deps, id_seed)
     if earlier is not None:
         return earlier
+    deps = deps.acting_for(actor, deployment_id)
     if original.status.active:
         raise Conflict(
             f"deployment {deployment_id} is still {original.status}; it rolls back by itself "

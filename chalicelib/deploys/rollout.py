@@ -71,6 +71,7 @@ def start_deploy(deps: Deps, deployment_id: str, *, last_attempt: bool = False) 
             extra={"deployment_id": deployment_id},
         )
         return
+    deps = deps.acting_for(deployment.actor, deployment.id)
     owner, now, resumed_from = uuid.uuid4().hex, deps.clock(), deployment.step
     lease_until = int(now.timestamp()) + start_lease(deps)
     what = f"resumed after {resumed_from}" if resumed_from else "picked it up"

@@ -52,6 +52,7 @@ def on_deploy_timeout(deps: Deps, message: DeployTimeout) -> None:
         deps.queue.send(message, delay_seconds=message.deadline - now)
         return
     env = deps.policy.environment(deployment.environment)
+    deps = deps.acting_for(deployment.actor, deployment.id)
     ecs = deps.aws("ecs", env)
     if deployment.phase is None:
         _stuck_start(deps, message, deployment, env, ecs)

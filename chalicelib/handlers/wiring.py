@@ -13,7 +13,7 @@ from chalicelib.aws.notifier import Notifier
 from chalicelib.aws.parameters import secure_parameter
 from chalicelib.aws.queue import WorkQueue
 from chalicelib.core.settings import get_settings
-from chalicelib.deps import Deps
+from chalicelib.deps import ClientFactory, Deps
 from chalicelib.domain.policy import get_policy
 from chalicelib.store import Store
 
@@ -34,4 +34,11 @@ def get_deps() -> Deps:
             stage=settings.stage,
         ),
         aws=lambda service, env: clients.client(service, env),
+        scoped_aws=_scoped,
     )
+
+
+def _scoped(actor: str, deployment_id: str | None) -> ClientFactory:
+    """A client factory whose assumed-role sessions are named after the actor and deployment."""
+    name = clients.session_name(actor, deployment_id)
+    return lambda service, env: clients.client(service, env, name)

@@ -38,6 +38,7 @@ def manual_scale(
 ) -> ManualScale:
     """Set a service's desired count on request: inside the bounds, never during a deploy."""
     env = deps.policy.resolve(actor, environment, Permission.SCALE, service)
+    deps = deps.acting_for(actor)
     target = Target.service(env.name, service)
     bounds = effective_service_bounds(deps, env, service)
     if not bounds.min <= desired <= bounds.max:

@@ -64,6 +64,7 @@ def service_status(deps: Deps, *, actor: str, environment: str, service: str) ->
     """What ECS reports for a service, its effective bounds and the deploy in flight, if any."""
     env = deps.policy.resolve(actor, environment, Permission.READ, service)
     svc = env.service(service)
+    deps = deps.acting_for(actor)
     ecs = deps.aws("ecs", env)
     current = describe_service(ecs, env.cluster, service)
     if current is None:

@@ -65,3 +65,80 @@ def test_clients_retry_in_standard_mode(aws: None) -> None:
     ecs = clients.client("ecs")
     assert ecs.meta.config.retries["mode"] == "standard"
     assert ecs.meta.config.retries["total_max_attempts"] == 5
+
+
+def _caller(client: object) -> str:
+    creds = client._request_signer._credentials.get_frozen_credentials()  # type: ignore[attr-defined]
+    sts = boto3.client(
+        "sts",
+        region_name="eu-west-1",
+        aws_access_key_id=creds.access_key,
+        aws_secret_access_key=creds.secret_key,
+        aws_session_token=creds.token,
+    )
+    return str(sts.get_caller_identity()["Arn"])
+
+
+def test_the_role_session_names_the_actor_and_the_deployment(aws: None) -> None:
+    name = clients.session_name("slack:U123 bob", "d-0123")
+    ecs = clients.client("ecs", _env(ROLE), name)
+    assert _caller(ecs).endswith(":assumed-role/opsbot-member/slack-U123-bob@d-0123")
+    # credentials per session name: another actor gets its own session, the same one is cached
+    assert clients.client("ecs", _env(ROLE), name) is ecs
+    other = clients.client("ecs", _env(ROLE), clients.session_name("alice"))
+    assert other is not ecs
+    assert _caller(other).endswith("/opsbot-member/alice")
+    # opsbot's own account has no role session: one client whatever the name
+    assert clients.client("ecs", _env(None), name) is clients.client("ecs", _env(None))
+
+
+@pytest.mark.parametrize(
+    ("actor", "deployment", "expected"),
+    [
+        ("alice", "d-0123", "alice@d-0123"),
+        ("github-ci", None, "github-ci"),
+        ("schedule:budgets", None, "schedule-budgets"),
+        ("alarm:web-5xx (p99)", None, "alarm-web-5xx--p99-"),
+        (None, "d-0123", "d-0123"),
+        ("é", None, "opsbot"),  # too short once cleaned: the default name
+        (None, None, "opsbot"),
+        ("a" * 100, "d-" + "0" * 40, "a" * 21 + "@d-" + "0" * 40),
+    ],
+)
+def test_session_names_are_what_iam_accepts(
+    actor: str | None, deployment: str | None, expected: str
+) -> None:
+    import re
+
+    name = clients.session_name(actor, deployment)
+    assert name == expected
+    assert re.fullmatch(r"[\w+=,.@-]{2,64}", name, re.ASCII)
+
+
+def test_named_sessions_are_bounded(aws: None) -> None:
+    for i in range(clients._MAX_NAMED_SESSIONS + 5):
+        clients.client("ecs", _env(ROLE), f"actor-{i}")
+    assert len(clients._sessions_named) == clients._MAX_NAMED_SESSIONS
+    assert len([k for k in clients._clients if k[3].startswith("actor-")]) == (
+        clients._MAX_NAMED_SESSIONS
+    )
+
+
+def test_deps_acting_for_scope_environment_clients() -> None:
+    from chalicelib.handlers.wiring import _scoped
+
+    seen: list[tuple[str, str | None]] = []
+
+    def scoped(actor: str, deployment_id: str | None) -> object:
+        seen.append((actor, deployment_id))
+        return "scoped factory"
+
+    from chalicelib.deps import Deps
+
+    deps = Deps(None, None, None, None, None, aws="plain factory", scoped_aws=scoped)  # type: ignore[arg-type]
+    assert deps.acting_for("alice", "d-1").aws == "scoped factory"
+    assert deps.aws == "plain factory"  # the original is untouched
+    assert seen == [("alice", "d-1")]
+    unscoped = Deps(None, None, None, None, None, aws="plain factory")  # type: ignore[arg-type]
+    assert unscoped.acting_for("alice") is unscoped  # tests' own Deps: nothing to scope
+    assert callable(_scoped("alice", None))

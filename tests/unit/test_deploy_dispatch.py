@@ -53,6 +53,9 @@ class FakeDeps:
     def aws(self, service: str, env: Any) -> Any:
         return f"{service}@{env}"
 
+    def acting_for(self, actor: str, deployment_id: str | None = None) -> FakeDeps:
+        return self
+
 
 def deployment(
     status: DeploymentStatus = DeploymentStatus.IN_PROGRESS,

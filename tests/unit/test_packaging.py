@@ -3,9 +3,10 @@
 What can be checked without an AWS account is checked here: ``chalice package`` with the merge
 template (once per session), cfn-lint on every template, the SAM translation done offline with
 aws-sam-translator, the settings of every function against ``.chalice/config.json``, the IAM
-policy against the hand-written ``.chalice/policy-prod.json``, and the stacks deployed into moto's
-CloudFormation: the stateful stack, the translated app stack importing its exports, and the
-member-account stack.
+policies against the rendered ``.chalice/policy-prod-<function>.json`` (``infra/iam.py``; what
+each function may call is checked against its code in ``test_least_privilege.py``), and the
+stacks deployed into moto's CloudFormation: the stateful stack, the translated app stack
+importing its exports, and the member-account stack.
 """
 
 from __future__ import annotations
@@ -69,17 +70,6 @@ ENVIRONMENT_SIDS = {
     "HomeListenerCertificates",
     "HomeBudgets",
 }
-# API operations whose IAM action is not <prefix>:<OperationName>, and the actions an operation
-# needs besides its own (RegisterTaskDefinition copies the tags and the task's roles).
-IAM_ACTION = {
-    "budgets:DescribeBudgets": "budgets:ViewBudget",
-    "budgets:DescribeNotificationsForBudget": "budgets:ViewBudget",
-}
-# boto3 service names whose IAM prefix differs.
-IAM_PREFIX = {"elbv2": "elasticloadbalancing"}
-ALSO_NEEDS = {"ecs:RegisterTaskDefinition": {"ecs:TagResource", "iam:PassRole"}}
-# mypy_boto3 client types that adapters take as parameters, by boto3 service name.
-TYPED_CLIENTS = {"ECSClient": "ecs", "ECRClient": "ecr"}
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -470,7 +460,7 @@ def _condition_keys(statement: dict[str, Any]) -> set[str]:
     return {key for test in statement.get("Condition", {}).values() for key in test}
 
 
-def test_every_function_role_has_only_the_real_arn_policy(sam: dict[str, Any]) -> None:
+def test_every_function_role_has_only_its_own_real_arn_policy(sam: dict[str, Any]) -> None:
     roles = resources_of(sam, "AWS::IAM::Role")
     assert set(roles) == {f"{lid.replace('API', 'Api')}Role" for lid in FUNCTIONS.values()}, (
         "a function role the merge template does not patch keeps Chalice's wildcard policy: "
@@ -479,17 +469,24 @@ def test_every_function_role_has_only_the_real_arn_policy(sam: dict[str, Any]) -
     for logical_id, role in roles.items():
         props = role["Properties"]
         assert props["Policies"] == [], logical_id
-        assert props["ManagedPolicyArns"] == [{"Ref": "FunctionPolicy"}], logical_id
+        own = logical_id.removesuffix("Role").replace("Api", "API") + "Policy"
+        assert props["ManagedPolicyArns"] == [{"Ref": own}], logical_id
         assert props["Path"] == {"Fn::Sub": "/${NamePrefix}/"}, logical_id
         assert props["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
             "Service": "lambda.amazonaws.com"
         }
 
 
-def test_function_policy_grants_what_the_policy_file_grants(sam: dict[str, Any]) -> None:
+@pytest.mark.parametrize("function", list(FUNCTIONS))
+def test_function_policy_grants_what_the_policy_file_grants(
+    sam: dict[str, Any], function: str
+) -> None:
     """The file is the reviewed list; the template adds nothing to it and loses nothing."""
-    in_file = _statements(json.loads((ROOT / ".chalice" / "policy-prod.json").read_text()))
-    in_template = _statements(sam["Resources"]["FunctionPolicy"]["Properties"]["PolicyDocument"])
+    path = ROOT / ".chalice" / f"policy-prod-{function}.json"
+    in_file = _statements(json.loads(path.read_text()))
+    policy = sam["Resources"][f"{FUNCTIONS[function]}Policy"]
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy"
+    in_template = _statements(policy["Properties"]["PolicyDocument"])
     assert set(in_template) == set(in_file)
     for sid, statement in in_template.items():
         assert statement["Effect"] == in_file[sid]["Effect"] == "Allow", sid
@@ -497,17 +494,24 @@ def test_function_policy_grants_what_the_policy_file_grants(sam: dict[str, Any])
         assert _condition_keys(statement) == _condition_keys(in_file[sid]), sid
     # opsbot's own resources are the stateful stack's, by import: no name is retyped here
     assert in_template["StateTable"]["Resource"] == imported("StateTableArn")
-    assert in_template["WorkQueue"]["Resource"] == imported("WorkQueueArn")
-    assert in_template["WorkDeadLetterQueue"]["Resource"] == imported("WorkDeadLetterQueueArn")
+    if "WorkQueue" in in_template:
+        assert in_template["WorkQueue"]["Resource"] == imported("WorkQueueArn")
+    if "WorkDeadLetterQueue" in in_template:
+        assert in_template["WorkDeadLetterQueue"]["Resource"] == imported("WorkDeadLetterQueueArn")
     assert in_template["Notifications"]["Resource"] == imported("NotificationsTopicArn")
-    assert in_template["HomePassTaskRoles"]["Condition"] == {
-        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
-    }
+    if "HomePassTaskRoles" in in_template:
+        assert in_template["HomePassTaskRoles"]["Condition"] == {
+            "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+        }
+        assert in_template["HomePassTaskRoles"]["Resource"] == {
+            "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role${TaskRolePath}*"
+        }
 
 
-def test_policy_files_cover_the_same_statements_per_stage() -> None:
-    prod = _statements(json.loads((ROOT / ".chalice" / "policy-prod.json").read_text()))
-    dev = _statements(json.loads((ROOT / ".chalice" / "policy-dev.json").read_text()))
+@pytest.mark.parametrize("function", list(FUNCTIONS))
+def test_policy_files_cover_the_same_statements_per_stage(function: str) -> None:
+    prod = _statements(json.loads((ROOT / ".chalice" / f"policy-prod-{function}.json").read_text()))
+    dev = _statements(json.loads((ROOT / ".chalice" / f"policy-dev-{function}.json").read_text()))
     assert set(prod) == set(dev)
     for sid in set(prod) - {"Logs"}:
         assert sorted(as_list(prod[sid]["Action"])) == sorted(as_list(dev[sid]["Action"])), sid
@@ -515,6 +519,14 @@ def test_policy_files_cover_the_same_statements_per_stage() -> None:
     # dev may never touch prod's resources or parameters
     assert "/opsbot/prod/" not in dev_text
     assert not re.search(r"opsbot-(state|work|notifications|member|prod)", dev_text)
+
+
+def test_each_function_has_its_policy_file_in_every_deployed_stage(config: dict[str, Any]) -> None:
+    for stage in ("dev", "prod"):
+        functions = config["stages"][stage]["lambda_functions"]
+        assert "iam_policy_file" not in config["stages"][stage], stage
+        for function in FUNCTIONS:
+            assert functions[function]["iam_policy_file"] == f"policy-{stage}-{function}.json"
 
 
 def test_parameter_defaults_agree_with_the_stage_config(
@@ -664,7 +676,19 @@ def test_app_stack_runs_on_the_stateful_stacks_resources(
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
     iam = boto3.client("iam", region_name=REGION)
-    policy = iam.get_policy(PolicyArn=outputs["FunctionPolicyArn"])["Policy"]
+    roles = [r["Arn"] for r in iam.list_roles(PathPrefix="/opsbot/")["Roles"]]
+    assert len(roles) == len(FUNCTIONS)
+    trusted = outputs["MemberTrustedRoleArns"].split(",")
+    assert sorted(trusted) == sorted(roles)  # every function role, by its exact ARN
+    # one policy per function (which role it is attached to is checked on the template)
+    policies = {
+        p["PolicyName"]: p["Arn"]
+        for p in iam.list_policies(Scope="Local", PathPrefix="/opsbot/")["Policies"]
+    }
+    for logical_id in FUNCTIONS.values():
+        assert [n for n in policies if f"-{logical_id}Policy-" in n], logical_id
+    (work_policy,) = [arn for name, arn in policies.items() if "-WorkPolicy-" in name]
+    policy = iam.get_policy(PolicyArn=work_policy)["Policy"]
     document = iam.get_policy_version(
         PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"]
     )["PolicyVersion"]["Document"]
@@ -677,11 +701,16 @@ def test_app_stack_runs_on_the_stateful_stacks_resources(
         f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/opsbot/prod/*"
     )
     assert granted["AssumeMemberRoles"]["Resource"] == "arn:aws:iam::*:role/opsbot-member"
+    assert granted["HomePassTaskRoles"]["Resource"] == (
+        f"arn:aws:iam::{ACCOUNT}:role/opsbot-tasks/*"
+    )
+    assert granted["HomeEcsServices"]["Resource"] == [
+        f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/demo/*"
+    ]
     assert granted["Logs"]["Resource"] == (
         f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/opsbot-app-*"
     )
     assert all(f["FunctionName"].startswith("opsbot-app-") for f in functions)
-    assert outputs["FunctionRoleArnPattern"] == f"arn:aws:iam::{ACCOUNT}:role/opsbot/*"
     # the on-failure destination of the asynchronous functions, and who may send to it
     sqs = boto3.client("sqs", region_name=REGION)
     assert (
@@ -720,12 +749,20 @@ def _tiny_zip() -> bytes:
     return buf.getvalue()
 
 
+OPSBOT_ROLES = (
+    "arn:aws:iam::111122223333:role/opsbot/opsbot-prod-ApiHandlerRole-AAA,"
+    "arn:aws:iam::111122223333:role/opsbot/opsbot-prod-WorkRole-BBB"
+)
+
+
 def test_member_account_stack_creates_the_role_opsbot_assumes(
     aws: None, sam: dict[str, Any]
 ) -> None:
-    opsbot_roles = "arn:aws:iam::111122223333:role/opsbot/*"
     outputs = create_stack(
-        "opsbot-member", (INFRA / "member-account.yaml").read_text(), OpsbotRoleArn=opsbot_roles
+        "opsbot-member",
+        (INFRA / "member-account.yaml").read_text(),
+        OpsbotRoleArns=OPSBOT_ROLES,
+        ClusterNames="payments,checkout",
     )
     assert outputs["RoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/opsbot-member"
     assert outputs["AccountId"] == ACCOUNT
@@ -737,36 +774,40 @@ def test_member_account_stack_creates_the_role_opsbot_assumes(
             "Effect": "Allow",
             "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
             "Action": "sts:AssumeRole",
-            "Condition": {"ArnLike": {"aws:PrincipalArn": opsbot_roles}},
+            # exactly these roles: no pattern, no other role of the opsbot account
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": OPSBOT_ROLES.split(",")}},
         }
     ]
-    # the name opsbot's own policy allows it to assume
-    function_policy = _statements(
-        sam["Resources"]["FunctionPolicy"]["Properties"]["PolicyDocument"]
-    )
-    assert function_policy["AssumeMemberRoles"]["Resource"] == {
-        "Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${NamePrefix}-member"
-    }
+    # the name opsbot's own policies allow it to assume
+    for function in FUNCTIONS.values():
+        policy = _statements(sam["Resources"][f"{function}Policy"]["Properties"]["PolicyDocument"])
+        assert policy["AssumeMemberRoles"]["Resource"] == {
+            "Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${NamePrefix}-member"
+        }
 
     (name,) = iam.list_role_policies(RoleName="opsbot-member")["PolicyNames"]
     document = _document(
         iam.get_role_policy(RoleName="opsbot-member", PolicyName=name)["PolicyDocument"]
     )
-    member_actions = {a for s in document["Statement"] for a in as_list(s["Action"])}
-    # exactly what opsbot does in an environment's account: no more, no less
-    environment_actions = {
-        a for sid in ENVIRONMENT_SIDS for a in as_list(function_policy[sid]["Action"])
-    }
-    assert member_actions == environment_actions
     for statement in document["Statement"]:
-        resource = statement["Resource"]
-        # Route 53 ARNs name no account (arn:aws:route53:::hostedzone/ID): only this one's
-        global_arn = resource.startswith("arn:aws:route53:::")
-        assert resource == "*" or f":{ACCOUNT}:" in resource or global_arn, statement["Sid"]
-        if statement["Action"] == "iam:PassRole":
-            assert statement["Condition"] == {
-                "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
-            }
+        for resource in as_list(statement["Resource"]):
+            # Route 53 ARNs name no account (arn:aws:route53:::hostedzone/ID): only this one's
+            global_arn = resource.startswith("arn:aws:route53:::")
+            ecs_service = resource.startswith("arn:aws:ecs:*:*:service/")
+            assert resource == "*" or f":{ACCOUNT}:" in resource or global_arn or ecs_service, (
+                statement["Sid"]
+            )
+    by_sid = _statements(document)
+    # ECS writes on the named clusters' services only
+    assert by_sid["EcsServices"]["Resource"] == [
+        "arn:aws:ecs:*:*:service/payments/*",
+        "arn:aws:ecs:*:*:service/checkout/*",
+    ]
+    # PassRole: the task roles under the path, to ECS tasks only
+    assert by_sid["PassTaskRoles"]["Resource"] == f"arn:aws:iam::{ACCOUNT}:role/opsbot-tasks/*"
+    assert by_sid["PassTaskRoles"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    }
 
 
 def test_member_account_forwards_ecs_deployment_events_to_opsbot(aws: None) -> None:
@@ -774,7 +815,8 @@ def test_member_account_forwards_ecs_deployment_events_to_opsbot(aws: None) -> N
     outputs = create_stack(
         "opsbot-member",
         (INFRA / "member-account.yaml").read_text(),
-        OpsbotRoleArn="arn:aws:iam::111122223333:role/opsbot/*",
+        OpsbotRoleArns=OPSBOT_ROLES,
+        ClusterNames="payments",
         OpsbotRegion="eu-west-1",
     )
     events = boto3.client("events", region_name=REGION)
@@ -804,7 +846,8 @@ def test_member_account_forwards_ecs_deployment_events_to_opsbot(aws: None) -> N
     second = create_stack(
         "opsbot-member-2",
         (INFRA / "member-account.yaml").read_text(),
-        OpsbotRoleArn="arn:aws:iam::111122223333:role/opsbot/*",
+        OpsbotRoleArns=OPSBOT_ROLES,
+        ClusterNames="payments",
         ForwardEventsOnly="true",
     )
     assert "RoleArn" not in second
@@ -835,60 +878,6 @@ def test_opsbot_bus_accepts_ecs_events_from_member_accounts_only() -> None:
     # nothing is opened by default (the local stack deploys the template with its defaults)
     assert template["Parameters"]["MemberAccountIds"]["Default"] == ""
     assert template["Parameters"]["MemberOrganizationId"]["Default"] == ""
-
-
-def environment_actions_in_code() -> set[str]:
-    """The IAM actions capability code performs with environment clients.
-
-    Environment clients come from ``deps.aws(service, env)`` (``deps`` possibly an attribute,
-    as in ``run.deps.aws(...)``), called on the spot or bound to a name first, or are handed to
-    an adapter as a typed parameter (``ecs: ECSClient``); a method counts when botocore knows
-    it as an operation of that service.
-    """
-    from botocore.session import get_session
-
-    session = get_session()
-    calls: dict[str, set[str]] = {}
-    for path in sorted((ROOT / "chalicelib").rglob("*.py")):
-        text = path.read_text()
-        spot = r"""deps\.aws\(\s*["']([a-z0-9-]+)["'][^)]*\)\s*\.\s*(\w+)\("""
-        for service, method in re.findall(spot, text):
-            calls.setdefault(service, set()).add(method)
-        bound = r"""^\s*(\w+)\s*=\s*(?:\w+\.)*deps\.aws\(\s*["']([a-z0-9-]+)["'][^)]*\)\s*$"""
-        for name, service in re.findall(bound, text, flags=re.MULTILINE):
-            methods = calls.setdefault(service, set())
-            methods |= set(re.findall(rf"\b{name}\.(\w+)\(", text))
-            methods |= set(re.findall(rf"""\b{name}\.get_paginator\(\s*["'](\w+)["']""", text))
-        typed = r"""\b(\w+)\s*:\s*(?:\w+\.)?(ECSClient|ECRClient)\b"""
-        for name, client in re.findall(typed, text):
-            methods = calls.setdefault(TYPED_CLIENTS[client], set())
-            methods |= set(re.findall(rf"\b{name}\.(\w+)\(", text))
-    actions: set[str] = set()
-    for service, methods in calls.items():
-        model = session.get_service_model(service)
-        prefix = IAM_PREFIX.get(service, service)
-        operations = {_snake(op): op for op in model.operation_names}
-        for method in methods & set(operations):
-            action = f"{prefix}:{operations[method]}"
-            action = IAM_ACTION.get(action, action)
-            actions |= {action} | ALSO_NEEDS.get(action, set())
-    return actions
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
-
-
-def test_member_role_allows_exactly_what_opsbot_does_in_an_environment() -> None:
-    performed = environment_actions_in_code()
-    assert {"ecs:UpdateService", "ecs:RegisterTaskDefinition"} <= performed, performed
-    template = load_yaml_template(INFRA / "member-account.yaml")
-    statements = template["Resources"]["MemberRole"]["Properties"]["Policies"][0]["PolicyDocument"][
-        "Statement"
-    ]
-    granted = {a for s in statements for a in as_list(s["Action"])}
-    assert performed - granted == set(), "opsbot would be denied these: grant them"
-    assert granted - performed == set(), "opsbot never does these: do not grant them"
 
 
 def test_api_stage_is_throttled(sam: dict[str, Any], translated: dict[str, Any]) -> None:

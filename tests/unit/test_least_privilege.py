@@ -1,0 +1,121 @@
+"""One IAM policy per function, holding exactly the calls that function's code makes.
+
+``infra/iam.py`` holds the reviewed grants (``GRANTS``) and renders the policy files, the merge
+template's policies and the function list; ``tests/unit/iam_scan.py`` reads each function's calls
+from its code. A grant the code does not use fails here, and so does a call nothing grants.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra import iam
+from tests.unit import iam_scan
+from tests.unit.test_packaging import INFRA, as_list, load_yaml_template
+
+# Lambda's SQS event source polls with the work function's role.
+EVENT_SOURCE = {"work": {"WorkQueue": {"sqs:ReceiveMessage", "sqs:DeleteMessage"}}}
+GROUPS = {
+    "environment": "Environment",
+    "table": "StateTable",
+    "queue": "WorkQueue",
+    "dead_letter_queue": "WorkDeadLetterQueue",
+    "notifications": "Notifications",
+    "parameters": "Parameters",
+}
+
+
+@pytest.fixture(scope="module")
+def calls() -> dict[str, iam_scan.Calls]:
+    return iam_scan.function_calls()
+
+
+def test_the_scan_finds_every_function_and_only_those(calls: dict[str, Any]) -> None:
+    assert set(calls) == set(iam.FUNCTIONS)
+
+
+def test_rendered_policies_are_up_to_date() -> None:
+    stale = [
+        str(path.relative_to(iam.ROOT))
+        for path, text in iam.rendered().items()
+        if not path.exists() or path.read_text() != text
+    ]
+    assert stale == [], "run: .venv/bin/python -m infra.iam"
+
+
+@pytest.mark.parametrize("function", list(iam.FUNCTIONS))
+def test_each_function_is_granted_exactly_the_calls_its_code_makes(
+    calls: dict[str, iam_scan.Calls], function: str
+) -> None:
+    made = calls[function]
+    granted = iam.GRANTS[function]
+    for attr, group in GROUPS.items():
+        performed = set(getattr(made, attr)) | EVENT_SOURCE.get(function, {}).get(group, set())
+        allowed = set(granted.get(group, ()))
+        assert performed - allowed == set(), f"{function} {group}: would be denied, grant them"
+        assert allowed - performed == set(), f"{function} {group}: never called, do not grant"
+
+
+def test_the_internet_facing_handler_cannot_deploy_pass_roles_or_touch_dns() -> None:
+    granted = {a for actions in iam.GRANTS["api_handler"].values() for a in actions}
+    forbidden = {
+        "ecs:RegisterTaskDefinition",
+        "iam:PassRole",
+        "route53:ChangeResourceRecordSets",
+        "elasticloadbalancing:ModifyListener",
+        "elasticloadbalancing:AddListenerCertificates",
+        "elasticloadbalancing:RemoveListenerCertificates",
+        "acm:RequestCertificate",
+        "autoscaling:SetDesiredCapacity",
+    }
+    assert granted & forbidden == set()
+    document = iam.policy_file("prod", "api_handler")
+    actions = {a for s in document["Statement"] for a in as_list(s["Action"])}
+    assert actions & forbidden == set()
+
+
+def test_the_scan_follows_symbols_not_modules() -> None:
+    """deploys.request imports lock_lease from deploys.rollout: start_deploy stays out."""
+    api = iam_scan.reached(set(iam_scan.function_entries()["api_handler"]))
+    work = iam_scan.reached(set(iam_scan.function_entries()["work"]))
+    assert ("chalicelib.deploys.rollout", "lock_lease") in api
+    assert ("chalicelib.deploys.rollout", "start_deploy") not in api
+    assert ("chalicelib.deploys.rollout", "start_deploy") in work
+
+
+def test_alarm_reactions_hold_what_the_action_registry_declares() -> None:
+    """The registry's permissions (and the budget guard's) for the alarm function; the work
+    function retries waiting reactions, so it needs them too, and DescribeAlarms."""
+    from chalicelib import alarms
+    from chalicelib.domain.actions import REGISTRY
+
+    declared = {p for cls in REGISTRY.values() for p in cls.permissions}
+    alarm = set(iam.GRANTS["alarm_notification"]["Environment"])
+    assert declared | {"budgets:ViewBudget"} <= alarm
+    assert declared | set(alarms.PERMISSIONS) <= set(iam.GRANTS["work"]["Environment"])
+
+
+def test_member_role_allows_exactly_what_opsbot_functions_do_in_an_environment() -> None:
+    performed = {a for c in iam_scan.function_calls().values() for a in c.environment}
+    assert {"ecs:UpdateService", "ecs:RegisterTaskDefinition"} <= performed, performed
+    template = load_yaml_template(INFRA / "member-account.yaml")
+    role = template["Resources"]["MemberRole"]["Properties"]
+    statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+    granted = {a for s in statements for a in as_list(s["Action"])}
+    assert performed - granted == set(), "opsbot would be denied these: grant them"
+    assert granted - performed == set(), "opsbot never does these: do not grant them"
+
+
+def test_pass_role_and_ecs_writes_are_scoped() -> None:
+    for function in iam.FUNCTIONS:
+        statements = {s["Sid"]: s for s in iam.policy_file("prod", function)["Statement"]}
+        for sid, statement in statements.items():
+            if "iam:PassRole" in statement["Action"]:
+                assert statement["Resource"] == "arn:aws:iam::*:role/opsbot-tasks/*", sid
+                assert statement["Condition"] == {
+                    "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+                }
+            if "ecs:UpdateService" in statement["Action"]:
+                assert statement["Resource"] == ["arn:aws:ecs:us-east-1:*:service/demo/*"], sid
