@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +33,7 @@ from typing import Any
 import requests
 
 from bench.load_report import Outcome, analyse, table
+from infra.local.launch import launch
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "load-admin-token"
@@ -44,12 +42,6 @@ READY_TIMEOUT = 180
 TAGS = {"web": ("1.0", "1.1", "2.0"), "api": ("1.0", "2.0")}
 BOUNDS = {"web": (1, 6), "api": (2, 4)}
 TERMINAL = {"succeeded", "failed", "rolled_back", "rejected", "denied", "expired"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -104,53 +96,22 @@ class Stack:
 
 @contextmanager
 def local_stack(rollout_seconds: str) -> Iterator[Stack]:
-    """Start ``python -m infra.local run`` as a user would; stop it with Ctrl-C."""
+    """Start ``python -m infra.local run`` as a user would; stop it with Ctrl-C. Its output goes
+    to ``stack.log`` in its state directory."""
     state_dir = Path(tempfile.mkdtemp(prefix="opsbot-load-"))
-    aws_port, api_port = _free_port(), _free_port()
-    env = {
-        **os.environ,
-        "OPSBOT_AWS_PORT": str(aws_port),
-        "OPSBOT_API_PORT": str(api_port),
-        "OPSBOT_API_TOKEN": TOKEN,
-        "OPSBOT_SLACK_SIGNING_SECRET": "load-signing-secret",
-        "OPSBOT_LOCAL_DIR": str(state_dir),
-        "OPSBOT_LOCAL_ROLLOUT_SECONDS": rollout_seconds,
-        "PYTHONUNBUFFERED": "1",
-    }
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        env.pop(key, None)
-    log = (state_dir / "stack.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "infra.local", "run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    stack = Stack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}", state_dir, env)
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            log.write(line)
-            if "opsbot ready" in line:
-                ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        if not ready.wait(READY_TIMEOUT):
-            raise RuntimeError(f"local stack not ready; see {state_dir / 'stack.log'}")
-        yield stack
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with (
+        (state_dir / "stack.log").open("w") as log,
+        launch(
+            state_dir,
+            token=TOKEN,
+            signing_secret="load-signing-secret",
+            rollout_seconds=rollout_seconds,
+            on_line=log.write,
+            ready_timeout=READY_TIMEOUT,
+            stop_timeout=30,
+        ) as up,
+    ):
+        yield Stack(up.api_url, up.aws_url, up.state_dir, up.env)
 
 
 # -- the plan --------------------------------------------------------------------------------

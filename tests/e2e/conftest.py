@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,15 +14,11 @@ from typing import Any
 import pytest
 import requests
 
+from infra.local.launch import launch
+
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-admin-token"
 READY_TIMEOUT = 120
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -123,51 +115,17 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30, interval: float 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Start the local stack as a user would, wait for 'opsbot ready', stop it with Ctrl-C."""
-    state_dir = tmp_path_factory.mktemp("opsbot-local")
-    aws_port, api_port = _free_port(), _free_port()
-    env = {
-        **os.environ,
-        "OPSBOT_AWS_PORT": str(aws_port),
-        "OPSBOT_API_PORT": str(api_port),
-        "OPSBOT_API_TOKEN": TOKEN,
-        "OPSBOT_SLACK_SIGNING_SECRET": "e2e-signing-secret",
-        "OPSBOT_LOCAL_DIR": str(state_dir),
-        "OPSBOT_LOCAL_ROLLOUT_SECONDS": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        env.pop(key, None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "infra.local", "run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    stack = Stack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}", state_dir, env)
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            stack.output.append(line)
-            if "opsbot ready" in line:
-                ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        if not ready.wait(READY_TIMEOUT):
-            raise RuntimeError("local stack not ready:\n" + "".join(stack.output[-60:]))
+    output: list[str] = []
+    with launch(
+        tmp_path_factory.mktemp("opsbot-local"),
+        token=TOKEN,
+        signing_secret="e2e-signing-secret",
+        on_line=output.append,
+        ready_timeout=READY_TIMEOUT,
+    ) as up:
+        stack = Stack(up.api_url, up.aws_url, up.state_dir, up.env, output)
         assert stack.request("GET", "/health", token=None).status_code == 200
         yield stack
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
