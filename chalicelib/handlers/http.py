@@ -131,12 +131,10 @@ def query_text(request: Request, name: str) -> str | None:
 def query_int(request: Request, name: str, *, default: int, low: int, high: int) -> int:
     """A whole-number query parameter within ``low..high``; InvalidRequest names it if not."""
     raw = _query(request).get(name)
-    try:
-        value = default if raw in (None, "") else int(str(raw))
-    except ValueError:
-        raise InvalidRequest(
-            f"{name} must be a whole number", fields={name: "not a number"}
-        ) from None
+    text = "" if raw is None else str(raw)
+    if text and not (text.isascii() and text.isdigit() and len(text) <= 9):  # ASCII digits only
+        raise InvalidRequest(f"{name} must be a whole number", fields={name: "not a number"})
+    value = int(text) if text else default
     if not low <= value <= high:
         raise InvalidRequest(
             f"{name} must be {low}..{high}", fields={name: f"outside {low}..{high}"}

@@ -42,6 +42,7 @@ def manual_scale(
     target = Target.service(env.name, service)
     bounds = effective_service_bounds(deps, env, service)
     if not bounds.min <= desired <= bounds.max:
+        asked = str(desired) if len(str(desired)) <= 20 else f"{str(desired)[:20]}..."
         deps.store.audit(
             now=deps.clock(),
             actor=actor,
@@ -49,10 +50,10 @@ def manual_scale(
             environment=env.name,
             target=target.label,
             result=ActionResult.REJECTED,
-            reason=f"{desired} outside {bounds.min}..{bounds.max}",
+            reason=f"{asked} outside {bounds.min}..{bounds.max}",
         )
         raise InvalidRequest(
-            f"desired {desired} is outside the bounds of {target.label}: "
+            f"desired {asked} is outside the bounds of {target.label}: "
             f"min {bounds.min}, max {bounds.max}",
             fields={"desired": f"must be between {bounds.min} and {bounds.max}"},
             min=bounds.min,
