@@ -190,6 +190,11 @@ def _lost(outcome: Outcome, answers: list[dict[str, Any]]) -> dict[str, Any]:
     changed_by = {
         e["request_id"] for e in log if e["op"] == "ecs.UpdateService" and "desiredCount" in e
     }
+    # A client's repeat under the same Idempotency-Key is answered with the first answer: its
+    # change is the first request's, so it is looked up under that request's id.
+    first_by_key = {
+        a["key"]: a["request_id"] for a in answers if a.get("key") and not a.get("repeat")
+    }
     scales = [
         a["request_id"]
         for a in answers
@@ -197,7 +202,8 @@ def _lost(outcome: Outcome, answers: list[dict[str, Any]]) -> dict[str, Any]:
         and a["status"] == 200
         and isinstance(a["body"], dict)
         and a["body"].get("result") == "scaled"
-        and a["request_id"] not in changed_by
+        and (first_by_key.get(a["key"], "") if a.get("repeat") else a["request_id"])
+        not in changed_by
     ]
     return {
         "total": len(not_found) + len(claimed) + len(scales),
