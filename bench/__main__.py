@@ -81,9 +81,14 @@ def _ms(values: list[float]) -> str:
     return f"{1000 * statistics.median(values):.1f}"
 
 
-def _cold(script: str, env: dict[str, str], event_file: str) -> tuple[list[float], list[float]]:
+def _cold(
+    script: str, env: dict[str, str], event_file: str, fresh: Callable[[], None] = lambda: None
+) -> tuple[list[float], list[float]]:
+    """``fresh()`` writes a new event before each run: opsbot acts once per alarm state change,
+    so replaying one notification would measure the duplicate path, not a reaction."""
     imports, firsts = [], []
     for _ in range(COLD_RUNS):
+        fresh()
         out = subprocess.run(
             [sys.executable, "-c", script, event_file],
             cwd=ROOT,
@@ -154,7 +159,7 @@ def main() -> int:
             }
         )
 
-        from datetime import UTC, datetime
+        from datetime import UTC, datetime, timedelta
 
         import boto3
 
@@ -163,9 +168,12 @@ def main() -> int:
             cw.describe_alarms(AlarmNames=["web-cpu-high"])["MetricAlarms"][0]
         )
 
+        changes = iter(range(1, 10**6))  # each notification a state change of its own
+
         def sns_event(state: str) -> dict[str, Any]:
+            at = datetime.now(UTC) + timedelta(seconds=next(changes))
             subject, message = alarm_notification(
-                found, old_state="OK", new_state=state, reason="bench", at=datetime.now(UTC)
+                found, old_state="OK", new_state=state, reason="bench", at=at
             )
             envelope = {
                 "Type": "Notification",
@@ -177,20 +185,22 @@ def main() -> int:
             return sns_lambda_event(envelope, outputs["AlarmsTopicArn"] + ":bench")
 
         event_file = workdir / "alarm.json"
-        event_file.write_text(json.dumps(sns_event("ALARM")))
 
-        ops_import, ops_first = _cold(COLD_OPSBOT, env, str(event_file))
+        def fresh_event() -> None:
+            event_file.write_text(json.dumps(sns_event("ALARM")))
+
+        fresh_event()
+        ops_import, ops_first = _cold(COLD_OPSBOT, env, str(event_file), fresh_event)
         floor_import, floor_first = _cold(COLD_FLOOR, env, str(event_file))
 
         sys.path.insert(0, str(ROOT))
         from chalicelib.handlers.alarms import alarm_notification as handler
 
-        alarm_event, ok_event = sns_event("ALARM"), sns_event("OK")
-        flip = [False]
+        # made before the clock starts; alternating ALARM and OK, each a new state change
+        events = iter([sns_event("ALARM" if n % 2 else "OK") for n in range(WARM_RUNS + 2)])
 
         def opsbot_event() -> None:
-            flip[0] = not flip[0]
-            handler(alarm_event if flip[0] else ok_event, None)
+            handler(next(events), None)
 
         ecs = boto3.client("ecs", region_name="us-east-1")
         aas = boto3.client("application-autoscaling", region_name="us-east-1")

@@ -23,12 +23,13 @@ from chalice import Response
 from chalicelib.core.errors import Conflict, InvalidRequest
 from chalicelib.core.observability import logger
 from chalicelib.handlers.http import guarded, principal
-from chalicelib.handlers.lazy import wiring
-from chalicelib.store.idempotency import ClaimOutcome, SavedResponse
+from chalicelib.handlers.lazy import store_idempotency, wiring
 
 if TYPE_CHECKING:
     from chalice import Blueprint
     from chalice.app import Request
+
+    from chalicelib.store.idempotency import SavedResponse
 
 HEADER = "Idempotency-Key"
 SEED_KEY = "opsbot_idempotency_seed"  # request.context: the seed of what the request creates
@@ -73,7 +74,7 @@ def _saved(result: Any) -> SavedResponse:
     wire = response.to_dict()
     headers = {**wire["headers"], **wire["multiValueHeaders"]}
     body = wire["body"]
-    return SavedResponse(
+    return store_idempotency.SavedResponse(
         status=int(wire["statusCode"]),
         body=body.decode() if isinstance(body, bytes) else str(body),
         headers=headers,
@@ -110,14 +111,14 @@ def _once(request: Request, key: str, run: Callable[[], Any]) -> Response:
     claim = deps.store.claim_idempotency(
         principal=who, key=key, request_hash=request_hash(request), now=deps.clock()
     )
-    if claim.outcome is ClaimOutcome.REPLAY and claim.saved is not None:
+    if claim.outcome is store_idempotency.ClaimOutcome.REPLAY and claim.saved is not None:
         return _send(claim.saved, replayed=True)
-    if claim.outcome is ClaimOutcome.MISMATCH:
+    if claim.outcome is store_idempotency.ClaimOutcome.MISMATCH:
         raise InvalidRequest(
             f"this {HEADER} was already used for a different request",
             fields={HEADER: "already used for a different request"},
         )
-    if claim.outcome is not ClaimOutcome.CLAIMED:
+    if claim.outcome is not store_idempotency.ClaimOutcome.CLAIMED:
         raise Conflict(
             f"a request with this {HEADER} is still being served; retry shortly",
             fields={HEADER: "in progress"},

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from chalicelib.status import audit as status_audit
     from chalicelib.status import health as status_health
     from chalicelib.status import services as status_services
+    from chalicelib.store import idempotency as store_idempotency
 else:
     _g = globals()
     botocore_exceptions = LazyLoader("botocore_exceptions", _g, "botocore.exceptions")
@@ -65,6 +66,7 @@ else:
     worker = LazyLoader("worker", _g, "chalicelib.worker")
     aws_errors = LazyLoader("aws_errors", _g, "chalicelib.aws.errors")
     parameters = LazyLoader("parameters", _g, "chalicelib.aws.parameters")
+    store_idempotency = LazyLoader("store_idempotency", _g, "chalicelib.store.idempotency")
     events = LazyLoader("events", _g, "chalicelib.domain.events")
     messages = LazyLoader("messages", _g, "chalicelib.domain.messages")
     policy = LazyLoader("policy", _g, "chalicelib.domain.policy")
