@@ -33,7 +33,7 @@ from typing import Any
 import requests
 
 from bench.load_report import Outcome, analyse, table
-from infra.local.launch import launch
+from infra.local.launch import Launched, launch
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "load-admin-token"
@@ -45,26 +45,14 @@ TERMINAL = {"succeeded", "failed", "rolled_back", "rejected", "denied", "expired
 
 
 @dataclass
-class Stack:
+class Stack(Launched):
     """A local stack this harness started."""
 
-    api_url: str
-    aws_url: str
-    state_dir: Path
-    env: dict[str, str]
     output: list[str] = field(default_factory=list)
 
     def control(self, *args: str) -> str:
         """``python -m infra.local ARGS`` against this stack; its output (raises on failure)."""
-        done = subprocess.run(
-            [sys.executable, "-m", "infra.local", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = self.run_control(*args, timeout=120)
         if done.returncode != 0:
             raise RuntimeError(f"infra.local {' '.join(args)}: {done.stderr or done.stdout}")
         return done.stdout
@@ -80,18 +68,6 @@ class Stack:
         )
         with urllib.request.urlopen(request, timeout=60) as resp:
             return dict(json.loads(resp.read()))
-
-    def aws(self, service: str) -> Any:
-        """A boto3 client on the embedded AWS (reading it directly: never faulted)."""
-        import boto3
-
-        return boto3.client(  # type: ignore[call-overload]
-            service,
-            endpoint_url=self.aws_url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
 
 
 @contextmanager

@@ -9,7 +9,8 @@ entry): a caller that holds a cooldown knows not to give it back.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from chalicelib.domain.actions import Outcome
@@ -35,6 +36,20 @@ def _locked(deps: Deps, target: Target, actor: str) -> tuple[str, str | None]:
     return owner, None if lock.acquired else lock.holder
 
 
+@contextmanager
+def _holding(deps: Deps, target: Target, actor: str) -> Iterator[str | None]:
+    """The target's lock for the block, released after it; the holder's name instead (and
+    nothing to release) when someone else has it."""
+    owner, holder = _locked(deps, target, actor)
+    if holder is not None:
+        yield holder
+        return
+    try:
+        yield None
+    finally:
+        deps.store.release_lock(target.lock, owner)
+
+
 def _scale_locked(
     deps: Deps,
     target: Target,
@@ -49,10 +64,10 @@ def _scale_locked(
     on_change: OnChange | None = None,
 ) -> Outcome:
     """Lock, read, bound, apply, audit."""
-    owner, holder = _locked(deps, target, actor)
-    if holder is not None:
-        return Outcome(ActionResult.BUSY, f"{target.label} is busy with {holder}", holder=holder)
-    try:
+    with _holding(deps, target, actor) as holder:
+        if holder is not None:
+            busy = f"{target.label} is busy with {holder}"
+            return Outcome(ActionResult.BUSY, busy, holder=holder)
         before, bounds = current()
         after = bounds.step(before, step) if step is not None else int(desired or 0)
         limits = f"bounds {bounds.min}..{bounds.max} from {bounds.source}"
@@ -80,8 +95,6 @@ def _scale_locked(
         )
         if on_change is not None:
             on_change(outcome)
-    finally:
-        deps.store.release_lock(target.lock, owner)
     deps.store.audit(
         now=deps.clock(),
         actor=actor,
@@ -170,10 +183,9 @@ def force_new_deployment(
 ) -> Outcome:
     """Replace a service's tasks (same task definition), unless a deploy holds its lock."""
     target = Target.service(env.name, service)
-    owner, holder = _locked(deps, target, actor)
-    if holder is not None:
-        return Outcome(ActionResult.BUSY, f"{target.label} is busy with {holder}")
-    try:
+    with _holding(deps, target, actor) as holder:
+        if holder is not None:
+            return Outcome(ActionResult.BUSY, f"{target.label} is busy with {holder}")
         deps.aws("ecs", env).update_service(
             cluster=env.cluster, service=service, forceNewDeployment=True
         )
@@ -183,8 +195,6 @@ def force_new_deployment(
         )
         if on_change is not None:
             on_change(outcome)
-    finally:
-        deps.store.release_lock(target.lock, owner)
     deps.store.audit(
         now=deps.clock(),
         actor=actor,

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,7 +25,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@dataclass(frozen=True)
+@dataclass
 class Launched:
     """Where a launched stack answers, and the environment its control commands need."""
 
@@ -32,6 +33,30 @@ class Launched:
     aws_url: str
     state_dir: Path
     env: dict[str, str]
+
+    def run_control(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """``python -m infra.local ARGS`` against this stack, as a user runs it."""
+        return subprocess.run(
+            [sys.executable, "-m", "infra.local", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def aws(self, service: str) -> Any:
+        """A boto3 client on the embedded AWS (reading it directly: never faulted)."""
+        import boto3
+
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.aws_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
 
 
 @contextmanager

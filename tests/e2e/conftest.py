@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from infra.local.launch import launch
+from infra.local.launch import Launched, launch
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-admin-token"
@@ -22,13 +21,9 @@ READY_TIMEOUT = 120
 
 
 @dataclass
-class Stack:
+class Stack(Launched):
     """A running local stack and ways to drive it."""
 
-    api_url: str
-    aws_url: str
-    state_dir: Path
-    env: dict[str, str]
     output: list[str] = field(default_factory=list)
 
     def request(
@@ -44,27 +39,7 @@ class Stack:
 
     def control(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run ``python -m infra.local ARGS`` against this stack."""
-        return subprocess.run(
-            [sys.executable, "-m", "infra.local", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
-    def aws(self, service: str) -> Any:
-        """A boto3 client on the embedded AWS (to check outcomes at the source)."""
-        import boto3
-
-        return boto3.client(  # type: ignore[call-overload]
-            service,
-            endpoint_url=self.aws_url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return self.run_control(*args)
 
     def reset_cooldowns(self) -> int:
         """Forget every alarm cooldown and notice window (test setup between scenarios)."""
