@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit e2e bench load package clean
+.PHONY: run test lint unit e2e bench load package clean browser
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null || { echo "need $(PY) (Python 3.11) on PATH, or set PY=..."; exit 1; }
@@ -26,8 +26,16 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/cfn-lint infra/*.yaml
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest -q
+
+# Headless Chromium for the dashboard's browser test: Debian's package (playwright drives it by
+# executable_path; never `playwright install`). Quick when present; as root, or with sudo.
+browser:
+	@test -x /usr/bin/chromium || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$$SUDO apt-get install -y -q --no-install-recommends chromium \
+		|| { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium; }; }
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -15,6 +15,7 @@ from chalicelib import budgets, deploys, scaling
 from chalicelib.aws.ecs import short_task_definition
 from chalicelib.certificates import listener_certificates
 from chalicelib.certificates.inventory import certificate_list
+from chalicelib.chatops.dashboard import dashboard_reply
 from chalicelib.chatops.parse import (
     SlashCommand,
     check_command,
@@ -38,7 +39,8 @@ HELP = """*opsbot* commands (the environment is optional; default `{default}`):
 • `scale SERVICE COUNT [ENV]`: set the desired count, inside the bounds
 • `status SERVICE [ENV]`: what ECS runs now
 • `history SERVICE [ENV]`: the last actions on a service
-• `certificates [ENV]`, `budget [ENV]`: certificate expiry, spend against budgets"""
+• `certificates [ENV]`, `budget [ENV]`: certificate expiry, spend against budgets
+• `dashboard`: a link to the web dashboard, signed in read-only for an hour"""
 
 HISTORY_LENGTH = 10
 
@@ -197,6 +199,7 @@ COMMANDS: dict[str, Command] = {
     "certs": Command(_certificates),
     "budget": Command(_budget),
     "budgets": Command(_budget),
+    "dashboard": Command(dashboard_reply),
 }
 
 

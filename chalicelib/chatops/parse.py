@@ -52,6 +52,7 @@ class SlashCommand:
     response_url: str | None
     channel_id: str | None = None
     team_id: str | None = None
+    base_url: str | None = None  # the API's public URL (set by the Slack edge, for links)
 
     @classmethod
     def parse(cls, body: bytes) -> SlashCommand:

@@ -25,6 +25,7 @@ class Settings:
     parameter_prefix: str
     policy_file: Path
     deploy_timeout_seconds: int
+    public_url: str = ""  # the API's public base URL for links (dashboard); "" = from the request
 
     @property
     def api_tokens_parameter(self) -> str:
@@ -66,4 +67,5 @@ def get_settings() -> Settings:
         parameter_prefix=os.environ.get("OPSBOT_PARAMETER_PREFIX", f"/opsbot/{stage}"),
         policy_file=Path(os.environ.get("OPSBOT_POLICY_FILE", str(_HERE / "policy.yaml"))),
         deploy_timeout_seconds=_int("OPSBOT_DEPLOY_TIMEOUT_SECONDS", 900),
+        public_url=os.environ.get("OPSBOT_PUBLIC_URL", ""),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -13,9 +14,22 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Response
 
-from chalicelib.core.errors import DependencyUnavailable, InvalidRequest, OpsError, Unauthorized
+from chalicelib.core.errors import (
+    DependencyUnavailable,
+    Forbidden,
+    InvalidRequest,
+    OpsError,
+    Unauthorized,
+)
 from chalicelib.core.observability import begin, logger
-from chalicelib.handlers.lazy import aws_errors, botocore_exceptions, parameters, pydantic
+from chalicelib.handlers.lazy import (
+    aws_errors,
+    botocore_exceptions,
+    parameters,
+    pydantic,
+    status_dashboard,
+    wiring,
+)
 
 if TYPE_CHECKING:
     from chalice.app import Request
@@ -23,8 +37,10 @@ if TYPE_CHECKING:
 
 M = TypeVar("M", bound="BaseModel")
 
-PUBLIC_PREFIXES = ("/health", "/openapi.json", "/slack/")
+PUBLIC_PREFIXES = ("/health", "/openapi.json", "/slack/", "/ui")
 PRINCIPAL_KEY = "opsbot_principal"
+READ_ONLY_KEY = "opsbot_read_only"  # set for a dashboard token: GET (and HEAD) only
+READ_METHODS = ("GET", "HEAD")
 
 _request_id: ContextVar[str | None] = ContextVar("opsbot_request_id", default=None)
 
@@ -148,9 +164,32 @@ def principal(request: Request) -> str:
 
 
 def token_principal(token: str) -> str | None:
-    """The principal a bearer token belongs to (tokens are stored as sha256 hex)."""
+    """The principal a bearer token belongs to (tokens are stored as sha256 hex): an API token
+    (SSM), or an unexpired read-only dashboard token (the state table)."""
+    if token.startswith(status_dashboard.PREFIX):
+        return status_dashboard.read_token_principal(wiring.get_deps(), token)
     digest = hashlib.sha256(token.encode()).hexdigest()
     return parameters.api_token_map().get(digest)
+
+
+def public_url(request: Request) -> str:
+    """The API's public base URL, for links: the ``OPSBOT_PUBLIC_URL`` setting, else the
+    request's host (with API Gateway's stage when it is the execute-api domain)."""
+    from chalicelib.core.settings import get_settings
+
+    settings = get_settings()
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    context = request.context or {}
+    host = str(context.get("domainName") or request.headers.get("host") or "")
+    if not re.fullmatch(r"[A-Za-z0-9.-]{1,253}(:\d{1,5})?", host):
+        host = "localhost"
+    default = "http" if settings.stage == "local" else "https"
+    scheme = request.headers.get("x-forwarded-proto") or default
+    scheme = scheme if scheme in ("http", "https") else default
+    stage = str(context.get("stage") or "")
+    prefix = f"/{stage}" if host.endswith(".amazonaws.com") and stage else ""
+    return f"{scheme}://{host}{prefix}"
 
 
 def bearer_principal(request: Request) -> str | None:
@@ -167,7 +206,8 @@ def bearer_principal(request: Request) -> str | None:
 
 
 def auth_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    """Bearer-token authentication for every route but /health and /slack/*."""
+    """Bearer-token authentication for every route but /health, /openapi.json, /slack/* and the
+    dashboard's page (/ui); a dashboard token may only read (403 for anything else)."""
     path = event.context.get("resourcePath") or event.path
     if path.startswith(PUBLIC_PREFIXES):
         return get_response(event)
@@ -184,6 +224,10 @@ def auth_middleware(event: Request, get_response: Callable[[Request], Response])
         logger().error("token check failed", extra={"error": aws_errors.describe(exc)})
         return error_response(DependencyUnavailable("cannot check tokens now; try again shortly"))
     if who is None:
-        return error_response(Unauthorized("unknown or revoked token"))
+        return error_response(Unauthorized("unknown, expired or revoked token"))
+    read_only = token.strip().startswith(status_dashboard.PREFIX)
+    if read_only and event.method.upper() not in READ_METHODS:
+        return error_response(Forbidden("a dashboard token is read-only", principal=who))
     event.context[PRINCIPAL_KEY] = who
+    event.context[READ_ONLY_KEY] = read_only
     return get_response(event)

@@ -47,7 +47,9 @@ if TYPE_CHECKING:
     from chalicelib.domain import events, messages, policy
     from chalicelib.handlers import openapi, wiring
     from chalicelib.status import audit as status_audit
+    from chalicelib.status import dashboard as status_dashboard
     from chalicelib.status import health as status_health
+    from chalicelib.status import overview as status_overview
     from chalicelib.status import services as status_services
     from chalicelib.store import idempotency as store_idempotency
 else:
@@ -61,7 +63,9 @@ else:
     deploys = LazyLoader("deploys", _g, "chalicelib.deploys")
     scaling = LazyLoader("scaling", _g, "chalicelib.scaling")
     status_audit = LazyLoader("status_audit", _g, "chalicelib.status.audit")
+    status_dashboard = LazyLoader("status_dashboard", _g, "chalicelib.status.dashboard")
     status_health = LazyLoader("status_health", _g, "chalicelib.status.health")
+    status_overview = LazyLoader("status_overview", _g, "chalicelib.status.overview")
     status_services = LazyLoader("status_services", _g, "chalicelib.status.services")
     worker = LazyLoader("worker", _g, "chalicelib.worker")
     aws_errors = LazyLoader("aws_errors", _g, "chalicelib.aws.errors")

@@ -42,6 +42,7 @@ class Query:
     name: str
     schema: dict[str, Any]
     description: str
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Operation:
     query: tuple[Query, ...] = ()
     public: bool = False
     examples: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None  # a non-JSON answer (the dashboard's files): its media type
 
     @property
     def path_parameters(self) -> list[str]:
@@ -152,6 +154,83 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 
+ENVIRONMENT = Query("environment", {"type": "string"}, "The environment (required)", required=True)
+OPERATIONS += (
+    Operation(
+        "GET",
+        "/environments",
+        "list_environments",
+        "The environments the caller may read",
+        ok={200: m.EnvironmentsBody},
+    ),
+    Operation(
+        "GET",
+        "/services/{environment}",
+        "list_services",
+        "Every service of an environment, as GET /services/{environment}/{service} shows it",
+        ok={200: m.ServicesBody},
+        errors=(403, 404),
+        examples={"environment": "demo"},
+    ),
+    Operation(
+        "GET",
+        "/deployments",
+        "list_deployments",
+        "Deployments the caller may read, newest first",
+        ok={200: m.DeploymentsBody},
+        errors=(400, 403, 404),
+        query=(
+            Query("environment", {"type": "string"}, "Only this environment"),
+            Query("service", {"type": "string"}, "Only this service (needs environment)"),
+            Query(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                "At most this many deployments",
+            ),
+        ),
+        examples={"environment": "demo", "service": "web", "limit": 5},
+    ),
+    Operation(
+        "GET",
+        "/budgets",
+        "list_budgets",
+        "The budgets of an environment's account: limit, actual and forecast spend",
+        ok={200: m.BudgetsBody},
+        errors=(400, 403, 404),
+        query=(ENVIRONMENT,),
+        examples={"environment": "demo"},
+    ),
+    Operation(
+        "GET",
+        "/certificates",
+        "list_certificates",
+        "An environment's certificates, days to expiry and the listeners serving them",
+        ok={200: m.CertificatesBody},
+        errors=(400, 403, 404),
+        query=(ENVIRONMENT,),
+        examples={"environment": "demo"},
+    ),
+    Operation(
+        "GET", "/ui", "ui_page", "The read-only web dashboard (no auth)", ok={}, text="text/html"
+    ),
+    Operation(
+        "GET",
+        "/ui/dashboard.js",
+        "ui_script",
+        "The dashboard's script",
+        ok={},
+        text="text/javascript",
+    ),
+    Operation(
+        "GET",
+        "/ui/dashboard.css",
+        "ui_style",
+        "The dashboard's style sheet",
+        ok={},
+        text="text/css",
+    ),
+)
+
 Refs = dict[type[BaseModel], dict[str, Any]]
 
 
@@ -182,7 +261,7 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
         {
             "name": q.name,
             "in": "query",
-            "required": False,
+            "required": q.required,
             "description": q.description,
             "schema": q.schema,
             **({"example": op.examples[q.name]} if q.name in op.examples else {}),
@@ -209,6 +288,10 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
 
 
 def _operation(op: Operation, refs: Refs) -> dict[str, Any]:
+    if op.text is not None:  # the dashboard's page and files: text, no auth
+        text = {op.text: {"schema": {"type": "string"}}}
+        ok = {"200": {"description": op.summary, "content": text}}
+        return {"operationId": op.name, "summary": op.summary, "security": [], "responses": ok}
     responses: dict[str, Any] = {
         str(status): {
             "description": model.__doc__.splitlines()[0] if model.__doc__ else "OK",

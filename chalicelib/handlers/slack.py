@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.handlers.http import guarded, json_response
+from chalicelib.handlers.http import guarded, json_response, public_url
 from chalicelib.handlers.lazy import chatops, parameters, wiring
 
 bp = Blueprint(__name__)
@@ -34,6 +35,7 @@ def _verified_body() -> bytes:
 def slack_command() -> Any:
     """A slash command: verify, answer within Slack's three seconds."""
     command = chatops.SlashCommand.parse(_verified_body())
+    command = replace(command, base_url=public_url(bp.current_request))
     return json_response(chatops.handle_command(wiring.get_deps(), command))
 
 

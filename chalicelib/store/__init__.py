@@ -1,5 +1,5 @@
 """DynamoDB state: deployments, locks, cooldowns, certificate rotations, audit, Idempotency-Key
-answers and the idempotency records of redelivered input.
+answers, the idempotency records of redelivered input and dashboard tokens.
 
 The only package that knows DynamoDB item shapes; records go in and come out typed.
 """
@@ -12,9 +12,12 @@ from chalicelib.store.idempotency import IdempotencyStore
 from chalicelib.store.locks import CooldownClaim, LockHolder, LockResult, LockStore
 from chalicelib.store.once import DeliveryInProgress, Once, OnceStore
 from chalicelib.store.rotations import RotationStore
+from chalicelib.store.tokens import TokenStore
 
 
-class Store(DeploymentStore, LockStore, RotationStore, AuditStore, IdempotencyStore, OnceStore):
+class Store(
+    DeploymentStore, LockStore, RotationStore, AuditStore, IdempotencyStore, OnceStore, TokenStore
+):
     """Typed access to the state table."""
 
 

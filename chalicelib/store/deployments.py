@@ -1,4 +1,10 @@
-"""Deployment records and the ECS-deployment index: ``Deployment`` in and out, items inside."""
+"""Deployment records and the ECS-deployment index: ``Deployment`` in and out, items inside.
+
+Each deployment is also listed, in the same transaction that creates it, under
+``DEPLIST#<environment>`` and ``DEPLIST#<environment>#<service>`` (sort key: its creation time
+and id; the item holds only the id), so the newest deployments of an environment or a service are
+one query plus one consistent read per deployment, with no GSI and no scan.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,15 @@ from typing import Any
 
 from chalicelib.records.deployment import Deployment, DeploymentEvent, EcsDeploymentRef
 from chalicelib.records.status import DeploymentPhase, DeploymentStatus, StartStep
-from chalicelib.store.table import _DEPLOYMENT_TTL_SECONDS, Condition, Table, _epoch, _item
+from chalicelib.store.table import (
+    _DEPLOYMENT_TTL_SECONDS,
+    Condition,
+    Table,
+    _epoch,
+    _item,
+    _plain,
+    _ser,
+)
 
 _ECS_INDEX_TTL_SECONDS = 30 * 86400
 _FIELDS = frozenset(f.name for f in dataclass_fields(Deployment))
@@ -77,6 +91,10 @@ def _key(deployment_id: str) -> tuple[str, str]:
     return f"DEP#{deployment_id}", "DEP"
 
 
+def _list_partition(environment: str, service: str | None) -> str:
+    return f"DEPLIST#{environment}#{service}" if service else f"DEPLIST#{environment}"
+
+
 def _settable(fields: dict[str, object]) -> dict[str, object]:
     unknown = set(fields) - _SETTABLE
     if unknown:
@@ -95,16 +113,46 @@ class DeploymentStore(Table):
             "expires_at": _epoch(now) + _DEPLOYMENT_TTL_SECONDS,
             **_deployment_item(deployment),
         }
-        self._ddb.put_item(
-            TableName=self._table,
-            Item=_item(attrs),
-            ConditionExpression="attribute_not_exists(pk)",
-        )
+        listed = [
+            {
+                "pk": _list_partition(deployment.environment, service),
+                "sk": f"{deployment.created_at}#{deployment.id}",
+                "deployment_id": deployment.id,
+                "expires_at": attrs["expires_at"],
+            }
+            for service in (None, deployment.service)
+        ]
+        new = {
+            "TableName": self._table,
+            "Item": _item(attrs),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        puts = [new, *({"TableName": self._table, "Item": _item(i)} for i in listed)]
+        self._ddb.transact_write_items(TransactItems=[{"Put": p} for p in puts])  # type: ignore[typeddict-item]
 
     def get_deployment(self, deployment_id: str) -> Deployment | None:
         """A deployment record, or None."""
         attrs = self._get(f"DEP#{deployment_id}", "DEP")
         return _deployment(attrs) if attrs is not None else None
+
+    def recent_deployments(
+        self, *, environment: str, service: str | None, limit: int
+    ) -> list[Deployment]:
+        """The newest ``limit`` deployments of an environment (or of one service in it),
+        newest first: one query of its list, then each record read consistently."""
+        resp = self._ddb.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": _ser(_list_partition(environment, service))},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        out: list[Deployment] = []
+        for item in resp.get("Items", []):
+            record = self.get_deployment(str(_plain(item)["deployment_id"]))
+            if record is not None:
+                out.append(record)
+        return out
 
     def update_deployment(
         self,

@@ -259,6 +259,7 @@ def banner(settings: LocalSettings, info: dict[str, Any]) -> str:
         f"  embedded AWS   {info['aws_endpoint']}  (moto, {REGION}, account {ACCOUNT})",
         f"  REST API       {api}",
         f"  API token      {settings.api_token}  ({token_note})",
+        f"  dashboard      {api}/ui#token={settings.api_token}",
         f"  Slack secret   {settings.slack_signing_secret}  ({secret_note})",
         f"  Slack sink     {info['slack_log']}",
         "  event sources  " + "\n                 ".join(info["event_sources"]),

@@ -56,6 +56,12 @@ def test_every_operation_answers_json_with_a_schema_for_each_status() -> None:
             for status, response in op["responses"].items():
                 if "$ref" in response:
                     response = doc["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+                if path.startswith("/ui"):  # the dashboard's page and files: text, no auth
+                    assert op.get("security") == [], path
+                    (media,) = response["content"]
+                    assert media.startswith("text/"), path
+                    assert response["content"][media]["schema"] == {"type": "string"}
+                    continue
                 schema = response["content"]["application/json"]["schema"]
                 assert schema, (method, path, status)
             if op.get("security") == []:
@@ -92,7 +98,14 @@ def test_bearer_is_the_security_scheme_but_health_and_the_document_are_public() 
         for op in ops.values()
         if op.get("security") == []
     }
-    assert public_ops == {"/health", "/openapi.json"}
+    # the dashboard's page and files are public too (the page reads the API with a token)
+    assert public_ops == {
+        "/health",
+        "/openapi.json",
+        "/ui",
+        "/ui/dashboard.js",
+        "/ui/dashboard.css",
+    }
 
 
 def test_served_without_a_token_as_json() -> None:

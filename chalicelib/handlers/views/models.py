@@ -145,3 +145,72 @@ class OpenApiDocument(_Answer):
     openapi: str
     info: dict[str, Any]
     paths: dict[str, Any]
+
+
+class EnvironmentItem(_Answer):
+    """An environment the caller may read, with what opsbot manages there."""
+
+    name: str
+    account: str
+    region: str
+    cluster: str
+    services: list[str]
+    autoscaling_groups: list[str]
+    load_balancers: list[str]
+
+
+class EnvironmentsBody(BaseModel):
+    """``GET /environments``: the environments the caller may read."""
+
+    items: list[EnvironmentItem]
+
+
+class ServicesBody(_Answer):
+    """``GET /services/{environment}``: every service, as ``GET /services/{env}/{service}``."""
+
+    environment: str
+    items: list[ServiceBody]
+
+
+class DeploymentsBody(BaseModel):
+    """``GET /deployments``: deployments, newest first."""
+
+    items: list[DeploymentBody]
+
+
+class BudgetItem(_Answer):
+    """One AWS budget: its limit and the spend AWS Budgets calculated (null before it has)."""
+
+    name: str
+    type: str | None
+    time_unit: str
+    limit: float | None
+    unit: str
+    actual: float | None
+    forecast: float | None
+    percent_used: float | None
+
+
+class BudgetsBody(_Answer):
+    """``GET /budgets``: the budgets of an environment's account."""
+
+    environment: str
+    items: list[BudgetItem]
+
+
+class CertificateItem(_Answer):
+    """One ACM certificate: its expiry and the listeners (``alb:443``) serving it."""
+
+    domain: str | None
+    arn: str
+    status: str | None
+    not_after: str | None
+    days_left: int | None
+    listeners: list[str]
+
+
+class CertificatesBody(_Answer):
+    """``GET /certificates``: an environment's certificates, soonest expiry first."""
+
+    environment: str
+    items: list[CertificateItem]
