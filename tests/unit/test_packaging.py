@@ -189,6 +189,9 @@ def test_package_holds_the_template_and_the_code(package_dir: Path) -> None:
         names = set(zf.namelist())
     assert {"app.py", "chalicelib/policy.yaml", "chalicelib/handlers/worker.py"} <= names
     assert any(n.startswith("aws_lambda_powertools/") for n in names)
+    # the dashboard's page, script and style sheet (read at request time)
+    ui = ("index.html", "dashboard.js", "dashboard.css")
+    assert {f"chalicelib/handlers/ui/{name}" for name in ui} <= names
     # development tools and the local stack never ship
     assert not any(n.startswith(("infra/", "tests/", "moto/", "cfnlint/")) for n in names)
 
