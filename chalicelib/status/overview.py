@@ -82,9 +82,10 @@ def environments(deps: Deps, actor: str) -> list[EnvironmentSummary]:
     return out
 
 
-def services(deps: Deps, actor: str, environment: str | None) -> list[ServiceStatus]:
-    """Every service of the environment as ``GET /services/{environment}/{service}`` shows it."""
-    env = readable(deps, actor, environment)
+def services(deps: Deps, actor: str, environment: str) -> list[ServiceStatus]:
+    """Every service of the environment as ``GET /services/{environment}/{service}`` shows it
+    (a path's environment: unknown, whatever its spelling, is a 404 as on that route)."""
+    env = deps.policy.resolve(actor, environment, Permission.READ)
     return [
         service_status(deps, actor=actor, environment=env.name, service=name)
         for name in sorted(env.services)

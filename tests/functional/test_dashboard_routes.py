@@ -190,3 +190,11 @@ def test_a_principal_who_reads_nowhere_gets_no_token(world: World) -> None:
 
     with pytest.raises(Forbidden):
         dashboard.mint_read_token(world.deps, "mallory")
+
+
+def test_a_path_environment_of_any_spelling_is_a_404_as_on_the_service_route(
+    client: Client,
+) -> None:
+    for path in ("/services/%C3%83", "/services/%C3%83/web"):
+        status, body = call(client, "GET", path)
+        assert status == 404 and body["error"]["code"] == "not_found", path
