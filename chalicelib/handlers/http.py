@@ -223,9 +223,10 @@ def auth_middleware(event: Request, get_response: Callable[[Request], Response])
         logger().exception("could not read the API tokens")
         logger().error("token check failed", extra={"error": aws_errors.describe(exc)})
         return error_response(DependencyUnavailable("cannot check tokens now; try again shortly"))
-    if who is None:
-        return error_response(Unauthorized("unknown, expired or revoked token"))
     read_only = token.strip().startswith(status_dashboard.PREFIX)
+    if who is None:
+        why = "unknown or expired dashboard token" if read_only else "unknown or revoked token"
+        return error_response(Unauthorized(why))
     if read_only and event.method.upper() not in READ_METHODS:
         return error_response(Forbidden("a dashboard token is read-only", principal=who))
     event.context[PRINCIPAL_KEY] = who
