@@ -179,3 +179,10 @@ def test_the_slack_link_signs_in_read_only_and_stops_working_after_its_hour(
     assert page.evaluate("sessionStorage.getItem('opsbot-token')") is None
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "dashboard-signin.png"))
+
+    # a new link, pasted into the form, signs in again
+    fresh = re.search(r"<([^|>]+)\|", command(stack, "U0DEMOVIEW", "dashboard").json()["text"])
+    assert fresh
+    page.fill("#token-input", fresh.group(1))
+    page.click("#token-form button")
+    page.wait_for_selector(f"{DEMO} [data-panel=services] tr[data-service=web]", timeout=15_000)

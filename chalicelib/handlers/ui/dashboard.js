@@ -274,7 +274,9 @@
     document.getElementById("token-form").addEventListener("submit", (event) => {
       event.preventDefault();
       const input = document.getElementById("token-input");
-      const value = input.value.trim();
+      let value = input.value.trim();
+      const hash = value.indexOf("#token=");
+      if (hash >= 0) value = new URLSearchParams(value.slice(hash + 1)).get("token") || "";  // a pasted link
       input.value = "";
       if (!value) return;
       sessionStorage.setItem(STORAGE_KEY, value);
