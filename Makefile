@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit e2e bench load package clean browser
+.PHONY: run test lint unit e2e bench load package clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null || { echo "need $(PY) (Python 3.11) on PATH, or set PY=..."; exit 1; }
@@ -31,6 +31,7 @@ test: lint browser
 
 # Headless Chromium for the dashboard's browser test: Debian's package (playwright drives it by
 # executable_path; never `playwright install`). Quick when present; as root, or with sudo.
+.PHONY: browser
 browser:
 	@test -x /usr/bin/chromium || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		export DEBIAN_FRONTEND=noninteractive; \
