@@ -214,7 +214,8 @@ class DeploymentStore(Table):
                     ":rollout": {"S": str(DeploymentPhase.ROLLOUT)},
                     ":ecs": {"S": ecs_deployment_id},
                 },
-                ReturnValues="UPDATED_NEW",
+                # ALL_NEW: a repeat changes nothing, and UPDATED_NEW may then leave the set out
+                ReturnValues="ALL_NEW",
             )
         except self._ddb.exceptions.ConditionalCheckFailedException:
             return None

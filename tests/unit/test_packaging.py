@@ -836,6 +836,15 @@ def test_member_account_forwards_ecs_deployment_events_to_opsbot(aws: None) -> N
     (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
     bus = "arn:aws:events:eu-west-1:111122223333:event-bus/default"
     assert target["Arn"] == bus
+    # stopped service tasks too (early abort), through the same forwarder
+    (tasks,) = [r for r in events.list_rules()["Rules"] if "EcsStoppedTasks" in r["Name"]]
+    assert json.loads(tasks["EventPattern"]) == {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Task State Change"],
+        "detail": {"lastStatus": ["STOPPED"], "startedBy": [{"prefix": "ecs-svc/"}]},
+    }
+    (forwarded,) = events.list_targets_by_rule(Rule=tasks["Name"])["Targets"]
+    assert (forwarded["Arn"], forwarded["RoleArn"]) == (bus, target["RoleArn"])
     iam = boto3.client("iam", region_name=REGION)
     forwarder = iam.get_role(RoleName=target["RoleArn"].split("/")[-1])["Role"]
     assert forwarder["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
