@@ -41,6 +41,7 @@ FUNCTIONS = {
     "api_handler": "APIHandler",
     "work": "Work",
     "ecs_deployment_state": "EcsDeploymentState",
+    "ecs_task_state": "EcsTaskState",
     "alarm_notification": "AlarmNotification",
     "acm_certificate_event": "AcmCertificateEvent",
     "certificates": "Certificates",
@@ -57,6 +58,7 @@ TABLE = (
 SEND = ("sqs:SendMessage", "sqs:GetQueueUrl")
 PUBLISH = ("sns:Publish",)
 PARAMETERS = ("ssm:GetParameter",)
+READ_TASKS = ("ecs:ListTasks", "ecs:DescribeTasks")  # why a rollout's tasks stopped
 SCALE = (
     "ecs:DescribeServices",
     "ecs:UpdateService",
@@ -116,6 +118,7 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
             "ecs:RegisterTaskDefinition",
             "ecs:TagResource",
             "iam:PassRole",
+            *READ_TASKS,  # a timed-out rollout's failure reason
         ),
     },
     "ecs_deployment_state": {
@@ -123,7 +126,14 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "WorkQueue": SEND,
         "Notifications": PUBLISH,
         "Parameters": PARAMETERS,
-        "Environment": ("ecs:DescribeServices", "ecs:UpdateService"),  # rollback
+        "Environment": ("ecs:DescribeServices", "ecs:UpdateService", *READ_TASKS),  # rollback
+    },
+    "ecs_task_state": {  # early abort of a crash loop
+        "StateTable": TABLE,
+        "WorkQueue": SEND,  # the rollback's timeout guard
+        "Notifications": PUBLISH,
+        "Parameters": PARAMETERS,
+        "Environment": ("ecs:DescribeServices", "ecs:UpdateService", *READ_TASKS),
     },
     "alarm_notification": {
         "StateTable": TABLE,
@@ -160,6 +170,7 @@ ENVIRONMENT_STATEMENTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
         ("ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions", "ecs:RegisterTaskDefinition"),
         "*",
     ),
+    ("EcsTasks", READ_TASKS, "*"),  # read only; ListTasks names no resource
     ("EcsTagNewTaskDefinitions", ("ecs:TagResource",), "ecs-task-definition"),
     ("PassTaskRoles", ("iam:PassRole",), "task-role"),
     ("EcrImages", ("ecr:DescribeImages",), "ecr-repository"),

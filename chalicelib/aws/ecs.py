@@ -57,3 +57,24 @@ def describe_service(ecs: ECSClient | Any, cluster: str, service: str) -> EcsSer
 def short_task_definition(arn: str | None) -> str:
     """``family:revision`` of a task definition ARN (``?`` when unknown)."""
     return (arn or "?").rsplit("/", 1)[-1]
+
+
+# ListTasks and DescribeTasks both take at most 100: one page of each bounds a failure's reading.
+TASK_PAGE = 100
+
+
+def stopped_tasks(
+    ecs: ECSClient | Any, cluster: str, service: str, started_by: str
+) -> list[dict[str, Any]]:
+    """The stopped tasks an ECS deployment started (its ``startedBy`` is the deployment id),
+    newest first; at most one ListTasks page and one DescribeTasks call (ECS keeps stopped
+    tasks for about an hour)."""
+    listed = ecs.list_tasks(
+        cluster=cluster, serviceName=service, desiredStatus="STOPPED", maxResults=TASK_PAGE
+    )
+    arns = list(listed.get("taskArns", []))[:TASK_PAGE]
+    if not arns:
+        return []
+    described = ecs.describe_tasks(cluster=cluster, tasks=arns).get("tasks", [])
+    mine = [dict(t) for t in described if t.get("startedBy") == started_by]
+    return sorted(mine, key=lambda t: str(t.get("stoppedAt") or ""), reverse=True)

@@ -10,7 +10,10 @@ The flow (each step a separate invocation; nothing sleeps), one module per stage
    then UpdateService; a redelivered start resumes from the last checkpoint.
 3. ``events`` (EventBridge "ECS Deployment State Change"): ``on_ecs_deployment_event`` looks the
    (phase, event name) up in a table of handlers: a completed rollout on the new revision
-   ``succeeded``; a failed one starts (or follows the circuit breaker's) rollback.
+   ``succeeded``; a failed one starts (or follows the circuit breaker's) rollback, with the
+   ``failure_reason`` ``explain`` reads from the stopped tasks. ``abort`` ("ECS Task State
+   Change"): ``on_task_stopped`` counts a rollout's failed tasks and rolls back at the policy's
+   ``abort_after_task_failures``.
 4. ``rollback``: the rollback to the previous task definition (claimed once), its completion
    (``rolled_back``); ``timeout``: ``on_deploy_timeout`` asks ECS first at the deadline.
 5. ``finish``: terminal transitions (lock released, audit, metric) and notifications.
@@ -18,6 +21,7 @@ The flow (each step a separate invocation; nothing sleeps), one module per stage
 
 from __future__ import annotations
 
+from chalicelib.deploys.abort import on_task_stopped
 from chalicelib.deploys.events import on_ecs_deployment_event
 from chalicelib.deploys.request import (
     get_deployment,
@@ -35,6 +39,7 @@ __all__ = [
     "get_deployment",
     "on_deploy_timeout",
     "on_ecs_deployment_event",
+    "on_task_stopped",
     "pinned_image",
     "render_task_definition",
     "request_deploy",

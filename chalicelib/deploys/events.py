@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from chalicelib.aws.ecs import short_task_definition
 from chalicelib.core.observability import logger
 from chalicelib.deploys.change import EcsChange, EcsEventName
+from chalicelib.deploys.explain import explain_failure
 from chalicelib.deploys.finish import finish
 from chalicelib.deploys.rollback import begin_rollback, on_rollback_completed, on_rollback_failed
 from chalicelib.records.deployment import DeploymentEvent
@@ -61,13 +62,18 @@ def _rollout_completed(change: EcsChange) -> str:
 def _rollout_failed(change: EcsChange) -> str:
     """The rollout failed (the circuit breaker tripped): roll back (once: a duplicate event, or
     one while another invocation starts the rollback, finds the rollback phase claimed)."""
+    resuming = change.deployment.phase == DeploymentPhase.ROLLBACK
+    current = None if resuming else change.service
     began = begin_rollback(
         change.deps,
         change.deployment,
         change.env,
         change.ecs,
         f"ECS: {change.reason}",
-        current=None if change.deployment.phase == DeploymentPhase.ROLLBACK else change.service,
+        current=current,
+        explanation=None
+        if resuming
+        else explain_failure(change.ecs, change.env, change.deployment, service=current),
     )
     return "rolling back" if began else "ignored: the rollback has begun"
 

@@ -26,6 +26,7 @@ _ROLLBACK_TITLES = {
     DeploymentStatus.SUCCEEDED: "Rollback succeeded",
     DeploymentStatus.ROLLED_BACK: "Rollback FAILED (service back where it was)",
 }
+_FAILED = (DeploymentStatus.ROLLED_BACK, DeploymentStatus.FAILED)
 _METRICS = {
     DeploymentStatus.SUCCEEDED: "DeploymentsSucceeded",
     DeploymentStatus.ROLLED_BACK: "DeploymentsRolledBack",
@@ -106,4 +107,7 @@ def finish(
     else:
         title = _TITLES.get(status, status)
     offer = status == DeploymentStatus.SUCCEEDED and not original
-    notify(deps, deployment, f"{title}: {target.label}", message, level, offer_rollback=offer)
+    text, why = message, deployment.failure_reason
+    if why and status in _FAILED and why not in text:
+        text = f"{text.rstrip('.')}. Failure reason: {why}"
+    notify(deps, deployment, f"{title}: {target.label}", text, level, offer_rollback=offer)

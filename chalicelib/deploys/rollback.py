@@ -36,9 +36,14 @@ def begin_rollback(
     ecs: ECSClient,
     reason: str,
     current: EcsService | None = None,
+    *,
+    explanation: str | None = None,
+    title: str = "Deploy failed, rolling back",
 ) -> bool:
     """Make sure the service goes back to the previous task definition and track that rollout.
 
+    ``reason`` is what triggered it; ``explanation`` what ECS says the tasks died of (see
+    ``explain``): the deployment's ``failure_reason`` is the explanation, else the reason.
     The rollback phase is claimed with a conditional write first (so duplicate FAILED events
     make one rollback), the rollback's guard armed, then ECS is told; a rollback whose start died
     is resumed by whoever comes next once its lease has run out. False when another has it."""
@@ -50,7 +55,9 @@ def begin_rollback(
     deadline = int(now.timestamp()) + timeout
     fields: dict[str, object] = {"deadline": deadline, "updated_at": iso(now)}
     if not resuming:
-        fields["failure_reason"] = reason
+        fields["failure_reason"] = explanation or reason
+    if explanation:
+        reason = f"{reason.rstrip('.')}: {explanation}"
     said = f"rollback to {short_task_definition(previous)} " + ("resumed" if resuming else "begins")
     if not deps.store.claim_rollback(
         deployment.id,
@@ -68,7 +75,8 @@ def begin_rollback(
         deployment_id=deployment.id, phase=DeploymentPhase.ROLLBACK, deadline=deadline
     )
     deps.queue.send(guard, delay_seconds=timeout)  # armed before ECS is touched
-    reason = deployment.failure_reason if resuming and deployment.failure_reason else reason
+    if resuming and deployment.failure_reason:
+        reason = deployment.failure_reason
     if resuming or current is None:
         current = describe_service(ecs, env.cluster, deployment.service) or EcsService()
     primary = current.primary
@@ -111,7 +119,7 @@ def begin_rollback(
     notify(
         deps,
         deployment,
-        f"Deploy failed, rolling back: {deployment.target.label}",
+        f"{title}: {deployment.target.label}",
         f"{reason.rstrip('.')}. {how[0].upper()}{how[1:]}.",
         "warning",
     )

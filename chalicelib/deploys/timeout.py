@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from chalicelib.aws.ecs import EcsService, describe_service, short_task_definition
 from chalicelib.core.observability import logger
 from chalicelib.deploys.change import ROLLOUT_COMPLETED
+from chalicelib.deploys.explain import explain_failure
 from chalicelib.deploys.finish import finish
 from chalicelib.deploys.rollback import begin_rollback
 from chalicelib.deploys.rollout import Fenced, record_rollout, start_lease
@@ -84,7 +85,8 @@ def _rollout_overdue(deps: Deps, deployment: Deployment, env: Environment, ecs: 
         )
         return
     why = f"not steady after {deployment.timeout_seconds} s"
-    begin_rollback(deps, deployment, env, ecs, why, current=service)
+    explanation = explain_failure(ecs, env, deployment, service=service)
+    begin_rollback(deps, deployment, env, ecs, why, current=service, explanation=explanation)
 
 
 def _rollback_overdue(deps: Deps, deployment: Deployment, env: Environment, ecs: ECSClient) -> None:

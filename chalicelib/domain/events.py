@@ -24,6 +24,43 @@ class EcsDeploymentStateChange(EventBridgeModel):
     detail: EcsDeploymentDetail
 
 
+class EcsContainerState(BaseModel):
+    """One container of a task in an "ECS Task State Change" event."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = None
+    lastStatus: str | None = None
+    exitCode: int | None = None
+    reason: str | None = None
+
+
+class EcsTaskDetail(BaseModel):
+    """``detail`` of an "ECS Task State Change" event (the DescribeTasks shape of the task);
+    ECS adds fields over time, so the rest is kept as given."""
+
+    model_config = ConfigDict(extra="allow")
+
+    taskArn: str
+    lastStatus: str
+    startedBy: str | None = None
+    group: str | None = None
+    taskDefinitionArn: str | None = None
+    stopCode: str | None = None
+    stoppedReason: str | None = None
+    containers: list[EcsContainerState] = []
+
+    def task(self) -> dict[str, object]:
+        """The task as DescribeTasks would give it (what the summaries read)."""
+        return self.model_dump(exclude_none=True)
+
+
+class EcsTaskStateChange(EventBridgeModel):
+    """An "ECS Task State Change" event, as EventBridge delivers it."""
+
+    detail: EcsTaskDetail
+
+
 _ACM_CERTIFICATE_ARN = r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$"
 
 

@@ -52,6 +52,10 @@ class Service(Bounds):
     container: Annotated[str, Field(min_length=1, description="container whose image deploys set")]
     repository: Annotated[str, Field(min_length=1, description="ECR repository of its images")]
     deploy_timeout_seconds: Annotated[int | None, Field(ge=30, le=86400)] = None
+    abort_after_task_failures: Annotated[int | None, Field(ge=0, le=1000)] = Field(
+        default=None,
+        description="roll back once this many new tasks stopped (0: never; unset: the default)",
+    )
     images: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=list,
         description="other image repositories it may run (globs, e.g. public.ecr.aws/nginx/*)",
@@ -104,6 +108,16 @@ class DeployDefaults(_Model):
     """Defaults for deploys."""
 
     timeout_seconds: Annotated[int, Field(ge=30, le=86400)] = 900
+    abort_after_task_failures: Annotated[int | None, Field(ge=0, le=1000)] = Field(
+        default=None,
+        description="roll a rollout back once this many of its tasks stopped (unset or 0: never)",
+    )
+
+    def abort_threshold(self, service: Service | None) -> int | None:
+        """How many stopped tasks of a rollout make opsbot roll it back early (None: never)."""
+        own = service.abort_after_task_failures if service is not None else None
+        threshold = own if own is not None else self.abort_after_task_failures
+        return threshold or None
 
 
 class ActionSpec(_Model):

@@ -1,5 +1,6 @@
-"""EventBridge handlers: ECS deployment state changes drive deploys to their end; ACM events
-drive certificate rotations.
+"""EventBridge handlers: ECS deployment state changes drive deploys to their end; ECS task state
+changes (a service task STOPPED) abort crash-looping rollouts early; ACM events drive certificate
+rotations.
 
 EventBridge delivers at least once: each event is processed once per event id (Powertools
 idempotency on the state table, ``Store.once``); a duplicate returns the first delivery's answer
@@ -21,6 +22,12 @@ if TYPE_CHECKING:
 bp = Blueprint(__name__)
 
 ECS_DEPLOYMENT_PATTERN = {"source": ["aws.ecs"], "detail-type": ["ECS Deployment State Change"]}
+# Only STOPPED tasks that a service deployment started (startedBy is its ECS deployment id).
+ECS_TASK_STOPPED_PATTERN = {
+    "source": ["aws.ecs"],
+    "detail-type": ["ECS Task State Change"],
+    "detail": {"lastStatus": ["STOPPED"], "startedBy": [{"prefix": "ecs-svc/"}]},
+}
 ACM_CERTIFICATE_PATTERN = {
     "source": ["aws.acm"],
     "detail-type": ["ACM Certificate Available", "ACM Certificate Approaching Expiration"],
@@ -54,6 +61,22 @@ def ecs_deployment_state(event: Any) -> dict[str, Any]:
             event_name=change.detail.eventName,
             reason=change.detail.reason or "",
         ),
+        context=event.context,
+    )
+    return _reply(done, "ecs", change.id, {"outcome": done.value})
+
+
+@bp.on_cw_event(ECS_TASK_STOPPED_PATTERN)
+def ecs_task_state(event: Any) -> dict[str, Any]:
+    """Count a stopped task against its rollout; roll back a crash loop early (once per event
+    id; a task counts once however often its events come)."""
+    change = events.EcsTaskStateChange.model_validate(event.to_dict())
+    begin(change.id)
+    deps = wiring.get_deps()
+    done = deps.store.once(
+        "ecs-task-event",
+        {"id": change.id},
+        lambda: deploys.on_task_stopped(deps, change.detail.task()),
         context=event.context,
     )
     return _reply(done, "ecs", change.id, {"outcome": done.value})

@@ -237,6 +237,38 @@ class DeploymentStore(Table):
             raise
         return True
 
+    def note_stopped_task(
+        self, deployment_id: str, task_arn: str, *, ecs_deployment_id: str
+    ) -> int | None:
+        """Count a stopped task of a deployment's rollout (of ECS deployment
+        ``ecs_deployment_id``): its ARN is ADDed to the item's set of stopped tasks, so a
+        redelivered or duplicated event changes nothing. How many distinct tasks stopped, or
+        None when the deployment no longer rolls that ECS deployment out."""
+        try:
+            resp = self._ddb.update_item(
+                TableName=self._table,
+                Key=_item({"pk": _key(deployment_id)[0], "sk": _key(deployment_id)[1]}),
+                UpdateExpression="ADD #tasks :task",
+                ConditionExpression="#st = :running AND #ph = :rollout AND #ecs = :ecs",
+                ExpressionAttributeNames={
+                    "#tasks": "stopped_tasks",
+                    "#st": "status",
+                    "#ph": "phase",
+                    "#ecs": "ecs_deployment_id",
+                },
+                ExpressionAttributeValues={
+                    ":task": {"SS": [task_arn]},
+                    ":running": {"S": str(DeploymentStatus.IN_PROGRESS)},
+                    ":rollout": {"S": str(DeploymentPhase.ROLLOUT)},
+                    ":ecs": {"S": ecs_deployment_id},
+                },
+                # ALL_NEW: a repeat changes nothing, and UPDATED_NEW may then leave the set out
+                ReturnValues="ALL_NEW",
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return None
+        return len(resp.get("Attributes", {}).get("stopped_tasks", {}).get("SS", []))
+
     def index_ecs_deployment(
         self, ecs_deployment_id: str, ref: EcsDeploymentRef, *, now: datetime
     ) -> None:

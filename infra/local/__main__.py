@@ -4,7 +4,11 @@ run                       the whole backend in the foreground (what ``make run``
 alarm NAME ALARM|OK       set an alarm's state and publish CloudWatch's notification to its actions
 tick NAME                 run a scheduled handler once (certificates, budgets, ...)
 spend BUDGET AMOUNT       set a budget's actual spend
-rollout-fail SERVICE      the next rollout of SERVICE in demo fails (circuit breaker rolls back)
+rollout-fail SERVICE [--exit-code N]
+                          the next rollout of SERVICE in demo fails (circuit breaker rolls back):
+                          its tasks fail their health checks (or exit with code N)
+rollout-crashloop SERVICE the next rollout of SERVICE in demo crash-loops (tasks exit 1; ECS
+                          never reports it failed: opsbot's early abort or timeout ends it)
 faults [--aws-errors R] [--crashes R] [--lost-events R] [--duplicates R] [--seed N]
                           inject faults into opsbot's functions until `faults off`;
                           `faults` alone prints the setting and what was injected
@@ -47,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     fail = sub.add_parser("rollout-fail", help="make the next rollout of a service fail")
     fail.add_argument("service")
     fail.add_argument("--cluster", default="demo")
+    fail.add_argument("--exit-code", type=int, default=None, help="tasks exit with this code")
+    loop = sub.add_parser("rollout-crashloop", help="make the next rollout of a service crash-loop")
+    loop.add_argument("service")
+    loop.add_argument("--cluster", default="demo")
     faults = sub.add_parser(
         "faults", help="inject faults into opsbot's functions (game days); `faults off` ends them"
     )
@@ -73,7 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "spend":
             print(control.spend(args.budget, args.amount))
         elif args.command == "rollout-fail":
-            print(control.rollout_fail(args.service, cluster=args.cluster))
+            print(
+                control.rollout_fail(args.service, cluster=args.cluster, exit_code=args.exit_code)
+            )
+        elif args.command == "rollout-crashloop":
+            print(control.rollout_crashloop(args.service, cluster=args.cluster))
         elif args.command == "faults":
             print(_faults(parser, args))
     except control.ControlError as exc:

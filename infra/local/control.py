@@ -23,6 +23,7 @@ __all__ = [
     "alarm",
     "alarm_notification",
     "faults",
+    "rollout_crashloop",
     "rollout_fail",
     "spend",
     "tick",
@@ -135,6 +136,14 @@ def spend(budget: str, amount: float) -> str:
     return str(command("spend", {"budget": budget, "amount": amount})["message"])
 
 
-def rollout_fail(service: str, *, cluster: str = "demo") -> str:
+def rollout_fail(service: str, *, cluster: str = "demo", exit_code: int | None = None) -> str:
     """Make the next rollout of a service fail as the ECS circuit breaker reports it."""
-    return str(command("rollout-fail", {"service": service, "cluster": cluster})["message"])
+    body: dict[str, Any] = {"service": service, "cluster": cluster}
+    if exit_code is not None:
+        body["exit_code"] = exit_code
+    return str(command("rollout-fail", body)["message"])
+
+
+def rollout_crashloop(service: str, *, cluster: str = "demo") -> str:
+    """Make the next rollout of a service crash-loop until something rolls it back."""
+    return str(command("rollout-crashloop", {"service": service, "cluster": cluster})["message"])

@@ -49,6 +49,8 @@ class Rollout:
     deployment_id: str
     fail: bool
     timer: Timer | None = None
+    failure: Any = None  # an ecs_tasks.Failure: how its tasks die (None: as its service would)
+    crash: bool = False  # its tasks crash-loop and ECS never settles it
 
 
 @dataclass

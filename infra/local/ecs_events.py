@@ -59,3 +59,67 @@ def deployment_event(
             "reason": reason or deployment["rolloutStateReason"],
         },
     }
+
+
+TASK_DETAIL_TYPE = "ECS Task State Change"
+
+
+def task_event(*, account_id: str, region: str, task: Any) -> dict[str, Any]:
+    """The "ECS Task State Change" event of a moto ``Task`` (its DescribeTasks fields), as
+    "Amazon ECS task state change events" documents it."""
+    now = utcnow()
+    stopped = getattr(task, "stopped_at", None)
+    started = getattr(task, "started_at", None)
+    containers = []
+    for container in task.containers:
+        item: dict[str, Any] = {
+            "containerArn": container.container_arn,
+            "lastStatus": container.last_status,
+            "name": container.name,
+            "image": container.image,
+            "taskArn": task.task_arn,
+            "networkInterfaces": [],
+            "cpu": str(container.cpu or 0),
+        }
+        if container.last_status == "STOPPED":
+            item["exitCode"] = container.exitCode
+        if getattr(container, "reason", None):
+            item["reason"] = container.reason
+        containers.append(item)
+    detail: dict[str, Any] = {
+        "attachments": [],
+        "clusterArn": task.cluster_arn,
+        "containers": containers,
+        "createdAt": iso(started or now, millis=True),
+        "desiredStatus": task.desired_status,
+        "group": task.group,
+        "launchType": task.launch_type or "FARGATE",
+        "lastStatus": task.last_status,
+        "overrides": {"containerOverrides": [{"name": c.name} for c in task.containers]},
+        "startedBy": task.started_by,
+        "taskArn": task.task_arn,
+        "taskDefinitionArn": task.task_definition_arn,
+        "updatedAt": iso(now, millis=True),
+        "version": 5 if task.last_status == "STOPPED" else 3,
+    }
+    if started is not None:
+        detail["startedAt"] = iso(started, millis=True)
+    if task.last_status == "STOPPED":
+        detail.update(
+            stopCode=getattr(task, "stop_code", None) or "ServiceSchedulerInitiated",
+            stoppedReason=task.stopped_reason,
+            stoppingAt=iso(stopped or now, millis=True),
+            stoppedAt=iso(stopped or now, millis=True),
+            executionStoppedAt=iso(stopped or now, millis=True),
+        )
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": TASK_DETAIL_TYPE,
+        "source": "aws.ecs",
+        "account": account_id,
+        "time": iso(now, millis=False),
+        "region": region,
+        "resources": [task.task_arn],
+        "detail": detail,
+    }

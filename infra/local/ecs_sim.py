@@ -17,6 +17,12 @@ AWS documentation:
 * "Amazon ECS service deployment state change events": each transition is handed to ``emit`` as
   the EventBridge event (detail-type ``ECS Deployment State Change``), with the documented
   ``eventType``/``eventName``/``reason`` values.
+* Tasks (``ecs_tasks``): a completed deployment runs its desired count of RUNNING tasks and the
+  scheduler stops the older ones; a failing one's tasks stop (failed health checks, or an exited
+  essential container with its exit code) before the circuit breaker trips; a crash-looping one
+  (``crashloop_next``) starts a task that exits with code 1 every ``crash_seconds`` and is never
+  settled (the circuit breaker does not count tasks that crash after they started). Each stop is
+  handed to ``emit`` as its "ECS Task State Change" event.
 
 ``DescribeServices`` then returns the deployments with ``rolloutState``, ``rolloutStateReason``,
 counts and timestamps, plus the service event messages ECS writes for these transitions. Only the
@@ -34,6 +40,7 @@ from typing import Any
 from moto.ecs.models import EC2ContainerServiceBackend, Service
 
 from infra.local import ecs_deployments as deps
+from infra.local import ecs_tasks
 from infra.local.ecs_deployments import Rollout, ServiceState
 from infra.local.ecs_events import (
     COMPLETED,
@@ -41,7 +48,9 @@ from infra.local.ecs_events import (
     FAILED_EVENT_REASON,
     IN_PROGRESS,
     deployment_event,
+    task_event,
 )
+from infra.local.ecs_tasks import Failure
 from infra.local.scheduler import Scheduler
 
 __all__ = ["RolloutSimulator"]
@@ -49,6 +58,7 @@ __all__ = ["RolloutSimulator"]
 log = logging.getLogger(__name__)
 
 EMIT_DELAY_SECONDS = 0.005  # IN_PROGRESS goes out just after the UpdateService response
+MAX_CRASHES = 200  # a crash loop stops starting tasks after this many (the deploy has ended)
 
 Emit = Callable[[dict[str, Any]], None]
 Backend = EC2ContainerServiceBackend
@@ -73,7 +83,9 @@ class RolloutSimulator:
         self._lock = threading.RLock()
         self._scheduler = Scheduler("ecs-sim")
         self._states: dict[tuple[str, str], ServiceState] = {}
-        self._fail_next: set[tuple[str, str]] = set()
+        self._crash_seconds = max(self._rollout_seconds / 3, 0.2)
+        self._fail_next: dict[tuple[str, str], Failure | None] = {}
+        self._crash_next: set[tuple[str, str]] = set()
         self._original: UpdateService | None = None
         self._patched: UpdateService | None = None
 
@@ -84,6 +96,7 @@ class RolloutSimulator:
         with self._lock:
             if self._patched is not None:
                 return
+            ecs_tasks.hold_running()
             original: UpdateService = EC2ContainerServiceBackend.update_service
 
             def update_service(backend: Backend, service_properties: dict[str, Any]) -> Service:
@@ -101,6 +114,7 @@ class RolloutSimulator:
             if EC2ContainerServiceBackend.update_service is self._patched:
                 EC2ContainerServiceBackend.update_service = self._original  # type: ignore[method-assign,assignment]
             self._original = self._patched = None
+            ecs_tasks.release_running()
 
     def settle_existing(self) -> int:
         """Complete, silently, the first deployment of every service created before install.
@@ -118,14 +132,21 @@ class RolloutSimulator:
                 if primary is None or primary.get("rolloutState") != "IN_PROGRESS":
                     continue
                 state = self._state(backend, service)
-                deps.complete(state, primary)
+                ecs_tasks.replace_older(state, deps.complete(state, primary))
                 settled += 1
         return settled
 
-    def fail_next(self, cluster: str, service: str) -> None:
-        """Make the next UpdateService-started rollout of that service fail (and roll back)."""
+    def fail_next(self, cluster: str, service: str, failure: Failure | None = None) -> None:
+        """Make the next UpdateService-started rollout of that service fail (and roll back);
+        its tasks die as ``failure`` says (by default they fail their health checks)."""
         with self._lock:
-            self._fail_next.add((cluster.split("/")[-1], service.split("/")[-1]))
+            self._fail_next[(cluster.split("/")[-1], service.split("/")[-1])] = failure
+
+    def crashloop_next(self, cluster: str, service: str) -> None:
+        """Make the next UpdateService-started rollout of that service crash-loop: a new task
+        exits with code 1 every ``crash_seconds``, and ECS never reports the rollout FAILED."""
+        with self._lock:
+            self._crash_next.add((cluster.split("/")[-1], service.split("/")[-1]))
 
     def stop(self) -> None:
         """Cancel pending timers; deployments stay as they are."""
@@ -187,12 +208,19 @@ class RolloutSimulator:
             if force or (requested_td and new_td != current_td):
                 key = (service.cluster_name, service.name)
                 fail = key in self._fail_next
-                self._fail_next.discard(key)
-                self._start_rollout(state, new_td, fail=fail, announce=True)
+                failure = self._fail_next.pop(key, None)
+                crash = key in self._crash_next
+                self._crash_next.discard(key)
+                self._start_rollout(
+                    state, new_td, fail=fail, announce=True, failure=failure, crash=crash
+                )
             else:
                 service.task_definition = current_td
                 if desired_changed:
                     deps.resize_primary(state)
+                    primary = deps.primary(service)
+                    if primary is not None and primary.get("rolloutState") == "COMPLETED":
+                        ecs_tasks.resize(state, primary, service.desired_count)
                 deps.recount(state)
             return result
 
@@ -225,6 +253,8 @@ class RolloutSimulator:
         fail: bool,
         announce: bool,
         reason: str | None = None,
+        failure: Failure | None = None,
+        crash: bool = False,
     ) -> dict[str, Any]:
         """Start a new PRIMARY deployment and queue its settling; its IN_PROGRESS event.
 
@@ -235,15 +265,20 @@ class RolloutSimulator:
             state.rollout.timer.cancel()  # superseded: only the latest rollout completes
         deployment = deps.new_primary(state, task_definition, reason=reason)
         dep_id = deployment["id"]
-        rollout = Rollout(deployment_id=dep_id, fail=fail)
+        rollout = Rollout(deployment_id=dep_id, fail=fail, failure=failure, crash=crash)
         state.rollout = rollout
         event = self._event(state, "INFO", IN_PROGRESS, deployment)
         if announce:  # queued before the settle timer, so it always goes out first
             self._scheduler.call_later(EMIT_DELAY_SECONDS, lambda: self._send([event]))
         key = (state.service.cluster_name, state.service.name)
-        rollout.timer = self._scheduler.call_later(
-            self._rollout_seconds, lambda: self._settle(key, dep_id)
-        )
+        if crash:
+            rollout.timer = self._scheduler.call_later(
+                self._crash_seconds, lambda: self._crash(key, dep_id, 1)
+            )
+        else:
+            rollout.timer = self._scheduler.call_later(
+                self._rollout_seconds, lambda: self._settle(key, dep_id)
+            )
         return event
 
     # -- timer side -------------------------------------------------------------------------
@@ -269,13 +304,52 @@ class RolloutSimulator:
                 events = self._complete(state, deployment)
         self._send(events)
 
+    def _crash(self, key: tuple[str, str], dep_id: str, n: int) -> None:
+        """One more task of a crash-looping rollout starts and exits with code 1."""
+        with self._lock:
+            state = self._states.get(key)
+            if state is None or state.rollout is None or state.rollout.deployment_id != dep_id:
+                return  # superseded (rolled back): the loop ends
+            deployment = next(
+                (d for d in deps.deployments(state.service) if d["id"] == dep_id), None
+            )
+            if deployment is None:
+                return
+            (task,) = ecs_tasks.run(state, deployment, 1)
+            deps.service_event(state, f"has started 1 tasks: (task {task.id}).")
+            ecs_tasks.fail(state, task, Failure.exited(1))
+            deployment["failedTasks"] = int(deployment.get("failedTasks") or 0) + 1
+            events = [self._task_event(task)]
+            if n < MAX_CRASHES:
+                state.rollout.timer = self._scheduler.call_later(
+                    self._crash_seconds, lambda: self._crash(key, dep_id, n + 1)
+                )
+        self._send(events)
+
     def _complete(self, state: ServiceState, deployment: dict[str, Any]) -> list[dict[str, Any]]:
         done = deps.complete(state, deployment)
-        return [self._event(state, "INFO", COMPLETED, done)]
+        stopped = ecs_tasks.replace_older(state, done)
+        return [
+            *(self._task_event(t) for t in stopped),
+            self._event(state, "INFO", COMPLETED, done),
+        ]
 
     def _fail(self, state: ServiceState, deployment: dict[str, Any]) -> list[dict[str, Any]]:
+        failure = state.rollout.failure if state.rollout is not None else None
+        if failure is None:
+            balancers = state.service.load_balancers or [{}]
+            failure = Failure.health_checks(balancers[0].get("targetGroupArn"))
+        tasks = ecs_tasks.run(
+            state, deployment, deps.failure_threshold(state.service.desired_count)
+        )
+        for task in tasks:
+            ecs_tasks.fail(state, task, failure)
+            deps.service_event(state, f"(task {task.id}) {failure.service_message}.")
         failed = deps.fail(state, deployment)
-        events = [self._event(state, "ERROR", FAILED, failed, reason=FAILED_EVENT_REASON)]
+        events = [
+            *(self._task_event(t) for t in tasks),
+            self._event(state, "ERROR", FAILED, failed, reason=FAILED_EVENT_REASON),
+        ]
         if state.stable_id is None or state.stable_task_definition is None:
             return events  # nothing completed before: the breaker just stops the deployment
         target_id = state.stable_id
@@ -310,6 +384,9 @@ class RolloutSimulator:
             deployment=deployment,
             reason=reason,
         )
+
+    def _task_event(self, task: Any) -> dict[str, Any]:
+        return task_event(account_id=self._account_id, region=self._region, task=task)
 
     def _send(self, events: list[dict[str, Any]]) -> None:
         """Hand events to ``emit`` in order, outside the lock."""

@@ -164,6 +164,9 @@ class LocalStack:
         simulator.settle_existing()
         self._parts.append(simulator)
         sink.controls["rollout-fail"] = lambda body: stack_commands.rollout_fail(simulator, body)
+        sink.controls["rollout-crashloop"] = lambda body: stack_commands.rollout_crashloop(
+            simulator, body
+        )
 
         listener_certificates = ListenerCertificates()
         listener_certificates.install()

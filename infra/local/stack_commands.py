@@ -18,15 +18,37 @@ if TYPE_CHECKING:
     from infra.local.faults import Faults
 
 
-def rollout_fail(simulator: RolloutSimulator, body: dict[str, Any]) -> dict[str, Any]:
-    """The next rollout of ``service`` in ``cluster`` fails (the circuit breaker rolls back)."""
+def _service(body: dict[str, Any]) -> tuple[str, str]:
     service = str(body["service"])
     cluster = str(body.get("cluster") or "demo")
     found = client("ecs").describe_services(cluster=cluster, services=[service])["services"]
     if not found:
         raise ValueError(f"no service {service!r} in cluster {cluster!r}")
-    simulator.fail_next(cluster, service)
-    return {"ok": True, "message": f"the next rollout of {service} in {cluster} will fail"}
+    return cluster, service
+
+
+def rollout_fail(simulator: RolloutSimulator, body: dict[str, Any]) -> dict[str, Any]:
+    """The next rollout of ``service`` in ``cluster`` fails (the circuit breaker rolls back):
+    its tasks fail their health checks, or exit with ``exit_code`` when one is given."""
+    from infra.local.ecs_tasks import Failure
+
+    cluster, service = _service(body)
+    exit_code = body.get("exit_code")
+    failure = Failure.exited(int(exit_code)) if exit_code is not None else None
+    simulator.fail_next(cluster, service, failure)
+    how = f"its tasks exit with code {exit_code}" if failure else "its tasks fail health checks"
+    return {"ok": True, "message": f"the next rollout of {service} in {cluster} will fail: {how}"}
+
+
+def rollout_crashloop(simulator: RolloutSimulator, body: dict[str, Any]) -> dict[str, Any]:
+    """The next rollout of ``service`` in ``cluster`` crash-loops (ECS never calls it FAILED)."""
+    cluster, service = _service(body)
+    simulator.crashloop_next(cluster, service)
+    return {
+        "ok": True,
+        "message": f"the next rollout of {service} in {cluster} will crash-loop "
+        "(tasks exit with code 1; ECS never reports it failed)",
+    }
 
 
 def spend(body: dict[str, Any]) -> dict[str, Any]:

@@ -29,8 +29,9 @@ VISIBILITY = 120  # the work queue's, in conftest (the start's lease is half of 
 # AWS calls of a clean deploy.start (a test below keeps this honest)
 START_CALLS = 16
 # AWS calls of a clean rollback begun by a FAILED event (with the event's idempotency record:
-# its in-progress put first, its completion last)
-ROLLBACK_CALLS = 12
+# its in-progress put first, its completion last; and the ListTasks that reads why the tasks
+# stopped, before anything is claimed)
+ROLLBACK_CALLS = 13
 
 
 class Crash(BaseException):

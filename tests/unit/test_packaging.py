@@ -43,6 +43,7 @@ FUNCTIONS = {
     "api_handler": "APIHandler",
     "work": "Work",
     "ecs_deployment_state": "EcsDeploymentState",
+    "ecs_task_state": "EcsTaskState",
     "alarm_notification": "AlarmNotification",
     "acm_certificate_event": "AcmCertificateEvent",
     "certificates": "Certificates",
@@ -301,13 +302,18 @@ def test_aws_events_and_schedules_reach_their_handlers(translated: dict[str, Any
         "source": ["aws.ecs"],
         "detail-type": ["ECS Deployment State Change"],
     }
+    assert targets["EcsTaskState"]["EventPattern"] == {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Task State Change"],
+        "detail": {"lastStatus": ["STOPPED"], "startedBy": [{"prefix": "ecs-svc/"}]},
+    }
     assert targets["AcmCertificateEvent"]["EventPattern"] == {
         "source": ["aws.acm"],
         "detail-type": ["ACM Certificate Available", "ACM Certificate Approaching Expiration"],
     }
     assert targets["Certificates"]["ScheduleExpression"] == "rate(6 hours)"
     assert targets["Budgets"]["ScheduleExpression"] == "rate(1 hour)"
-    assert len(rules) == 4
+    assert len(rules) == 5
 
 
 def test_every_function_logs_to_a_group_with_retention(sam: dict[str, Any]) -> None:
@@ -352,6 +358,7 @@ def test_self_monitoring_alarms_publish_to_the_notifications_topic(sam: dict[str
         assert (props["Statistic"], props["Threshold"]) == ("Sum", 0)
     for handler in (
         "EcsDeploymentState",
+        "EcsTaskState",
         "AlarmNotification",
         "AcmCertificateEvent",
         "Certificates",
@@ -379,6 +386,7 @@ def test_asynchronous_functions_send_what_fails_to_an_on_failure_queue(
     asynchronous = _asynchronous(sam)
     assert asynchronous == {
         "EcsDeploymentState",
+        "EcsTaskState",
         "AlarmNotification",
         "AcmCertificateEvent",
         "Certificates",
@@ -726,7 +734,7 @@ def test_app_stack_runs_on_the_stateful_stacks_resources(
         for p in iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"]
         if "AsyncFailureDestination" in p["PolicyName"]
     ]
-    assert len(may_send) == 5, may_send  # the asynchronous functions' roles
+    assert len(may_send) == 6, may_send  # the asynchronous functions' roles
 
 
 def _document(raw: Any) -> dict[str, Any]:
@@ -831,6 +839,15 @@ def test_member_account_forwards_ecs_deployment_events_to_opsbot(aws: None) -> N
     (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
     bus = "arn:aws:events:eu-west-1:111122223333:event-bus/default"
     assert target["Arn"] == bus
+    # stopped service tasks too (early abort), through the same forwarder
+    (tasks,) = [r for r in events.list_rules()["Rules"] if "EcsStoppedTasks" in r["Name"]]
+    assert json.loads(tasks["EventPattern"]) == {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Task State Change"],
+        "detail": {"lastStatus": ["STOPPED"], "startedBy": [{"prefix": "ecs-svc/"}]},
+    }
+    (forwarded,) = events.list_targets_by_rule(Rule=tasks["Name"])["Targets"]
+    assert (forwarded["Arn"], forwarded["RoleArn"]) == (bus, target["RoleArn"])
     iam = boto3.client("iam", region_name=REGION)
     forwarder = iam.get_role(RoleName=target["RoleArn"].split("/")[-1])["Role"]
     assert forwarder["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
@@ -868,10 +885,10 @@ def test_opsbot_bus_accepts_ecs_events_from_member_accounts_only() -> None:
         statement = policy["Properties"]["Statement"]
         assert statement["Action"] == "events:PutEvents"
         assert statement["Condition"]["ForAllValues:StringEquals"] == {"events:source": "aws.ecs"}
-        assert (
-            statement["Condition"]["StringEquals"]["events:detail-type"]
-            == "ECS Deployment State Change"
-        )
+        assert statement["Condition"]["StringEquals"]["events:detail-type"] == [
+            "ECS Deployment State Change",
+            "ECS Task State Change",
+        ]
     assert by_accounts["Properties"]["Statement"]["Principal"] == {
         "AWS": {"Ref": "MemberAccountIds"}
     }

@@ -74,7 +74,11 @@ class DeploymentBody(_Answer):
     phase: DeploymentPhase | None = None
     ecs_deployment_id: str | None = None
     rollback_ecs_deployment_id: str | None = None
-    failure_reason: str | None = None
+    failure_reason: str | None = Field(
+        default=None,
+        description="why the rollout's tasks stopped, as ECS reported it (rolled_back, failed)",
+        examples=["3 tasks stopped: Essential container in task exited (exit code 1)"],
+    )
     finished_at: str | None = None
 
 
