@@ -4,6 +4,7 @@ re-registration; following the ECS circuit breaker when it already does), tracke
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from chalicelib.aws.ecs import EcsService, describe_service, short_task_definition
@@ -77,9 +78,9 @@ def begin_rollback(
         and primary.get("id") != deployment.ecs_deployment_id
     ):
         rollback = primary
-        how = f"the ECS circuit breaker is rolling back to {short_task_definition(previous)}"
+        how = f"the ECS circuit breaker returns it to {short_task_definition(previous)}"
         if resuming:
-            how = f"the service is rolling back to {short_task_definition(previous)}"
+            how = f"the service returns to {short_task_definition(previous)}"
     else:
         from botocore.exceptions import ClientError
 
@@ -92,7 +93,7 @@ def begin_rollback(
             finish(deps, deployment, DeploymentStatus.FAILED, refused, "failure")
             return True
         rollback = EcsService(resp["service"]).primary
-        how = f"opsbot is rolling back to {short_task_definition(previous)}"
+        how = f"opsbot returns it to {short_task_definition(previous)}"
     now = deps.clock()
     ecs_id = rollback.get("id")
     if ecs_id:
@@ -110,9 +111,9 @@ def begin_rollback(
     )
     notify(
         deps,
-        deployment,
+        replace(deployment, failure_reason=reason),
         f"Deploy failed, rolling back: {deployment.target.label}",
-        f"{reason.rstrip('.')}. {how[0].upper()}{how[1:]}.",
+        f"{how[0].upper()}{how[1:]}.",
         "warning",
     )
     if ecs_id and rollback.get("rolloutState") == ROLLOUT_COMPLETED:
@@ -131,14 +132,13 @@ def on_rollback_completed(change: EcsChange) -> str:
     """The rollback's ECS deployment reached steady state: rolled back, if on the old revision."""
     deployment, running = change.deployment, change.running
     if running == deployment.previous_task_definition:
-        why = deployment.failure_reason or "rollout failed"
         finish(
             change.deps,
             deployment,
             DeploymentStatus.ROLLED_BACK,
-            f"rolled back: {deployment.service} is steady on "
-            f"{short_task_definition(running)} ({why})",
+            f"{deployment.service} is steady on {short_task_definition(running)} again",
             "failure",
+            text="ECS reports the service steady on the previous task definition again.",
         )
         return DeploymentStatus.ROLLED_BACK
     finish(
