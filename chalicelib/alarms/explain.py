@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 _TITLE = {
     ActionResult.SCALED: "{alarm} {state}: {target} {before} -> {after}",
     ActionResult.FORCED: "{alarm} {state}: new deployment of {target}",
-    ActionResult.AT_BOUND: "{alarm} {state}: {target} at its bound",
-    ActionResult.COOLDOWN: "{alarm} {state}: in cooldown",
+    ActionResult.AT_BOUND: "{alarm} {state}: {target} at its {bound}",
+    ActionResult.COOLDOWN: "{alarm} {state}: {target} in cooldown",
     ActionResult.HELD: "{alarm} {state}: scale-out of {target} held",
     ActionResult.BUSY: "{alarm} {state}: waiting for {target}",
     ActionResult.DROPPED: "{alarm} {state}: reaction dropped",
@@ -39,6 +39,7 @@ _LEVEL = {
     ActionResult.HELD: "warning",
     ActionResult.BUSY: "info",
 }
+REASON_SHOWN = 300  # characters of CloudWatch's state reason in a notice
 
 
 def at(epoch: int) -> datetime:
@@ -66,32 +67,70 @@ def explain(
                 extra={"alarm": alarm.AlarmName, "result": outcome.result},
             )
             return
+    deps.notifier.send(
+        reaction_message(alarm, outcome, reaction=reaction, rule_name=rule_name, until=until)
+    )
+
+
+def _text(outcome: Outcome, reaction: Reaction | None) -> str:
+    """What the title and the facts do not say: why nothing changed, or what comes next."""
+    result = outcome.result
+    if result in (ActionResult.SCALED, ActionResult.FORCED):
+        _, unaudited, why = outcome.message.partition("(not audited: ")
+        if unaudited:
+            return f"The change stands but is not audited: {why.rstrip(')')}."
+        return "Fresh tasks, same task definition." if result == ActionResult.FORCED else ""
+    if result == ActionResult.AT_BOUND:
+        return "Nothing changed."
+    if result == ActionResult.COOLDOWN and reaction is not None:
+        return f"One {reaction.direction} action per {reaction.seconds} s; nothing changed."
+    return outcome.message.removeprefix("scale-out held: ")
+
+
+def reaction_message(
+    alarm: AlarmNotification,
+    outcome: Outcome,
+    *,
+    reaction: Reaction | None = None,
+    rule_name: str | None = None,
+    until: int | None = None,
+) -> Message:
+    """The notice of one reaction: its numbers as facts (rule, target, desired before -> after,
+    bounds, next action), why nothing was done as its text, the metric as small print."""
+    result = outcome.result
     if reaction is not None:
         rule_name = reaction.rule_name
-    title = _TITLE.get(outcome.result, "{alarm} {state}").format(
+    title = _TITLE.get(result, "{alarm} {state}").format(
         alarm=alarm.AlarmName,
         state=alarm.NewStateValue,
         target=reaction.target_name if reaction is not None else "-",
         before=outcome.before,
         after=outcome.after,
+        bound="min" if reaction is not None and reaction.direction == "in" else "max",
     )
-    facts: list[tuple[str, str]] = [
-        ("Metric", alarm.metric_text()),
-        ("Reason", alarm.NewStateReason or "-"),
-    ]
+    facts: list[tuple[str, str]] = []
     if rule_name:
         described = reaction.action.describe() if reaction is not None else None
         facts.append(("Rule", f"{rule_name}: {described or 'no action'}"))
-    facts.append(("Result", outcome.message))
+    if reaction is not None and reaction.target is not None:
+        facts.append(("Target", reaction.target_label))
+    if outcome.before is not None and result != ActionResult.SCALED:
+        facts.append(("Desired", f"{outcome.before} (unchanged)"))
+    if outcome.bounds:
+        facts.append(("Bounds", outcome.bounds))
     if until is not None:
         facts.append(("Next action", f"not before {iso(at(until))} (cooldown)"))
-    deps.notifier.send(
-        Message(
-            title=title,
-            text=outcome.message,
-            level=_LEVEL.get(outcome.result, "info"),
-            facts=tuple(facts),
-        )
+    reason = alarm.NewStateReason or "-"
+    if len(reason) > REASON_SHOWN:
+        reason = reason[: REASON_SHOWN - 1] + "…"
+    facts.append(("Alarm reason", reason))
+    return Message(
+        title=title,
+        text=_text(outcome, reaction),
+        level=_LEVEL.get(result, "info"),
+        facts=tuple(facts),
+        context=(f"Metric: {alarm.metric_text()}",),
+        summary=f"{title} ({outcome.bounds})" if outcome.bounds else "",
     )
 
 

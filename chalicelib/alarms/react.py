@@ -71,8 +71,10 @@ def _skip(
     outcome: Outcome,
     *,
     audited: bool = True,
+    until: int | None = None,
 ) -> Outcome:
-    """A reaction that does nothing: audit it, and say so once per window."""
+    """A reaction that does nothing: audit it, and say so once per window (``until``: the
+    cooldown window it is in)."""
     if audited:
         audit_skip(deps, alarm, reaction, outcome)
     explain(
@@ -82,6 +84,7 @@ def _skip(
         reaction=reaction,
         notice_key=f"{reaction.key}#{outcome.result}",
         window=reaction.seconds,
+        until=until,
     )
     return outcome
 
@@ -141,6 +144,7 @@ def _run(deps: Deps, alarm: AlarmNotification, reaction: Reaction, attempt: int)
                 f"{plan.bounds.source}); nothing changed",
                 plan.before,
                 plan.before,
+                bounds=f"{plan.bounds.min}..{plan.bounds.max} ({plan.bounds.source})",
             ),
         )
     window = deps.store.claim_cooldown(
@@ -161,6 +165,7 @@ def _run(deps: Deps, alarm: AlarmNotification, reaction: Reaction, attempt: int)
                 before,
             ),
             audited=False,
+            until=window.until,
         )
     if plan is not None and action.direction() == "out":
         held = guard.check_scale_out(deps, env, plan)

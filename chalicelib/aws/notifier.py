@@ -24,41 +24,97 @@ LEVEL_ICON = {
 }
 
 
+MAX_HEADER = 150  # Block Kit: a header's text
+MAX_SECTION = 3000  # a section's text
+MAX_FIELD = 2000  # one field of a section
+MAX_FIELDS = 10  # fields per section
+MAX_CONTEXT = 10  # elements per context block
+MAX_FALLBACK = 150  # the one-line `text` Slack shows in notifications
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters (an ellipsis marks the cut)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line (newlines and runs of spaces folded)."""
+    return " ".join(text.split())
+
+
 @dataclass(frozen=True)
 class Message:
-    """One notification: a short title, a plain-text body and facts for Slack fields."""
+    """One notification, as data: Slack blocks and the email are both rendered from it.
+
+    ``title`` is the header (what happened, where); ``text`` only what the title and the facts
+    do not say (why, what next); ``facts`` the numbers and names, each once; ``context`` the
+    small print (ids, ARNs); ``summary`` the one-line notification text (by default the title
+    with the first facts).
+    """
 
     title: str
-    text: str
+    text: str = ""
     level: str = "info"
     facts: tuple[tuple[str, str], ...] = ()
     buttons: tuple[tuple[str, str, str], ...] = ()  # (label, action_id, value)
+    context: tuple[str, ...] = ()
+    summary: str = ""
+
+    def fallback(self) -> str:
+        """The plain one-line text of a notification (Slack's ``text``, the email's subject)."""
+        if self.summary:
+            return clip(one_line(self.summary), MAX_FALLBACK)
+        shown = ", ".join(v for _, v in self.facts[:2])
+        line = f"{self.title} ({shown})" if shown else self.title
+        return clip(one_line(line), MAX_FALLBACK)
 
     def plain(self) -> str:
-        """The email body."""
-        lines = [self.title, "", self.text]
+        """The email body: the same facts as the Slack message, as plain text."""
+        lines = [self.title]
+        if self.text:
+            lines += ["", self.text]
         if self.facts:
             lines.append("")
             lines.extend(f"{k}: {v}" for k, v in self.facts)
+        if self.context:
+            lines.append("")
+            lines.extend(self.context)
         return "\n".join(lines)
 
-    def slack_payload(self) -> dict[str, Any]:
-        """Block Kit payload for an incoming webhook or response_url."""
+    def blocks(self) -> list[dict[str, Any]]:
+        """Block Kit blocks: header, text, facts (ten to a section), context, buttons."""
         icon = LEVEL_ICON.get(self.level, "")
-        title, text = escape(self.title), escape(self.text)
+        header = f"{icon} {one_line(self.title)}".strip()
         blocks: list[dict[str, Any]] = [
             {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": f"{icon} *{title}*\n{text}"},
+                "type": "header",
+                "text": {
+                    "type": "plain_text",
+                    "text": clip(escape(header), MAX_HEADER),
+                    "emoji": True,
+                },
             }
         ]
-        if self.facts:
+        if self.text:
+            blocks.append(_section(escape(self.text)))
+        for start in range(0, len(self.facts), MAX_FIELDS):
+            chunk = self.facts[start : start + MAX_FIELDS]
             blocks.append(
                 {
                     "type": "section",
                     "fields": [
-                        {"type": "mrkdwn", "text": f"*{escape(k)}*\n{escape(v)}"}
-                        for k, v in self.facts[:10]
+                        {"type": "mrkdwn", "text": clip(f"*{escape(k)}*\n{escape(v)}", MAX_FIELD)}
+                        for k, v in chunk
+                    ],
+                }
+            )
+        if self.context:
+            blocks.append(
+                {
+                    "type": "context",
+                    "elements": [
+                        {"type": "mrkdwn", "text": clip(escape(line), MAX_FIELD)}
+                        for line in self.context[:MAX_CONTEXT]
                     ],
                 }
             )
@@ -77,7 +133,15 @@ class Message:
                     ],
                 }
             )
-        return {"text": f"{title}: {text}", "blocks": blocks}
+        return blocks
+
+    def slack_payload(self) -> dict[str, Any]:
+        """Block Kit payload for an incoming webhook or response_url."""
+        return {"text": escape(self.fallback()), "blocks": self.blocks()}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION)}}
 
 
 @dataclass(frozen=True)

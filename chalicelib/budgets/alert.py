@@ -27,6 +27,24 @@ SENDING_LEASE_SECONDS = 300
 ACTOR = "schedule:budgets"  # who posts budget alerts (audit, AssumeRole session name)
 
 
+def _money(value: float | None, unit: str) -> str:
+    return f"{value:,.2f} {unit}" if value is not None else "?"
+
+
+def _share(value: float | None, limit: float | None) -> str:
+    return f" ({100 * value / limit:.0f}%)" if value is not None and limit else ""
+
+
+def spend_line(budget: Budget) -> str:
+    """Spend against the limit in one line (the alert's summary and its audit reason)."""
+    unit = budget.unit
+    line = f"{_money(budget.actual, unit)} of {_money(budget.limit, unit)}"
+    line += _share(budget.actual, budget.limit)
+    if budget.forecast is not None:
+        line += f", forecast {_money(budget.forecast, unit)}"
+    return line
+
+
 def message(
     env: Environment,
     budget: Budget,
@@ -36,28 +54,29 @@ def message(
     period: str,
     drivers: list[tuple[str, float]],
 ) -> Message:
-    """The alert of one crossed threshold, with the biggest cost drivers."""
+    """The alert of one crossed threshold: spend, limit, percent and forecast as facts, with
+    the biggest cost drivers."""
     actual, limit, forecast, unit = budget.actual, budget.limit, budget.forecast, budget.unit
-    used = f"{100 * actual / limit:.0f}%" if actual is not None and limit else "?"
     kind = "forecast" if label.startswith("forecasted") else "actual spend"
     title = f"Budget {budget.name} ({env.name}): {kind} crossed {label.split(' ', 2)[-1]}"
-    text = (
-        f"Actual spend {actual:,.2f} {unit} of {limit:,.2f} {unit} ({used})"
-        if actual is not None and limit is not None
-        else f"{kind}: {value}"
-    )
-    if forecast is not None:
-        text += f"; forecast {forecast:,.2f} {unit} by the end of the period"
     facts = [
-        ("Budget", f"{budget.name} in {env.name} ({env.account})"),
-        ("Threshold", label),
-        ("Period", period),
+        ("Spend", _money(actual, unit) + _share(actual, limit)),
+        ("Limit", _money(limit, unit)),
     ]
+    if forecast is not None:
+        facts.append(("Forecast", f"{_money(forecast, unit)}{_share(forecast, limit)}"))
+    elif kind == "forecast" and value is not None:
+        facts.append(("Forecast", f"{value:,.2f} {unit}"))
+    facts.append(("Period", period))
     if drivers:
         facts.append(("Top services", ", ".join(f"{svc} {amount:,.2f}" for svc, amount in drivers)))
     over = actual is not None and limit is not None and actual >= limit
     return Message(
-        title=title, text=text + ".", level="failure" if over else "warning", facts=tuple(facts)
+        title=title,
+        level="failure" if over else "warning",
+        facts=tuple(facts),
+        context=(f"Account {env.account}, threshold {label}",),
+        summary=f"{title}: {spend_line(budget)}",
     )
 
 
@@ -94,7 +113,7 @@ def alert(
         delivery = deps.notifier.send(post, skip=done)
         if not delivery.failed:
             store.claim_cooldown(mark, seconds=mark_seconds, now=now, note=label)
-            _audit(deps, env, budget, "alerted", f"{label}: {post.text.rstrip('.')}")
+            _audit(deps, env, budget, "alerted", f"{label}: {spend_line(budget)}")
             count("BudgetAlerts", environment=env.name)
             return {"alerted": True}
         for channel in delivery.delivered:

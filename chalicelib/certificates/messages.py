@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from chalicelib.aws.notifier import Message
@@ -45,21 +46,51 @@ def left(at: datetime, now: datetime) -> str:
     return f"{days} {unit} left" if days else "expires today"
 
 
+def short_id(arn: str | None) -> str:
+    """A certificate as people tell them apart: the first 8 characters of its id."""
+    return (arn or "?").rsplit("/", 1)[-1][:8]
+
+
 def facts(
-    environment: str, rotation: Rotation, listeners: list[str], now: datetime
+    environment: str,
+    rotation: Rotation,
+    listeners: list[str],
+    now: datetime,
+    *,
+    new_arn: str | None = None,
+    new_expiry: datetime | None = None,
 ) -> tuple[tuple[str, str], ...]:
-    """The Slack fields of every rotation notice."""
+    """The Slack fields of every rotation notice: each name, listener and date once."""
     old = rotation.old_not_after
     found = [
-        ("Environment", environment),
-        ("Names", ", ".join(rotation.names or [rotation.domain])),
         ("Listeners", ", ".join(listeners) or "none"),
-        ("Old certificate", rotation.old_certificate_arn),
-        ("Old expiry", f"{day(old)} ({left(old, now)})"),
+        (
+            "Old certificate",
+            f"{short_id(rotation.old_certificate_arn)}, expires {day(old)} ({left(old, now)})",
+        ),
     ]
-    if rotation.new_certificate_arn:
-        found.append(("New certificate", rotation.new_certificate_arn))
+    new = new_arn or rotation.new_certificate_arn
+    if new:
+        valid = f", valid until {day(new_expiry)} ({left(new_expiry, now)})" if new_expiry else ""
+        found.append(("New certificate", f"{short_id(new)}{valid}"))
+    names = list(rotation.names or [rotation.domain])
+    if names != [rotation.domain]:
+        found.append(("Names", ", ".join(names)))
+    found.append(("Environment", environment))
     return tuple(found)
+
+
+def context(
+    rotation: Rotation, *, new_arn: str | None = None, records: bool = False
+) -> tuple[str, ...]:
+    """The small print: the certificates' ARNs (and the validation records, when written)."""
+    lines = [f"Old certificate: {rotation.old_certificate_arn}"]
+    new = new_arn or rotation.new_certificate_arn
+    if new:
+        lines.append(f"New certificate: {new}")
+    if records and rotation.validation_records:
+        lines.append(f"Validation: {record_lines(rotation.validation_records)}")
+    return tuple(lines)
 
 
 def record_lines(records: tuple[ValidationRecord, ...]) -> str:
@@ -77,30 +108,31 @@ def started(
     renew_before_days: int,
 ) -> Message:
     """A new certificate was requested (and its CNAMEs written, if ACM had them)."""
-    listeners = rotation.listeners
-    old = rotation.old_not_after
     why = (
         "imported certificates are never renewed by ACM"
         if rotation.old_type == "IMPORTED"
         else f"the policy renews {renew_before_days} days ahead"
     )
     if records:
-        dns = f"It wrote the DNS validation record(s) to Route 53 ({record_lines(records)})."
+        dns = "wrote its DNS validation record(s) to Route 53."
     elif error:
-        dns = f"It could not write the DNS validation records yet: {error}."
+        dns = f"could not write its DNS validation records yet: {error}."
     else:
         dns = "ACM has not published the DNS validation records yet; the next check writes them."
     text = (
-        f"{rotation.domain} on {', '.join(listeners)} expires {day(old)} "
-        f"({left(old, now)}; {why}). opsbot requested a new ACM certificate for the same names "
-        f"({', '.join(rotation.names)}): {rotation.new_certificate_arn}. {dns} Waiting for "
-        "DNS validation: the listeners switch to the new certificate as soon as ACM issues it."
+        f"{rotation.domain} is due ({why}): opsbot requested a new ACM certificate for the same "
+        f"names and {dns} Waiting for DNS validation: the listeners switch to it as soon as "
+        "ACM issues it."
     )
+    shown = replace(rotation, validation_records=records) if records else rotation
     return Message(
         title="Certificate rotation started",
         text=text,
         level="info",
-        facts=facts(environment, rotation, listeners, now),
+        facts=facts(environment, rotation, rotation.listeners, now),
+        context=context(shown, records=True),
+        summary=f"Certificate rotation started: {rotation.domain} "
+        f"({left(rotation.old_not_after, now)})",
     )
 
 
@@ -109,12 +141,13 @@ def records_written(environment: str, rotation: Rotation, *, now: datetime) -> M
     return Message(
         title="Certificate validation records written",
         text=(
-            f"{rotation.domain}: ACM published the DNS validation record(s) of "
-            f"{rotation.new_certificate_arn} and opsbot wrote them to Route 53 "
-            f"({record_lines(rotation.validation_records)}). Waiting for DNS validation."
+            f"{rotation.domain}: ACM published the DNS validation record(s) of the new "
+            "certificate and opsbot wrote them to Route 53. Waiting for DNS validation."
         ),
         level="info",
         facts=facts(environment, rotation, rotation.listeners, now),
+        context=context(rotation, records=True),
+        summary=f"Certificate validation records written: {rotation.domain}",
     )
 
 
@@ -128,6 +161,8 @@ def stuck(environment: str, rotation: Rotation, error: str, *, now: datetime) ->
         ),
         level="warning",
         facts=facts(environment, rotation, rotation.listeners, now),
+        context=context(rotation),
+        summary=f"Certificate rotation stuck: {rotation.domain}",
     )
 
 
@@ -141,19 +176,22 @@ def completed(
     now: datetime,
 ) -> Message:
     """Every listener serves the new certificate, verified."""
-    old = rotation.old_certificate_arn
-    where = ", ".join(listeners) if listeners else "no listener (none serves the old one now)"
+    where = (
+        "every listener that served the old one"
+        if listeners
+        else "no listener (none serves the old one now)"
+    )
     text = (
-        f"{rotation.domain} on {where}, now valid until {day(not_after)} "
-        f"({left(not_after, now)}): new certificate {new_arn}, verified on every "
-        f"listener. The old certificate {old} (expires {day(rotation.old_not_after)}) is "
-        "left in ACM: deleting it is a human decision, once nothing else uses it."
+        f"{rotation.domain} is served with the new certificate on {where}, verified. The old "
+        "certificate is left in ACM: deleting it is a human decision, once nothing else uses it."
     )
     return Message(
         title="Certificate rotated",
         text=text,
         level="success",
-        facts=facts(environment, rotation, listeners, now),
+        facts=facts(environment, rotation, listeners, now, new_arn=new_arn, new_expiry=not_after),
+        context=context(rotation, new_arn=new_arn),
+        summary=f"Certificate rotated: {rotation.domain} (valid until {day(not_after)})",
     )
 
 
@@ -172,17 +210,16 @@ def swap_failed(
         ),
         level="failure",
         facts=facts(environment, rotation, listeners, now),
+        context=context(rotation),
+        summary=f"Certificate swap failed: {rotation.domain}",
     )
 
 
 def failed(environment: str, rotation: Rotation, *, hints: str, now: datetime) -> Message:
     """The rotation failed (``rotation.reason``); when opsbot tries again."""
-    listeners = rotation.listeners
-    old = rotation.old_not_after
     retry = iso(rotation.retry_after) if rotation.retry_after else "?"
     text = (
-        f"{rotation.domain} on {', '.join(listeners)}: {rotation.reason}. The listeners "
-        f"still serve the old certificate, which expires {day(old)} ({left(old, now)}). "
+        f"{rotation.domain}: {rotation.reason}. The listeners still serve the old certificate. "
         f"What to check: {hints}. opsbot starts a new attempt after {retry} if the certificate "
         "still needs one."
     )
@@ -190,7 +227,10 @@ def failed(environment: str, rotation: Rotation, *, hints: str, now: datetime) -
         title="Certificate rotation failed",
         text=text,
         level="failure",
-        facts=facts(environment, rotation, listeners, now),
+        facts=facts(environment, rotation, rotation.listeners, now),
+        context=context(rotation),
+        summary=f"Certificate rotation failed: {rotation.domain} "
+        f"({left(rotation.old_not_after, now)})",
     )
 
 

@@ -27,18 +27,18 @@ from chalicelib.chatops.parse import (
 )
 from chalicelib.core.errors import InvalidRequest, OpsError
 from chalicelib.core.slack import escape
-from chalicelib.domain.policy import Permission
 from chalicelib.status import audit, services
 
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
+    from chalicelib.records.audit import AuditEntry
 
 HELP = """*opsbot* commands (the environment is optional; default `{default}`):
 • `deploy SERVICE TAG|IMAGE [ENV]`: deploy an ECR tag or an image
 • `rollback DEPLOYMENT_ID`: put the service back on what it ran before
 • `scale SERVICE COUNT [ENV]`: set the desired count, inside the bounds
 • `status SERVICE [ENV]`: what ECS runs now
-• `history SERVICE [ENV]`: the last actions on a service
+• `history SERVICE [ENV]`: what was done to a service (deploys, scaling)
 • `certificates [ENV]`, `budget [ENV]`: certificate expiry, spend against budgets
 • `dashboard`: a link to the web dashboard, signed in read-only for an hour"""
 
@@ -132,20 +132,32 @@ def _status(deps: Deps, actor: str, command: SlashCommand) -> dict[str, Any]:
     )
 
 
+def history_line(entry: AuditEntry) -> str:
+    """One thing done, for ``/opsbot history``: when, what (a deploy's status and image, a
+    scaling's direction and counts), who."""
+    when = f"{entry.stamp[:10]} {entry.stamp[11:16]}Z"
+    what = f"{entry.action} *{entry.result}*"
+    if entry.before is not None and entry.after is not None:
+        direction = "out" if entry.after > entry.before else "in"
+        what = f"scaled {direction} {entry.before} -> {entry.after}"
+    elif entry.image:
+        what += f" `{escape(entry.image.rsplit('/', 1)[-1])}`"
+    line = f"• {when} {what} by {escape(entry.actor)}"
+    return line + (f" (`{escape(entry.deployment_id)}`)" if entry.deployment_id else "")
+
+
 def _history(deps: Deps, actor: str, command: SlashCommand) -> dict[str, Any]:
     env, (service,) = env_and_args(deps, command.args, 1, "history SERVICE [ENV]", actor=actor)
-    deps.policy.resolve(actor, env.name, Permission.READ, service)
-    entries = audit.audit(
+    entries = audit.history(
         deps, actor=actor, environment=env.name, service=service, limit=HISTORY_LENGTH
     )
     if not entries:
-        return reply(f"No recorded actions on {env.name}/{service} yet.")
-    lines = [
-        f"• {e.stamp[:19]}Z {e.action} by {escape(e.actor)}: *{e.result}*"
-        + (f" ({e.deployment_id})" if e.deployment_id else "")
-        for e in entries
-    ]
-    return reply(f"*{env.name}/{service}*, newest first:\n" + "\n".join(lines))
+        return reply(f"Nothing done to {env.name}/{service} yet.")
+    lines = [history_line(e) for e in entries]
+    return reply(
+        f"*{env.name}/{service}*, newest first (refused requests are in the audit):\n"
+        + "\n".join(lines)
+    )
 
 
 def _certificates(deps: Deps, actor: str, command: SlashCommand) -> dict[str, Any]:

@@ -27,10 +27,15 @@ if TYPE_CHECKING:
 Handler = Callable[[EcsChange], str]
 
 
+def ecs_said(reason: str) -> str:
+    """ECS's reason, said to come from ECS once (its own often starts "ECS deployment ...")."""
+    return reason if reason.startswith("ECS") else f"ECS: {reason}"
+
+
 def _noted(change: EcsChange) -> str:
     """Progress: a line in the deployment's history, nothing else."""
     event = DeploymentEvent.now(
-        change.deps.clock(), DeploymentStatus.IN_PROGRESS, f"ECS: {change.reason}"
+        change.deps.clock(), DeploymentStatus.IN_PROGRESS, ecs_said(change.reason)
     )
     change.deps.store.update_deployment(change.deployment.id, event=event)
     return "noted"
@@ -46,6 +51,7 @@ def _rollout_completed(change: EcsChange) -> str:
             DeploymentStatus.SUCCEEDED,
             f"steady state: {deployment.service} runs {short_task_definition(running)}",
             "success",
+            text="ECS reports the service steady on the new task definition.",
         )
         return DeploymentStatus.SUCCEEDED
     begin_rollback(
@@ -69,7 +75,7 @@ def _rollout_failed(change: EcsChange) -> str:
         change.deployment,
         change.env,
         change.ecs,
-        f"ECS: {change.reason}",
+        ecs_said(change.reason),
         current=current,
         explanation=None
         if resuming

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.aws.notifier import Message
 from chalicelib.core.clock import iso
 from chalicelib.core.observability import count
+from chalicelib.deploys.notice import deploy_message
 from chalicelib.records.deployment import DeploymentEvent
 from chalicelib.records.status import ACTIVE, DeploymentStatus
 from chalicelib.store import DeploymentUpdate
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from chalicelib.deps import Deps
     from chalicelib.records.deployment import Deployment
 
@@ -41,26 +43,28 @@ def notify(
     level: str,
     *,
     offer_rollback: bool = False,
+    ended: datetime | None = None,
 ) -> None:
-    """Tell people about a deployment (and its Slack requester, if any)."""
-    facts = [
-        ("Deployment", deployment.id),
-        ("Service", deployment.target.label),
-        ("Image", deployment.image),
-        ("By", deployment.actor),
-    ]
-    if deployment.reason:
-        facts.append(("Reason", deployment.reason))
-    buttons = (("Roll back", "rollback", deployment.id),) if offer_rollback else ()
-    message = Message(title=title, text=text, level=level, facts=tuple(facts), buttons=buttons)
+    """Tell people about a deployment (and its Slack requester, if any); ``ended`` when it has
+    (its duration is shown)."""
+    message = deploy_message(
+        deployment, title=title, text=text, level=level, now=ended, offer_rollback=offer_rollback
+    )
     deps.notifier.send(message, reply_url=deployment.notify_url)
 
 
 def finish(
-    deps: Deps, deployment: Deployment, status: DeploymentStatus, message: str, level: str
+    deps: Deps,
+    deployment: Deployment,
+    status: DeploymentStatus,
+    message: str,
+    level: str,
+    *,
+    text: str | None = None,
 ) -> None:
     """Terminal state: record, release the lock, audit, count, notify (once: a repeat, or a
-    deployment already ended, changes nothing)."""
+    deployment already ended, changes nothing). ``message`` is the history's line; ``text``
+    what the notification adds to its facts (by default the same line)."""
     now = deps.clock()
     event = DeploymentEvent.now(now, status, message)
     fields: dict[str, Any] = {"status": status, "updated_at": iso(now), "finished_at": iso(now)}
@@ -107,7 +111,12 @@ def finish(
     else:
         title = _TITLES.get(status, status)
     offer = status == DeploymentStatus.SUCCEEDED and not original
-    text, why = message, deployment.failure_reason
-    if why and status in _FAILED and why not in text:
-        text = f"{text.rstrip('.')}. Failure reason: {why}"
-    notify(deps, deployment, f"{title}: {target.label}", text, level, offer_rollback=offer)
+    notify(
+        deps,
+        deployment,
+        f"{title}: {target.label}",
+        message if text is None else text,
+        level,
+        offer_rollback=offer,
+        ended=now,
+    )

@@ -162,7 +162,8 @@ def _admit(deps: Deps, deployment: Deployment) -> Deployment:
             environment=deployment.environment,
             target=target.label,
             result=Admission.CONFLICT,
-            reason=f"held by {lock.holder}",
+            reason=f"held by {deps.store.describe_holder(lock.holder)}",
+            holder=lock.holder,
         )
         raise Conflict(
             f"{deployment.service} in {deployment.environment} is busy with {lock.holder}; "
@@ -307,6 +308,7 @@ def request_rollback(
         updated_at=iso(now),
         timeout_seconds=_timeout_for(deps, svc),
         task_definition=previous,
+        previous_image=original.image,
         rollback_of=deployment_id,
         reason=reason,
         notify_url=notify_url,

@@ -100,14 +100,15 @@ def registered_revision(ecs: ECSClient, family: str, deployment_id: str) -> str 
 
 def register_revision(
     ecs: ECSClient, *, previous: str, container: str, image: str, deployment_id: str
-) -> str:
-    """Register ``previous`` with ``container`` running ``image``, tagged with the deployment."""
+) -> tuple[str, str | None]:
+    """Register ``previous`` with ``container`` running ``image``, tagged with the deployment:
+    (the new revision, the image ``container`` ran in ``previous``)."""
     described = ecs.describe_task_definition(taskDefinition=previous, include=["TAGS"])
     rendered = render_task_definition(described["taskDefinition"], container=container, image=image)
     tags = [t for t in described.get("tags", []) if t.get("key") != DEPLOYMENT_TAG]
     rendered["tags"] = [*tags, {"key": DEPLOYMENT_TAG, "value": deployment_id}]
     arn: str = ecs.register_task_definition(**rendered)["taskDefinition"]["taskDefinitionArn"]
-    return arn
+    return arn, container_image(described["taskDefinition"], container)
 
 
 def family_of(task_definition: str) -> str:

@@ -4,6 +4,7 @@ re-registration; following the ECS circuit breaker when it already does), tracke
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from chalicelib.aws.ecs import EcsService, describe_service, short_task_definition
@@ -56,6 +57,7 @@ def begin_rollback(
     fields: dict[str, object] = {"deadline": deadline, "updated_at": iso(now)}
     if not resuming:
         fields["failure_reason"] = explanation or reason
+    trigger = reason
     if explanation:
         reason = f"{reason.rstrip('.')}: {explanation}"
     said = f"rollback to {short_task_definition(previous)} " + ("resumed" if resuming else "begins")
@@ -85,9 +87,9 @@ def begin_rollback(
         and primary.get("id") != deployment.ecs_deployment_id
     ):
         rollback = primary
-        how = f"the ECS circuit breaker is rolling back to {short_task_definition(previous)}"
+        how = f"the ECS circuit breaker returns it to {short_task_definition(previous)}"
         if resuming:
-            how = f"the service is rolling back to {short_task_definition(previous)}"
+            how = f"the service returns to {short_task_definition(previous)}"
     else:
         from botocore.exceptions import ClientError
 
@@ -100,7 +102,7 @@ def begin_rollback(
             finish(deps, deployment, DeploymentStatus.FAILED, refused, "failure")
             return True
         rollback = EcsService(resp["service"]).primary
-        how = f"opsbot is rolling back to {short_task_definition(previous)}"
+        how = f"opsbot returns it to {short_task_definition(previous)}"
     now = deps.clock()
     ecs_id = rollback.get("id")
     if ecs_id:
@@ -118,9 +120,9 @@ def begin_rollback(
     )
     notify(
         deps,
-        deployment,
+        replace(deployment, failure_reason=explanation or deployment.failure_reason or trigger),
         f"{title}: {deployment.target.label}",
-        f"{reason.rstrip('.')}. {how[0].upper()}{how[1:]}.",
+        (f"{trigger.rstrip('.')}. " if explanation else "") + f"{how[0].upper()}{how[1:]}.",
         "warning",
     )
     if ecs_id and rollback.get("rolloutState") == ROLLOUT_COMPLETED:
@@ -139,14 +141,13 @@ def on_rollback_completed(change: EcsChange) -> str:
     """The rollback's ECS deployment reached steady state: rolled back, if on the old revision."""
     deployment, running = change.deployment, change.running
     if running == deployment.previous_task_definition:
-        why = deployment.failure_reason or "rollout failed"
         finish(
             change.deps,
             deployment,
             DeploymentStatus.ROLLED_BACK,
-            f"rolled back: {deployment.service} is steady on "
-            f"{short_task_definition(running)} ({why})",
+            f"{deployment.service} is steady on {short_task_definition(running)} again",
             "failure",
+            text="ECS reports the service steady on the previous task definition again.",
         )
         return DeploymentStatus.ROLLED_BACK
     finish(

@@ -175,14 +175,17 @@ def _advance(
         deployment = _checkpoint(deps, deployment, "timeout guard armed", step=StartStep.ARMED)
     if deployment.step == StartStep.ARMED:
         revision = deployment.task_definition  # a rollback's, recorded when it was asked for
+        known: dict[str, Any] = {}
         if revision is None:
-            revision = _revision(ecs, deployment, svc, search=resumed_from == StartStep.ARMED)
+            revision, was = _revision(ecs, deployment, svc, search=resumed_from == StartStep.ARMED)
+            known = {"previous_image": was} if was else {}
         deployment = _checkpoint(
             deps,
             deployment,
             f"revision {short_task_definition(revision)} to roll out",
             step=StartStep.REGISTERED,
             task_definition=revision,
+            **known,
         )
     current = describe_service(ecs, env.cluster, deployment.service)
     if current is not None and current.task_definition == deployment.task_definition:
@@ -195,14 +198,17 @@ def _advance(
     return deployment, EcsService(updated["service"]).primary
 
 
-def _revision(ecs: ECSClient, deployment: Deployment, svc: Service, *, search: bool) -> str:
+def _revision(
+    ecs: ECSClient, deployment: Deployment, svc: Service, *, search: bool
+) -> tuple[str, str | None]:
     """The revision this deployment registers: on a retry, the one it may have registered
-    already (found by its tag); else a new one, registered once."""
+    already (found by its tag); else a new one, registered once. With the image the service
+    ran before, when read."""
     previous = str(deployment.previous_task_definition)
     if search:
         found = registered_revision(ecs, family_of(previous), deployment.id)
         if found is not None:
-            return found
+            return found, None
     image = deployment.target_image or deployment.image
     return register_revision(
         ecs, previous=previous, container=svc.container, image=image, deployment_id=deployment.id
@@ -268,13 +274,11 @@ def _announce(deps: Deps, deployment: Deployment, primary: dict[str, Any]) -> No
     """Count, notify, and follow a rollout ECS finished before we looked."""
     count("DeploymentsStarted", environment=deployment.environment, service=deployment.service)
     verb = "Rollback" if deployment.is_rollback else "Deploy"
-    previous, target = deployment.previous_task_definition, deployment.task_definition
-    change = f"{short_task_definition(previous)} -> {short_task_definition(target)}"
     notify(
         deps,
         deployment,
         f"{verb} started: {deployment.target.label}",
-        f"Rolling out {deployment.image} ({change}).",
+        "ECS is rolling it out; the outcome is posted here.",
         "info",
     )
     if primary.get("rolloutState") == ROLLOUT_COMPLETED:  # ECS finished before we looked

@@ -82,6 +82,8 @@ def _rollout_overdue(deps: Deps, deployment: Deployment, env: Environment, ecs: 
             f"steady state: {deployment.service} runs {short_task_definition(target)} "
             "(found at the timeout; ECS's COMPLETED event never came)",
             "success",
+            text="Steady on the new task definition (found at the timeout: ECS's COMPLETED "
+            "event never came).",
         )
         return
     why = f"not steady after {deployment.timeout_seconds} s"
@@ -93,14 +95,14 @@ def _rollback_overdue(deps: Deps, deployment: Deployment, env: Environment, ecs:
     service = describe_service(ecs, env.cluster, deployment.service) or EcsService()
     previous = deployment.previous_task_definition
     if steady_on(service, previous):
-        why = deployment.failure_reason or "rollout failed"
         finish(
             deps,
             deployment,
             DeploymentStatus.ROLLED_BACK,
-            f"rolled back: {deployment.service} is steady on {short_task_definition(previous)} "
-            f"({why})",
+            f"{deployment.service} is steady on {short_task_definition(previous)} again "
+            "(found at the timeout)",
             "failure",
+            text="Steady on the previous task definition again (found at the timeout).",
         )
         return
     finish(

@@ -64,6 +64,7 @@ class Outcome:
     before: int | None = None
     after: int | None = None
     holder: str | None = None  # with BUSY: who holds the target's lock
+    bounds: str | None = None  # the bounds it was held to: ``1..6 (policy)``
 
 
 class Action:

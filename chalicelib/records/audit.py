@@ -10,6 +10,24 @@ from typing import Any
 # The details most entries carry, typed; anything else a capability adds goes in ``details``.
 _TYPED = ("reason", "deployment_id", "image", "before", "after")
 
+# Results of entries that record something opsbot did not do: requests refused (409 conflict,
+# 400 rejected, 403 refused) and alarm reactions that changed nothing. They stay in the audit
+# trail; a target's history (``/opsbot history``) leaves them out, so a burst of them never
+# pushes real deploys and scalings out of view.
+NOT_DONE = frozenset(
+    {
+        "conflict",
+        "rejected",
+        "refused",
+        "forbidden",
+        "at_bound",
+        "cooldown",
+        "held",
+        "busy",
+        "dropped",
+    }
+)
+
 
 @dataclass(frozen=True)
 class AuditEntry:
@@ -57,6 +75,11 @@ class AuditEntry:
             **typed,
             details=rest,
         )
+
+    @property
+    def done(self) -> bool:
+        """Whether it records something done (a target's history), not a refusal or a skip."""
+        return self.result not in NOT_DONE
 
     @property
     def service(self) -> str:

@@ -49,6 +49,7 @@ class Deployment:
     image_digest: str | None = None
     task_definition: str | None = None  # the revision being rolled out (the contract lists it)
     previous_task_definition: str | None = None  # what the service ran before (likewise)
+    previous_image: str | None = None  # the image it ran before (for people: "old -> new")
     rollback_of: str | None = None  # the deployment this one rolls back
     reason: str | None = None  # why a rollback was asked for
     notify_url: str | None = None  # a Slack response_url to tell as well (never shown)

@@ -71,17 +71,19 @@ def manual_scale(
             environment=env.name,
             target=target.label,
             result=ActionResult.CONFLICT,
-            reason=f"held by {outcome.holder}",
+            reason=f"held by {deps.store.describe_holder(outcome.holder or '?')}",
+            holder=outcome.holder,
         )
         raise Conflict(f"{outcome.message}; scale it when that has finished", holder=outcome.holder)
     if outcome.result == ActionResult.SCALED:
-        why = f" Reason: {reason}." if reason else ""
         deps.notifier.send(
             Message(
                 title=f"Scaled {target.label}: {outcome.before} -> {outcome.after}",
-                text=f"{actor} set the desired count of {target.label} to {desired} "
-                f"(was {outcome.before}).{why}",
-                facts=(("Bounds", f"{bounds.min}..{bounds.max} ({bounds.source})"),),
+                text=f"Reason: {reason}" if reason else "",
+                facts=(
+                    ("Asked by", actor),
+                    ("Bounds", f"{bounds.min}..{bounds.max} ({bounds.source})"),
+                ),
             )
         )
     return ManualScale(target, outcome.result, outcome.before, desired, bounds)

@@ -71,12 +71,14 @@ def _scale_locked(
         before, bounds = current()
         after = bounds.step(before, step) if step is not None else int(desired or 0)
         limits = f"bounds {bounds.min}..{bounds.max} from {bounds.source}"
+        held_to = f"{bounds.min}..{bounds.max} ({bounds.source})"
         if step is None and not bounds.min <= after <= bounds.max:  # bounds moved meanwhile
             return Outcome(
                 ActionResult.AT_BOUND,
                 f"{after} is outside the {limits}; nothing changed",
                 before,
                 before,
+                bounds=held_to,
             )
         if after == before:
             where = "max" if step and step > 0 else "min" if step else "requested count"
@@ -85,6 +87,7 @@ def _scale_locked(
                 f"already at its {where} ({before}; {limits}); nothing changed",
                 before,
                 before,
+                bounds=held_to,
             )
         apply(after)
         outcome = Outcome(
@@ -92,6 +95,7 @@ def _scale_locked(
             f"{what} {before} -> {after} (bounds {bounds.min}..{bounds.max})",
             before,
             after,
+            bounds=held_to,
         )
         if on_change is not None:
             on_change(outcome)

@@ -59,3 +59,21 @@ def audit(
         items.extend(deps.store.audit_entries(environment=name, service=service, limit=limit))
     items.sort(key=lambda e: e.at, reverse=True)
     return items[:limit]
+
+
+def history(
+    deps: Deps, *, actor: str, environment: str, service: str, limit: int
+) -> list[AuditEntry]:
+    """What was done to one service or group, newest first (refused requests and skipped
+    reactions stay in the audit): one entry per deployment, its latest."""
+    env = deps.policy.resolve(actor, environment, Permission.READ, service)
+    entries = deps.store.history_entries(environment=env.name, target=service, limit=3 * limit)
+    seen: set[str] = set()
+    out: list[AuditEntry] = []
+    for entry in entries:
+        if entry.deployment_id:
+            if entry.deployment_id in seen:
+                continue
+            seen.add(entry.deployment_id)
+        out.append(entry)
+    return out[:limit]

@@ -20,6 +20,18 @@ class Store(
 ):
     """Typed access to the state table."""
 
+    def describe_holder(self, owner: str) -> str:
+        """A lock's holder for people and the audit: the deployment (what, whose, where it is)
+        or the scaling that holds it; the owner's name as it is when neither."""
+        if owner.startswith("scale:"):
+            actor = owner.split(":")[1] if owner.count(":") >= 2 else "?"
+            return f"a scaling by {actor} ({owner})"
+        deployment = self.get_deployment(owner) if owner.startswith("dep-") else None
+        if deployment is None:
+            return owner
+        image = deployment.image.rsplit("/", 1)[-1]
+        return f"{deployment.action} {owner} ({image} by {deployment.actor}, {deployment.status})"
+
 
 __all__ = [
     "CooldownClaim",

@@ -3,7 +3,10 @@
 Each entry is written twice in one transaction, with the same sort key (its time): under
 ``AUDIT#<environment>`` and under ``AUDIT#<environment>#<target name>``, so a read of one
 environment, or of one target in it, is a single newest-first query that reads no more items
-than its limit asks for (no filter, no paging through the partition).
+than its limit asks for (no filter, no paging through the partition). An entry that records
+something done (``AuditEntry.done``: not a refused request, not a skipped reaction) is written
+a third time, under ``HISTORY#<environment>#<target name>``: a target's history, which refusals
+never crowd.
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ _KEYS = ("pk", "sk", "expires_at")
 
 def _partition(environment: str, service: str | None = None) -> str:
     return f"AUDIT#{environment}#{service}" if service else f"AUDIT#{environment}"
+
+
+def _history(environment: str, service: str) -> str:
+    return f"HISTORY#{environment}#{service}"
 
 
 def _entry_to_item(entry: AuditEntry) -> dict[str, Any]:
@@ -54,22 +61,16 @@ def _item_to_entry(item: dict[str, Any]) -> AuditEntry:
 
 
 class AuditStore(Table):
-    """The audit trail: who did what to which target, with what result.
-
-    Each entry is written twice in one transaction, with the same sort key (its time): under
-    ``AUDIT#<environment>`` and under ``AUDIT#<environment>#<target name>``, so a read of one
-    environment, or of one target in it, is a single newest-first query that reads no more items
-    than its limit asks for (no filter, no paging through the partition).
-    """
+    """The audit trail (see the module): an environment's, a target's, a target's history."""
 
     def append_audit(self, entry: AuditEntry) -> None:
         """Append one entry to the trail (its environment's and its target's partitions)."""
         item = _entry_to_item(entry)
-        by_target = {**item, "pk": _partition(entry.environment, entry.service)}
+        items = [item, {**item, "pk": _partition(entry.environment, entry.service)}]
+        if entry.done:
+            items.append({**item, "pk": _history(entry.environment, entry.service)})
         self._ddb.transact_write_items(
-            TransactItems=[
-                {"Put": {"TableName": self._table, "Item": _item(i)}} for i in (item, by_target)
-            ]
+            TransactItems=[{"Put": {"TableName": self._table, "Item": _item(i)}} for i in items]
         )
 
     def audit(
@@ -101,11 +102,19 @@ class AuditStore(Table):
     ) -> list[AuditEntry]:
         """Newest-first audit entries of one environment, optionally of one target: at most
         ``limit`` items read."""
+        return self._newest(_partition(environment, service), limit)
+
+    def history_entries(self, *, environment: str, target: str, limit: int) -> list[AuditEntry]:
+        """Newest-first entries of what was done to one target (``AuditEntry.done``): at most
+        ``limit`` items read."""
+        return self._newest(_history(environment, target), limit)
+
+    def _newest(self, partition: str, limit: int) -> list[AuditEntry]:
         out: list[AuditEntry] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": _ser(_partition(environment, service))},
+            "ExpressionAttributeValues": {":pk": _ser(partition)},
             "ScanIndexForward": False,
         }
         while len(out) < limit:  # more than one page only when a page hits DynamoDB's 1 MB

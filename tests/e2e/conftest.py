@@ -20,6 +20,17 @@ TOKEN = "e2e-admin-token"
 READY_TIMEOUT = 120
 
 
+def shown(payload: dict[str, Any]) -> str:
+    """A Slack payload as a person sees it: its text, then every block's texts, one per line."""
+    texts = [str(payload.get("text", ""))]
+    for block in payload.get("blocks", []):
+        if isinstance(block.get("text"), dict):
+            texts.append(str(block["text"].get("text", "")))
+        texts.extend(str(f.get("text", "")) for f in block.get("fields", []))
+        texts.extend(str(e["text"]) for e in block.get("elements", []) if "text" in e)
+    return "\n".join(texts)
+
+
 @dataclass
 class Stack(Launched):
     """A running local stack and ways to drive it."""
@@ -52,6 +63,11 @@ class Stack(Launched):
         for item in items:
             ddb.delete_item(TableName="opsbot-state", Key={"pk": item["pk"], "sk": item["sk"]})
         return len(items)
+
+    def slack_shown(self) -> list[str]:
+        """What a Slack client shows of each payload so far: its one-line text, then the text
+        of every block (header, sections, fields, context), one per line."""
+        return [shown(m) for m in self.slack()]
 
     def slack(self) -> list[dict[str, Any]]:
         """Every payload posted to Slack so far."""

@@ -51,7 +51,7 @@ def tick(stack: Stack) -> list[dict[str, Any]]:
 
 
 def texts(stack: Stack, since: int = 0) -> list[str]:
-    return [m["text"] for m in stack.slack()[since:]]
+    return stack.slack_shown()[since:]
 
 
 def test_tick_rotates_the_expiring_listener_certificate_once(stack: Stack) -> None:
@@ -79,7 +79,9 @@ def test_tick_rotates_the_expiring_listener_certificate_once(stack: Stack) -> No
     posted = wait_for(
         lambda: [t for t in texts(stack, mark) if t.startswith("Certificate rotated")], timeout=10
     )
-    assert posted[0].startswith(f"Certificate rotated: {DOMAIN} on demo-alb:443, now valid until")
+    assert posted[0].startswith(f"Certificate rotated: {DOMAIN} (valid until ")
+    assert "*Listeners*\ndemo-alb:443" in posted[0]
+    assert f"New certificate: {new}" in posted[0]  # the ARN, as small print
     assert [t for t in texts(stack, mark) if t.startswith("Certificate rotation started")]
     audit = stack.request("GET", f"/audit?environment=demo&service={DOMAIN}&limit=5").json()
     assert [i["result"] for i in audit["items"]] == ["completed", "started"]

@@ -103,11 +103,14 @@ def test_failed_rollout_is_rolled_back_to_the_previous_task_definition(stack: St
     assert td == before_td
     assert image == before_image
     assert any("circuit breaker" in e["message"] for e in done["events"])
-    assert wait_for(
-        lambda: any(
-            "rolled back" in m["text"].lower() and "demo/api" in m["text"] for m in stack.slack()
-        )
-    ), stack.slack()
+    posted = wait_for(
+        lambda: [t for t in stack.slack_shown() if "rolled back" in t.lower() and "demo/api" in t]
+    )
+    # said once each: why it failed (ECS's words), the images, who asked; no "ECS: ECS"
+    assert "*Failure reason*\nECS deployment circuit breaker" in posted[0], posted[0]
+    assert posted[0].count("circuit breaker") == 1 and "ECS: ECS" not in posted[0]
+    assert "*Image*\napi:1.0 -> api:2.0" in posted[0] or "*Image*\napi@" in posted[0]
+    assert "*Asked by*\n" in posted[0] and "*Took*\n" in posted[0]
 
 
 def test_two_deploys_of_one_service_at_once_one_is_refused(stack: Stack) -> None:

@@ -485,12 +485,14 @@ def test_alarm_scales_web_out_by_one_and_explains_it(world: World) -> None:
     [message] = world.sent
     assert message.title == "web-cpu-high ALARM: web 2 -> 3"
     assert message.level == "warning"
-    assert message.text == "desired count 2 -> 3 (bounds 1..6)"
+    assert message.text == ""  # the title and the facts say it all, once
     f = facts(message)
-    assert f["Metric"] == (
-        "AWS/ECS CPUUtilization {ClusterName=demo, ServiceName=web} GreaterThanThreshold 80"
+    assert (f["Target"], f["Bounds"]) == ("demo/web", "1..6 (policy)")
+    assert message.context == (
+        "Metric: AWS/ECS CPUUtilization {ClusterName=demo, ServiceName=web} "
+        "GreaterThanThreshold 80",
     )
-    assert f["Reason"] == alarm["NewStateReason"]
+    assert f["Alarm reason"] == alarm["NewStateReason"]
     assert f["Rule"] == "web-cpu-high: scale web out by 1"
     assert f["Next action"] == "not before 2026-11-20T09:20:00Z (cooldown)"
 
@@ -509,10 +511,10 @@ def test_repeat_inside_the_cooldown_changes_nothing_and_says_until_when(world: W
     assert world.web_desired() == 3
     assert len(world.sent) == 2
     notice = world.sent[1]
-    assert notice.title == "web-cpu-high ALARM: in cooldown"
-    assert notice.text == (
-        "in cooldown until 2026-11-20T09:20:00Z (one out action per 300 s); nothing changed"
-    )
+    assert notice.title == "web-cpu-high ALARM: web in cooldown"
+    assert notice.text == "One out action per 300 s; nothing changed."
+    assert facts(notice)["Next action"] == "not before 2026-11-20T09:20:00Z (cooldown)"
+    assert facts(notice)["Desired"] == "3 (unchanged)"
     # a third repeat is suppressed: logged, not posted again, and still no action
     world.clock.advance(60)
     assert world.results(cpu()) == ["cooldown"]
@@ -543,7 +545,7 @@ def test_ok_scales_back_in_with_its_own_cooldown(world: World) -> None:
     # a second OK inside the in-cooldown does nothing
     world.clock.advance(30)
     assert world.results(cpu("OK")) == ["cooldown"]
-    assert "one in action per 300 s" in world.sent[-1].text
+    assert "One in action per 300 s" in world.sent[-1].text
     assert world.web_desired() == 2
     entries = world.scale_entries()
     assert [(e["before"], e["after"]) for e in entries] == [(3, 2), (2, 3)]
@@ -558,9 +560,13 @@ def test_at_max_nothing_changes_and_the_cooldown_is_not_consumed(world: World) -
     assert world.results(cpu()) == ["at_bound"]
     assert world.web_desired() == 6
     [message] = world.sent
-    assert message.title == "web-cpu-high ALARM: web at its bound"
+    assert message.title == "web-cpu-high ALARM: web at its max"
     # the scalable target (1..6) tightens nothing, so only the policy is named
-    assert message.text == "web is at its max (6; bounds 1..6 from policy); nothing changed"
+    assert message.text == "Nothing changed."
+    assert (facts(message)["Desired"], facts(message)["Bounds"]) == (
+        "6 (unchanged)",
+        "1..6 (policy)",
+    )
     [entry] = world.audit()
     assert (entry["action"], entry["result"]) == ("alarm_reaction", "at_bound")
     assert entry["actor"] == "alarm:web-cpu-high"
@@ -578,7 +584,8 @@ def test_at_min_ok_changes_nothing(world: World) -> None:
     world.set_web_desired(1)
     assert world.results(cpu("OK")) == ["at_bound"]
     assert world.web_desired() == 1
-    assert world.sent[-1].text.startswith("web is at its min (1; bounds 1..6 from ")
+    assert world.sent[-1].title == "web-cpu-high OK: web at its min"
+    assert facts(world.sent[-1])["Bounds"].startswith("1..6 (")
 
 
 def test_the_scalable_target_tighter_than_the_policy_caps_scaling(world: World) -> None:
@@ -587,13 +594,15 @@ def test_the_scalable_target_tighter_than_the_policy_caps_scaling(world: World) 
     world.clock.advance(301)
     assert world.results(cpu()) == ["scaled"]
     assert world.web_desired() == 4
-    assert world.sent[-1].text == "desired count 3 -> 4 (bounds 1..4)"
+    assert world.sent[-1].title == "web-cpu-high ALARM: web 3 -> 4"
+    assert facts(world.sent[-1])["Bounds"] == "1..4 (policy + application-autoscaling)"
     world.clock.advance(301)
     assert world.results(cpu()) == ["at_bound"]
     assert world.web_desired() == 4
-    assert world.sent[-1].text == (
-        "web is at its max (4; bounds 1..4 from policy + application-autoscaling); nothing changed"
-    )
+    assert world.sent[-1].title == "web-cpu-high ALARM: web at its max"
+    assert world.sent[-1].text == "Nothing changed."
+    assert facts(world.sent[-1])["Desired"] == "4 (unchanged)"
+    assert facts(world.sent[-1])["Bounds"] == "1..4 (policy + application-autoscaling)"
 
 
 @pytest.mark.parametrize(("desired", "state"), [(8, "ALARM"), (0, "OK")], ids=["above", "below"])
@@ -613,7 +622,7 @@ def test_disjoint_bounds_move_nothing(world: World, state: str) -> None:
     assert world.results(cpu(state)) == ["at_bound"]
     assert world.web_desired() == 7
     assert world.scale_entries() == []
-    assert "bounds 8..6 from policy + application-autoscaling" in world.sent[-1].text
+    assert facts(world.sent[-1])["Bounds"] == "8..6 (policy + application-autoscaling)"
 
 
 @pytest.mark.parametrize(
@@ -638,9 +647,11 @@ def test_workers_queue_deep_scales_the_asg(world: World) -> None:
     assert world.web_desired() == 2
     message = world.sent[-1]
     assert message.title == "workers-queue-deep ALARM: demo-workers 2 -> 3"
-    assert message.text == "desired capacity 2 -> 3 (bounds 1..5)"
-    assert facts(message)["Metric"] == (
-        "AWS/SQS ApproximateNumberOfMessagesVisible {QueueName=demo-work} GreaterThanThreshold 100"
+    assert facts(message)["Bounds"] == "1..5 (policy)"
+    assert facts(message)["Target"] == "demo/demo-workers"
+    assert message.context == (
+        "Metric: AWS/SQS ApproximateNumberOfMessagesVisible {QueueName=demo-work} "
+        "GreaterThanThreshold 100",
     )
     [entry] = world.scale_entries("demo-workers")
     assert entry["actor"] == "alarm:workers-queue-deep"
@@ -983,7 +994,7 @@ def test_a_holding_guard_stops_the_scale_out_and_gives_the_cooldown_back(
     assert seen == [("ecs:web", 2, 3)]
     [message] = world.sent
     assert message.title == "web-cpu-high ALARM: scale-out of web held"
-    assert message.text == "scale-out held: over budget"
+    assert message.text == "over budget"
     [entry] = world.audit()
     assert (entry["action"], entry["result"]) == ("alarm_reaction", "held")
     # the guard only holds scale-outs
@@ -1008,7 +1019,7 @@ def test_notify_only_rule(world: World) -> None:
     assert message.text == "page the web on-call"
     f = facts(message)
     assert f["Rule"] == "web-5xx: notify only"
-    assert f["Metric"].startswith("100 * errors / requests over AWS/ApplicationELB")
+    assert message.context[0].startswith("Metric: 100 * errors / requests over AWS/ApplicationELB")
     # no on_ok in that rule: OK only notifies
     assert world.results({**math, "NewStateValue": "OK", "OldStateValue": "ALARM"}) == ["notified"]
     assert world.sent[-1].text == "no recovery action configured; nothing done"
@@ -1026,9 +1037,11 @@ def test_force_new_deployment_rule(world: World) -> None:
     assert after["desiredCount"] == 2
     [message] = world.sent
     assert message.title == "web-unhealthy ALARM: new deployment of web"
-    assert message.text == "started a new deployment of web (fresh tasks, same task definition)"
+    assert message.text == "Fresh tasks, same task definition."
     f = facts(message)
-    assert f["Metric"] == 'composite: ALARM("web-cpu-high") AND ALARM("web-5xx-rate")'
+    assert message.context == (
+        'Metric: composite: ALARM("web-cpu-high") AND ALARM("web-5xx-rate")',
+    )
     assert f["Rule"] == "web-unhealthy: force a new deployment of web"
     assert f["Next action"] == "not before 2026-11-20T09:25:00Z (cooldown)"  # other: 600
     [entry] = world.audit()

@@ -86,7 +86,7 @@ def test_spend_over_the_limit_posts_the_next_threshold_only(world: World, budget
     assert by["actual > 80%"]["alerted"] is False
     assert _alerts(world)[-1] == "[opsbot] Budget monthly-ops (demo): actual spend crossed 100%"
     body = world.sent_notes[-1]["Message"]
-    assert "101.00 USD of 100.00 USD (101%)" in body
+    assert "Spend: 101.00 USD (101%)" in body and "Limit: 100.00 USD" in body
 
 
 def test_a_new_period_alerts_again(world: World, budget: str) -> None:

@@ -377,7 +377,9 @@ def test_issued_certificate_replaces_default_and_sni_certificates(certs: Certs) 
     notes = certs.titled("Certificate rotated")
     assert len(notes) == 2
     demo = next(n for n in notes if DOMAIN in n["text"])
-    assert demo["text"].startswith(f"{DOMAIN} on demo-alb:443, now valid until ")
+    assert demo["text"].startswith(f"{DOMAIN} is served with the new certificate on every ")
+    assert "Listeners: demo-alb:443\n" in demo["text"]
+    assert "New certificate: " in demo["text"] and "valid until " in demo["text"]
     assert "left in ACM" in demo["text"] and "human decision" in demo["text"]
     assert demo["level"] == "success"
     api = next(n for n in notes if "api.example.com" in n["text"])

@@ -352,12 +352,17 @@ def test_slack_deploy_then_history(client: Client, world: World) -> None:
         f"<@U0ALICE> is deploying `{world.record(deployment_id).image}` to demo/web "
         f"(`{deployment_id}`). I'll post here when it is done."
     )
+    busy = command(client, "U0ALICE", "deploy web 2.0").json_body
+    assert busy["error"]["code"] == "conflict"
     history = command(client, "U0VICTOR", "history web").json_body
-    assert history == {
+    assert history == {  # the 409 is left to the audit
         "response_type": "ephemeral",
-        "text": "*demo/web*, newest first:\n"
-        f"• 2026-11-20T09:15:00Z deploy by alice: *accepted* ({deployment_id})",
+        "text": "*demo/web*, newest first (refused requests are in the audit):\n"
+        f"• 2026-11-20 09:15Z deploy *accepted* `web:2.0` by alice (`{deployment_id}`)",
     }
+    [refusal] = [e for e in world.audit("web") if e["result"] == "conflict"]  # same clock
+    assert (refusal["result"], refusal["holder"]) == ("conflict", deployment_id)
+    assert refusal["reason"] == f"held by deploy {deployment_id} (web:2.0 by alice, queued)"
     refused = command(client, "U0VICTOR", "deploy web 2.0").json_body
     assert refused["error"]["code"] == "forbidden"
     assert refused["text"].startswith(":no_entry: ")

@@ -69,6 +69,7 @@ class DeploymentBody(_Answer):
     updated_at: str | None = None
     timeout_seconds: int | None = None
     image_digest: str | None = None
+    previous_image: str | None = None
     rollback_of: str | None = None
     reason: str | None = None
     phase: DeploymentPhase | None = None
