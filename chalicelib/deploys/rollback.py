@@ -141,11 +141,12 @@ def on_rollback_completed(change: EcsChange) -> str:
     """The rollback's ECS deployment reached steady state: rolled back, if on the old revision."""
     deployment, running = change.deployment, change.running
     if running == deployment.previous_task_definition:
+        why = deployment.failure_reason or "rollout failed"
         finish(
             change.deps,
             deployment,
             DeploymentStatus.ROLLED_BACK,
-            f"{deployment.service} is steady on {short_task_definition(running)} again",
+            f"{deployment.service} is steady on {short_task_definition(running)} again ({why})",
             "failure",
             text="ECS reports the service steady on the previous task definition again.",
         )

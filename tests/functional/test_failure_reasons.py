@@ -100,7 +100,7 @@ def test_tasks_of_other_deployments_do_not_explain_this_one(world: World) -> Non
     failed_id, _ = world.ecs_rollouts.fail("web", breaker_rolls_back=False)
     world.ecs_says(FAILED, failed_id)
     reason = world.record(started.id).failure_reason
-    assert reason == "ECS: ECS deployment circuit breaker: task failed to start."
+    assert reason == "ECS deployment circuit breaker: task failed to start."
 
 
 def test_a_crash_loop_is_rolled_back_at_the_threshold_each_task_counted_once(
