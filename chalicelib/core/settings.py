@@ -25,6 +25,9 @@ class Settings:
     parameter_prefix: str
     policy_file: Path
     deploy_timeout_seconds: int
+    # when set, every approval expires after this many seconds instead of the policy's
+    # ``expires_after_minutes`` (the local stack's demos and tests; unset in AWS)
+    approval_expiry_seconds: int | None = None
 
     @property
     def api_tokens_parameter(self) -> str:
@@ -66,4 +69,5 @@ def get_settings() -> Settings:
         parameter_prefix=os.environ.get("OPSBOT_PARAMETER_PREFIX", f"/opsbot/{stage}"),
         policy_file=Path(os.environ.get("OPSBOT_POLICY_FILE", str(_HERE / "policy.yaml"))),
         deploy_timeout_seconds=_int("OPSBOT_DEPLOY_TIMEOUT_SECONDS", 900),
+        approval_expiry_seconds=_int("OPSBOT_APPROVAL_EXPIRY_SECONDS", 0) or None,
     )

@@ -11,6 +11,10 @@ The flow (each step a separate invocation; nothing sleeps), one module per stage
 3. ``events`` (EventBridge "ECS Deployment State Change"): ``on_ecs_deployment_event`` looks the
    (phase, event name) up in a table of handlers: a completed rollout on the new revision
    ``succeeded``; a failed one starts (or follows the circuit breaker's) rollback.
+   In a protected environment (the policy's ``approval``) ``approvals.hold`` records it
+   ``awaiting_approval`` instead (no lock, nothing in AWS) and posts Approve / Deny buttons;
+   ``decide.approve`` admits it as above, ``decide.deny`` ends it ``denied``, and a delayed
+   ``approval.expiry`` ends an unanswered one ``expired``.
 4. ``rollback``: the rollback to the previous task definition (claimed once), its completion
    (``rolled_back``); ``timeout``: ``on_deploy_timeout`` asks ECS first at the deadline.
 5. ``finish``: terminal transitions (lock released, audit, metric) and notifications.
@@ -18,6 +22,8 @@ The flow (each step a separate invocation; nothing sleeps), one module per stage
 
 from __future__ import annotations
 
+from chalicelib.deploys.approvals import on_approval_expiry
+from chalicelib.deploys.decide import approve, deny
 from chalicelib.deploys.events import on_ecs_deployment_event
 from chalicelib.deploys.request import (
     get_deployment,
@@ -31,8 +37,11 @@ from chalicelib.deploys.rollout import start_deploy
 from chalicelib.deploys.timeout import on_deploy_timeout
 
 __all__ = [
+    "approve",
     "container_image",
+    "deny",
     "get_deployment",
+    "on_approval_expiry",
     "on_deploy_timeout",
     "on_ecs_deployment_event",
     "pinned_image",

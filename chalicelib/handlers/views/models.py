@@ -76,6 +76,16 @@ class DeploymentBody(_Answer):
     rollback_ecs_deployment_id: str | None = None
     failure_reason: str | None = None
     finished_at: str | None = None
+    requested_by: str | None = Field(default=None, description="who asked (protected envs)")
+    approved_by: str | None = None
+    denied_by: str | None = None
+    decided_at: str | None = None
+    expires_at: str | None = Field(
+        default=None, description="until when it awaits approval, unanswered"
+    )
+    current_image: str | None = Field(
+        default=None, description="what the service ran when approval was asked"
+    )
 
 
 class RolloutBody(BaseModel):
