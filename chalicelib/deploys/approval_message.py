@@ -20,11 +20,16 @@ DENY = "deny"
 Who = Callable[[str], str]
 
 
+def _short(image: str) -> str:
+    """``web:1.0`` for ``123456789012.dkr.ecr.../web:1.0`` (the repository's last segment)."""
+    return image.rsplit("/", 1)[-1]
+
+
 def _image_facts(deployment: Deployment) -> list[tuple[str, str]]:
-    _, tag, digest = split_image(deployment.image)
+    _, _, digest = split_image(deployment.image)
     return [
-        ("Current image", deployment.current_image or "unknown"),
-        ("Requested image", deployment.image if not tag else f"{deployment.service}:{tag}"),
+        ("Current image", _short(deployment.current_image or "unknown")),
+        ("Requested image", _short(deployment.image)),
         ("Requested digest", deployment.image_digest or digest or "not resolved"),
     ]
 
@@ -49,24 +54,25 @@ def title(deployment: Deployment) -> str:
     return f"Approval needed: {kind} {deployment.service} in {deployment.environment}"
 
 
-def payload(deployment: Deployment, who: Who, outcome: str | None = None) -> dict[str, Any]:
+def payload(
+    deployment: Deployment, who: Who, outcome: str | None = None, plain: str | None = None
+) -> dict[str, Any]:
     """The Block Kit message: with Approve / Deny buttons while undecided, else with
-    ``outcome`` (mrkdwn, already escaped) in their place."""
+    ``outcome`` (mrkdwn, already escaped) in their place; ``plain`` is its notification text."""
     shown = dict(facts(deployment))
-    requester = shown.pop("Requested by")
+    requester, action = shown.pop("Requested by"), shown.pop("Action")
     fields = [
         {"type": "mrkdwn", "text": f"*{escape(k)}*\n{escape(v)}"}
         for k, v in shown.items()
-        if k not in ("Deployment", "Action")
+        if k != "Deployment"
     ]
-    heading = escape(title(deployment))
     blocks: list[dict[str, Any]] = [
         {
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": f":lock: *{heading}*\n{who(requester)} asks to "
-                f"{escape(dict(facts(deployment))['Action'])} `{escape(deployment.id)}`.",
+                "text": f":lock: *Approval needed*: {who(requester)} asks for a "
+                f"{escape(action)} (`{escape(deployment.id)}`)",
             },
         },
         {"type": "section", "fields": fields[:10]},
@@ -85,7 +91,7 @@ def payload(deployment: Deployment, who: Who, outcome: str | None = None) -> dic
         text = f"{title(deployment)} ({deployment.id}), asked by {requester}"
     else:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": outcome}]})
-        text = f"{title(deployment)} ({deployment.id}): {outcome}"
+        text = f"{title(deployment)} ({deployment.id}): {plain or 'decided'}"
     return {"text": escape(text), "blocks": blocks}
 
 

@@ -112,11 +112,15 @@ def hold(deps: Deps, deployment: Deployment, approval: Approval, env: Environmen
 
 
 def post(
-    deps: Deps, deployment: Deployment, outcome: str | None = None, headline: str | None = None
+    deps: Deps,
+    deployment: Deployment,
+    outcome: str | None = None,
+    headline: str | None = None,
+    plain: str | None = None,
 ) -> None:
-    """Post the approval message (with buttons, or decided) to the channel and the requester's
-    response_url, and the same facts by email."""
-    payload = approval_message.payload(deployment, lambda p: who(deps, p), outcome)
+    """Post the approval message (with buttons, or decided: ``outcome`` in mrkdwn, ``plain``
+    as text) to the channel and the requester's response_url, and the same facts by email."""
+    payload = approval_message.payload(deployment, lambda p: who(deps, p), outcome, plain)
     headline = headline or approval_message.title(deployment)
     email = approval_message.email(deployment, headline, payload["text"])
     deps.notifier.send(email, skip=frozenset({"slack"}))
@@ -162,5 +166,6 @@ def on_approval_expiry(deps: Deps, message: ApprovalExpiry) -> None:
     )
     count("ApprovalsExpired", environment=deployment.environment, service=deployment.service)
     expired = replace(deployment, status=DeploymentStatus.EXPIRED, finished_at=iso(now))
+    plain = f"expired at {iso(now)}: {why}; nothing was deployed"
     outcome = f":hourglass: *Expired* at {iso(now)}: {escape(why)}; nothing was deployed."
-    post(deps, expired, outcome, headline="Approval expired")
+    post(deps, expired, outcome, headline="Approval expired", plain=plain)

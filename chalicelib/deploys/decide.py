@@ -209,12 +209,13 @@ def _announce(
     icon, word = (":white_check_mark:", "Approved") if approved else (":no_entry:", "Denied")
     then = " It is queued to deploy." if approved else " Nothing was deployed."
     outcome = f"{icon} *{word}* by {who(deps, actor)} at {decided.decided_at}.{then}"
+    plain = f"{word.lower()} by {actor} at {decided.decided_at}.{then}"
     headline = f"Approval: {word.lower()}"
     try:
         if url is None:
-            post(deps, decided, outcome, headline=headline)
+            post(deps, decided, outcome, headline=headline, plain=plain)
             return
-        payload = approval_message.payload(decided, lambda p: who(deps, p), outcome)
+        payload = approval_message.payload(decided, lambda p: who(deps, p), outcome, plain)
         replace_it = {"response_type": "in_channel", "replace_original": True, **payload}
         deps.queue.send(SlackReply(url=url, payload=replace_it))
         email = approval_message.email(decided, headline, payload["text"])
