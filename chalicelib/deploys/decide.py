@@ -15,6 +15,7 @@ from dataclasses import replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from chalicelib.aws.ecs import describe_service, short_task_definition
 from chalicelib.aws.errors import describe
 from chalicelib.core.clock import iso
 from chalicelib.core.errors import Conflict, DependencyUnavailable, Forbidden
@@ -114,8 +115,26 @@ def _no_longer(deployment: Deployment) -> Conflict:
     )
 
 
+def _still_current(deps: Deps, rollback: Deployment) -> None:
+    """A rollback undoes only what the service still runs (as when it was asked for): Conflict
+    if another deploy has happened meanwhile (it would silently undo that one too)."""
+    original = deps.store.get_deployment(rollback.rollback_of or "")
+    env = deps.policy.environment(rollback.environment)
+    found = describe_service(deps.aws("ecs", env), env.cluster, rollback.service)
+    running = found.task_definition if found is not None else None
+    if original is None or running != original.task_definition:
+        raise Conflict(
+            f"{rollback.service} has changed since {rollback.id} was asked for (it runs "
+            f"{short_task_definition(running)}); deny it and roll back the latest deployment "
+            "instead",
+            running=running,
+        )
+
+
 def _approve(deps: Deps, actor: str, deployment: Deployment) -> Deployment:
     """Lock, then the conditional write, then the start (as ``request._admit`` does)."""
+    if deployment.rollback_of:
+        _still_current(deps, deployment)
     now = deps.clock()
     target = deployment.target
     lock = deps.store.acquire_lock(

@@ -279,3 +279,48 @@ def test_unprotected_actions_and_services_do_not_wait(
     with pytest.raises(Forbidden):
         deploys.approve(world.deps, actor="liam", deployment_id=api.id)
     assert deploys.approve(world.deps, actor="lena", deployment_id=api.id).status == "queued"
+
+
+def test_a_protected_rollback_waits_then_rolls_back(
+    world: World, posts: list[dict[str, Any]]
+) -> None:
+    policy = copy.deepcopy(PROTECTED)
+    policy["environments"]["demo"]["approval"]["actions"] = ["rollback"]
+    world.deps.policy = parse_policy(policy, __file__)
+    original = world.started()  # deploys do not wait here
+    assert world.ecs_says("SERVICE_DEPLOYMENT_COMPLETED", world.ecs_rollouts.complete("web")) == (
+        "succeeded"
+    )
+    calls = len(world.ecs_rollouts.update_calls)
+    asked = deploys.request_rollback(
+        world.deps, actor="alice", deployment_id=original.id, reason="errors"
+    )
+    assert (asked.status, asked.rollback_of) == ("awaiting_approval", original.id)
+    assert asked.task_definition == original.previous_task_definition
+    assert world.lock_holder("web") is None and len(world.ecs_rollouts.update_calls) == calls
+    assert "rollback" in json.dumps(posts[-1])
+    approved = deploys.approve(world.deps, actor="lena", deployment_id=asked.id)
+    assert approved.status == "queued" and world.lock_holder("web") == asked.id
+    deploys.start_deploy(world.deps, asked.id)
+    assert world.ecs_rollouts.update_calls[-1] == ("web", original.previous_task_definition)
+
+
+def test_a_protected_rollback_is_refused_once_the_service_has_moved_on(
+    world: World, posts: list[dict[str, Any]]
+) -> None:
+    policy = copy.deepcopy(PROTECTED)
+    policy["environments"]["demo"]["approval"]["actions"] = ["rollback"]
+    world.deps.policy = parse_policy(policy, __file__)
+    original = world.started()
+    world.ecs_says("SERVICE_DEPLOYMENT_COMPLETED", world.ecs_rollouts.complete("web"))
+    asked = deploys.request_rollback(
+        world.deps, actor="alice", deployment_id=original.id, reason=None
+    )
+    later = world.started(tag="1.0")  # another deploy lands while the rollback waits
+    world.ecs_says("SERVICE_DEPLOYMENT_COMPLETED", world.ecs_rollouts.complete("web"))
+    assert world.record(later.id).status == "succeeded"
+    with pytest.raises(Conflict) as info:
+        deploys.approve(world.deps, actor="lena", deployment_id=asked.id)
+    assert "has changed since" in info.value.message
+    assert world.record(asked.id).status == "awaiting_approval"
+    assert world.lock_holder("web") is None
