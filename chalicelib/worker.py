@@ -11,6 +11,7 @@ from chalicelib.core.observability import begin, count, logger
 from chalicelib.domain.messages import (
     WORK_MESSAGE,
     AlarmRetry,
+    ApprovalExpiry,
     DeployStart,
     DeployTimeout,
     SlackReply,
@@ -38,6 +39,11 @@ def _deploy_timeout(deps: Deps, message: DeployTimeout, receive_count: int) -> N
     deploys.on_deploy_timeout(deps, message)
 
 
+def _approval_expiry(deps: Deps, message: ApprovalExpiry, receive_count: int) -> None:
+    logger().set_correlation_id(message.deployment_id)
+    deploys.on_approval_expiry(deps, message)
+
+
 def _alarm_retry(deps: Deps, message: AlarmRetry, receive_count: int) -> None:
     alarms.retry(
         deps, rule_name=message.rule, notification=message.notification, attempt=message.attempt
@@ -55,6 +61,7 @@ def _slack_reply(deps: Deps, message: SlackReply, receive_count: int) -> None:
 HANDLERS: dict[type[Any], Callable[[Deps, Any, int], None]] = {
     DeployStart: _deploy_start,
     DeployTimeout: _deploy_timeout,
+    ApprovalExpiry: _approval_expiry,
     AlarmRetry: _alarm_retry,
     SlackReply: _slack_reply,
 }

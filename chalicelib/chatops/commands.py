@@ -27,6 +27,7 @@ from chalicelib.chatops.parse import (
 )
 from chalicelib.core.errors import InvalidRequest, OpsError
 from chalicelib.core.slack import escape
+from chalicelib.records.status import DeploymentStatus
 from chalicelib.status import audit, services
 
 if TYPE_CHECKING:
@@ -69,6 +70,12 @@ def _deploy(deps: Deps, actor: str, command: SlashCommand) -> dict[str, Any]:
     record = deploys.request_deploy(
         deps, actor=actor, request=request, notify_url=command.response_url
     )
+    if record.status == DeploymentStatus.AWAITING_APPROVAL:
+        return reply(
+            f"<@{command.user_id}> asks to deploy `{escape(record.image)}` to "
+            f"{env.name}/{service} (`{record.id}`): it awaits a second person's approval.",
+            public=True,
+        )
     return reply(
         f"<@{command.user_id}> is deploying `{escape(record.image)}` to {env.name}/{service} "
         f"(`{record.id}`). I'll post here when it is done.",
@@ -89,9 +96,11 @@ def _rollback(deps: Deps, actor: str, command: SlashCommand) -> dict[str, Any]:
         reason="from Slack",
         notify_url=command.response_url,
     )
+    waits = record.status == DeploymentStatus.AWAITING_APPROVAL
     return reply(
-        f"<@{command.user_id}> is rolling back `{escape(deployment_id)}` on "
-        f"{record.target.label} (`{record.id}`).",
+        f"<@{command.user_id}> {'asks to roll' if waits else 'is rolling'} back "
+        f"`{escape(deployment_id)}` on {record.target.label} (`{record.id}`)"
+        f"{': it awaits approval' if waits else ''}.",
         public=True,
     )
 

@@ -63,8 +63,20 @@ def _rollback(deps: Deps, actor: str, user: str, value: str, response_url: str |
     return f"<@{user}> is rolling back `{escape(value)}` (`{record.id}`)."
 
 
+def _approve(deps: Deps, actor: str, user: str, value: str, response_url: str | None) -> str:
+    record = deploys.approve(deps, actor=actor, deployment_id=value, response_url=response_url)
+    return f"You approved `{escape(record.id)}`: it is queued to deploy."
+
+
+def _deny(deps: Deps, actor: str, user: str, value: str, response_url: str | None) -> str:
+    record = deploys.deny(deps, actor=actor, deployment_id=value, response_url=response_url)
+    return f"You denied `{escape(record.id)}`: nothing was deployed."
+
+
 BUTTONS: dict[str, Callable[[Deps, str, str, str, str | None], str]] = {
     "rollback": _rollback,
+    "approve": _approve,  # the approval message's buttons (deploys.approval_message)
+    "deny": _deny,
 }
 
 

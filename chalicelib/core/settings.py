@@ -26,6 +26,9 @@ class Settings:
     policy_file: Path
     deploy_timeout_seconds: int
     public_url: str = ""  # the API's public base URL for links (dashboard); "" = from the request
+    # when set, every approval expires after this many seconds instead of the policy's
+    # ``expires_after_minutes`` (the local stack's demos and tests; unset in AWS)
+    approval_expiry_seconds: int | None = None
 
     @property
     def api_tokens_parameter(self) -> str:
@@ -68,4 +71,5 @@ def get_settings() -> Settings:
         policy_file=Path(os.environ.get("OPSBOT_POLICY_FILE", str(_HERE / "policy.yaml"))),
         deploy_timeout_seconds=_int("OPSBOT_DEPLOY_TIMEOUT_SECONDS", 900),
         public_url=os.environ.get("OPSBOT_PUBLIC_URL", ""),
+        approval_expiry_seconds=_int("OPSBOT_APPROVAL_EXPIRY_SECONDS", 0) or None,
     )

@@ -4,6 +4,10 @@ The flow (each step a separate invocation; nothing sleeps), one module per stage
 
 1. ``request`` (REST, Slack): ``request_deploy`` / ``request_rollback`` validate, authorize,
    resolve the ECR tag, take the service lock, record ``queued``, enqueue ``deploy.start``.
+   In a protected environment (the policy's ``approval``) ``approvals.hold`` records it
+   ``awaiting_approval`` instead (no lock, nothing in AWS) and posts Approve / Deny buttons;
+   ``decide.approve`` admits it as above, ``decide.deny`` ends it ``denied``, and a delayed
+   ``approval.expiry`` ends an unanswered one ``expired``.
 2. ``rollout`` (worker): ``start_deploy``, a checkpointed state machine (see its module): the
    previous task definition and the target recorded, the delayed ``deploy.timeout`` guard
    armed, the revision (``revision``: image pinned to its digest, registered once) recorded,
@@ -22,6 +26,8 @@ The flow (each step a separate invocation; nothing sleeps), one module per stage
 from __future__ import annotations
 
 from chalicelib.deploys.abort import on_task_stopped
+from chalicelib.deploys.approvals import on_approval_expiry
+from chalicelib.deploys.decide import approve, deny
 from chalicelib.deploys.events import on_ecs_deployment_event
 from chalicelib.deploys.request import (
     get_deployment,
@@ -35,8 +41,11 @@ from chalicelib.deploys.rollout import start_deploy
 from chalicelib.deploys.timeout import on_deploy_timeout
 
 __all__ = [
+    "approve",
     "container_image",
+    "deny",
     "get_deployment",
+    "on_approval_expiry",
     "on_deploy_timeout",
     "on_ecs_deployment_event",
     "on_task_stopped",

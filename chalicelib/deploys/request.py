@@ -13,8 +13,9 @@ from chalicelib.aws.ecs import describe_service, short_task_definition
 from chalicelib.aws.errors import describe
 from chalicelib.core.clock import iso
 from chalicelib.core.errors import Conflict, DependencyUnavailable, InvalidRequest, NotFound
+from chalicelib.deploys.approvals import hold
 from chalicelib.deploys.finish import finish
-from chalicelib.deploys.revision import container_image
+from chalicelib.deploys.revision import container_image, split_image
 from chalicelib.deploys.rollout import lock_lease
 from chalicelib.domain.messages import DeployStart
 from chalicelib.domain.policy import Permission
@@ -40,16 +41,6 @@ class Admission(StrEnum):
     ACCEPTED = "accepted"
     CONFLICT = "conflict"  # the service is busy with another deployment
     REJECTED = "rejected"  # the image is not one this service may run
-
-
-def split_image(image: str) -> tuple[str, str | None, str | None]:
-    """(name, tag, digest) of an image reference such as ``host/repo:tag@sha256:...``."""
-    name, _, digest = image.partition("@")
-    last = name.rsplit("/", 1)[-1]
-    tag = None
-    if ":" in last:
-        name, _, tag = name.rpartition(":")
-    return name, tag or None, digest or None
 
 
 def resolve_image(
@@ -247,6 +238,9 @@ def request_deploy(
         ],
         notify_url=notify_url,
     )
+    approval = env.approval_for(request.service, deployment.action)
+    if approval is not None:  # a protected environment: it waits for a second person
+        return hold(deps, deployment, approval, env)
     return _admit(deps, deployment)
 
 
@@ -314,6 +308,9 @@ def request_rollback(
         notify_url=notify_url,
         events=[DeploymentEvent.now(now, DeploymentStatus.QUEUED, asked)],
     )
+    approval = env.approval_for(original.service, deployment.action)
+    if approval is not None:
+        return hold(deps, deployment, approval, env)
     return _admit(deps, deployment)
 
 

@@ -19,6 +19,17 @@ DEPLOYMENT_TAG = "opsbot:deployment"
 # How many of a family's latest revisions a retry looks through for its own.
 _LOOK_BACK = 10
 
+
+def split_image(image: str) -> tuple[str, str | None, str | None]:
+    """(name, tag, digest) of an image reference such as ``host/repo:tag@sha256:...``."""
+    name, _, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = None
+    if ":" in last:
+        name, _, tag = name.rpartition(":")
+    return name, tag or None, digest or None
+
+
 # Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not accept.
 _READ_ONLY_FIELDS = (
     "taskDefinitionArn",

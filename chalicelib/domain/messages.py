@@ -75,6 +75,14 @@ class DeployTimeout(BaseModel):
     deadline: int
 
 
+class ApprovalExpiry(BaseModel):
+    """Guard: a request still awaiting approval at ``deadline`` (epoch seconds) expires."""
+
+    kind: Literal["approval.expiry"] = "approval.expiry"
+    deployment_id: str
+    deadline: int
+
+
 class AlarmRetry(BaseModel):
     """Work: an alarm reaction that waited for its target's lock (a deploy) tries again."""
 
@@ -92,9 +100,6 @@ class SlackReply(BaseModel):
     payload: dict[str, Any]
 
 
-WorkMessage = Annotated[
-    DeployStart | DeployTimeout | AlarmRetry | SlackReply, Field(discriminator="kind")
-]
-WORK_MESSAGE: TypeAdapter[DeployStart | DeployTimeout | AlarmRetry | SlackReply] = TypeAdapter(
-    WorkMessage
-)
+_Work = DeployStart | DeployTimeout | ApprovalExpiry | AlarmRetry | SlackReply
+WorkMessage = Annotated[_Work, Field(discriminator="kind")]
+WORK_MESSAGE: TypeAdapter[_Work] = TypeAdapter(WorkMessage)

@@ -7,7 +7,7 @@ load with the file and the dotted path of every bad field, never later when an e
 from __future__ import annotations
 
 from enum import StrEnum
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from chalicelib.core.errors import Forbidden, NotFound, PolicyError
 from chalicelib.domain.actions import Action
+from chalicelib.domain.approval import Approval
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 NAME_PATTERN = _NAME  # environment, service, group and rule names
@@ -27,6 +28,7 @@ class Permission(StrEnum):
     DEPLOY = "deploy"
     SCALE = "scale"
     ROLLBACK = "rollback"
+    APPROVE = "approve"  # decide another person's request in a protected environment
 
 
 class _Model(BaseModel):
@@ -60,6 +62,9 @@ class Service(Bounds):
         default_factory=list,
         description="other image repositories it may run (globs, e.g. public.ecr.aws/nginx/*)",
     )
+    approval: Approval | None = Field(
+        default=None, description="overrides the environment's approval for this service"
+    )
 
 
 class AutoScalingGroup(Bounds):
@@ -83,6 +88,15 @@ class Environment(_Model):
     budgets: list[str] | None = Field(
         default=None, description="AWS Budgets to watch (names); None watches every budget"
     )
+    approval: Approval | None = Field(
+        default=None, description="requests that need a second person's approval (protected)"
+    )
+
+    def approval_for(self, service: str, action: str) -> Approval | None:
+        """The approval a ``action`` (deploy or rollback) of ``service`` needs, or None."""
+        svc = self.services.get(service)
+        approval = svc.approval if svc is not None and svc.approval is not None else self.approval
+        return approval if approval is not None and approval.covers(action) else None
 
     def service(self, name: str) -> Service:
         """The named service, or NotFound."""
@@ -265,10 +279,40 @@ class Policy(_Model):
                         spec.build().check(rule_env)
                     except ValueError as exc:
                         raise ValueError(f"alarm_rules.{rule_name}.{key}: {exc}") from None
+        self._check_approvals()
         default = self.slack.default_environment
         if default is not None and default not in self.environments:
             raise ValueError(f"slack.default_environment: unknown environment {default!r}")
         return self
+
+    def _check_approvals(self) -> None:
+        for env_name, env in self.environments.items():
+            where = [(f"environments.{env_name}.approval", env.approval)]
+            where += [
+                (f"environments.{env_name}.services.{svc_name}.approval", svc.approval)
+                for svc_name, svc in env.services.items()
+            ]
+            for path, approval in where:
+                if approval is not None:
+                    approval.check(
+                        path,
+                        roles=self.roles,
+                        people=self.people,
+                        may=partial(self._may_approve_in, env_name),
+                    )
+
+    def _may_approve_in(self, environment: str, principal: str) -> bool:
+        return Permission.APPROVE in self.permissions(principal, environment)
+
+    def may_approve(self, principal: str, environment: str, approval: Approval | None) -> bool:
+        """Whether ``principal`` may decide a request in ``environment`` under ``approval``:
+        they hold ``approve`` there and are one of its approvers (by role or by name)."""
+        if Permission.APPROVE not in self.permissions(principal, environment):
+            return False
+        if approval is None:
+            return True
+        person = self.people.get(principal)
+        return approval.names(principal, person.roles if person else {}, environment)
 
     def environment(self, name: str, *, reader: str | None = None) -> Environment:
         """The named environment, or NotFound naming only the environments ``reader`` may read

@@ -100,6 +100,28 @@ def rollback_deployment(deployment_id: str) -> Any:
     return json_response(public(record), 202)
 
 
+@bp.route("/deployments/{deployment_id}/approve", methods=["POST"], content_types=BODY_TYPES)
+@idempotent(bp)
+@guarded
+def approve_deployment(deployment_id: str) -> Any:
+    """Approve a deploy or rollback that awaits approval: it proceeds (``queued``)."""
+    record = deploys.approve(
+        wiring.get_deps(), actor=principal(bp.current_request), deployment_id=deployment_id
+    )
+    return json_response(public(record), 202)
+
+
+@bp.route("/deployments/{deployment_id}/deny", methods=["POST"], content_types=BODY_TYPES)
+@idempotent(bp)
+@guarded
+def deny_deployment(deployment_id: str) -> Any:
+    """Deny a deploy or rollback that awaits approval: it ends ``denied``."""
+    record = deploys.deny(
+        wiring.get_deps(), actor=principal(bp.current_request), deployment_id=deployment_id
+    )
+    return json_response(public(record), 202)
+
+
 @bp.route("/services/{environment}/{service}", methods=["GET"])
 @guarded
 def get_service(environment: str, service: str) -> Any:

@@ -115,6 +115,22 @@ OPERATIONS: tuple[Operation, ...] = (
         body_required=False,
     ),
     Operation(
+        "POST",
+        "/deployments/{deployment_id}/approve",
+        "approve_deployment",
+        "Approve a deploy or rollback that awaits approval (not the requester's own)",
+        ok={202: m.DeploymentBody},
+        errors=(400, 403, 404, 409),
+    ),
+    Operation(
+        "POST",
+        "/deployments/{deployment_id}/deny",
+        "deny_deployment",
+        "Deny a deploy or rollback that awaits approval: it ends denied",
+        ok={202: m.DeploymentBody},
+        errors=(400, 403, 404, 409),
+    ),
+    Operation(
         "GET",
         "/services/{environment}/{service}",
         "get_service",

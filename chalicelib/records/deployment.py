@@ -58,6 +58,13 @@ class Deployment:
     rollback_ecs_deployment_id: str | None = None
     failure_reason: str | None = None
     finished_at: str | None = None
+    # four eyes (a protected environment): who asked, who decided and when, until when it waits
+    requested_by: str | None = None
+    approved_by: str | None = None
+    denied_by: str | None = None
+    decided_at: str | None = None
+    approval_expires_at: str | None = None  # shown as ``expires_at``
+    current_image: str | None = None  # what the service ran when the request was made
     # checkpoints of the state machine (see deploys/__init__.py); never shown
     step: StartStep | None = None  # how far its start got (None once ``phase`` is set)
     target_image: str | None = None  # the image registered: pinned to its digest when known

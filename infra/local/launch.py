@@ -69,8 +69,10 @@ def launch(
     on_line: Callable[[str], object] = lambda _: None,
     ready_timeout: float = 120,
     stop_timeout: float = 20,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Launched]:
-    """The running stack; every line it prints goes to ``on_line``."""
+    """The running stack (its environment plus ``extra_env``); every line it prints goes to
+    ``on_line``."""
     aws_port, api_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -81,6 +83,7 @@ def launch(
         "OPSBOT_LOCAL_DIR": str(state_dir),
         "OPSBOT_LOCAL_ROLLOUT_SECONDS": rollout_seconds,
         "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
     }
     for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(key, None)

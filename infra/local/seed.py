@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from infra.local.demo import alarms, budgets, ecr, ecs, edge, iam, network, workers
+from infra.local.demo import alarms, budgets, ecr, ecs, edge, iam, network, prod, workers
 from infra.local.demo.names import CLUSTER, SERVICES
 
 
@@ -69,6 +69,11 @@ def seed_demo(*, alarms_topic_arn: str, region: str = "us-east-1") -> dict[str, 
         tg = out["target_group_arn"] if name == "web" else None
         out[f"{name}_service_arn"] = ecs.create_service(aws("ecs"), name, port, net, tg)
     ecs.seed_app_autoscaling(aws("application-autoscaling"))
+    out.update(
+        prod.seed_prod(
+            aws, registry=registry, role_arn=out["execution_role_arn"], network=net, region=region
+        )
+    )
     out.update(workers.seed_workers(aws("ec2"), aws("autoscaling"), aws("sqs"), net))
     out.update(alarms.seed_alarms(aws("cloudwatch"), alarms_topic_arn))
     out["budget_name"] = budgets.seed_budget(aws("budgets"), account)

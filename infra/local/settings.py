@@ -13,6 +13,7 @@ REGION = "us-east-1"
 STACK_NAME = "opsbot-local"
 NAME_PREFIX = "opsbot"
 LOCAL_ADMIN = "local-admin"
+LOCAL_LEAD = "demo-lead"  # U0DEMOLEAD in the demo policy: approves in prod
 
 
 def state_dir() -> Path:
@@ -28,27 +29,35 @@ class LocalSettings:
     api_port: int
     api_token: str
     token_generated: bool
+    lead_token: str
+    lead_token_generated: bool
     slack_signing_secret: str
     secret_generated: bool
     state_dir: Path
     rollout_seconds: float
     acm_seconds: float
     deploy_timeout_seconds: int
+    approval_expiry_seconds: int | None
 
     @classmethod
     def from_env(cls) -> LocalSettings:
         """Read settings; generate the token and signing secret when unset."""
         token = os.environ.get("OPSBOT_API_TOKEN", "")
+        lead = os.environ.get("OPSBOT_LEAD_TOKEN", "")
+        expiry = os.environ.get("OPSBOT_APPROVAL_EXPIRY_SECONDS", "")
         secret = os.environ.get("OPSBOT_SLACK_SIGNING_SECRET", "")
         return cls(
             aws_port=int(os.environ.get("OPSBOT_AWS_PORT", "4566")),
             api_port=int(os.environ.get("OPSBOT_API_PORT", "8000")),
             api_token=token or f"opsbot-{secrets.token_urlsafe(24)}",
             token_generated=not token,
+            lead_token=lead or f"opsbot-lead-{secrets.token_urlsafe(24)}",
+            lead_token_generated=not lead,
             slack_signing_secret=secret or secrets.token_hex(16),
             secret_generated=not secret,
             state_dir=state_dir(),
             rollout_seconds=float(os.environ.get("OPSBOT_LOCAL_ROLLOUT_SECONDS", "3")),
             acm_seconds=float(os.environ.get("OPSBOT_LOCAL_ACM_SECONDS", "2")),
             deploy_timeout_seconds=int(os.environ.get("OPSBOT_DEPLOY_TIMEOUT_SECONDS", "900")),
+            approval_expiry_seconds=int(expiry) if expiry else None,
         )

@@ -22,6 +22,7 @@ from infra.local.embedded import aws_env, client
 from infra.local.settings import (
     ACCOUNT,
     LOCAL_ADMIN,
+    LOCAL_LEAD,
     NAME_PREFIX,
     REGION,
     ROOT,
@@ -126,9 +127,12 @@ class LocalStack:
         """The local admin's token, the Slack webhook (the sink) and signing secret, in SSM."""
         s = self.settings
         ssm = client("ssm")
-        digest = hashlib.sha256(s.api_token.encode()).hexdigest()
+        tokens = {
+            hashlib.sha256(s.api_token.encode()).hexdigest(): LOCAL_ADMIN,
+            hashlib.sha256(s.lead_token.encode()).hexdigest(): LOCAL_LEAD,
+        }
         for name, value in (
-            ("api-tokens", json.dumps({digest: LOCAL_ADMIN})),
+            ("api-tokens", json.dumps(tokens)),
             ("slack-webhook-url", f"{sink_url}/slack/webhook"),
             ("slack-signing-secret", s.slack_signing_secret),
         ):
@@ -255,6 +259,11 @@ def banner(settings: LocalSettings, info: dict[str, Any]) -> str:
         if settings.secret_generated
         else "from OPSBOT_SLACK_SIGNING_SECRET"
     )
+    lead_note = (
+        "generated; set OPSBOT_LEAD_TOKEN to choose it"
+        if settings.lead_token_generated
+        else "from OPSBOT_LEAD_TOKEN"
+    )
     api = info["api_url"]
     lines = [
         "",
@@ -263,6 +272,7 @@ def banner(settings: LocalSettings, info: dict[str, Any]) -> str:
         f"  REST API       {api}",
         f"  API token      {settings.api_token}  ({token_note})",
         f"  dashboard      {api}/ui#token={settings.api_token}",
+        f"  lead's token   {settings.lead_token}  ({LOCAL_LEAD}: approves in prod; {lead_note})",
         f"  Slack secret   {settings.slack_signing_secret}  ({secret_note})",
         f"  Slack sink     {info['slack_log']}",
         "  event sources  " + "\n                 ".join(info["event_sources"]),
@@ -272,6 +282,8 @@ def banner(settings: LocalSettings, info: dict[str, Any]) -> str:
         f'    curl -s -H "Authorization: Bearer $OPSBOT_API_TOKEN" {api}/services/demo/web',
         '    curl -s -H "Authorization: Bearer $OPSBOT_API_TOKEN" \\',
         f'         -d \'{{"environment":"demo","service":"web","tag":"2.0"}}\' {api}/deployments',
+        "    # prod waits for a second person: approve with the lead's token",
+        f"    export OPSBOT_LEAD_TOKEN={settings.lead_token}",
         "",
         f"opsbot ready on {api} (Ctrl-C stops everything)",
     ]

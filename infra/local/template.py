@@ -67,6 +67,8 @@ def app_environment(outputs: dict[str, str], settings: LocalSettings) -> dict[st
             "OPSBOT_DEPLOY_TIMEOUT_SECONDS": str(settings.deploy_timeout_seconds),
         }
     )
+    if settings.approval_expiry_seconds:  # demos and tests: approvals expire sooner
+        env["OPSBOT_APPROVAL_EXPIRY_SECONDS"] = str(settings.approval_expiry_seconds)
     return env
 
 

@@ -17,6 +17,9 @@ from infra.local.launch import Launched, launch
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-admin-token"
+LEAD_TOKEN = "e2e-lead-token"  # demo-lead (U0DEMOLEAD): approves in prod
+# prod's approvals expire after this (the policy's 30 minutes would outlast the session)
+APPROVAL_EXPIRY_SECONDS = 20
 READY_TIMEOUT = 120
 
 
@@ -78,7 +81,7 @@ class Stack(Launched):
 
     def wait_deployment(self, deployment_id: str, timeout: float = 60) -> dict[str, Any]:
         """Poll a deployment until it reaches a terminal status."""
-        terminal = {"succeeded", "failed", "rolled_back", "rejected"}
+        terminal = {"succeeded", "failed", "rolled_back", "rejected", "denied", "expired"}
         body: dict[str, Any] = {}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -113,6 +116,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         signing_secret="e2e-signing-secret",
         on_line=output.append,
         ready_timeout=READY_TIMEOUT,
+        extra_env={
+            "OPSBOT_LEAD_TOKEN": LEAD_TOKEN,
+            "OPSBOT_APPROVAL_EXPIRY_SECONDS": str(APPROVAL_EXPIRY_SECONDS),
+        },
     ) as up:
         stack = Stack(up.api_url, up.aws_url, up.state_dir, up.env, output)
         assert stack.request("GET", "/health", token=None).status_code == 200

@@ -375,11 +375,11 @@ def test_a_button_press_answers_through_the_response_url(
         "type": "block_actions",
         "user": {"id": "U0ALICE"},
         "response_url": "https://hooks.slack.com/actions/T0/1/x",
-        "actions": [{"action_id": "approve", "value": "d-1"}, {"action_id": "rollback"}],
+        "actions": [{"action_id": "launch", "value": "d-1"}, {"action_id": "rollback"}],
     }
     resp = slack(client, "/slack/interactions", {"payload": json.dumps(payload)})
     assert resp.status_code == 200
-    results = ["Unknown button `approve`.", ":no_entry: no deployment ''"]
+    results = ["Unknown button `launch`.", ":no_entry: no deployment ''"]
     assert resp.json_body == {"results": results}
     assert slack_posts == []  # acked at once (Slack's 3 s); the reply goes through the queue
     [(message, _)] = world.work()

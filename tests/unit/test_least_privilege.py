@@ -118,4 +118,7 @@ def test_pass_role_and_ecs_writes_are_scoped() -> None:
                     "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
                 }
             if "ecs:UpdateService" in statement["Action"]:
-                assert statement["Resource"] == ["arn:aws:ecs:us-east-1:*:service/demo/*"], sid
+                assert statement["Resource"] == [
+                    "arn:aws:ecs:us-east-1:*:service/demo/*",
+                    "arn:aws:ecs:us-east-1:*:service/prod/*",
+                ], sid

@@ -716,7 +716,8 @@ def test_app_stack_runs_on_the_stateful_stacks_resources(
         f"arn:aws:iam::{ACCOUNT}:role/opsbot-tasks/*"
     )
     assert granted["HomeEcsServices"]["Resource"] == [
-        f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/demo/*"
+        f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/demo/*",
+        f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/prod/*",  # the demo's protected cluster
     ]
     assert granted["Logs"]["Resource"] == (
         f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/opsbot-app-*"

@@ -81,11 +81,15 @@ def test_permissions_of_the_shipped_principals(shipped: Policy) -> None:
     assert shipped.permissions("demo-admin", "demo") == ALL
     assert shipped.permissions("demo-viewer", "demo") == {Permission.READ}
     assert shipped.permissions("local-admin", "demo") == ALL
-    # roles are per environment: demo roles grant nothing elsewhere; "*" grants everywhere
-    assert shipped.permissions("demo-admin", "prod") == set()
-    assert shipped.permissions("demo-viewer", "prod") == set()
+    # roles are per environment; "*" grants everywhere. In prod (protected) the admins may ask
+    # for deploys but nobody may approve but the lead, who may do everything in demo
+    assert shipped.permissions("demo-admin", "prod") == ALL
+    assert shipped.permissions("demo-viewer", "prod") == {Permission.READ}
     assert shipped.permissions("local-admin", "prod") == ALL
+    assert shipped.permissions("demo-lead", "prod") == {Permission.READ, Permission.APPROVE}
+    assert shipped.permissions("demo-lead", "demo") == ALL | {Permission.APPROVE}
     assert shipped.permissions("stranger", "demo") == set()
+    assert shipped.permissions("demo-admin", "staging") == set()
 
 
 def test_require_raises_forbidden_naming_who_where_and_what(shipped: Policy) -> None:
@@ -103,15 +107,15 @@ def test_require_raises_forbidden_naming_who_where_and_what(shipped: Policy) -> 
         "permission": "deploy",
     }
     with pytest.raises(Forbidden):
-        shipped.require("demo-admin", "prod", Permission.SCALE)
+        shipped.require("demo-admin", "prod", Permission.APPROVE)
     with pytest.raises(Forbidden):
         shipped.require("stranger", "demo", Permission.READ)
 
 
 def test_unknown_environment_and_service_are_not_found(shipped: Policy) -> None:
     with pytest.raises(NotFound) as env:
-        shipped.environment("prod", reader="demo-viewer")
-    assert env.value.details["known"] == ["demo"]
+        shipped.environment("staging", reader="demo-viewer")
+    assert env.value.details["known"] == ["demo", "prod"]
     with pytest.raises(NotFound) as svc:
         shipped.environment("demo").service("db")
     assert svc.value.details["known"] == ["api", "web"]
@@ -119,13 +123,13 @@ def test_unknown_environment_and_service_are_not_found(shipped: Policy) -> None:
 
 def test_not_found_names_only_what_the_caller_may_read(shipped: Policy) -> None:
     with pytest.raises(NotFound) as anonymous:
-        shipped.environment("prod")
+        shipped.environment("staging")
     assert "known" not in anonymous.value.details
     with pytest.raises(NotFound) as stranger:
-        shipped.environment("prod", reader="stranger")
+        shipped.environment("staging", reader="stranger")
     assert "known" not in stranger.value.details
     assert shipped.readable("stranger") == []
-    assert shipped.readable("demo-viewer") == ["demo"]
+    assert shipped.readable("demo-viewer") == ["demo", "prod"]
 
 
 def test_resolve_checks_permission_before_naming_services(shipped: Policy) -> None:

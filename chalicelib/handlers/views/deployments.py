@@ -22,6 +22,8 @@ CONTRACT_FIELDS = (
 )
 # a Slack response_url is a credential of sorts; the rest are the state machine's checkpoints
 _HIDDEN = frozenset({"notify_url", "lease_owner", "lease_until", "step", "deadline"})
+# record fields shown under another name (``expires_at`` is the store's TTL attribute)
+_RENAMED = {"approval_expires_at": "expires_at"}
 
 
 def public(deployment: Deployment) -> dict[str, Any]:
@@ -32,7 +34,7 @@ def public(deployment: Deployment) -> dict[str, Any]:
         value = getattr(deployment, field.name)
         if field.name in _HIDDEN or (value is None and field.name not in CONTRACT_FIELDS):
             continue
-        body[field.name] = value
+        body[_RENAMED.get(field.name, field.name)] = value
     body["status"] = str(deployment.status)
     if deployment.phase is not None:
         body["phase"] = str(deployment.phase)

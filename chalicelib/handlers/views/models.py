@@ -81,6 +81,16 @@ class DeploymentBody(_Answer):
         examples=["3 tasks stopped: Essential container in task exited (exit code 1)"],
     )
     finished_at: str | None = None
+    requested_by: str | None = Field(default=None, description="who asked (protected envs)")
+    approved_by: str | None = None
+    denied_by: str | None = None
+    decided_at: str | None = None
+    expires_at: str | None = Field(
+        default=None, description="until when it awaits approval, unanswered"
+    )
+    current_image: str | None = Field(
+        default=None, description="what the service ran when approval was asked"
+    )
 
 
 class RolloutBody(BaseModel):

@@ -7,21 +7,23 @@ from typing import Any
 from infra.local.demo.names import CLUSTER, DEPLOYMENT_CONFIGURATION, SERVICES
 
 
-def _container(name: str, image: str, port: int, region: str) -> dict[str, Any]:
+def _container(
+    name: str, image: str, port: int, region: str, cluster: str = CLUSTER
+) -> dict[str, Any]:
     return {
         "name": name,
         "image": image,
         "essential": True,
         "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp"}],
         "environment": [
-            {"name": "APP_ENV", "value": "demo"},
+            {"name": "APP_ENV", "value": cluster},
             {"name": "PORT", "value": str(port)},
             {"name": "LOG_LEVEL", "value": "info"},
         ],
         "logConfiguration": {
             "logDriver": "awslogs",
             "options": {
-                "awslogs-group": f"/ecs/{CLUSTER}/{name}",
+                "awslogs-group": f"/ecs/{cluster}/{name}",
                 "awslogs-region": region,
                 "awslogs-stream-prefix": name,
             },
@@ -37,11 +39,21 @@ def _container(name: str, image: str, port: int, region: str) -> dict[str, Any]:
 
 
 def register_task_definition(
-    ecs: Any, family: str, *, port: int, image: str, role_arn: str, region: str
+    ecs: Any,
+    family: str,
+    *,
+    port: int,
+    image: str,
+    role_arn: str,
+    region: str,
+    container: str | None = None,
+    cluster: str = CLUSTER,
 ) -> str:
-    """Register a Fargate task definition for ``family``; its ARN."""
-    containers = [_container(family, image, port, region)]
-    if family == "web":
+    """Register a Fargate task definition for ``family`` (its container named ``container``,
+    by default the family); its ARN."""
+    name = container or family
+    containers = [_container(name, image, port, region, cluster)]
+    if name == "web":
         containers.append(
             {
                 "name": "log-router",
@@ -65,16 +77,24 @@ def register_task_definition(
 
 
 def create_service(
-    ecs: Any, name: str, port: int, network: dict[str, Any], target_group_arn: str | None
+    ecs: Any,
+    name: str,
+    port: int,
+    network: dict[str, Any],
+    target_group_arn: str | None,
+    *,
+    cluster: str = CLUSTER,
+    task_definition: str | None = None,
+    desired: int = 2,
 ) -> str:
-    """Create an ECS service (desired 2, circuit breaker on); its ARN."""
+    """Create an ECS service (desired 2 unless told, circuit breaker on); its ARN."""
     from botocore.exceptions import ClientError
 
     params: dict[str, Any] = {
-        "cluster": CLUSTER,
+        "cluster": cluster,
         "serviceName": name,
-        "taskDefinition": name,
-        "desiredCount": 2,
+        "taskDefinition": task_definition or name,
+        "desiredCount": desired,
         "launchType": "FARGATE",
         "networkConfiguration": {
             "awsvpcConfiguration": {
@@ -96,17 +116,19 @@ def create_service(
     if "deploymentConfiguration" not in service:
         # moto's CreateService drops deploymentConfiguration; UpdateService stores it.
         ecs.update_service(
-            cluster=CLUSTER, service=name, deploymentConfiguration=DEPLOYMENT_CONFIGURATION
+            cluster=cluster, service=name, deploymentConfiguration=DEPLOYMENT_CONFIGURATION
         )
     return str(service["serviceArn"])
 
 
-def seed_app_autoscaling(aas: Any) -> None:
+def seed_app_autoscaling(
+    aas: Any, *, cluster: str = CLUSTER, services: tuple[tuple[str, int, int, int], ...] = SERVICES
+) -> None:
     """Register each service's scalable target with its bounds."""
-    for name, _, low, high in SERVICES:
+    for name, _, low, high in services:
         aas.register_scalable_target(
             ServiceNamespace="ecs",
-            ResourceId=f"service/{CLUSTER}/{name}",
+            ResourceId=f"service/{cluster}/{name}",
             ScalableDimension="ecs:service:DesiredCount",
             MinCapacity=low,
             MaxCapacity=high,

@@ -24,6 +24,10 @@ DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
 }
 # (name, port, min capacity, max capacity) per ECS service
 SERVICES: tuple[tuple[str, int, int, int], ...] = (("web", 8080, 1, 6), ("api", 9090, 2, 4))
+# The protected environment: its own cluster, web from the same ECR repository, desired 3
+PROD_CLUSTER = "prod"
+PROD_SERVICES: tuple[tuple[str, int, int, int], ...] = (("web", 8080, 2, 10),)
+PROD_DESIRED = 3
 
 
 def name_tag(resource: str, name: str) -> list[dict[str, Any]]:

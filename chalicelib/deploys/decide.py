@@ -1,0 +1,243 @@
+"""Approve or deny a request that awaits approval (Slack buttons and REST).
+
+Only someone who may approve in its environment (``Policy.may_approve``) and did not ask for it
+decides. A decision is a conditional write from ``awaiting_approval``, so two approvers pressing
+at once make one decision (the other gets 409). Approved, it takes the service's lock first (409
+while the service is busy; it then still awaits approval and can be approved again later) and
+proceeds as any deploy (``queued``, ``deploy.start``). Denied, it ends ``denied``. Every
+decision and refusal is audited; decisions are posted (a Slack press replaces the original
+message through its response_url, buttons gone; a REST decision posts a new message).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from chalicelib.aws.ecs import describe_service, short_task_definition
+from chalicelib.aws.errors import describe
+from chalicelib.core.clock import iso
+from chalicelib.core.errors import Conflict, DependencyUnavailable, Forbidden
+from chalicelib.core.observability import count, logger
+from chalicelib.deploys import approval_message
+from chalicelib.deploys.approvals import AWAITING, post, who
+from chalicelib.deploys.finish import finish
+from chalicelib.deploys.request import get_deployment
+from chalicelib.deploys.rollout import lock_lease
+from chalicelib.domain.messages import DeployStart, SlackReply
+from chalicelib.records.deployment import DeploymentEvent
+from chalicelib.records.status import DeploymentStatus
+
+if TYPE_CHECKING:
+    from chalicelib.deps import Deps
+    from chalicelib.records.deployment import Deployment
+
+
+class Verdict(StrEnum):
+    """A decision, as the audit trail names its action."""
+
+    APPROVE = "approve"
+    DENY = "deny"
+
+
+class Refusal(StrEnum):
+    """What the audit trail says of a decision that was refused."""
+
+    FORBIDDEN = "forbidden"
+    CONFLICT = "conflict"
+
+
+def approve(
+    deps: Deps, *, actor: str, deployment_id: str, response_url: str | None = None
+) -> Deployment:
+    """Approve a waiting request; the deployment, now ``queued``."""
+    return decide(deps, Verdict.APPROVE, actor=actor, deployment_id=deployment_id, url=response_url)
+
+
+def deny(
+    deps: Deps, *, actor: str, deployment_id: str, response_url: str | None = None
+) -> Deployment:
+    """Deny a waiting request; the deployment, now ``denied``."""
+    return decide(deps, Verdict.DENY, actor=actor, deployment_id=deployment_id, url=response_url)
+
+
+def decide(
+    deps: Deps, verdict: Verdict, *, actor: str, deployment_id: str, url: str | None
+) -> Deployment:
+    """Check, then carry out ``verdict``; a refusal (403, 409) is audited and raised."""
+    deployment = get_deployment(deps, deployment_id)
+    try:
+        _check(deps, actor, deployment)
+        deps = deps.acting_for(actor, deployment.id)
+        if verdict == Verdict.APPROVE:
+            decided = _approve(deps, actor, deployment)
+        else:
+            decided = _deny(deps, actor, deployment)
+    except (Forbidden, Conflict) as exc:
+        refusal = Refusal.FORBIDDEN if isinstance(exc, Forbidden) else Refusal.CONFLICT
+        _audit(deps, actor, verdict, deployment, refusal, reason=exc.message)
+        raise
+    _announce(deps, decided, verdict, actor, url)
+    return decided
+
+
+def _check(deps: Deps, actor: str, deployment: Deployment) -> None:
+    env = deps.policy.environment(deployment.environment)
+    requester = deployment.requested_by or deployment.actor
+    if actor == requester:
+        raise Forbidden(
+            f"{actor} asked for {deployment.id}: a second person must approve or deny it",
+            principal=actor,
+            environment=env.name,
+            permission="approve",
+        )
+    approval = env.approval_for(deployment.service, deployment.action)
+    if not deps.policy.may_approve(actor, env.name, approval):
+        raise Forbidden(
+            f"{actor} may not approve in environment {env.name!r}",
+            principal=actor,
+            environment=env.name,
+            permission="approve",
+        )
+    if deployment.status != DeploymentStatus.AWAITING_APPROVAL:
+        raise _no_longer(deployment)
+
+
+def _no_longer(deployment: Deployment) -> Conflict:
+    by = deployment.approved_by or deployment.denied_by
+    whom = f" by {by}" if by else ""
+    when = f" at {deployment.decided_at}" if deployment.decided_at else ""
+    return Conflict(
+        f"deployment {deployment.id} no longer awaits approval: it is "
+        f"{deployment.status}{whom}{when}",
+        status=str(deployment.status),
+    )
+
+
+def _still_current(deps: Deps, rollback: Deployment) -> None:
+    """A rollback undoes only what the service still runs (as when it was asked for): Conflict
+    if another deploy has happened meanwhile (it would silently undo that one too)."""
+    original = deps.store.get_deployment(rollback.rollback_of or "")
+    env = deps.policy.environment(rollback.environment)
+    found = describe_service(deps.aws("ecs", env), env.cluster, rollback.service)
+    running = found.task_definition if found is not None else None
+    if original is None or running != original.task_definition:
+        raise Conflict(
+            f"{rollback.service} has changed since {rollback.id} was asked for (it runs "
+            f"{short_task_definition(running)}); deny it and roll back the latest deployment "
+            "instead",
+            running=running,
+        )
+
+
+def _approve(deps: Deps, actor: str, deployment: Deployment) -> Deployment:
+    """Lock, then the conditional write, then the start (as ``request._admit`` does)."""
+    if deployment.rollback_of:
+        _still_current(deps, deployment)
+    now = deps.clock()
+    target = deployment.target
+    lock = deps.store.acquire_lock(
+        target.lock,
+        deployment.id,
+        lease_seconds=lock_lease(deployment.timeout_seconds),
+        now=now,
+    )
+    if not lock.acquired:
+        raise Conflict(
+            f"{deployment.service} in {deployment.environment} is busy with {lock.holder}; "
+            f"{deployment.id} still awaits approval: approve it again when that has finished",
+            holder=lock.holder,
+        )
+    fields = {"approved_by": actor, "decided_at": iso(now), "updated_at": iso(now)}
+    event = DeploymentEvent.now(now, DeploymentStatus.QUEUED, f"approved by {actor}")
+    if not deps.store.update_deployment(
+        deployment.id, expect_status=AWAITING, event=event, status=DeploymentStatus.QUEUED, **fields
+    ):
+        fresh = get_deployment(deps, deployment.id)
+        if not fresh.status.active:  # denied or expired meanwhile: the lock is not its to hold
+            deps.store.release_lock(target.lock, deployment.id)
+        raise _no_longer(fresh)  # (an approver racing us holds the same lock: left alone)
+    approved = replace(deployment, status=DeploymentStatus.QUEUED, approved_by=actor)
+    approved = replace(approved, decided_at=iso(now), updated_at=iso(now))
+    try:
+        deps.queue.send(DeployStart(deployment_id=deployment.id))
+    except Exception as exc:  # approved but never to be started: end it, free the service
+        why = f"could not be queued for the worker: {describe(exc)}"
+        finish(deps, approved, DeploymentStatus.FAILED, why, "failure")
+        raise DependencyUnavailable(
+            f"the work queue did not take deployment {deployment.id} ({describe(exc)}); it "
+            "ended failed and nothing changed: ask again",
+            deployment_id=deployment.id,
+        ) from exc
+    _audit(deps, actor, Verdict.APPROVE, approved, "approved")
+    count("ApprovalsApproved", environment=deployment.environment, service=deployment.service)
+    return approved
+
+
+def _deny(deps: Deps, actor: str, deployment: Deployment) -> Deployment:
+    now = deps.clock()
+    fields = {"denied_by": actor, "decided_at": iso(now), "updated_at": iso(now)}
+    event = DeploymentEvent.now(now, DeploymentStatus.DENIED, f"denied by {actor}")
+    if not deps.store.update_deployment(
+        deployment.id,
+        expect_status=AWAITING,
+        event=event,
+        status=DeploymentStatus.DENIED,
+        finished_at=iso(now),
+        **fields,
+    ):
+        raise _no_longer(get_deployment(deps, deployment.id))
+    # an approver that died between taking the lock and its decision leaves it held
+    deps.store.release_lock(deployment.target.lock, deployment.id)
+    denied = replace(deployment, status=DeploymentStatus.DENIED, denied_by=actor)
+    denied = replace(denied, decided_at=iso(now), finished_at=iso(now))
+    _audit(deps, actor, Verdict.DENY, denied, "denied")
+    count("ApprovalsDenied", environment=deployment.environment, service=deployment.service)
+    return denied
+
+
+def _audit(
+    deps: Deps,
+    actor: str,
+    verdict: Verdict,
+    deployment: Deployment,
+    result: str,
+    reason: str | None = None,
+) -> None:
+    deps.store.audit(
+        now=deps.clock(),
+        actor=actor,
+        action=str(verdict),
+        environment=deployment.environment,
+        target=deployment.target.label,
+        result=result,
+        deployment_id=deployment.id,
+        requested_by=deployment.requested_by,
+        image=deployment.image,
+        reason=reason,
+    )
+
+
+def _announce(
+    deps: Deps, decided: Deployment, verdict: Verdict, actor: str, url: str | None
+) -> None:
+    """Say who decided and when: in place of the Slack message pressed (its response_url),
+    or as a new message for a REST decision. A failed post never undoes the decision."""
+    approved = verdict == Verdict.APPROVE
+    icon, word = (":white_check_mark:", "Approved") if approved else (":no_entry:", "Denied")
+    then = " It is queued to deploy." if approved else " Nothing was deployed."
+    outcome = f"{icon} *{word}* by {who(deps, actor)} at {decided.decided_at}.{then}"
+    plain = f"{word.lower()} by {actor} at {decided.decided_at}.{then}"
+    headline = f"Approval: {word.lower()}"
+    try:
+        if url is None:
+            post(deps, decided, outcome, headline=headline, plain=plain)
+            return
+        payload = approval_message.payload(decided, lambda p: who(deps, p), outcome, plain)
+        replace_it = {"response_type": "in_channel", "replace_original": True, **payload}
+        deps.queue.send(SlackReply(url=url, payload=replace_it))
+        email = approval_message.email(decided, headline, payload["text"])
+        deps.notifier.send(email, skip=frozenset({"slack"}))
+    except Exception:  # the decision stands; the audit has it
+        logger().exception("could not post an approval decision", extra={"id": decided.id})
