@@ -48,7 +48,8 @@ def _side(runs: list[cold.Run]) -> dict[str, float]:
 
 def _ratio(pair: cold.Pair) -> float:
     """Median over the runs of opsbot's total over the floor run beside it."""
-    return round(statistics.median(o.total / f.total for o, f in zip(pair.opsbot, pair.floor)), 3)
+    pairs = zip(pair.opsbot, pair.floor, strict=True)
+    return round(statistics.median(o.total / f.total for o, f in pairs), 3)
 
 
 def _machine() -> dict[str, Any]:
@@ -165,7 +166,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         packaged, dev = package.import_times(zip_path, app_dir, modules, args.cold_runs)
         results["package_mb"] = round(zip_path.stat().st_size / 1e6, 2)
         results["package_import_ratio"] = round(
-            statistics.median(p / d for p, d in zip(packaged, dev)), 3
+            statistics.median(p / d for p, d in zip(packaged, dev, strict=True)), 3
         )
         detail["package_import_ms"] = {"package": _median_ms(packaged), "dev": _median_ms(dev)}
     else:
@@ -173,7 +174,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
     if not args.no_stack:
         through = stack.through_the_stack(
-            workdir / "policy.yaml", acks=args.acks, alarms=args.alarms
+            app_dir, workdir / "policy.yaml", acks=args.acks, alarms=args.alarms
         )
         results["slack_ack_ms"] = through["slack_ack_ms"]
         results["alarm_to_action_ms"] = through["alarm_to_action_ms"]

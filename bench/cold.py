@@ -120,7 +120,8 @@ def run_script(
         raise RuntimeError(f"bench script failed:\n{out.stderr[-4000:]}")
     data = json.loads(out.stdout.strip().splitlines()[-1])
     sys.modules.setdefault("bench_calls", calls_module)  # the name the child pickled under
-    return Run(data["import"], data["event"], int(data["rss_kb"]), calls_module.read(str(calls_out)))
+    made = calls_module.read(str(calls_out))
+    return Run(data["import"], data["event"], int(data["rss_kb"]), made)
 
 
 @dataclass
@@ -161,4 +162,3 @@ def cold_pair(
         )
     pair.check_same_calls()
     return pair
-

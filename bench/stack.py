@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.world import SIGNING_SECRET, slack_form, slack_headers
-from infra.local.launch import launch
 
 TOKEN = "bench-admin-token"
 
@@ -52,7 +51,8 @@ def _slack_acks(api_url: str, count: int) -> list[float]:
 
 
 def _desired(ecs: Any) -> int:
-    return int(ecs.describe_services(cluster="demo", services=["web"])["services"][0]["desiredCount"])
+    found = ecs.describe_services(cluster="demo", services=["web"])["services"][0]
+    return int(found["desiredCount"])
 
 
 def _alarm_to_action(stack: Any, count: int, timeout: float = 30) -> list[float]:
@@ -72,9 +72,7 @@ def _alarm_to_action(stack: Any, count: int, timeout: float = 30) -> list[float]
             alarm, old_state=old, new_state=state, reason="bench", at=at
         )
         t0 = time.perf_counter()
-        sns.publish(
-            TopicArn=info["alarms_topic_arn"], Subject=subject, Message=json.dumps(message)
-        )
+        sns.publish(TopicArn=info["alarms_topic_arn"], Subject=subject, Message=json.dumps(message))
         while _desired(ecs) == before:
             if time.perf_counter() - t0 > timeout:
                 raise RuntimeError(f"alarm {n} ({state}) changed nothing within {timeout} s")
@@ -83,15 +81,32 @@ def _alarm_to_action(stack: Any, count: int, timeout: float = 30) -> list[float]
     return spent
 
 
-def through_the_stack(policy: Path, *, acks: int, alarms: int) -> dict[str, Any]:
-    """Start the local stack, measure, stop it."""
+def _launcher(app_dir: Path) -> Any:
+    """``launch`` of the measured checkout's ``infra/local/launch.py`` (it runs that app)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_launch", app_dir / "infra" / "local" / "launch.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.launch
+
+
+def through_the_stack(app_dir: Path, policy: Path, *, acks: int, alarms: int) -> dict[str, Any]:
+    """Start the local stack of ``app_dir``, measure, stop it."""
+    launch = _launcher(app_dir)
     state_dir = Path(tempfile.mkdtemp(prefix="opsbot-bench-stack-"))
     saved = os.environ.get("OPSBOT_POLICY_FILE")
     os.environ["OPSBOT_POLICY_FILE"] = str(policy)
     try:
-        with (state_dir / "stack.log").open("w") as log, launch(
-            state_dir, token=TOKEN, signing_secret=SIGNING_SECRET, on_line=log.write
-        ) as stack:
+        with (
+            (state_dir / "stack.log").open("w") as log,
+            launch(
+                state_dir, token=TOKEN, signing_secret=SIGNING_SECRET, on_line=log.write
+            ) as stack,
+        ):
             ack = _slack_acks(stack.api_url, acks)
             action = _alarm_to_action(stack, alarms)
     finally:

@@ -53,7 +53,7 @@ def _stubbers() -> dict[str, Any]:
         stub = Stubber(client)
         # moto's answers lack a few fields AWS's models require (RoleARN of a scalable
         # target): they are replayed as moto gave them.
-        stub._validate_response = lambda *args, **kwargs: None  # type: ignore[method-assign]
+        stub._validate_response = lambda *args, **kwargs: None  # type: ignore[attr-defined]
         stub.activate()
         found[service] = stub
     return found
