@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import time
 import urllib.request
@@ -90,6 +91,7 @@ def _launcher(app_dir: Path) -> Any:
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_launch"] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module.launch
 

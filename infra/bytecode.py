@@ -58,7 +58,9 @@ def compile_tree(root: Path) -> int:
 def write_zip(root: Path, target: Path) -> None:
     """``root`` as a zip: entries sorted, 1980-01-01 timestamps, modes 0644 (0755 if
     executable), deflated at level 9: byte for byte the same for the same files."""
-    files = sorted(p for p in root.rglob("*") if p.is_file())
+    files = sorted(
+        (p for p in root.rglob("*") if p.is_file()), key=lambda p: p.relative_to(root).as_posix()
+    )
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for path in files:
             info = zipfile.ZipInfo(path.relative_to(root).as_posix(), FIXED_TIME)
