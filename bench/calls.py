@@ -41,9 +41,17 @@ class Call:
 
 CALLS: list[Call] = []
 _pending: list[Call] = []
+_paused: list[bool] = []  # non-empty: record nothing (the warm bench's timed runs)
+
+
+def pause() -> None:
+    """Stop recording (the hooks stay registered but return at once)."""
+    _paused.append(True)
 
 
 def _before(params: dict[str, Any], model: Any, **_: Any) -> None:
+    if _paused:
+        return
     from botocore import xform_name
 
     call = Call(model.service_model.service_name, xform_name(model.name), _copy(params))
@@ -51,6 +59,8 @@ def _before(params: dict[str, Any], model: Any, **_: Any) -> None:
 
 
 def _after(parsed: dict[str, Any], model: Any, **_: Any) -> None:
+    if _paused:
+        return
     from botocore import xform_name
 
     name = (model.service_model.service_name, xform_name(model.name))

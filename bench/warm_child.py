@@ -6,8 +6,10 @@ For each kind: the first event runs against the embedded AWS (it warms the proce
 policy, parameters), the second too, with its AWS calls and answers recorded by the botocore
 hook. Then every opsbot client gets a botocore ``Stubber`` and the second event is handled
 RUNS times more, each time with the recorded answers queued in order (a call out of that order
-fails the bench). What is timed is opsbot's code plus botocore's client side (parameter
-validation and serialisation), no network and no AWS. Prints one JSON line: kind -> seconds.
+fails the bench). Each run's time is split: the time inside the AWS client calls (botocore's
+client side: validation, endpoint, serialisation, the stubbed answer) and everything else,
+opsbot's own code (with Powertools and pydantic). No network and no AWS. Prints one JSON
+line: kind -> seconds per run, own and total.
 """
 
 from __future__ import annotations
@@ -74,6 +76,25 @@ def _queue(stubs: dict[str, Any], recorded: list[Any]) -> None:
             stub.add_response(call.operation, call.response)
 
 
+def _time_client_calls() -> list[float]:
+    """Wrap botocore's ``BaseClient._make_api_call``: the seconds spent inside AWS client calls
+    add up in the returned cell."""
+    from botocore.client import BaseClient
+
+    spent = [0.0]
+    original = getattr(BaseClient, "_make_api_call")  # noqa: B009 (private, untyped)
+
+    def timed(self: Any, operation_name: str, api_params: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return original(self, operation_name, api_params)
+        finally:
+            spent[0] += time.perf_counter() - t0
+
+    setattr(BaseClient, "_make_api_call", timed)  # noqa: B010
+    return spent
+
+
 def main(argv: list[str]) -> int:
     """Run the kinds named on the command line; print their per-event times."""
     app_dir, runs = argv[1], int(argv[2])
@@ -95,20 +116,25 @@ def main(argv: list[str]) -> int:
             raise RuntimeError(f"the slash command was not answered 200: {answer}")
         recorded[kind] = (events[1], list(bench_calls.CALLS))
     stubs = _stubbers()
+    bench_calls.pause()
+    in_aws = _time_client_calls()
     times: dict[str, list[float]] = {}
+    totals: dict[str, list[float]] = {}
     for kind, (event, made) in recorded.items():
         handler = _handler(kind)
         context = _Context() if kind == "slack" else None
-        spent = times.setdefault(kind, [])
         for _ in range(runs):
             _queue(stubs, made)
+            in_aws[0] = 0.0
             t0 = time.perf_counter()
             handler(event, context)
-            spent.append(time.perf_counter() - t0)
+            total = time.perf_counter() - t0
+            totals.setdefault(kind, []).append(total)
+            times.setdefault(kind, []).append(total - in_aws[0])
             for stub in stubs.values():
                 stub.assert_no_pending_responses()
     calls = {kind: len(made) for kind, (_, made) in recorded.items()}
-    print(json.dumps({"times": times, "calls": calls}))
+    print(json.dumps({"times": times, "totals": totals, "calls": calls}))
     return 0
 
 
