@@ -1,18 +1,32 @@
 # opsbot: `make run` starts the local stack, `make test` runs every check.
 SHELL := /bin/bash
-PY ?= python3.11
+# Python 3.12 (the Lambda runtime's): from PY=..., else python3.12 on PATH if it runs (a pyenv
+# shim for a version that is not selected does not), else pyenv's own install of 3.12.
+PYTHON_VERSION := 3.12
+ifeq ($(origin PY),undefined)
+PY := $(shell for p in python$(PYTHON_VERSION) \
+	"$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)"/versions/$(PYTHON_VERSION)*/bin/python$(PYTHON_VERSION); \
+	do "$$p" -c '' 2>/dev/null && { command -v "$$p"; break; }; done)
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# A .venv built with another Python (a dev machine's 3.11 one) is rebuilt: the file that records
+# the venv's Python version changes and the venv's target depends on it.
+VENV_PY := $(VENV)/.python-$(PYTHON_VERSION)
 
 .PHONY: run test lint unit e2e bench load package clean
 
-$(BIN)/python:
-	@command -v $(PY) >/dev/null || { echo "need $(PY) (Python 3.11) on PATH, or set PY=..."; exit 1; }
-	$(PY) -m venv $(VENV)
+$(VENV_PY):
+	@[ -n "$(PY)" ] || { echo "need Python $(PYTHON_VERSION): python$(PYTHON_VERSION) on PATH, pyenv's, or PY=..."; exit 1; }
+	@if [ -e $(BIN)/python ] && ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != tuple(map(int, "$(PYTHON_VERSION)".split("."))))'; then \
+		echo "$(VENV) was built with $$($(BIN)/python -V 2>&1); rebuilding it with Python $(PYTHON_VERSION)"; \
+		rm -rf $(VENV); fi
+	[ -e $(BIN)/python ] || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@touch $(VENV_PY)
 
-$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+$(STAMP): requirements.txt requirements-dev.txt $(VENV_PY)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	@touch $(STAMP)
 
@@ -38,8 +52,10 @@ browser:
 		$$SUDO apt-get install -y -q --no-install-recommends chromium \
 		|| { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium; }; }
 
-bench: $(STAMP)
-	$(BIN)/python -m bench
+# Cold start, warm overhead, AWS calls, memory, Slack ack, package: writes bench/results.json.
+# Not part of `make test` (several minutes). Flags: BENCH_ARGS="--cold-runs 5 --no-stack"
+bench: package
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # 1,000 REST requests through a local stack of its own with faults on; writes bench/load.json.
 # Not part of `make test` (about 8 minutes on 2 cores). Flags: LOAD_ARGS="--seed 9 --crashes 0.1"
@@ -54,6 +70,7 @@ package: $(STAMP)
 	rm -rf out
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package \
 		--stage $(PACKAGE_STAGE) --merge-template infra/app-merge.json out
+	$(BIN)/python -m infra.bytecode out/deployment.zip out/sam.json
 	$(BIN)/cfn-lint out/sam.json
 	@echo "packaged stage $(PACKAGE_STAGE): out/sam.json, out/deployment.zip"
 

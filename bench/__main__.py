@@ -1,250 +1,222 @@
-"""``make bench``: opsbot's cold start and per-event overhead against the floor.
+"""``make bench``: opsbot against the floor (bare boto3 making the same AWS calls) and the peer.
 
-The floor is bare boto3 making the same AWS calls with no framework around them. Everything
-runs against the embedded AWS (moto server on 127.0.0.1), so absolute numbers are loopback
-numbers; the differences are opsbot's own cost. Prints a Markdown table.
+Writes ``bench/results.json`` and prints a table. Everything runs against the bench's own
+embedded AWS (moto on loopback), except the stack figures, which go through the local stack a
+user runs. ``make bench`` builds the package first (``package_*`` figures need it).
+
+    .venv/bin/python -m bench [--app DIR] [--cold-runs 9] [--warm-runs 200] [--out FILE]
+
+``--app`` measures another checkout's app (its chalicelib and app.py) with this bench: how the
+README's "before" figures were taken.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import statistics
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from bench import calls  # first: every botocore session made from here on is counted
 
-ROOT = Path(__file__).resolve().parents[1]
-COLD_RUNS = 7
-WARM_RUNS = 60
+calls.install()
 
-BENCH_POLICY = """
-environments:
-  demo:
-    account: "123456789012"
-    region: us-east-1
-    cluster: demo
-    services:
-      web: {container: web, repository: web, min: 1, max: 6}
-people:
-  bench: {roles: {demo: admin}}
-roles:
-  admin: [read, deploy, scale, rollback]
-alarm_rules:
-  web-cpu-high:
-    alarm: web-cpu-high
-    environment: demo
-    on_alarm: {action: scale_ecs_service, service: web, step: 1}
-    on_ok: {action: scale_ecs_service, service: web, step: -1}
-    cooldown: {out: 0, in: 0}
-"""
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
-COLD_OPSBOT = """
-import json, sys, time
-t0 = time.perf_counter()
-from app import app
-from chalicelib.handlers.alarms import alarm_notification
-t1 = time.perf_counter()
-event = json.load(open(sys.argv[1]))
-alarm_notification(event, None)
-t2 = time.perf_counter()
-print(json.dumps({"import": t1 - t0, "first_event": t2 - t1}))
-"""
-
-COLD_FLOOR = """
-import json, time
-t0 = time.perf_counter()
-import boto3
-t1 = time.perf_counter()
-ecs = boto3.client("ecs", region_name="us-east-1")
-aas = boto3.client("application-autoscaling", region_name="us-east-1")
-desired = ecs.describe_services(cluster="demo", services=["web"])["services"][0]["desiredCount"]
-aas.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=["service/demo/web"])
-ecs.update_service(cluster="demo", service="web", desiredCount=desired)
-t2 = time.perf_counter()
-print(json.dumps({"import": t1 - t0, "first_event": t2 - t1}))
-"""
+from bench import cold, package, peer, stack  # noqa: E402
+from bench.report import TARGETS, table  # noqa: E402
+from bench.world import ROOT, embedded_world  # noqa: E402
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _median_ms(values: list[float]) -> float:
+    return round(1000 * statistics.median(values), 2)
 
 
-def _ms(values: list[float]) -> str:
-    return f"{1000 * statistics.median(values):.1f}"
-
-
-def _cold(
-    script: str, env: dict[str, str], event_file: str, fresh: Callable[[], None] = lambda: None
-) -> tuple[list[float], list[float]]:
-    """``fresh()`` writes a new event before each run: opsbot acts once per alarm state change,
-    so replaying one notification would measure the duplicate path, not a reaction."""
-    imports, firsts = [], []
-    for _ in range(COLD_RUNS):
-        fresh()
-        out = subprocess.run(
-            [sys.executable, "-c", script, event_file],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        data = json.loads(out.stdout.strip().splitlines()[-1])
-        imports.append(data["import"])
-        firsts.append(data["first_event"])
-    return imports, firsts
-
-
-def _warm(fn: Callable[[], Any]) -> list[float]:
-    fn()
-    times = []
-    for _ in range(WARM_RUNS):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
-
-
-def main() -> int:
-    """Run every measurement and print the table."""
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    workdir = Path(tempfile.mkdtemp(prefix="opsbot-bench-"))
-    policy = workdir / "policy.yaml"
-    policy.write_text(BENCH_POLICY)
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "OPSBOT_POLICY_FILE": str(policy),
-        "OPSBOT_PARAMETER_PREFIX": "/opsbot/bench",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
-        "PYDANTIC_DISABLE_PLUGINS": "__all__",
-        "POWERTOOLS_METRICS_NAMESPACE": "opsbot",
+def _side(runs: list[cold.Run]) -> dict[str, float]:
+    return {
+        "import_ms": _median_ms([r.imports for r in runs]),
+        "event_ms": _median_ms([r.event for r in runs]),
+        "total_ms": _median_ms([r.total for r in runs]),
     }
-    os.environ.update(env)
 
-    from moto.server import ThreadedMotoServer
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        from infra.local.alarm_notice import alarm_notification
-        from infra.local.event_shapes import sns_lambda_event
-        from infra.local.seed import seed_demo
-        from infra.local.template import deploy_template
+def _ratio(pair: cold.Pair) -> float:
+    """Median over the runs of opsbot's total over the floor run beside it."""
+    pairs = zip(pair.opsbot, pair.floor, strict=True)
+    return round(statistics.median(o.total / f.total for o, f in pairs), 3)
 
-        outputs = deploy_template({"NamePrefix": "opsbot", "WorkerTimeoutSeconds": "5"})
-        seed_demo(alarms_topic_arn=outputs["AlarmsTopicArn"])
-        os.environ.update(
-            {
-                "OPSBOT_TABLE": outputs["StateTableName"],
-                "OPSBOT_WORK_QUEUE": outputs["WorkQueueName"],
-            }
-        )
-        env.update(
-            {
-                "OPSBOT_TABLE": outputs["StateTableName"],
-                "OPSBOT_WORK_QUEUE": outputs["WorkQueueName"],
-            }
-        )
 
-        from datetime import UTC, datetime, timedelta
-
-        import boto3
-
-        cw = boto3.client("cloudwatch", region_name="us-east-1")
-        found: dict[str, Any] = dict(
-            cw.describe_alarms(AlarmNames=["web-cpu-high"])["MetricAlarms"][0]
-        )
-
-        changes = iter(range(1, 10**6))  # each notification a state change of its own
-
-        def sns_event(state: str) -> dict[str, Any]:
-            at = datetime.now(UTC) + timedelta(seconds=next(changes))
-            subject, message = alarm_notification(
-                found, old_state="OK", new_state=state, reason="bench", at=at
-            )
-            envelope = {
-                "Type": "Notification",
-                "MessageId": "bench",
-                "TopicArn": outputs["AlarmsTopicArn"],
-                "Subject": subject,
-                "Message": json.dumps(message),
-            }
-            return sns_lambda_event(envelope, outputs["AlarmsTopicArn"] + ":bench")
-
-        event_file = workdir / "alarm.json"
-
-        def fresh_event() -> None:
-            event_file.write_text(json.dumps(sns_event("ALARM")))
-
-        fresh_event()
-        ops_import, ops_first = _cold(COLD_OPSBOT, env, str(event_file), fresh_event)
-        floor_import, floor_first = _cold(COLD_FLOOR, env, str(event_file))
-
-        sys.path.insert(0, str(ROOT))
-        from chalicelib.handlers.alarms import alarm_notification as handler
-
-        # made before the clock starts; alternating ALARM and OK, each a new state change
-        events = iter([sns_event("ALARM" if n % 2 else "OK") for n in range(WARM_RUNS + 2)])
-
-        def opsbot_event() -> None:
-            handler(next(events), None)
-
-        ecs = boto3.client("ecs", region_name="us-east-1")
-        aas = boto3.client("application-autoscaling", region_name="us-east-1")
-
-        def floor_event() -> None:
-            svc = ecs.describe_services(cluster="demo", services=["web"])["services"][0]
-            aas.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=["service/demo/web"])
-            ecs.update_service(cluster="demo", service="web", desiredCount=svc["desiredCount"])
-
-        ops_warm = _warm(opsbot_event)
-        floor_warm = _warm(floor_event)
-    finally:
-        server.stop()
-
+def _machine() -> dict[str, Any]:
     cpu = next(
         (
             line.split(":", 1)[1].strip()
             for line in Path("/proc/cpuinfo").read_text().splitlines()
             if line.startswith("model name")
         ),
-        "unknown CPU",
+        platform.processor() or "unknown CPU",
     )
-    print(
-        f"opsbot bench: {cpu}, {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
-        f"median of {COLD_RUNS} cold / {WARM_RUNS} warm runs, against moto on loopback\n"
-    )
-    print("| measurement | opsbot (ms) | floor: bare boto3 (ms) | overhead (ms) |")
-    print("|---|---:|---:|---:|")
-    rows = [
-        ("cold: import the handler module", ops_import, floor_import),
-        ("cold: first alarm event (clients + policy + AWS calls)", ops_first, floor_first),
-        (
-            "warm: one alarm event -> scale (incl. cooldown, lock, audit, notify)",
-            ops_warm,
-            floor_warm,
-        ),
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+    }
+
+
+def _warm(app_dir: Path, world: Any, runs: int, services: list[str]) -> dict[str, Any]:
+    world.reset_web()
+    alarm = [world.write_event(f"warm-alarm-{n}", world.alarm_event()) for n in range(2)]
+    deploy = [
+        world.write_event(f"warm-deploy-{n}", world.deploy_event(s)[0])
+        for n, s in enumerate(services)
     ]
-    for name, ours, floor in rows:
-        overhead = 1000 * (statistics.median(ours) - statistics.median(floor))
-        print(f"| {name} | {_ms(ours)} | {_ms(floor)} | {overhead:+.1f} |")
-    print(
-        "\nThe floor makes only the ECS/Application Auto Scaling calls; opsbot adds its DynamoDB "
-        "cooldown, lock and audit writes and the SNS notification, each a real HTTP call here."
+    slack = [world.write_event(f"warm-slack-{n}", world.slack_event()) for n in range(2)]
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "warm_child.py"),
+            str(app_dir),
+            str(runs),
+            "alarm=" + ",".join(alarm),
+            "deploy=" + ",".join(deploy),
+            "slack=" + ",".join(slack),
+        ],
+        env=world.env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    if done.returncode != 0:
+        raise RuntimeError(f"warm bench failed:\n{done.stderr[-4000:]}")
+    data = json.loads(done.stdout.strip().splitlines()[-1])
+    return {
+        "median_ms": {k: _median_ms(v) for k, v in data["times"].items()},
+        "median_ms_with_client_calls": {k: _median_ms(v) for k, v in data["totals"].items()},
+        "aws_calls": data["calls"],
+    }
+
+
+def _compile(app_dir: Path) -> None:
+    """Bytecode for the app, as a deployed opsbot has it (the package ships it; a shell with
+    ``PYTHONDONTWRITEBYTECODE`` set would otherwise compile opsbot in every cold run, while
+    the floor's boto3 has its bytecode from pip)."""
+    import compileall
+
+    compileall.compile_dir(str(app_dir / "chalicelib"), quiet=1)
+    compileall.compile_file(str(app_dir / "app.py"), quiet=1)
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Every figure of ``bench/results.json``."""
+    app_dir = Path(args.app).resolve()
+    _compile(app_dir)
+    workdir = Path(tempfile.mkdtemp(prefix="opsbot-bench-"))
+    started = time.monotonic()
+    n_cold, n_peer = args.cold_runs, 3
+    results: dict[str, Any] = {"machine": _machine(), "app": str(app_dir)}
+    detail: dict[str, Any] = {}
+    with embedded_world(workdir, n_cold + 2 + n_peer) as world:
+        services = world.deploy_services
+        cold_services, warm_services = services[:n_cold], services[n_cold : n_cold + 2]
+        peer_services = services[n_cold + 2 :]
+
+        alarm_files = [world.write_event(f"alarm-{n}", world.alarm_event()) for n in range(n_cold)]
+        alarms = cold.cold_pair(
+            "alarm", alarm_files, app_dir=app_dir, env=world.env, workdir=workdir,
+            before_each=world.reset_web,
+        )  # fmt: skip
+        requested, deploy_files = [], []
+        for n, service in enumerate(cold_services):
+            event, made = world.deploy_event(service)
+            requested.append(made)
+            deploy_files.append(world.write_event(f"deploy-{n}", event))
+        deploys = cold.cold_pair(
+            "deploy", deploy_files, app_dir=app_dir, env=world.env, workdir=workdir
+        )
+        warm = _warm(app_dir, world, args.warm_runs, warm_services)
+        peers = [peer.deploy(s, env=world.env, workdir=workdir) for s in peer_services]
+
+        world.reset_web()
+        modules = package.event_modules(
+            app_dir, world.env, world.write_event("modules", world.alarm_event()),
+            workdir / "modules.json",
+        )  # fmt: skip
+
+    opsbot_deploy = requested[0] + deploys.opsbot[0].calls
+    ecs_deploy = peers[0].calls
+    results.update(
+        cold_alarm_ratio=_ratio(alarms),
+        cold_deploy_ratio=_ratio(deploys),
+        warm_overhead_ms=max(warm["median_ms"].values()),
+        api_calls_per_deploy={
+            "opsbot": len(peer.target_calls(opsbot_deploy)),
+            "ecs_deploy": len(peer.target_calls(ecs_deploy)),
+        },
+        peak_rss_mb=round(max(r.rss_kb for r in deploys.opsbot) / 1024, 1),
+    )
+    detail["cold_alarm"] = {"opsbot": _side(alarms.opsbot), "floor": _side(alarms.floor)}
+    detail["cold_deploy"] = {"opsbot": _side(deploys.opsbot), "floor": _side(deploys.floor)}
+    detail["cold_alarm_calls"] = dict(sorted(calls.counts(alarms.opsbot[0].calls).items()))
+    detail["cold_deploy_calls"] = dict(sorted(calls.counts(deploys.opsbot[0].calls).items()))
+    detail["warm"] = warm
+    detail["deploy_calls"] = {
+        "opsbot_request": [c.op for c in requested[0]],
+        "opsbot_start": [c.op for c in deploys.opsbot[0].calls],
+        "ecs_deploy": [c.op for c in ecs_deploy],
+        "ecs_deploy_total_ms": _median_ms([r.total for r in peers]),
+    }
+
+    zip_path = app_dir / "out" / "deployment.zip"
+    if zip_path.exists():
+        packaged, dev = package.import_times(zip_path, app_dir, modules, args.cold_runs)
+        results["package_mb"] = round(zip_path.stat().st_size / 1e6, 2)
+        results["package_import_ratio"] = round(
+            statistics.median(p / d for p, d in zip(packaged, dev, strict=True)), 3
+        )
+        detail["package_import_ms"] = {"package": _median_ms(packaged), "dev": _median_ms(dev)}
+    else:
+        detail["package"] = f"{zip_path} missing: run make package first"
+
+    if not args.no_stack:
+        through = stack.through_the_stack(
+            app_dir, workdir / "policy.yaml", acks=args.acks, alarms=args.alarms
+        )
+        results["slack_ack_ms"] = through["slack_ack_ms"]
+        results["alarm_to_action_ms"] = through["alarm_to_action_ms"]
+        detail["stack_samples"] = through["samples"]
+
+    results["runs"] = {
+        "cold": n_cold, "warm": args.warm_runs, "slack_acks": args.acks,
+        "alarms": args.alarms, "ecs_deploy": n_peer,
+    }  # fmt: skip
+    results["seconds"] = round(time.monotonic() - started)
+    results["targets"] = TARGETS
+    results["detail"] = detail
+    return results
+
+
+def main() -> int:
+    """Measure, write the results file, print the table."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--app", default=str(ROOT), help="the checkout whose app is measured")
+    parser.add_argument("--cold-runs", type=int, default=9)
+    parser.add_argument("--warm-runs", type=int, default=200)
+    parser.add_argument("--acks", type=int, default=200)
+    parser.add_argument("--alarms", type=int, default=20)
+    parser.add_argument("--no-stack", action="store_true", help="skip the local-stack figures")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    args = parser.parse_args()
+    results = measure(args)
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    print(f"\nwritten to {args.out}")
     return 0
 
 

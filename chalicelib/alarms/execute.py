@@ -32,6 +32,9 @@ OnChange = Callable[[Outcome], None]
 class Executor(Generic[A]):
     """Plans and applies one kind of action."""
 
+    #: whether ``apply`` reads a count and calls ``decide`` with its plan (scaling actions)
+    scales = False
+
     def plan(self, deps: Deps, env: Environment, action: A) -> scaling.Plan | None:
         """For scaling actions: what it would do now."""
         return None
@@ -45,13 +48,17 @@ class Executor(Generic[A]):
         actor: str,
         why: str,
         on_change: OnChange | None = None,
+        decide: scaling.Decide | None = None,
     ) -> Outcome:
-        """Do it (scaling actions re-read the count under the target's lock); ``on_change`` is
-        told as soon as the AWS change is made."""
+        """Do it; ``on_change`` is told as soon as the AWS change is made. Scaling actions read
+        the count once, after trying the target's lock, and ``decide`` sees that plan before
+        anything changes (the others never call it)."""
         raise NotImplementedError
 
 
 class _ScaleEcsService(Executor[ScaleEcsService]):
+    scales = True
+
     def plan(self, deps: Deps, env: Environment, action: ScaleEcsService) -> scaling.Plan:
         return scaling.plan_ecs(deps, env, action.params.service, action.step)
 
@@ -64,6 +71,7 @@ class _ScaleEcsService(Executor[ScaleEcsService]):
         actor: str,
         why: str,
         on_change: OnChange | None = None,
+        decide: scaling.Decide | None = None,
     ) -> Outcome:
         return scaling.scale_ecs_service(
             deps,
@@ -73,10 +81,13 @@ class _ScaleEcsService(Executor[ScaleEcsService]):
             actor=actor,
             why=why,
             on_change=on_change,
+            decide=decide,
         )
 
 
 class _ScaleAsg(Executor[ScaleAsg]):
+    scales = True
+
     def plan(self, deps: Deps, env: Environment, action: ScaleAsg) -> scaling.Plan:
         return scaling.plan_asg(deps, env, action.params.group, action.step)
 
@@ -89,6 +100,7 @@ class _ScaleAsg(Executor[ScaleAsg]):
         actor: str,
         why: str,
         on_change: OnChange | None = None,
+        decide: scaling.Decide | None = None,
     ) -> Outcome:
         return scaling.scale_asg(
             deps,
@@ -98,6 +110,7 @@ class _ScaleAsg(Executor[ScaleAsg]):
             actor=actor,
             why=why,
             on_change=on_change,
+            decide=decide,
         )
 
 
@@ -111,6 +124,7 @@ class _ForceNewDeployment(Executor[ForceNewDeployment]):
         actor: str,
         why: str,
         on_change: OnChange | None = None,
+        decide: scaling.Decide | None = None,
     ) -> Outcome:
         return scaling.force_new_deployment(
             deps, env, action.params.service, actor=actor, why=why, on_change=on_change
@@ -127,6 +141,7 @@ class _NotifyOnly(Executor[NotifyOnly]):
         actor: str,
         why: str,
         on_change: OnChange | None = None,
+        decide: scaling.Decide | None = None,
     ) -> Outcome:
         note = action.params.note
         return Outcome(ActionResult.NOTIFIED, note or "no action configured: notification only")
@@ -153,6 +168,11 @@ def plan(deps: Deps, env: Environment, action: Action) -> scaling.Plan | None:
     return executor(action).plan(deps, env, action)
 
 
+def scales(action: Action) -> bool:
+    """Whether the action reads a count and plans a step (and so calls ``decide``)."""
+    return executor(action).scales
+
+
 def apply(
     deps: Deps,
     env: Environment,
@@ -161,6 +181,10 @@ def apply(
     actor: str,
     why: str,
     on_change: OnChange | None = None,
+    decide: scaling.Decide | None = None,
 ) -> Outcome:
-    """Run the action; ``on_change`` is told as soon as it has changed something in AWS."""
-    return executor(action).apply(deps, env, action, actor=actor, why=why, on_change=on_change)
+    """Run the action; ``on_change`` is told as soon as it has changed something in AWS;
+    a scaling action asks ``decide`` first, with the plan made from its one read."""
+    return executor(action).apply(
+        deps, env, action, actor=actor, why=why, on_change=on_change, decide=decide
+    )

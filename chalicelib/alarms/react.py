@@ -11,6 +11,10 @@ INSUFFICIENT_DATA only notifies. A scaling action checks, in this order:
 4. lock: the target's lock, shared with deploys. If a deploy holds it, the reaction waits
    (``wait``).
 
+One read per decision: a scaling action tries the target's lock first and reads the count and
+bounds once (under the lock when it is ours); the checks above and the change all use that
+read (``_Decision`` is called by the scaling procedure with the plan made from it).
+
 Every outcome is explained in a notification (``explain``).
 """
 
@@ -31,6 +35,8 @@ from chalicelib.records.status import ActionResult
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
     from chalicelib.domain.policy import AlarmRule
+    from chalicelib.scaling import Plan
+    from chalicelib.store.locks import CooldownClaim
 
 
 def handle_notification(deps: Deps, alarm: AlarmNotification, *, attempt: int = 0) -> list[Outcome]:
@@ -95,11 +101,80 @@ def _release(deps: Deps, reaction: Reaction) -> None:
         deps.store.release_cooldown(reaction.key)
 
 
-def _apply(deps: Deps, alarm: AlarmNotification, reaction: Reaction) -> Outcome:
-    """Act. A failure before any AWS change gives the cooldown back and raises (the retry acts);
-    a failure after it (the audit entry, the lock release) keeps the cooldown and the change
-    stands: logged, counted and said in the notification, never made twice."""
+class _Decision:
+    """Bounds, cooldown, guard: whether a reaction goes ahead, from the plan of its one read
+    (None for actions that do not scale). Keeps the cooldown window it claimed and, when it
+    stopped the reaction, the outcome and whether that outcome is audited."""
+
+    def __init__(self, deps: Deps, alarm: AlarmNotification, reaction: Reaction) -> None:
+        self.deps, self.alarm, self.reaction = deps, alarm, reaction
+        self.window: CooldownClaim | None = None
+        self.stopped: Outcome | None = None
+        self.audited = True
+        self.until: int | None = None  # the cooldown window that stopped it, if one did
+
+    @property
+    def claimed(self) -> bool:
+        """Whether this reaction holds a cooldown window (to give back if it does nothing)."""
+        return self.window is not None and self.window.claimed
+
+    def _stop(self, outcome: Outcome, *, audited: bool = True) -> Outcome:
+        self.stopped, self.audited = outcome, audited
+        return outcome
+
+    def __call__(self, plan: Plan | None) -> Outcome | None:
+        deps, alarm, reaction = self.deps, self.alarm, self.reaction
+        action, seconds = reaction.action, reaction.seconds
+        if plan is not None and not plan.moves:
+            bound = "max" if action.direction() == "out" else "min"
+            return self._stop(
+                Outcome(
+                    ActionResult.AT_BOUND,
+                    f"{plan.target.name} is at its {bound} "
+                    f"({plan.before}; bounds {plan.bounds.min}..{plan.bounds.max} from "
+                    f"{plan.bounds.source}); nothing changed",
+                    plan.before,
+                    plan.before,
+                    bounds=f"{plan.bounds.min}..{plan.bounds.max} ({plan.bounds.source})",
+                )
+            )
+        self.window = deps.store.claim_cooldown(
+            reaction.key, seconds=seconds, now=deps.clock(), note=alarm.why
+        )
+        if not self.window.claimed:
+            before = plan.before if plan else None
+            count("AlarmActionsSuppressed", rule=reaction.rule_name)
+            self.until = self.window.until
+            return self._stop(
+                Outcome(
+                    ActionResult.COOLDOWN,
+                    f"in cooldown until {iso(at(self.window.until))} (one {reaction.direction} "
+                    f"action per {seconds} s); nothing changed",
+                    before,
+                    before,
+                ),
+                audited=False,
+            )
+        if plan is not None and action.direction() == "out":
+            held = guard.check_scale_out(deps, reaction.env, plan)
+            if held is not None:
+                _release(deps, reaction)
+                self.window = None
+                return self._stop(
+                    Outcome(ActionResult.HELD, f"scale-out held: {held}", plan.before, plan.before)
+                )
+        return None
+
+
+def _apply(
+    deps: Deps, alarm: AlarmNotification, reaction: Reaction, decision: _Decision
+) -> Outcome:
+    """Act. A failure before any AWS change gives the cooldown back (if this reaction claimed
+    it) and raises (the retry acts); a failure after it (the audit entry, the lock release)
+    keeps the cooldown and the change stands: logged, counted and said in the notification,
+    never made twice."""
     changed: list[Outcome] = []
+    scales = execute.scales(reaction.action)
     try:
         return execute.apply(
             deps.acting_for(alarm.actor),
@@ -108,10 +183,12 @@ def _apply(deps: Deps, alarm: AlarmNotification, reaction: Reaction) -> Outcome:
             actor=alarm.actor,
             why=alarm.why,
             on_change=changed.append,
+            decide=decision if scales else None,
         )
     except Exception as exc:
         if not changed:
-            _release(deps, reaction)
+            if decision.claimed:
+                _release(deps, reaction)
             raise
         logger().exception(
             "alarm action made its change, then failed; the change stands",
@@ -129,55 +206,18 @@ def _apply(deps: Deps, alarm: AlarmNotification, reaction: Reaction) -> Outcome:
 
 def _run(deps: Deps, alarm: AlarmNotification, reaction: Reaction, attempt: int) -> Outcome:
     """Bounds, cooldown, guard, lock: then act, and explain."""
-    env, action, seconds = reaction.env, reaction.action, reaction.seconds
-    plan = execute.plan(deps, env, action)
-    if plan is not None and not plan.moves:
-        bound = "max" if action.direction() == "out" else "min"
+    seconds = reaction.seconds
+    decision = _Decision(deps, alarm, reaction)
+    if not execute.scales(reaction.action) and decision(None) is not None:
+        assert decision.stopped is not None
         return _skip(
-            deps,
-            alarm,
-            reaction,
-            Outcome(
-                ActionResult.AT_BOUND,
-                f"{plan.target.name} is at its {bound} "
-                f"({plan.before}; bounds {plan.bounds.min}..{plan.bounds.max} from "
-                f"{plan.bounds.source}); nothing changed",
-                plan.before,
-                plan.before,
-                bounds=f"{plan.bounds.min}..{plan.bounds.max} ({plan.bounds.source})",
-            ),
+            deps, alarm, reaction, decision.stopped, audited=decision.audited, until=decision.until
         )
-    window = deps.store.claim_cooldown(
-        reaction.key, seconds=seconds, now=deps.clock(), note=alarm.why
-    )
-    if not window.claimed:
-        before = plan.before if plan else None
-        count("AlarmActionsSuppressed", rule=reaction.rule_name)
+    outcome = _apply(deps, alarm, reaction, decision)
+    if decision.stopped is not None:
         return _skip(
-            deps,
-            alarm,
-            reaction,
-            Outcome(
-                ActionResult.COOLDOWN,
-                f"in cooldown until {iso(at(window.until))} (one {reaction.direction} action "
-                f"per {seconds} s); nothing changed",
-                before,
-                before,
-            ),
-            audited=False,
-            until=window.until,
+            deps, alarm, reaction, decision.stopped, audited=decision.audited, until=decision.until
         )
-    if plan is not None and action.direction() == "out":
-        held = guard.check_scale_out(deps, env, plan)
-        if held is not None:
-            _release(deps, reaction)
-            return _skip(
-                deps,
-                alarm,
-                reaction,
-                Outcome(ActionResult.HELD, f"scale-out held: {held}", plan.before, plan.before),
-            )
-    outcome = _apply(deps, alarm, reaction)
     if outcome.result == ActionResult.BUSY:
         _release(deps, reaction)
         wait.wait_for_lock(deps, alarm, reaction, outcome, attempt)
@@ -187,12 +227,15 @@ def _run(deps: Deps, alarm: AlarmNotification, reaction: Reaction, attempt: int)
     if outcome.result == ActionResult.AT_BOUND:  # moved while we looked: give the window back
         _release(deps, reaction)
     count("AlarmActions", rule=reaction.rule_name, result=outcome.result)
+    window = decision.window
     explain(
         deps,
         alarm,
         outcome,
         reaction=reaction,
-        until=window.until if outcome.result != ActionResult.AT_BOUND and seconds > 0 else None,
+        until=window.until
+        if window is not None and outcome.result != ActionResult.AT_BOUND and seconds > 0
+        else None,
     )
     return outcome
 

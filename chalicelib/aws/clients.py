@@ -6,6 +6,11 @@ credentials. Clients for an environment use that environment's role when the pol
 botocore before they expire. The role session is named after who acts and for which deployment
 (``session_name``), so the member account's CloudTrail shows it on every call
 (``assumed-role/opsbot-member/alice@d-0123``); credentials are cached per role and session name.
+
+One botocore data loader serves every session (the home one and each assumed-role one), so a
+service's model is read and parsed once per process, whichever account a client is for.
+``reset`` drops clients, sessions and their pooled connections and credentials but keeps that
+loader: what a SnapStart restore needs (``handlers.snapstart``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ class Account(Protocol):
 
 
 _lock = threading.Lock()
+_loader: list[Any] = []  # the one botocore data loader (made with the first session)
 _sessions: dict[str, boto3.Session] = {}
 _sessions_named: dict[tuple[str, str], boto3.Session] = {}
 _clients: dict[tuple[str, str, str, str], Any] = {}
@@ -67,12 +73,24 @@ def _config() -> Any:
     )
 
 
+def _botocore_session() -> Any:
+    """A new botocore session on the process's one data loader (models parsed once)."""
+    from botocore.session import get_session
+
+    session = get_session()
+    if _loader:
+        session.register_component("data_loader", _loader[0])
+    else:
+        _loader.append(session.get_component("data_loader"))
+    return session
+
+
 def _home_session() -> boto3.Session:
     import boto3
 
     session = _sessions.get("")
     if session is None:
-        session = boto3.Session()
+        session = boto3.Session(botocore_session=_botocore_session())
         _sessions[""] = session
     return session
 
@@ -81,7 +99,6 @@ def _assumed_session(role_arn: str, region: str, name: str = _ROLE_SESSION_NAME)
     """A session whose credentials come from AssumeRole and refresh themselves."""
     import boto3
     from botocore.credentials import DeferredRefreshableCredentials
-    from botocore.session import get_session
 
     sts = _home_session().client("sts", region_name=region, config=_config())
 
@@ -98,10 +115,10 @@ def _assumed_session(role_arn: str, region: str, name: str = _ROLE_SESSION_NAME)
             "expiry_time": creds["Expiration"].isoformat(),
         }
 
-    botocore_session = get_session()
+    botocore_session = _botocore_session()
     # Deferred: the first AssumeRole happens on the first call, and botocore refreshes the
     # credentials before they expire (the pattern of botocore's own assume-role provider).
-    botocore_session._credentials = DeferredRefreshableCredentials(  # type: ignore[attr-defined]
+    botocore_session._credentials = DeferredRefreshableCredentials(
         refresh_using=refresh, method="sts-assume-role"
     )
     botocore_session.set_config_variable("region", region)
@@ -160,8 +177,17 @@ class LazyClient:
         return getattr(client(self._service, self._environment), name)
 
 
+def preload(services: tuple[str, ...]) -> None:
+    """Parse these services' models into the shared loader now (before a SnapStart snapshot):
+    a client made after ``reset`` then costs no model loading."""
+    for service in services:
+        client(service)
+    reset()
+
+
 def reset() -> None:
-    """Forget every cached client (tests, and after a settings change)."""
+    """Forget every cached client and session, with their pooled connections and credentials
+    (tests, a settings change, a SnapStart restore); the parsed models stay."""
     with _lock:
         _clients.clear()
         _sessions.clear()

@@ -13,7 +13,8 @@ class LooseModel(BaseModel):
     an alias may also be given by name.
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # defer_build: a model's validator is built on its first use, not at import (cold start)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 def fields_error(model: str, message: str, *fields: str) -> ValidationError:

@@ -21,7 +21,7 @@ ONE_OF_IMAGE_OR_TAG = "give exactly one of 'image' or 'tag'"
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class DeployRequest(_Body):
@@ -59,14 +59,18 @@ class RollbackRequest(_Body):
     reason: Annotated[str | None, Field(max_length=500)] = None
 
 
-class DeployStart(BaseModel):
+class _Message(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use (cold start)
+
+
+class DeployStart(_Message):
     """Work: start the rollout of a recorded deployment."""
 
     kind: Literal["deploy.start"] = "deploy.start"
     deployment_id: str
 
 
-class DeployTimeout(BaseModel):
+class DeployTimeout(_Message):
     """Guard: a rollout (or its rollback) must have finished by ``deadline``."""
 
     kind: Literal["deploy.timeout"] = "deploy.timeout"
@@ -75,7 +79,7 @@ class DeployTimeout(BaseModel):
     deadline: int
 
 
-class ApprovalExpiry(BaseModel):
+class ApprovalExpiry(_Message):
     """Guard: a request still awaiting approval at ``deadline`` (epoch seconds) expires."""
 
     kind: Literal["approval.expiry"] = "approval.expiry"
@@ -83,7 +87,7 @@ class ApprovalExpiry(BaseModel):
     deadline: int
 
 
-class AlarmRetry(BaseModel):
+class AlarmRetry(_Message):
     """Work: an alarm reaction that waited for its target's lock (a deploy) tries again."""
 
     kind: Literal["alarm.retry"] = "alarm.retry"
@@ -92,7 +96,7 @@ class AlarmRetry(BaseModel):
     notification: str
 
 
-class SlackReply(BaseModel):
+class SlackReply(_Message):
     """Work: answer a Slack interaction through its response_url, after the 3-second ack."""
 
     kind: Literal["slack.reply"] = "slack.reply"
@@ -102,4 +106,4 @@ class SlackReply(BaseModel):
 
 _Work = DeployStart | DeployTimeout | ApprovalExpiry | AlarmRetry | SlackReply
 WorkMessage = Annotated[_Work, Field(discriminator="kind")]
-WORK_MESSAGE: TypeAdapter[_Work] = TypeAdapter(WorkMessage)
+WORK_MESSAGE: TypeAdapter[_Work] = TypeAdapter(WorkMessage, config=ConfigDict(defer_build=True))

@@ -19,9 +19,15 @@ from chalicelib.scaling.bounds import (
     tighter,
 )
 from chalicelib.scaling.manual import ManualScale, manual_scale
-from chalicelib.scaling.procedure import force_new_deployment, scale_asg, scale_ecs_service
+from chalicelib.scaling.procedure import (
+    Decide,
+    force_new_deployment,
+    scale_asg,
+    scale_ecs_service,
+)
 
 __all__ = [
+    "Decide",
     "EffectiveBounds",
     "ManualScale",
     "Plan",

@@ -1,9 +1,13 @@
-"""The one scaling procedure: take the target's lock, read, bound, apply, audit.
+"""The one scaling procedure: take the target's lock, read once, decide, apply, audit.
 
 Every change takes the target's lock (the same per-service lock deploys hold), so nothing
-scales a service in the middle of its rollout. ``on_change`` is told the outcome as soon as the
-AWS change is made, before anything that may still fail after it (releasing the lock, the audit
-entry): a caller that holds a cooldown knows not to give it back.
+scales a service in the middle of its rollout. One read per decision: the count and the bounds
+are read once, after the lock is tried (so under it when it is ours), and the caller's
+``decide`` and the change both work from that read; nothing is read twice. ``decide`` runs even
+when someone else holds the lock, so a request that can never succeed (outside the bounds, at a
+bound, in cooldown) is told so rather than "busy, try later". ``on_change`` is told the outcome
+as soon as the AWS change is made, before anything that may still fail after it (releasing the
+lock, the audit entry): a caller that holds a cooldown knows not to give it back.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import TYPE_CHECKING
 from chalicelib.domain.actions import Outcome
 from chalicelib.records.status import ActionResult
 from chalicelib.records.target import Target
-from chalicelib.scaling.bounds import EffectiveBounds, asg_current, ecs_current
+from chalicelib.scaling.bounds import EffectiveBounds, Plan, asg_current, ecs_current
 
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
@@ -25,6 +29,9 @@ if TYPE_CHECKING:
 LOCK_LEASE_SECONDS = 60
 
 OnChange = Callable[[Outcome], None]
+# Given the plan made from the one read: an outcome to stop with (nothing is changed), or None
+# to go ahead.
+Decide = Callable[[Plan], Outcome | None]
 
 
 def _locked(deps: Deps, target: Target, actor: str) -> tuple[str, str | None]:
@@ -62,17 +69,22 @@ def _scale_locked(
     step: int | None,
     desired: int | None,
     on_change: OnChange | None = None,
+    decide: Decide | None = None,
 ) -> Outcome:
-    """Lock, read, bound, apply, audit."""
+    """Lock, read once, decide, bound, apply, audit."""
     with _holding(deps, target, actor) as holder:
+        before, bounds = current()  # the one read: under the lock when it is ours
+        after = bounds.step(before, step) if step is not None else int(desired or 0)
+        if decide is not None:
+            decided = decide(Plan(target, before, after, bounds))
+            if decided is not None:
+                return decided
         if holder is not None:
             busy = f"{target.label} is busy with {holder}"
             return Outcome(ActionResult.BUSY, busy, holder=holder)
-        before, bounds = current()
-        after = bounds.step(before, step) if step is not None else int(desired or 0)
         limits = f"bounds {bounds.min}..{bounds.max} from {bounds.source}"
         held_to = f"{bounds.min}..{bounds.max} ({bounds.source})"
-        if step is None and not bounds.min <= after <= bounds.max:  # bounds moved meanwhile
+        if step is None and not bounds.min <= after <= bounds.max:
             return Outcome(
                 ActionResult.AT_BOUND,
                 f"{after} is outside the {limits}; nothing changed",
@@ -123,8 +135,10 @@ def scale_ecs_service(
     step: int | None = None,
     desired: int | None = None,
     on_change: OnChange | None = None,
+    decide: Decide | None = None,
 ) -> Outcome:
-    """Change a service's desired count (by ``step`` or to ``desired``) under its lock."""
+    """Change a service's desired count (by ``step`` or to ``desired``) under its lock;
+    ``decide`` sees the plan made from the one read first."""
 
     def apply(count: int) -> None:
         deps.aws("ecs", env).update_service(
@@ -142,6 +156,7 @@ def scale_ecs_service(
         step=step,
         desired=desired,
         on_change=on_change,
+        decide=decide,
     )
 
 
@@ -154,8 +169,10 @@ def scale_asg(
     actor: str,
     why: str,
     on_change: OnChange | None = None,
+    decide: Decide | None = None,
 ) -> Outcome:
-    """Change an Auto Scaling group's desired capacity by ``step`` under its lock."""
+    """Change an Auto Scaling group's desired capacity by ``step`` under its lock;
+    ``decide`` sees the plan made from the one read first."""
 
     def apply(count: int) -> None:
         deps.aws("autoscaling", env).set_desired_capacity(
@@ -173,6 +190,7 @@ def scale_asg(
         step=step,
         desired=None,
         on_change=on_change,
+        decide=decide,
     )
 
 

@@ -150,6 +150,21 @@ def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=False,
     )
     assert done.returncode == 0, f"chalice package failed:\n{done.stdout}\n{done.stderr}"
+    bytecode = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "infra.bytecode",
+            *(str(out / f) for f in ("deployment.zip", "sam.json")),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert bytecode.returncode == 0, f"infra.bytecode failed:\n{bytecode.stderr}"
     return out
 
 
@@ -195,6 +210,75 @@ def test_package_holds_the_template_and_the_code(package_dir: Path) -> None:
     assert {f"chalicelib/handlers/ui/{name}" for name in ui} <= names
     # development tools and the local stack never ship
     assert not any(n.startswith(("infra/", "tests/", "moto/", "cfnlint/")) for n in names)
+
+
+def test_package_ships_bytecode_for_the_runtime_that_ignores_timestamps(
+    package_dir: Path, sam: dict[str, Any]
+) -> None:
+    """Lambda's /var/task is read-only: without .pyc every cold start compiles every module.
+    Each .py has its .pyc for the template's runtime, hash-based and unchecked (flags 0b01),
+    so the zip's fixed timestamps do not invalidate it."""
+    import importlib.util
+    import zipfile
+
+    runtimes = {
+        r["Properties"]["Runtime"]
+        for r in sam["Resources"].values()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
+    assert runtimes == {f"python{sys.version_info.major}.{sys.version_info.minor}"}
+    tag = sys.implementation.cache_tag
+    with zipfile.ZipFile(package_dir / "deployment.zip") as zf:
+        names = zf.namelist()
+        sources = [n for n in names if n.endswith(".py")]
+        missing = []
+        for source in sources:
+            folder, _, file = source.rpartition("/")
+            pyc = f"{folder + '/' if folder else ''}__pycache__/{file[:-3]}.{tag}.pyc"
+            if pyc not in names:
+                missing.append(source)
+        assert not missing, missing[:10]
+        header = zf.read(f"chalicelib/handlers/__pycache__/worker.{tag}.pyc")[:16]
+        assert header[:4] == importlib.util.MAGIC_NUMBER
+        assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, not checked
+        infos = zf.infolist()
+    assert names == sorted(names)
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_the_zip_is_the_same_bytes_for_the_same_files(tmp_path: Path) -> None:
+    from infra.bytecode import compile_tree, write_zip
+
+    tree = tmp_path / "tree"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "pkg" / "__init__.py").write_text("X = 1\n")
+    (tree / "app.py").write_text("import pkg\n")
+    assert compile_tree(tree) == 2
+    write_zip(tree, tmp_path / "a.zip")
+    for path in tree.rglob("*"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))  # other timestamps, same content
+    write_zip(tree, tmp_path / "b.zip")
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+
+
+def test_event_and_worker_functions_restore_from_snapstart_through_their_alias(
+    sam: dict[str, Any], translated: dict[str, Any]
+) -> None:
+    functions = resources_of(sam, "AWS::Serverless::Function")
+    for name, logical in FUNCTIONS.items():
+        props = functions[logical]["Properties"]
+        if name == "api_handler":  # API Gateway invokes the function itself (README)
+            assert "SnapStart" not in props and "AutoPublishAlias" not in props
+        else:
+            assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}, name
+            assert props["AutoPublishAlias"] == "live", name
+    aliases = resources_of(translated, "AWS::Lambda::Alias")
+    assert sorted(a["Properties"]["FunctionName"]["Ref"] for a in aliases.values()) == sorted(
+        logical for name, logical in FUNCTIONS.items() if name != "api_handler"
+    )
+    # what retries an asynchronous event is the alias's invoke config
+    configs = resources_of(translated, "AWS::Lambda::EventInvokeConfig")
+    assert {c["Properties"]["Qualifier"] for c in configs.values()} == {"live"}
 
 
 def test_cfn_lint_passes_on_every_template(package_dir: Path) -> None:
@@ -257,7 +341,7 @@ def test_work_queue_source_reports_batch_item_failures(
     assert len(mappings) == 1
     (mapping,) = mappings.values()
     props = mapping["Properties"]
-    assert props["FunctionName"] == {"Ref": "Work"}
+    assert props["FunctionName"] == {"Ref": "WorkAliaslive"}  # the SnapStart alias
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert props["BatchSize"] == 10
     # the imported ARN, not one rebuilt from the queue name Chalice saw at package time
@@ -276,7 +360,7 @@ def test_alarm_notifications_come_from_the_imported_alarms_topic(
     (subscription,) = subscriptions.values()
     topic = {"Fn::Sub": ["${Value}", {"Value": imported("AlarmsTopicArn")}]}
     assert subscription["Properties"]["TopicArn"] == topic
-    assert subscription["Properties"]["Endpoint"] == {"Fn::GetAtt": ["AlarmNotification", "Arn"]}
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmNotificationAliaslive"}
     permissions = [
         p["Properties"]
         for p in resources_of(translated, "AWS::Lambda::Permission").values()
@@ -285,7 +369,7 @@ def test_alarm_notifications_come_from_the_imported_alarms_topic(
     assert permissions == [
         {
             "Action": "lambda:InvokeFunction",
-            "FunctionName": {"Ref": "AlarmNotification"},
+            "FunctionName": {"Ref": "AlarmNotificationAliaslive"},
             "Principal": "sns.amazonaws.com",
             "SourceArn": topic,
         }
@@ -294,8 +378,8 @@ def test_alarm_notifications_come_from_the_imported_alarms_topic(
 
 def test_aws_events_and_schedules_reach_their_handlers(translated: dict[str, Any]) -> None:
     rules = resources_of(translated, "AWS::Events::Rule")
-    targets = {
-        r["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0]: r["Properties"]
+    targets = {  # each rule invokes its function's SnapStart alias
+        r["Properties"]["Targets"][0]["Arn"]["Ref"].removesuffix("Aliaslive"): r["Properties"]
         for r in rules.values()
     }
     assert targets["EcsDeploymentState"]["EventPattern"] == {
@@ -411,7 +495,7 @@ def test_asynchronous_functions_send_what_fails_to_an_on_failure_queue(
     }
     assert set(configs) == asynchronous
     for logical_id, props in configs.items():
-        assert props["Qualifier"] == "$LATEST", logical_id
+        assert props["Qualifier"] == "live", logical_id  # the SnapStart alias
         assert props["MaximumRetryAttempts"] == 2, logical_id
         assert props["DestinationConfig"]["OnFailure"]["Destination"] == ON_FAILURE_QUEUE
 
@@ -668,7 +752,22 @@ def test_app_stack_runs_on_the_stateful_stacks_resources(
     template["Outputs"] = {
         k: v for k, v in template["Outputs"].items() if "RestAPI" not in json.dumps(v)
     }
-    outputs = create_stack("opsbot-app", json.dumps(template))
+    # moto models neither Lambda versions nor aliases: here the event sources invoke the
+    # function itself (that they invoke the SnapStart alias is checked on the template above)
+    for logical_id, resource in list(template["Resources"].items()):
+        if resource["Type"] in ("AWS::Lambda::Alias", "AWS::Lambda::Version"):
+            del template["Resources"][logical_id]
+    body = json.dumps(template)
+    for logical_id in FUNCTIONS.values():
+        alias, arn = (
+            f'{{"Ref": "{logical_id}Aliaslive"}}',
+            f'{{"Fn::GetAtt": ["{logical_id}", "Arn"]}}',
+        )
+        for key in ("Arn", "Endpoint"):  # where an ARN is needed (an alias's Ref is its ARN)
+            body = body.replace(f'"{key}": {alias}', f'"{key}": {arn}')
+        body = body.replace(alias, f'{{"Ref": "{logical_id}"}}')
+    body = body.replace('"Qualifier": "live"', '"Qualifier": "$LATEST"')
+    outputs = create_stack("opsbot-app", body)
 
     lam = boto3.client("lambda", region_name=REGION)
     functions = lam.list_functions()["Functions"]

@@ -1,0 +1,164 @@
+"""Fresh processes: opsbot's first event against the floor making the same AWS calls.
+
+Each opsbot run is a new interpreter that imports the app and handles one event; the floor run
+after it is a new interpreter that imports boto3 and makes exactly the calls that opsbot run
+made (same services, operations and parameters, in the same order), recorded by the botocore
+hook of ``bench.calls``, which counts the floor's calls too. Runs alternate (opsbot, floor,
+opsbot, ...), so a machine that slows down mid-bench slows both sides.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import calls as calls_module
+
+CALLS_PY = Path(calls_module.__file__).resolve()
+
+# Loads bench/calls.py by path (the app directory may be another checkout with its own bench/).
+_PRELUDE = f"""
+import importlib.util, json, sys, time
+_spec = importlib.util.spec_from_file_location("bench_calls", {str(CALLS_PY)!r})
+bench_calls = importlib.util.module_from_spec(_spec)
+sys.modules["bench_calls"] = bench_calls
+_spec.loader.exec_module(bench_calls)
+bench_calls.install()
+"""
+
+# VmHWM, not getrusage: ru_maxrss survives exec, so a child would report its parent's peak.
+_REPORT = """
+peak = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:")).split()[1]
+print(json.dumps({"import": t1 - t0, "event": t2 - t1, "rss_kb": int(peak)}))
+"""
+
+HANDLERS = {
+    "alarm": ("chalicelib.handlers.alarms", "alarm_notification"),
+    "deploy": ("chalicelib.handlers.worker", "work"),
+}
+
+
+def opsbot_script(kind: str) -> str:
+    """Import the app and the handler, then handle the event in ``argv[1]``."""
+    module, handler = HANDLERS[kind]
+    return (
+        _PRELUDE
+        + f"""
+t0 = time.perf_counter()
+from app import app
+from {module} import {handler} as handler
+t1 = time.perf_counter()
+event = json.load(open(sys.argv[1]))
+answer = handler(event, None)
+t2 = time.perf_counter()
+"""
+        + _REPORT
+    )
+
+
+FLOOR_SCRIPT = (
+    _PRELUDE
+    + """
+recorded = bench_calls.read(sys.argv[1])
+t0 = time.perf_counter()
+import boto3
+from botocore.exceptions import ClientError
+t1 = time.perf_counter()
+clients = {}
+for call in recorded:
+    client = clients.get(call.service)
+    if client is None:
+        client = clients[call.service] = boto3.client(call.service)
+    try:
+        getattr(client, call.operation)(**call.params)
+    except ClientError:
+        pass
+t2 = time.perf_counter()
+"""
+    + _REPORT
+)
+
+
+@dataclass
+class Run:
+    """One fresh process: its timings (seconds), peak RSS and the AWS calls it made."""
+
+    imports: float
+    event: float
+    rss_kb: int
+    calls: list[Any] = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        """Import plus first event."""
+        return self.imports + self.event
+
+
+def run_script(
+    script: str,
+    arg: str,
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    calls_out: Path,
+    python: str = sys.executable,
+) -> Run:
+    """Run a bench script in a fresh interpreter; its report and recorded calls."""
+    out = subprocess.run(
+        [python, "-c", script, arg],
+        cwd=cwd,
+        env={**env, "BENCH_CALLS_OUT": str(calls_out)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"bench script failed:\n{out.stderr[-4000:]}")
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    sys.modules.setdefault("bench_calls", calls_module)  # the name the child pickled under
+    made = calls_module.read(str(calls_out))
+    return Run(data["import"], data["event"], int(data["rss_kb"]), made)
+
+
+@dataclass
+class Pair:
+    """Alternating opsbot and floor runs of one kind of event."""
+
+    opsbot: list[Run] = field(default_factory=list)
+    floor: list[Run] = field(default_factory=list)
+
+    def check_same_calls(self) -> None:
+        """Each floor run made the calls of the opsbot run before it, counted by both hooks."""
+        for ours, floor in zip(self.opsbot, self.floor, strict=True):
+            a, b = calls_module.counts(ours.calls), calls_module.counts(floor.calls)
+            if a != b:
+                raise RuntimeError(f"the floor's calls differ from opsbot's: {a} != {b}")
+
+
+def cold_pair(
+    kind: str,
+    events: list[str],
+    *,
+    app_dir: Path,
+    env: dict[str, str],
+    workdir: Path,
+    before_each: Any = None,
+) -> Pair:
+    """For each event file: opsbot handles it in a fresh process, then the floor replays it."""
+    pair = Pair()
+    script = opsbot_script(kind)
+    for n, event in enumerate(events):
+        if before_each is not None:
+            before_each()
+        recorded = workdir / f"{kind}-{n}-opsbot.calls"
+        pair.opsbot.append(run_script(script, event, cwd=app_dir, env=env, calls_out=recorded))
+        floor_out = workdir / f"{kind}-{n}-floor.calls"
+        pair.floor.append(
+            run_script(FLOOR_SCRIPT, str(recorded), cwd=app_dir, env=env, calls_out=floor_out)
+        )
+    pair.check_same_calls()
+    return pair
