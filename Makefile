@@ -4,6 +4,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CLI := $(BIN)/opsbot
 
 .PHONY: run test lint unit e2e bench load package clean
 
@@ -16,7 +17,11 @@ $(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	@touch $(STAMP)
 
-run: $(STAMP)
+# The `opsbot` CLI (opsbot_cli/, standard library only): a script that runs this checkout's copy.
+$(CLI): opsbot_cli/script.py | $(BIN)/python
+	$(BIN)/python -m opsbot_cli.script $(CLI)
+
+run: $(STAMP) $(CLI)
 	$(BIN)/python -m infra.local run
 
 lint: $(STAMP)
@@ -26,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/cfn-lint infra/*.yaml
 
-test: lint
+test: lint $(CLI)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -43,10 +43,9 @@ def requested(stack: Stack) -> list[str]:
 
 
 def tick(stack: Stack) -> list[dict[str, Any]]:
-    done = stack.control("tick", "certificates")
+    done = stack.control("tick", "certificates", "--json")
     assert done.returncode == 0, done.stderr
-    payload = done.stdout.split(":", 1)[1]
-    results: list[dict[str, Any]] = json.loads(payload)["certificates"]
+    results: list[dict[str, Any]] = json.loads(done.stdout)["certificates"]
     return results
 
 
