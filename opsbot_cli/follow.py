@@ -7,6 +7,7 @@ printed. The exit code says how it ended (``exits.TERMINAL``, or a timeout).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,15 @@ from opsbot_cli.exits import TERMINAL, Exit
 
 POLL_SECONDS = 1.0
 _SPINNER = "|/-\\"
+
+
+def poll_seconds() -> float:
+    """How often to poll: ``OPSBOT_POLL_SECONDS`` (a positive number), else ``POLL_SECONDS``."""
+    try:
+        value = float(os.environ.get("OPSBOT_POLL_SECONDS") or POLL_SECONDS)
+    except ValueError:
+        return POLL_SECONDS
+    return value if value > 0 else POLL_SECONDS
 
 
 @dataclass
@@ -80,7 +90,7 @@ def follow(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Followed:
     """Poll ``GET /deployments/{id}`` from ``first`` (the POST's answer) until it ends."""
-    poll = POLL_SECONDS if poll is None else poll
+    poll = poll_seconds() if poll is None else poll
     display = _Display(out, live)
     started = clock()
     deployment_id = str(first["id"])
