@@ -156,10 +156,16 @@ def parse_post(payload: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
     return html.unescape(title.strip()), html.unescape(body.strip()), facts
 
 
-def first_sentence(text: str) -> str:
-    """Up to the first ``. `` (or all of it)."""
-    head = re.split(r"(?<=[.;])\s", " ".join(text.split()), maxsplit=1)[0]
-    return head.rstrip(".;")
+def first_sentence(text: str, *, at_colon: bool = False) -> str:
+    """Up to the first ``. `` or ``; `` outside parentheses (or ``: `` too, ``at_colon``)."""
+    text = " ".join(text.split())
+    ends = (". ", "; ", ": ") if at_colon else (". ", "; ")
+    depth = 0
+    for i, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth <= 0 and text[i : i + 2] in ends:
+            return text[:i]
+    return text.rstrip(".;")
 
 
 def image_tag(image: str) -> str:
@@ -192,7 +198,8 @@ class OperatorLog:
         kind, _, rest = title.partition(" ")
         if kind in ("Deploy", "Rollback") and facts.get("Deployment"):
             return self._deploy(kind.lower(), rest, body, facts, now)
-        return _one_line(f"{title}: {first_sentence(body)}" if body else title)
+        said = first_sentence(body, at_colon=True)
+        return _one_line(f"{title}: {said}" if said else title)
 
     def _deploy(self, kind: str, rest: str, body: str, facts: dict[str, str], now: float) -> str:
         deployment = facts["Deployment"]
@@ -211,4 +218,6 @@ class OperatorLog:
         took = f" in {now - first:.1f} s" if now > first else ""
         if what == "succeeded":
             return head + took
-        return _one_line(head + took + (f": {first_sentence(body)}" if body else ""))
+        said = first_sentence(body)
+        said = said[len(what) + 2 :] if said.lower().startswith(f"{what}: ") else said
+        return _one_line(head + took + (f": {said}" if said else ""))
