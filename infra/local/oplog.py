@@ -97,9 +97,17 @@ def quiet_powertools(logger: Any) -> None:
     Does nothing unless ``configure`` set up this process's terminal."""
     if not _configured:
         return
-    for handler in getattr(logger, "_logger", logger).handlers:
-        if _powertools_filter not in handler.filters:
+    target = getattr(logger, "_logger", logger)
+    own = getattr(target, "powertools_handler", None)
+    for handler in list(target.handlers):
+        if own is not None and handler is not own:
+            # Chalice(app_name="opsbot") logs through the same logger with its own plain
+            # handler and propagate off: each line twice (plain and JSON). The terminal's
+            # handler shows it once, through the root.
+            target.removeHandler(handler)
+        elif _powertools_filter not in handler.filters:
             handler.addFilter(_powertools_filter)
+    target.propagate = True
     for handler in logging.getLogger().handlers:
         if any(isinstance(f, _OperatorFilter) for f in handler.filters):
             for other in [f for f in handler.filters if type(f).__name__ == "SuppressFilter"]:

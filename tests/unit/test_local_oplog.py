@@ -188,3 +188,20 @@ def test_an_error_is_one_line_with_its_reason_and_no_traceback() -> None:
     assert line.endswith(
         "error: deploy.start failed (reason=UpdateService throttled): RuntimeError: throttled"
     )
+
+
+def test_chalices_plain_handler_is_dropped_so_app_lines_show_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(oplog._configured, "verbose", False)
+    app_logger = logging.getLogger("opsbot-test-app")
+    chalice, powertools = logging.NullHandler(), logging.NullHandler()
+    app_logger.handlers = [chalice, powertools]
+    app_logger.propagate = False  # as Chalice leaves it
+    monkeypatch.setattr(app_logger, "powertools_handler", powertools, raising=False)
+    try:
+        oplog.quiet_powertools(app_logger)
+        assert app_logger.handlers == [powertools] and app_logger.propagate
+        assert oplog._powertools_filter in powertools.filters  # its JSON: verbose only
+    finally:
+        app_logger.handlers = []
