@@ -87,9 +87,13 @@ def certificates(result: dict[str, Any]) -> list[str]:
                 f"rotation started for {domain} on {where}: requested "
                 f"{item.get('new_certificate')}; waiting for DNS validation"
             )
+        elif outcome == "ok":
+            lines.append(f"{domain} on {where}: ok, not due for renewal")
         else:
-            extra = {k: v for k, v in item.items() if k not in ("environment", "certificate")}
-            lines.append(f"{domain} on {where}: {outcome} {json.dumps(extra, default=str)}")
+            shown = ("environment", "certificate", "domain", "listeners", "outcome")
+            extra = {k: v for k, v in item.items() if k not in shown}
+            detail = f" {json.dumps(extra, default=str)}" if extra else ""
+            lines.append(f"{domain} on {where}: {outcome}{detail}")
     return lines or ["no listener certificate to check"]
 
 

@@ -90,3 +90,5 @@ def test_tick_rotates_the_expiring_listener_certificate_once(stack: Stack) -> No
     assert requested(stack) == [new]
     assert serving(stack) == new
     assert texts(stack, mark) == []
+    said = stack.control("tick", "certificates")  # what a person sees
+    assert said.stdout == f"{DOMAIN} on demo-alb:443: ok, not due for renewal\n", said.stdout
