@@ -7,6 +7,7 @@ and nothing else (progress and messages go to standard error). Exit codes: ``exi
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
@@ -50,7 +51,9 @@ def _finish(api: Api, io: Io, body: dict[str, Any], args: argparse.Namespace) ->
             render.dump_json(body, io.out)
         else:
             io.out.write(render.deployment_head(body) + "\n")
-            io.out.write(f"follow it: opsbot deploy ... --wait, or GET /deployments/{body['id']}\n")
+            io.out.write(
+                f"(--wait follows it to its end; `opsbot history {body.get('service')}` lists it)\n"
+            )
         return Exit.OK
     live = not io.json and io.progress.isatty()
     followed = follow(api, body, timeout=args.timeout, out=io.progress, live=live)
@@ -276,7 +279,8 @@ def main(
     args = parser(settings.environment).parse_args(argv)
     io = Io(out, err, json_output=args.output == "json")
     if not settings.token:
-        where = ", ".join(str(p) for p in config.profile_paths(environ or {}))
+        looked = config.profile_paths(os.environ if environ is None else environ)
+        where = ", ".join(dict.fromkeys(str(p) for p in looked))
         err.write(
             "error: no API token: set OPSBOT_API_TOKEN (and OPSBOT_URL), or start the local "
             f"stack with `make run`, which writes a profile (looked in: {where})\n"

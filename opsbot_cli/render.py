@@ -75,26 +75,6 @@ def deployment_head(d: dict[str, Any]) -> str:
     )
 
 
-def deployment(d: dict[str, Any], out: TextIO) -> None:
-    """A deployment as key/value lines, then its events."""
-    items: list[tuple[str, Any]] = [
-        ("deployment", d.get("id")),
-        ("service", f"{d.get('environment')}/{d.get('service')}"),
-        ("image", d.get("image")),
-        ("status", d.get("status")),
-        ("by", d.get("actor")),
-        ("task definition", revision(d.get("task_definition"))),
-        ("previous", revision(d.get("previous_task_definition"))),
-    ]
-    if d.get("rollback_of"):
-        items.append(("rollback of", d["rollback_of"]))
-    if d.get("failure_reason"):
-        items.append(("failure reason", d["failure_reason"]))
-    pairs(items, out)
-    for event in d.get("events") or []:
-        out.write("  " + event_line(event) + "\n")
-
-
 def service(s: dict[str, Any], out: TextIO) -> None:
     """One service's status."""
     items: list[tuple[str, Any]] = [
@@ -144,9 +124,6 @@ def services(items: list[dict[str, Any]], out: TextIO) -> None:
         ["SERVICE", "IMAGE", "REVISION", "DESIRED", "RUNNING", "BOUNDS", "BUSY"],
         out,
     )
-
-
-_AUDIT_DETAILS = ("reason", "deployment_id", "image", "before", "after")
 
 
 def _details(item: dict[str, Any]) -> str:
