@@ -133,6 +133,9 @@ def configure() -> bool:
     local = logging.getLogger(LOCAL_LOGGER)
     local.propagate = False
     local.addHandler(handler)
+    # Its own level: it would inherit the app logger's ("opsbot"), which Chalice sets to ERROR
+    # when the app is imported (and Powertools back to INFO at its first log line).
+    local.setLevel(logging.INFO)
     if not loud:
         for noisy in ("werkzeug", "botocore", "urllib3", "moto"):
             logging.getLogger(noisy).setLevel(logging.ERROR)

@@ -205,3 +205,45 @@ def test_chalices_plain_handler_is_dropped_so_app_lines_show_once(
         assert oplog._powertools_filter in powertools.filters  # its JSON: verbose only
     finally:
         app_logger.handlers = []
+
+
+_TERMINAL = """
+import logging
+from infra.local import lambda_logs, lambda_runtime, oplog
+oplog.configure()
+lambda_logs.install()
+from app import app  # Chalice: the app logger "opsbot", its own handler, level ERROR
+logging.getLogger("opsbot.local.faults").warning("faults on")
+with lambda_runtime.invocation("api_handler"):
+    from chalicelib.core.observability import logger
+    logger().info("notice suppressed")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logger().exception("AWS call failed", extra={"request_id": "r1"})
+logging.getLogger("urllib3.connectionpool").warning("Connection pool is full")
+"""
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_the_make_run_terminal_says_each_thing_once(verbose: bool) -> None:
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "POWERTOOLS_LOG_LEVEL": "INFO", "OPSBOT_LOCAL_VERBOSE": "1" * verbose}
+    done = subprocess.run(
+        [sys.executable, "-c", _TERMINAL], cwd=root, env=env, capture_output=True, text=True
+    )
+    lines = (done.stdout + done.stderr).splitlines()
+    assert done.returncode == 0, lines
+    if not verbose:
+        assert [line[9:] for line in lines] == [
+            "warning: faults on",
+            "error: AWS call failed (request_id=r1): ValueError: boom",
+        ]
+        return
+    failed = [line for line in lines if "AWS call failed" in line]
+    assert len(failed) == 1 and json.loads(failed[0])["request_id"] == "r1"  # JSON, once
+    assert any("notice suppressed" in line for line in lines)
+    assert any("Connection pool is full" in line for line in lines)
