@@ -14,6 +14,7 @@ STAMP := $(VENV)/.installed
 # A .venv built with another Python (a dev machine's 3.11 one) is rebuilt: the file that records
 # the venv's Python version changes and the venv's target depends on it.
 VENV_PY := $(VENV)/.python-$(PYTHON_VERSION)
+CLI := $(BIN)/opsbot
 
 .PHONY: run test lint unit e2e bench load package clean
 
@@ -30,7 +31,11 @@ $(STAMP): requirements.txt requirements-dev.txt $(VENV_PY)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	@touch $(STAMP)
 
-run: $(STAMP)
+# The `opsbot` CLI (opsbot_cli/, standard library only): a script that runs this checkout's copy.
+$(CLI): opsbot_cli/script.py | $(STAMP)
+	$(BIN)/python -m opsbot_cli.script $(CLI)
+
+run: $(STAMP) $(CLI)
 	$(BIN)/python -m infra.local run
 
 lint: $(STAMP)
@@ -40,7 +45,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/cfn-lint infra/*.yaml
 
-test: lint browser
+test: lint browser $(CLI)
 	$(BIN)/python -m pytest -q
 
 # Headless Chromium for the dashboard's browser test: Debian's package (playwright drives it by

@@ -254,7 +254,9 @@ def storm_plan(alarms: int, rollout_fails: int, seed: int) -> list[tuple[str, ..
     now and then a rollout that will fail (its deploy is then rolled back), in a seeded order."""
     rng = random.Random(f"storm:{seed}")
     commands: list[tuple[str, ...]] = [
-        ("alarm", "web-cpu-high", "ALARM" if n % 2 == 0 else "OK") for n in range(alarms)
+        # --wait 0: publish and go on, as before the command learned to report outcomes
+        ("alarm", "web-cpu-high", "ALARM" if n % 2 == 0 else "OK", "--wait", "0")
+        for n in range(alarms)
     ]
     for _ in range(rollout_fails):
         commands.insert(

@@ -1,8 +1,10 @@
 """``python -m infra.local COMMAND``: run the local stack, or drive it.
 
 run                       the whole backend in the foreground (what ``make run`` does)
-alarm NAME ALARM|OK       set an alarm's state and publish CloudWatch's notification to its actions
-tick NAME                 run a scheduled handler once (certificates, budgets, ...)
+alarm NAME ALARM|OK       set an alarm's state, publish CloudWatch's notification to its actions,
+                          and print what opsbot did about it (waits up to --wait seconds)
+tick NAME [--json]        run a scheduled handler once (certificates, budgets, ...) and print
+                          what it did (--json: the handler's result)
 spend BUDGET AMOUNT       set a budget's actual spend
 rollout-fail SERVICE [--exit-code N]
                           the next rollout of SERVICE in demo fails (circuit breaker rolls back):
@@ -45,6 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     alarm.add_argument("--reason", default=None, help="the state reason CloudWatch would give")
     tick = sub.add_parser("tick", help="run a scheduled handler once")
     tick.add_argument("name")
+    tick.add_argument("--json", action="store_true", help="print the handler's result as JSON")
+    for command in (alarm, tick):
+        command.add_argument(
+            "--wait",
+            type=float,
+            default=control.OUTCOME_WAIT_SECONDS,
+            metavar="SECONDS",
+            help="how long to wait for the outcome to report (0: do not wait)",
+        )
     spend = sub.add_parser("spend", help="set a budget's actual spend")
     spend.add_argument("budget")
     spend.add_argument("amount", type=_amount)
@@ -75,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         return run()
     try:
         if args.command == "alarm":
-            print(control.alarm(args.name, args.state, reason=args.reason))
+            print(control.alarm(args.name, args.state, reason=args.reason, wait=args.wait))
         elif args.command == "tick":
-            print(control.tick(args.name))
+            print(control.tick(args.name, wait=args.wait, as_json=args.json))
         elif args.command == "spend":
             print(control.spend(args.budget, args.amount))
         elif args.command == "rollout-fail":

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 
+from infra.local import reports
 from infra.local.alarm_notice import alarm_notification, default_reason
 from infra.local.embedded import aws_env, client
 from infra.local.settings import state_dir
@@ -30,6 +32,8 @@ __all__ = [
 ]
 
 TICK_TIMEOUT_SECONDS = 300  # a scheduled check with its retries
+OUTCOME_WAIT_SECONDS = 8.0  # how long a command waits to report what its input caused
+_POLL_SECONDS = 0.2
 
 
 class ControlError(Exception):
@@ -79,8 +83,11 @@ def command(name: str, body: dict[str, Any], timeout: float = 10) -> dict[str, A
     return _post(f"{stack_info()['sink_url']}/_control/{name}", body, timeout)
 
 
-def alarm(name: str, state: str, *, reason: str | None = None) -> str:
-    """Set an alarm's state and publish CloudWatch's notification to the actions of that state."""
+def alarm(
+    name: str, state: str, *, reason: str | None = None, wait: float = OUTCOME_WAIT_SECONDS
+) -> str:
+    """Set an alarm's state and publish CloudWatch's notification to the actions of that state;
+    then (``wait`` > 0) what opsbot did about it, waiting up to ``wait`` seconds."""
     _use_stack(stack_info())
     cloudwatch = client("cloudwatch")
     found = cloudwatch.describe_alarms(
@@ -107,16 +114,76 @@ def alarm(name: str, state: str, *, reason: str | None = None) -> str:
         at=at,
     )
     sns = client("sns")
-    for topic in targets:
-        sns.publish(TopicArn=topic, Subject=subject, Message=json.dumps(message))
+    published = [
+        sns.publish(TopicArn=topic, Subject=subject, Message=json.dumps(message))["MessageId"]
+        for topic in targets
+    ]
     where = ", ".join(t.rsplit(":", 1)[-1] for t in targets) or "no SNS action"
-    return f"{name}: {current.get('StateValue')} -> {state}; notified {where}"
+    said = f"{name}: {current.get('StateValue')} -> {state}; notified {where}"
+    if not published or wait <= 0:
+        return said
+    return "\n".join(_reactions(name, state, published, wait) or [said])
 
 
-def tick(name: str) -> str:
-    """Run one scheduled handler once in the running stack, as its schedule would."""
+def _outcome(body: dict[str, Any]) -> dict[str, Any]:
+    return command("outcome", body)
+
+
+def _reactions(name: str, state: str, inputs: list[str], wait: float) -> list[str]:
+    """What opsbot did about each published notification (by its SNS message id)."""
+    deadline = time.monotonic() + wait
+    answer = _outcome({"inputs": inputs})
+    while any(e is None for e in answer["ended"].values()) and time.monotonic() < deadline:
+        time.sleep(_POLL_SECONDS)
+        answer = _outcome({"inputs": inputs})
+    lines = []
+    for input_id, ended in answer["ended"].items():
+        mine = reports.webhook_posts([p for p in answer["posts"] if p["input"] == input_id])
+        if ended is None and not mine:
+            lines.append(
+                f"{name} {state} -> no outcome within {wait:g} s (opsbot may still be working: "
+                "see the `make run` terminal or slack.jsonl)"
+            )
+        elif mine:
+            lines.extend(reports.alarm_reaction(name, state, p) for p in mine)
+        else:
+            lines.append(reports.alarm_silent(name, state, ended))
+    return lines
+
+
+def tick(name: str, *, wait: float = OUTCOME_WAIT_SECONDS, as_json: bool = False) -> str:
+    """Run one scheduled handler once in the running stack, as its schedule would; what it did
+    (``as_json``: the handler's result as JSON)."""
+    started = time.time()
     answer = command("tick", {"name": name}, timeout=TICK_TIMEOUT_SECONDS)
+    result = answer.get("result")
+    if as_json:
+        return json.dumps(result, default=str)
+    if not isinstance(result, dict):
+        return str(answer["message"])
+    if "certificates" in result:
+        lines = reports.certificates(result)
+        for item in result["certificates"]:
+            if item.get("outcome") == "started" and item.get("new_certificate") and wait > 0:
+                lines.extend(_rotation(item, str(answer.get("input")), started, wait))
+        return "\n".join(lines)
+    if "budgets" in result:
+        return "\n".join(reports.budgets(result, reports.webhook_posts(answer.get("posts", []))))
     return str(answer["message"])
+
+
+def _rotation(item: dict[str, Any], tick_input: str, since: float, wait: float) -> list[str]:
+    """The next step of a rotation the tick started: the post naming its new certificate."""
+    deadline = time.monotonic() + wait
+    arn = str(item["new_certificate"])
+    while True:
+        found = _outcome({"since": since, "contains": arn})["posts"]
+        later = reports.webhook_posts([p for p in found if p["input"] != tick_input])
+        if later:
+            return [reports.rotation_step(str(item.get("domain")), p) for p in later]
+        if time.monotonic() >= deadline:
+            return [f"{item.get('domain')}: still validating after {wait:g} s"]
+        time.sleep(_POLL_SECONDS)
 
 
 def faults(settings: dict[str, Any] | None = None, *, off: bool = False) -> str:

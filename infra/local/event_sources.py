@@ -61,6 +61,7 @@ class EventSources:
         run_schedules: bool = True,
         faults: Faults | None = None,
         destinations: dict[str, str] | None = None,
+        on_outcome: Callable[[str, str, AsyncOutcome], None] | None = None,
     ) -> None:
         self._app = app
         self._client = client
@@ -68,6 +69,7 @@ class EventSources:
         self._run_schedules = run_schedules
         self._faults = faults or Faults()
         self._destinations = destinations or {}
+        self._on_outcome = on_outcome  # told how each asynchronous invocation ended
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -213,6 +215,8 @@ class EventSources:
         self, name: str, handler: Callable[..., Any], event: dict[str, Any], input_id: str = ""
     ) -> AsyncOutcome:
         outcome = invoke_async(name, handler, event, self._stop.wait, input_id=input_id)
+        if self._on_outcome is not None:
+            self._on_outcome(name, input_id, outcome)
         if outcome.attempts > 1:
             self._faults.count("async_retries", outcome.attempts - 1)
         if not outcome.ok and not self._stop.is_set():
@@ -273,12 +277,13 @@ class EventSources:
         while not self._stop.wait(period):
             self._invoke_async(name, handler, scheduled_event(f"opsbot-local-{name}", self._region))
 
-    def tick(self, name: str) -> AsyncOutcome:
-        """Run one scheduled handler once, as its schedule would (LookupError: no such one)."""
+    def tick(self, name: str, input_id: str = "") -> AsyncOutcome:
+        """Run one scheduled handler once, as its schedule would (LookupError: no such one);
+        ``input_id`` names the invocation (its Slack posts carry it)."""
         source = find_schedule(self._app, name)
         handler = resolve_handler(source.handler_string)
         event = scheduled_event(f"opsbot-local-{source.name}", self._region)
-        return self._invoke_async(source.name, handler, event)
+        return self._invoke_async(source.name, handler, event, input_id)
 
     def stop(self) -> None:
         """Stop every loop (each finishes its current receive)."""

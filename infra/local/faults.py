@@ -180,7 +180,7 @@ class Faults:
         if invocation.crash_at is not None and not invocation.crashed:
             invocation.crashed = True
             self.count("crashes")
-            log.warning(
+            log.info(  # the runtime's error line reports the crash; this one only when verbose
                 "%s crashed before returning, after %d AWS calls",
                 invocation.function,
                 invocation.aws_calls,
@@ -231,7 +231,7 @@ class Faults:
         if invocation.crash_at is not None and invocation.aws_calls >= invocation.crash_at:
             invocation.crashed = True
             self.count("crashes")
-            log.warning(
+            log.info(  # the runtime's error line reports the crash; this one only when verbose
                 "%s crashed at its AWS call %d (%s)",
                 invocation.function,
                 invocation.aws_calls,

@@ -82,6 +82,9 @@ def install() -> None:
             original_init(self, *args, **kwargs)
         finally:
             _local.configuring -= 1
+        from infra.local.oplog import quiet_powertools
+
+        quiet_powertools(self)  # its JSON lines only with OPSBOT_LOCAL_VERBOSE=1
 
     _installed.update(init=original_init)
     Logger.__init__ = __init__  # type: ignore[method-assign]

@@ -2,8 +2,14 @@
 
 Slack sink: every POST (but ``/_control/...``) is a message for Slack: the webhook URL points
 at ``/slack/webhook``, and ``slack_relay`` sends posts to any ``response_url`` to
-``/slack/relay``. Each is appended, exactly as posted, as one JSON line to ``slack.jsonl`` and
-answered ``ok`` as Slack answers.
+``/slack/relay?to=URL``. Each is appended as one JSON line to ``slack.jsonl`` (which the stack
+starts empty) and answered ``ok`` as Slack answers::
+
+    {"at": "2026-11-29T17:23:43.402Z", "to": "webhook" | "response_url",
+     "url": "<where opsbot posted it>", "payload": {<exactly what was posted>}}
+
+``on_post`` (if set) is told of each record and of the invocation that posted it (the input id
+``slack_relay`` puts in ``X-Opsbot-Input``; never written to the file).
 
 Control: ``POST /_control/<command>`` with a JSON body runs a local-stack command that needs the
 running process (``rollout-fail``, ``spend``); ``python -m infra.local`` calls these.
@@ -12,13 +18,18 @@ running process (``rollout-fail``, ``spend``); ``python -m infra.local`` calls t
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 ControlHandler = Callable[[dict[str, Any]], dict[str, Any]]
+PostListener = Callable[[dict[str, Any], str], None]
+INPUT_HEADER = "X-Opsbot-Input"
 
 
 class SinkServer:
@@ -27,6 +38,7 @@ class SinkServer:
     def __init__(self, *, slack_log: Path, port: int = 0) -> None:
         self.slack_log = slack_log
         self.controls: dict[str, ControlHandler] = {}
+        self.on_post: PostListener | None = None
         self._write_lock = threading.Lock()
         sink = self
 
@@ -56,7 +68,11 @@ class SinkServer:
                     except ValueError:
                         self._reply(400, b"invalid_payload")
                         return
-                    sink.record_slack(payload)
+                    sink.record_slack(
+                        payload,
+                        to=sink.destination(self.path),
+                        posted_by=self.headers.get(INPUT_HEADER, ""),
+                    )
                     self._reply(200, b"ok")
                     return
                 if self.path.startswith("/_control/"):
@@ -90,15 +106,37 @@ class SinkServer:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def record_slack(self, payload: Any) -> None:
-        """Append one posted payload to the Slack log."""
-        line = json.dumps(payload, separators=(",", ":"))
+    def destination(self, path: str) -> str:
+        """Where opsbot posted what came to ``path``: the response_url relayed, or the webhook."""
+        parts = urlsplit(path)
+        relayed_to = parse_qs(parts.query).get("to")
+        if parts.path == "/slack/relay" and relayed_to:
+            return relayed_to[0]
+        return f"{self.url}{parts.path}"
+
+    def record_slack(self, payload: Any, *, to: str = "", posted_by: str = "") -> dict[str, Any]:
+        """Append one posted payload to the Slack log, with when and where it was posted."""
+        where = to or f"{self.url}/slack/webhook"
+        record = {
+            "at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "to": "webhook" if where.startswith(self.url) else "response_url",
+            "url": where,
+            "payload": payload,
+        }
+        line = json.dumps(record, separators=(",", ":"))
         with self._write_lock, self.slack_log.open("a") as fh:
             fh.write(line + "\n")
+        if self.on_post is not None:
+            try:
+                self.on_post(record, posted_by)
+            except Exception:  # a listener's bug must not fail Slack's answer
+                logging.getLogger("opsbot.local").exception("Slack post listener failed")
+        return record
 
     def start(self) -> None:
-        """Serve in a background thread."""
+        """Start the Slack log afresh (the embedded AWS starts empty too) and serve."""
         self.slack_log.parent.mkdir(parents=True, exist_ok=True)
+        self.slack_log.write_text("")
         self._thread.start()
 
     def stop(self) -> None:

@@ -4,8 +4,10 @@ opsbot posts to its incoming webhook (a URL from SSM, which the local stack poin
 and to the ``response_url`` Slack put in each slash command or button press (a
 ``https://hooks.slack.com/...`` URL, which cannot be reached here). This relay makes
 ``slack_sdk``'s WebhookClient, the one client opsbot posts with, send to the sink whatever the
-URL, so the sink records exactly the payload that would have gone to Slack. It is installed
-only by the local stack and its control commands; the product code does not know.
+URL, so the sink records exactly the payload that would have gone to Slack. Each post also
+names, in a header the sink keeps to itself, the input of the invocation that made it (an SNS
+message id, an event id), so a control command can find what its own notification caused. It is
+installed only by the local stack and its control commands; the product code does not know.
 """
 
 from __future__ import annotations
@@ -37,7 +39,22 @@ def install(sink_url: str) -> None:
     def __init__(self: WebhookClient, url: str, *args: Any, **kwargs: Any) -> None:
         original(self, relayed(url, _installed["sink"]), *args, **kwargs)
 
+    original_send = WebhookClient.send_dict
+    _installed["send_dict"] = original_send
+
+    def send_dict(
+        self: WebhookClient, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> Any:
+        from infra.local.lambda_runtime import current
+        from infra.local.sink import INPUT_HEADER
+
+        running = current()
+        if running is not None:
+            headers = {**(headers or {}), INPUT_HEADER: running.input_id}
+        return original_send(self, body, headers)
+
     WebhookClient.__init__ = __init__  # type: ignore[method-assign]
+    WebhookClient.send_dict = send_dict  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
@@ -47,3 +64,6 @@ def uninstall() -> None:
     original = _installed.pop("init", None)
     if original is not None:
         WebhookClient.__init__ = original  # type: ignore[method-assign]
+    send = _installed.pop("send_dict", None)
+    if send is not None:
+        WebhookClient.send_dict = send  # type: ignore[method-assign]

@@ -17,7 +17,7 @@ import sys
 import threading
 from typing import Any
 
-from infra.local import lambda_logs, stack_commands
+from infra.local import lambda_logs, oplog, stack_commands
 from infra.local.embedded import aws_env, client
 from infra.local.settings import (
     ACCOUNT,
@@ -31,6 +31,7 @@ from infra.local.settings import (
 )
 from infra.local.state import forget_state, port_free, running_stack, write_state
 from infra.local.template import app_environment, deploy_template, on_failure_destinations
+from opsbot_cli.config import PROFILE_NAME, write_profile
 
 log = logging.getLogger("opsbot.local")
 
@@ -67,11 +68,14 @@ class LocalStack:
         self._put_secrets(env["OPSBOT_PARAMETER_PREFIX"], sink.url)
         self._start_simulators(sink)
         fed = self._start_app(sink)
+        api_url = f"http://127.0.0.1:{s.api_port}"
+        write_profile(s.state_dir / PROFILE_NAME, url=api_url, token=s.api_token)
 
         info = {
             "pid": os.getpid(),
             "aws_endpoint": endpoint,
-            "api_url": f"http://127.0.0.1:{s.api_port}",
+            "api_url": api_url,
+            "profile": str(s.state_dir / PROFILE_NAME),
             "sink_url": sink.url,
             "slack_log": str(s.state_dir / "slack.jsonl"),
             "app_env": env,
@@ -115,8 +119,7 @@ class LocalStack:
 
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
         slack_log = self.settings.state_dir / "slack.jsonl"
-        slack_log.touch()
-        sink = SinkServer(slack_log=slack_log)
+        sink = SinkServer(slack_log=slack_log)  # starts slack.jsonl afresh
         sink.start()
         self._parts.append(sink)
         slack_relay.install(sink.url)  # response_urls (hooks.slack.com) land in the sink too
@@ -190,6 +193,7 @@ class LocalStack:
         from infra.local import lambda_runtime
         from infra.local.effects import Effects
         from infra.local.faults import Faults
+        from infra.local.outcomes import Outcomes
 
         lambda_logs.install()
         faults = Faults()
@@ -199,6 +203,15 @@ class LocalStack:
         sink.controls["effects"] = lambda body: stack_commands.effects(effects, body)
         lambda_runtime.listeners.append(faults)
         sink.controls["faults"] = lambda body: stack_commands.faults(faults, body)
+        outcomes = Outcomes()
+        sink.controls["outcome"] = outcomes.query
+        operator_log = oplog.OperatorLog()
+
+        def posted(record: dict[str, Any], input_id: str) -> None:
+            outcomes.posted(record, input_id)
+            operator_log.post(record)
+
+        sink.on_post = posted
 
         sys.path.insert(0, str(ROOT))
         from app import app as chalice_app
@@ -210,10 +223,11 @@ class LocalStack:
             region=REGION,
             faults=faults,
             destinations=on_failure_destinations(),
+            on_outcome=outcomes.ended,
         )
         fed = sources.start()
         self._parts.append(sources)
-        sink.controls["tick"] = lambda body: stack_commands.tick(sources, body)
+        sink.controls["tick"] = lambda body: stack_commands.tick(sources, outcomes, body)
 
         from chalice.config import Config
 
@@ -277,13 +291,15 @@ def banner(settings: LocalSettings, info: dict[str, Any]) -> str:
         f"  Slack sink     {info['slack_log']}",
         "  event sources  " + "\n                 ".join(info["event_sources"]),
         "",
+        f"  CLI profile    {info['profile']}  (the local admin, for .venv/bin/opsbot)",
+        "",
         "  try:",
-        f"    export OPSBOT_API_TOKEN={settings.api_token}",
-        f'    curl -s -H "Authorization: Bearer $OPSBOT_API_TOKEN" {api}/services/demo/web',
-        '    curl -s -H "Authorization: Bearer $OPSBOT_API_TOKEN" \\',
-        f'         -d \'{{"environment":"demo","service":"web","tag":"2.0"}}\' {api}/deployments',
-        "    # prod waits for a second person: approve with the lead's token",
-        f"    export OPSBOT_LEAD_TOKEN={settings.lead_token}",
+        "    .venv/bin/opsbot status",
+        "    .venv/bin/opsbot deploy web 2.0 --wait",
+        "    .venv/bin/python -m infra.local alarm web-cpu-high ALARM",
+        "    # prod waits for a second person: the lead (token above) approves",
+        "    .venv/bin/opsbot deploy web 2.0 --env prod",
+        f"    OPSBOT_API_TOKEN={settings.lead_token} .venv/bin/opsbot approve ID --wait",
         "",
         f"opsbot ready on {api} (Ctrl-C stops everything)",
     ]
@@ -292,10 +308,7 @@ def banner(settings: LocalSettings, info: dict[str, Any]) -> str:
 
 def run() -> int:
     """Run the local stack in the foreground until Ctrl-C."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    for noisy in ("werkzeug", "botocore", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    logging.getLogger("moto").setLevel(logging.ERROR)
+    oplog.configure()  # one line per event; OPSBOT_LOCAL_VERBOSE=1 shows everything
     settings = LocalSettings.from_env()
     stack = LocalStack(settings)
     try:
@@ -305,5 +318,5 @@ def run() -> int:
     finally:
         print("opsbot stopping", flush=True)
         stack.stop()
-        forget_state(settings.state_dir)
+        forget_state(settings.state_dir, also=(PROFILE_NAME,))
     return 0

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from infra.local.effects import Effects
     from infra.local.event_sources import EventSources
     from infra.local.faults import Faults
+    from infra.local.outcomes import Outcomes
 
 
 def _service(body: dict[str, Any]) -> tuple[str, str]:
@@ -62,15 +63,24 @@ def spend(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def tick(sources: EventSources, body: dict[str, Any]) -> dict[str, Any]:
-    """Run one scheduled handler once, as its schedule would (an asynchronous invocation)."""
+def tick(sources: EventSources, outcomes: Outcomes, body: dict[str, Any]) -> dict[str, Any]:
+    """Run one scheduled handler once, as its schedule would (an asynchronous invocation); its
+    result and the Slack posts it made."""
     import json
+    import uuid
 
     name = str(body["name"])
-    outcome = sources.tick(name)
+    input_id = f"tick-{uuid.uuid4()}"
+    outcome = sources.tick(name, input_id)
     if not outcome.ok:
         raise RuntimeError(f"{name} failed after {outcome.attempts} attempts: {outcome.reason}")
-    return {"ok": True, "message": f"ran {name}: {json.dumps(outcome.result, default=str)}"}
+    return {
+        "ok": True,
+        "message": f"ran {name}: {json.dumps(outcome.result, default=str)}",
+        "result": json.loads(json.dumps(outcome.result, default=str)),
+        "input": input_id,
+        "posts": outcomes.query({"inputs": [input_id]})["posts"],
+    }
 
 
 def faults(state: Faults, body: dict[str, Any]) -> dict[str, Any]:

@@ -49,12 +49,15 @@ def write_state(state_dir: Path, info: dict[str, Any]) -> None:
     (state_dir / STATE_FILE).write_text(json.dumps(info, indent=2))
 
 
-def forget_state(state_dir: Path) -> None:
-    """Remove stack.json if this process wrote it (never another running stack's)."""
+def forget_state(state_dir: Path, also: tuple[str, ...] = ()) -> None:
+    """Remove stack.json (and the files named in ``also``, such as the CLI profile) if this
+    process wrote it (never another running stack's)."""
     state = state_dir / STATE_FILE
     try:
         mine = json.loads(state.read_text()).get("pid") == os.getpid()
     except (OSError, ValueError):
         return
     if mine:
+        for name in also:
+            (state_dir / name).unlink(missing_ok=True)
         state.unlink(missing_ok=True)

@@ -72,12 +72,16 @@ class Stack(Launched):
         of every block (header, sections, fields, context), one per line."""
         return [shown(m) for m in self.slack()]
 
-    def slack(self) -> list[dict[str, Any]]:
-        """Every payload posted to Slack so far."""
+    def slack_records(self) -> list[dict[str, Any]]:
+        """Every line of slack.jsonl so far: ``{"at", "to", "url", "payload"}``."""
         path = self.state_dir / "slack.jsonl"
         if not path.exists():
             return []
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def slack(self) -> list[dict[str, Any]]:
+        """Every payload posted to Slack so far (webhook and response_url)."""
+        return [record["payload"] for record in self.slack_records()]
 
     def wait_deployment(self, deployment_id: str, timeout: float = 60) -> dict[str, Any]:
         """Poll a deployment until it reaches a terminal status."""

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,7 +19,11 @@ from typing import Any
 import pytest
 import yaml
 
+from opsbot_cli import script
+
 WORKFLOW = Path(__file__).resolve().parents[2] / "examples" / "github-actions" / "deploy.yml"
+DEPLOY = "Deploy with opsbot and wait for the outcome"
+INSTALL = "Install the opsbot CLI"
 SHA = "3f2c9a1d0b7e4c6f8a5d2e1b0c9f8e7d6a5b4c3d"
 TOKEN = "opsbot-ci-token-0123456789"
 
@@ -46,18 +51,38 @@ def test_workflow_builds_pushes_and_hands_the_deploy_to_opsbot(workflow: dict[st
         "actions/checkout",
         "aws-actions/configure-aws-credentials",
         "aws-actions/amazon-ecr-login",
+        "actions/setup-python",
     ]
+    # GitHub's hardening guide: actions pinned to a full commit SHA, no credentials left behind
+    for s in steps:
+        if "uses" in s:
+            assert re.fullmatch(r"[\w./-]+@[0-9a-f]{40}", s["uses"]), s["uses"]
+    assert step(workflow, "Checkout")["with"]["persist-credentials"] is False
     creds = step(workflow, "Configure AWS credentials")["with"]
     assert "role-to-assume" in creds  # OIDC: no access keys
     assert not {"aws-access-key-id", "aws-secret-access-key"} & set(creds)
     build = step(workflow, "Build, tag, and push the image to Amazon ECR")
     assert build["env"]["IMAGE_TAG"] == "${{ github.sha }}"
     assert "docker push" in build["run"]
-    request = step(workflow, "Ask opsbot to deploy")
-    assert request["env"]["OPSBOT_API_TOKEN"] == "${{ secrets.OPSBOT_API_TOKEN }}"
+    deploy = step(workflow, DEPLOY)
+    assert deploy["env"]["OPSBOT_API_TOKEN"] == "${{ secrets.OPSBOT_API_TOKEN }}"
+    assert 'opsbot deploy "$OPSBOT_SERVICE" "$IMAGE_TAG"' in deploy["run"]
+    assert "--wait" in deploy["run"]
+    assert "curl" not in deploy["run"]  # the CLI does the request, the retries and the waiting
     # untrusted values reach the shell through env, never through ${{ }} inside a script
     for s in steps:
         assert "${{" not in s.get("run", ""), s["name"]
+
+
+def test_the_cli_is_installed_only_from_a_pinned_commit(runner: Runner) -> None:
+    runner.expressions.update(
+        {"vars.OPSBOT_CLI_REPOSITORY": "acme/opsbot", "vars.OPSBOT_CLI_COMMIT": "main"}
+    )
+    done = runner.run(INSTALL)
+    assert done.returncode == 1 and "full commit SHA" in done.stdout
+    install = step(runner.workflow, INSTALL)
+    assert install["env"]["OPSBOT_CLI_COMMIT"] == "${{ vars.OPSBOT_CLI_COMMIT }}"
+    assert '"opsbot-cli @ git+https://github.com/${OPSBOT_CLI_REPOSITORY}@' in install["run"]
 
 
 # --- the shell steps against a stand-in opsbot ------------------------------------------------
@@ -167,7 +192,7 @@ class Runner:
         output = self.tmp / f"output-{step_id or 'step'}"
         output.write_text("")
         env = {
-            "PATH": os.environ["PATH"],
+            "PATH": f"{self.tmp / 'bin'}{os.pathsep}{os.environ['PATH']}",
             "HOME": str(self.tmp),
             "RUNNER_TEMP": str(self.tmp),
             "GITHUB_OUTPUT": str(output),
@@ -207,9 +232,10 @@ class Runner:
 
 @pytest.fixture
 def runner(workflow: dict[str, Any], tmp_path: Path, opsbot: tuple[FakeOpsbot, str]) -> Runner:
-    if not all(shutil.which(tool) for tool in ("bash", "curl", "jq")):
-        pytest.skip("the workflow's steps need bash, curl and jq")
+    if not all(shutil.which(tool) for tool in ("bash", "jq")):
+        pytest.skip("the workflow's steps need bash and jq")
     _, url = opsbot
+    script.write(tmp_path / "bin" / "opsbot", sys.executable)  # as the install step would
     return Runner(
         workflow,
         tmp_path,
@@ -218,7 +244,7 @@ def runner(workflow: dict[str, Any], tmp_path: Path, opsbot: tuple[FakeOpsbot, s
             "secrets.OPSBOT_API_TOKEN": TOKEN,
         },
         outputs={"build-image": {"tag": SHA}},
-        env_overrides={"POLL_SECONDS": "0"},
+        env_overrides={"OPSBOT_POLL_SECONDS": "0.01"},
     )
 
 
@@ -226,38 +252,39 @@ def test_a_deploy_that_succeeds_passes_the_job(
     runner: Runner, opsbot: tuple[FakeOpsbot, str]
 ) -> None:
     fake, _ = opsbot
-    asked = runner.run("Ask opsbot to deploy", "request")
-    assert asked.returncode == 0, asked.stdout + asked.stderr
-    assert runner.outputs["request"]["id"] == "d-42"
-    waited = runner.run("Wait for the deployment to finish")
-    assert waited.returncode == 0, waited.stdout + waited.stderr
+    done = runner.run(DEPLOY)
+    assert done.returncode == 0, done.stdout + done.stderr
 
     post = fake.requests[0]
     assert post["method"] == "POST" and post["path"] == "/api/deployments"
     assert post["body"] == {"environment": "prod", "service": "web", "tag": SHA}
     assert {r["authorization"] for r in fake.requests} == {f"Bearer {TOKEN}"}
     assert fake.polls == 3
-    # every event printed exactly once, in order
-    events = [line for line in waited.stdout.splitlines() if "event " in line]
-    assert [e.split("  ")[-1] for e in events] == [
+    # every event printed exactly once, in order (the CLI's progress, in the log)
+    events = [line for line in done.stderr.splitlines() if "event " in line]
+    assert [e.split("  ")[-1].strip() for e in events] == [
         "event 0: queued",
         "event 1: in_progress",
         "event 2: succeeded",
     ]
-    assert "d-42" in (runner.tmp / "summary.md").read_text()
-    assert TOKEN not in asked.stdout + asked.stderr + waited.stdout + waited.stderr
+    summary = (runner.tmp / "summary.md").read_text()
+    assert "d-42" in summary and "succeeded" in summary
+    assert TOKEN not in done.stdout + done.stderr + summary
 
 
-@pytest.mark.parametrize("end", ["rolled_back", "failed", "rejected"])
+@pytest.mark.parametrize(
+    ("end", "code"), [("rolled_back", 10), ("failed", 11), ("rejected", 12), ("denied", 13)]
+)
 def test_a_deploy_that_does_not_succeed_fails_the_job(
-    runner: Runner, opsbot: tuple[FakeOpsbot, str], end: str
+    runner: Runner, opsbot: tuple[FakeOpsbot, str], end: str, code: int
 ) -> None:
     fake, _ = opsbot
     fake.statuses = ["queued", "in_progress", end]
-    assert runner.run("Ask opsbot to deploy", "request").returncode == 0
-    waited = runner.run("Wait for the deployment to finish")
-    assert waited.returncode == 1
-    assert f"::error::deployment d-42 ended {end}: event 2: {end}" in waited.stdout
+    done = runner.run(DEPLOY)
+    assert done.returncode == code
+    assert "::error::" in done.stdout
+    assert f"web: deploy {SHA[:7]}" not in done.stdout  # progress goes to the log (stderr)
+    assert f"{end} after" in done.stderr and "event 2: " + end in done.stderr
 
 
 def test_a_refused_request_fails_the_job_with_opsbots_reason(
@@ -265,9 +292,9 @@ def test_a_refused_request_fails_the_job_with_opsbots_reason(
 ) -> None:
     fake, _ = opsbot
     fake.post_status = 409
-    asked = runner.run("Ask opsbot to deploy", "request")
-    assert asked.returncode == 1
-    assert "already in progress" in asked.stdout
+    done = runner.run(DEPLOY)
+    assert done.returncode == 1
+    assert "already in progress" in done.stderr
     assert len(fake.requests) == 1  # a refusal is not retried
 
 
@@ -276,12 +303,12 @@ def test_the_post_carries_an_idempotency_key_that_a_retry_and_a_rerun_reuse(
 ) -> None:
     fake, _ = opsbot
     fake.post_unavailable = 1
-    asked = runner.run("Ask opsbot to deploy", "request")
-    assert asked.returncode == 0, asked.stdout + asked.stderr
-    assert runner.outputs["request"]["id"] == "d-42"
+    done = runner.run(DEPLOY)
+    assert done.returncode == 0, done.stdout + done.stderr
     runner.env_overrides["GITHUB_RUN_ATTEMPT"] = "2"  # the job re-run: same run id
-    assert runner.run("Ask opsbot to deploy", "request").returncode == 0
-    keys = [r["idempotency_key"] for r in fake.requests]
+    fake.polls = 0
+    assert runner.run(DEPLOY).returncode == 0
+    keys = [r["idempotency_key"] for r in fake.requests if r["method"] == "POST"]
     assert len(keys) == 3  # the 503, its retry, the re-run
     assert len(set(keys)) == 1
     key = keys[0]
@@ -293,10 +320,9 @@ def test_the_job_stops_waiting_at_its_timeout(
     runner: Runner, opsbot: tuple[FakeOpsbot, str]
 ) -> None:
     fake, _ = opsbot
-    fake.statuses = ["queued", "in_progress", "in_progress", "in_progress", "in_progress"]
-    runner.env_overrides["DEPLOY_TIMEOUT_SECONDS"] = "0"
-    assert runner.run("Ask opsbot to deploy", "request").returncode == 0
-    waited = runner.run("Wait for the deployment to finish")
-    assert waited.returncode == 1
-    assert "still queued after 0s" in waited.stdout
-    assert fake.polls == 1
+    fake.statuses = ["queued"] + ["in_progress"] * 1000
+    runner.env_overrides["DEPLOY_TIMEOUT_SECONDS"] = "0.3"
+    done = runner.run(DEPLOY)
+    assert done.returncode == 20
+    assert "still in_progress after 0.3 s" in done.stderr
+    assert "::error::still not finished" in done.stdout

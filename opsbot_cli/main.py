@@ -1,0 +1,307 @@
+"""``opsbot COMMAND``: parse the command line, call the API, print, exit with a meaningful code.
+
+Every command takes ``--output table|json``; ``json`` prints the API's JSON on standard output
+and nothing else (progress and messages go to standard error). Exit codes: ``exits.Exit``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+from urllib.parse import quote
+
+from opsbot_cli import __version__, config, render
+from opsbot_cli.client import Api, ApiError, Unreachable
+from opsbot_cli.exits import Exit
+from opsbot_cli.follow import follow
+
+DEFAULT_WAIT_SECONDS = 1800.0  # covers a protected environment's 30-minute approval window
+HISTORY_LIMIT = 20
+_PROBE = "opsbot-cli-list"  # a service name no one uses: its 404 lists the environment's services
+
+
+class Io:
+    """Where output goes: results to ``out``, progress and messages to ``err`` (or ``out``)."""
+
+    def __init__(self, out: TextIO, err: TextIO, *, json_output: bool) -> None:
+        self.out = out
+        self.err = err
+        self.json = json_output
+
+    @property
+    def progress(self) -> TextIO:
+        """Progress lines: standard error when standard output carries JSON."""
+        return self.err if self.json else self.out
+
+
+def _path(*parts: str) -> str:
+    return "/" + "/".join(quote(p, safe="") for p in parts)
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def _finish(api: Api, io: Io, body: dict[str, Any], args: argparse.Namespace) -> int:
+    """Print a deployment the API answered with; with --wait, follow it to its end."""
+    if not getattr(args, "wait", False):
+        if io.json:
+            render.dump_json(body, io.out)
+        else:
+            io.out.write(render.deployment_head(body) + "\n")
+            io.out.write(
+                f"(--wait follows it to its end; `opsbot history {body.get('service')}` lists it)\n"
+            )
+        return Exit.OK
+    live = not io.json and io.progress.isatty()
+    followed = follow(api, body, timeout=args.timeout, out=io.progress, live=live)
+    if io.json:
+        render.dump_json(followed.deployment, io.out)
+    return followed.exit
+
+
+def cmd_deploy(api: Api, io: Io, args: argparse.Namespace) -> int:
+    """POST /deployments (a TAG containing ``/`` or ``@`` is sent as a whole image)."""
+    body: dict[str, Any] = {"environment": args.env, "service": args.service}
+    body["image" if ("/" in args.tag or "@" in args.tag) else "tag"] = args.tag
+    answer = api.post("/deployments", body, key=args.idempotency_key)
+    return _finish(api, io, answer.body, args)
+
+
+def cmd_rollback(api: Api, io: Io, args: argparse.Namespace) -> int:
+    """POST /deployments/{id}/rollback."""
+    body = {"reason": args.reason} if args.reason else {}
+    answer = api.post(_path("deployments", args.id, "rollback"), body, key=args.idempotency_key)
+    return _finish(api, io, answer.body, args)
+
+
+def cmd_approve(api: Api, io: Io, args: argparse.Namespace) -> int:
+    """POST /deployments/{id}/approve."""
+    answer = api.post(_path("deployments", args.id, "approve"), {}, key=args.idempotency_key)
+    return _finish(api, io, answer.body, args)
+
+
+def cmd_deny(api: Api, io: Io, args: argparse.Namespace) -> int:
+    """POST /deployments/{id}/deny."""
+    answer = api.post(_path("deployments", args.id, "deny"), {}, key=args.idempotency_key)
+    return _finish(api, io, answer.body, args)
+
+
+def cmd_scale(api: Api, io: Io, args: argparse.Namespace) -> int:
+    """POST /services/{env}/{service}/scale."""
+    body: dict[str, Any] = {"desired": args.desired}
+    if args.reason:
+        body["reason"] = args.reason
+    path = _path("services", args.env, args.service, "scale")
+    answer = api.post(path, body, key=args.idempotency_key).body
+    if io.json:
+        render.dump_json(answer, io.out)
+    elif "previous_desired" in answer:
+        io.out.write(
+            f"{args.env}/{args.service}: desired {answer.get('previous_desired')} -> "
+            f"{answer.get('desired')} (bounds {answer.get('min')}..{answer.get('max')})\n"
+        )
+    else:
+        io.out.write(f"{args.env}/{args.service}: {answer.get('status') or answer}\n")
+    return Exit.OK
+
+
+def _service_names(api: Api, env: str) -> list[str]:
+    """The services of ``env`` the caller may read (the API's 404 for an unknown one lists them)."""
+    try:
+        api.get(_path("services", env, _PROBE))
+    except ApiError as exc:
+        known = (exc.body.get("error") or {}).get("known")
+        if exc.status == 404 and isinstance(known, list):
+            return [str(name) for name in known]
+        raise
+    return [_PROBE]
+
+
+def cmd_status(api: Api, io: Io, args: argparse.Namespace) -> int:
+    """GET /services/{env}/{service}; without a service, every service of the environment."""
+    if args.service:
+        answer = api.get(_path("services", args.env, args.service)).body
+        if io.json:
+            render.dump_json(answer, io.out)
+        else:
+            render.service(answer, io.out)
+        return Exit.OK
+    found = [
+        api.get(_path("services", args.env, name)).body for name in _service_names(api, args.env)
+    ]
+    if io.json:
+        render.dump_json({"environment": args.env, "services": found}, io.out)
+    else:
+        io.out.write(f"environment {args.env}\n")
+        render.services(found, io.out)
+    return Exit.OK
+
+
+def cmd_history(api: Api, io: Io, args: argparse.Namespace) -> int:
+    """A service's deployments (deploys and rollbacks) from GET /audit, newest first."""
+    query = {"environment": args.env, "service": args.service, "limit": min(500, args.limit * 5)}
+    items = api.get("/audit", query).body.get("items") or []
+    mine = [i for i in items if i.get("deployment_id")][: args.limit]
+    if io.json:
+        render.dump_json({"items": mine}, io.out)
+    else:
+        render.history(mine, io.out)
+    return Exit.OK
+
+
+def cmd_audit(api: Api, io: Io, args: argparse.Namespace) -> int:
+    """GET /audit."""
+    query = {"environment": args.env, "service": args.service, "limit": args.limit}
+    answer = api.get("/audit", query).body
+    if io.json:
+        render.dump_json(answer, io.out)
+    else:
+        render.audit(answer.get("items") or [], io.out)
+    return Exit.OK
+
+
+# -- parsing -------------------------------------------------------------------------------
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isascii() or not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 0")
+    return int(text)
+
+
+def _limit(text: str) -> int:
+    value = _count(text)
+    if not 1 <= value <= 500:
+        raise argparse.ArgumentTypeError("must be from 1 to 500")
+    return value
+
+
+def parser(default_env: str) -> argparse.ArgumentParser:
+    """The command line."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--output",
+        "-o",
+        choices=["table", "json"],
+        default="table",
+        help="table (default) or json: the API's JSON on standard output, nothing else",
+    )
+    env = argparse.ArgumentParser(add_help=False)
+    env.add_argument(
+        "--env",
+        default=default_env,
+        help=f"environment (default {default_env}: OPSBOT_ENVIRONMENT or the profile's)",
+    )
+    post = argparse.ArgumentParser(add_help=False)
+    post.add_argument(
+        "--idempotency-key",
+        metavar="KEY",
+        help="send this Idempotency-Key (default: a fresh one, kept across this run's retries)",
+    )
+    wait = argparse.ArgumentParser(add_help=False)
+    wait.add_argument("--wait", action="store_true", help="follow it until it ends")
+    wait.add_argument(
+        "--timeout",
+        type=_positive,
+        default=DEFAULT_WAIT_SECONDS,
+        metavar="SECONDS",
+        help=f"with --wait: give up waiting after this long (default {DEFAULT_WAIT_SECONDS:g})",
+    )
+
+    top = argparse.ArgumentParser(
+        prog="opsbot",
+        description="opsbot from the command line: a client of its REST API "
+        "(OPSBOT_URL, OPSBOT_API_TOKEN, or the profile `make run` writes).",
+    )
+    top.add_argument("--version", action="version", version=f"opsbot-cli {__version__}")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "deploy", parents=[common, env, post, wait], help="deploy a tag of a service"
+    )
+    p.add_argument("service")
+    p.add_argument("tag", help="an image tag in the service's ECR repository (or a whole image)")
+    p.set_defaults(run=cmd_deploy)
+    p = sub.add_parser("rollback", parents=[common, post, wait], help="roll a deployment back")
+    p.add_argument("id")
+    p.add_argument("--reason")
+    p.set_defaults(run=cmd_rollback)
+    p = sub.add_parser("approve", parents=[common, post, wait], help="approve a deployment")
+    p.add_argument("id")
+    p.set_defaults(run=cmd_approve)
+    p = sub.add_parser("deny", parents=[common, post], help="deny a deployment")
+    p.add_argument("id")
+    p.set_defaults(run=cmd_deny)
+    p = sub.add_parser("scale", parents=[common, env, post], help="set a service's desired count")
+    p.add_argument("service")
+    p.add_argument("desired", type=_count, metavar="N")
+    p.add_argument("--reason")
+    p.set_defaults(run=cmd_scale)
+    p = sub.add_parser("status", parents=[common, env], help="a service's status (or every one)")
+    p.add_argument("service", nargs="?")
+    p.set_defaults(run=cmd_status)
+    p = sub.add_parser("history", parents=[common, env], help="a service's deployments")
+    p.add_argument("service")
+    p.add_argument("--limit", type=_limit, default=HISTORY_LIMIT)
+    p.set_defaults(run=cmd_history)
+    p = sub.add_parser("audit", parents=[common, env], help="the audit trail, newest first")
+    p.add_argument("--service")
+    p.add_argument("--limit", type=_limit, default=HISTORY_LIMIT)
+    p.set_defaults(run=cmd_audit)
+    return top
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    environ: dict[str, str] | None = None,
+    make_api: Callable[..., Api] = Api,
+) -> int:
+    """Run one command; its exit code."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    settings = config.load(environ)
+    args = parser(settings.environment).parse_args(argv)
+    io = Io(out, err, json_output=args.output == "json")
+    if not settings.token:
+        looked = config.profile_paths(os.environ if environ is None else environ)
+        where = ", ".join(dict.fromkeys(str(p) for p in looked))
+        err.write(
+            "error: no API token: set OPSBOT_API_TOKEN (and OPSBOT_URL), or start the local "
+            f"stack with `make run`, which writes a profile (looked in: {where})\n"
+        )
+        return Exit.NOT_CONFIGURED
+    api = make_api(settings.url, settings.token, on_retry=lambda m: err.write(f"retry: {m}\n"))
+    try:
+        return int(args.run(api, io, args))
+    except ApiError as exc:
+        if io.json:
+            render.dump_json(exc.body, out)
+        err.write(f"error: {exc}\n")
+        holder = (exc.body.get("error") or {}).get("holder")
+        if holder:
+            err.write(f"  the service is busy with {holder}\n")
+        return Exit.API_ERROR
+    except Unreachable as exc:
+        if io.json and exc.body:
+            render.dump_json(exc.body, out)
+        err.write(f"error: {exc}\n")
+        return Exit.UNREACHABLE
+    except KeyboardInterrupt:
+        err.write("interrupted (opsbot carries on with what it was asked)\n")
+        return 130

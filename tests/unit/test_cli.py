@@ -1,0 +1,340 @@
+"""The `opsbot` CLI against a fake REST API: parsing, output formats, exit codes, retries."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opsbot_cli import config, follow, main
+from opsbot_cli.client import Api
+from opsbot_cli.exits import Exit
+from tests.unit.cli_fake import FakeApi, Seen, serve
+
+DEP = "dep-0123456789abcdef01234567"
+
+
+def deployment(status: str, *events: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": DEP,
+        "environment": "demo",
+        "service": "web",
+        "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:2.0",
+        "status": status,
+        "task_definition": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2",
+        "previous_task_definition": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1",
+        "events": [
+            {"at": f"2026-11-29T14:00:0{n}Z", "status": s, "message": f"step {n}"}
+            for n, s in enumerate(events or (status,))
+        ],
+        **extra,
+    }
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
+    monkeypatch.setattr(follow, "POLL_SECONDS", 0.01)
+    with serve() as api:
+        yield api
+
+
+def run(
+    fake: FakeApi, *argv: str, env: dict[str, str] | None = None, out: io.StringIO | None = None
+) -> tuple[int, str, str, list[float]]:
+    out = out or io.StringIO()
+    err = io.StringIO()
+    sleeps: list[float] = []
+    environ = {"OPSBOT_URL": fake.url, "OPSBOT_API_TOKEN": "t0k", "OPSBOT_PROFILE": "/nonexistent"}
+    code = main.main(
+        list(argv),
+        out=out,
+        err=err,
+        environ={**environ, **(env or {})},
+        make_api=lambda url, token, **kw: Api(url, token, sleep=sleeps.append, **kw),
+    )
+    assert "Traceback" not in out.getvalue() + err.getvalue()
+    return code, out.getvalue(), err.getvalue(), sleeps
+
+
+# -- deploy --wait: progress and exit codes ---------------------------------------------------
+
+
+def test_deploy_wait_prints_each_event_once_and_exits_0_on_success(fake: FakeApi) -> None:
+    fake.on("POST /deployments", (202, deployment("queued")))
+    fake.on(
+        "GET /deployments/" + DEP,
+        (200, deployment("in_progress", "queued", "in_progress")),
+        (200, deployment("succeeded", "queued", "in_progress", "succeeded")),
+    )
+    code, out, err, _ = run(fake, "deploy", "web", "2.0", "--wait")
+    assert code == Exit.OK, err
+    lines = out.splitlines()
+    assert lines[0] == f"{DEP}: web 2.0 in demo, queued"
+    assert [ln.split()[1] for ln in lines[1:4]] == ["queued", "in_progress", "succeeded"]
+    assert lines[-1].startswith("web: deploy 2.0 succeeded in ") and lines[-1].endswith("(web:2)")
+    assert "\r" not in out  # not a terminal: plain lines only
+    (post,) = fake.requests("POST /deployments")
+    assert post.body == {"environment": "demo", "service": "web", "tag": "2.0"}
+    assert post.headers["authorization"] == "Bearer t0k"
+    assert post.headers["idempotency-key"].startswith("opsbot-cli-")
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        ("rolled_back", Exit.ROLLED_BACK),
+        ("failed", Exit.FAILED),
+        ("rejected", Exit.REJECTED),
+        ("denied", Exit.DENIED),
+        ("expired", Exit.EXPIRED),
+    ],
+)
+def test_deploy_wait_exit_code_names_how_it_ended(fake: FakeApi, status: str, code: int) -> None:
+    fake.on("POST /deployments", (202, deployment("queued")))
+    ended = deployment(status, "queued", status, failure_reason="tasks failed health checks")
+    fake.on("GET /deployments/" + DEP, (200, ended))
+    got, out, _, _ = run(fake, "deploy", "web", "2.0", "--wait")
+    assert got == code
+    assert out.splitlines()[-1].endswith(": tasks failed health checks")
+    assert len({int(c) for c in Exit}) == len(list(Exit))  # every code distinct
+
+
+def test_wait_timeout_and_approval_timeout_have_their_own_codes(fake: FakeApi) -> None:
+    fake.on("POST /deployments", (202, deployment("queued")))
+    fake.on("GET /deployments/" + DEP, (200, deployment("in_progress")))
+    code, out, _, _ = run(fake, "deploy", "web", "2.0", "--wait", "--timeout", "0.2")
+    assert code == Exit.WAIT_TIMEOUT
+    assert "still in_progress after 0.2 s" in out
+
+    fake.on("POST /deployments", (202, deployment("awaiting_approval", env="prod")))
+    fake.on("GET /deployments/" + DEP, (200, deployment("awaiting_approval")))
+    code, out, _, _ = run(
+        fake, "deploy", "web", "2.0", "--env", "prod", "--wait", "--timeout", "0.2"
+    )
+    assert code == Exit.APPROVAL_TIMEOUT
+    assert f"opsbot approve {DEP}" in out
+    assert fake.requests("POST /deployments")[-1].body["environment"] == "prod"
+
+
+def test_on_a_terminal_a_status_line_is_redrawn_in_place(fake: FakeApi) -> None:
+    fake.on("POST /deployments", (202, deployment("queued")))
+    fake.on(
+        "GET /deployments/" + DEP,
+        (200, deployment("in_progress")),
+        (200, deployment("in_progress")),
+        (200, deployment("succeeded", "in_progress", "succeeded")),
+    )
+    code, out, _, _ = run(fake, "deploy", "web", "2.0", "--wait", out=Tty())
+    assert code == Exit.OK
+    assert "\r\033[K" in out and "web: in_progress" in out
+    assert out.rstrip("\n").splitlines()[-1].startswith("web: deploy 2.0 succeeded")
+
+
+# -- --output json ------------------------------------------------------------------------------
+
+
+def test_json_output_is_the_api_json_and_nothing_else(fake: FakeApi) -> None:
+    final = deployment("succeeded", "queued", "succeeded")
+    fake.on("POST /deployments", (202, deployment("queued")))
+    fake.on("GET /deployments/" + DEP, (200, final))
+    code, out, err, _ = run(fake, "deploy", "web", "2.0", "--wait", "-o", "json")
+    assert code == Exit.OK
+    assert json.loads(out) == final  # the progress went to stderr
+    assert "succeeded in" in err
+
+    audit = {"items": [{"at": "2026-11-29T14:00:00Z", "actor": "a", "action": "scale"}]}
+    fake.on("GET /audit", (200, audit))
+    code, out, _, _ = run(fake, "audit", "--output", "json", "--service", "web", "--limit", "5")
+    assert code == 0 and json.loads(out) == audit
+    assert fake.requests("GET /audit")[-1].path == "/audit?environment=demo&service=web&limit=5"
+
+
+def test_an_api_error_prints_its_message_and_exits_1(fake: FakeApi) -> None:
+    refused = {"error": {"code": "conflict", "message": "demo/web is busy", "holder": DEP}}
+    fake.on("POST /deployments", (409, refused))
+    code, out, err, sleeps = run(fake, "deploy", "web", "2.0")
+    assert code == Exit.API_ERROR and out == ""
+    assert "error: demo/web is busy (HTTP 409 conflict)" in err and DEP in err
+    assert sleeps == []  # a refusal is an answer: not retried
+    code, out, _, _ = run(fake, "deploy", "web", "2.0", "-o", "json")
+    assert code == Exit.API_ERROR and json.loads(out) == refused
+
+
+# -- retries --------------------------------------------------------------------------------------
+
+
+def test_5xx_and_an_idempotency_key_in_flight_are_retried_with_the_same_key(fake: FakeApi) -> None:
+    in_flight = {
+        "error": {
+            "code": "conflict",
+            "message": "retry shortly",
+            "fields": {"Idempotency-Key": "in progress"},
+        }
+    }
+    fake.on(
+        "POST /services/demo/web/scale",
+        (502, {"message": "Internal server error"}),
+        (503, {"error": {"code": "dependency_unavailable", "message": "ssm"}}),
+        (409, in_flight),
+        (200, {"previous_desired": 2, "desired": 3, "min": 1, "max": 6}),
+    )
+    code, out, err, sleeps = run(fake, "scale", "web", "3")
+    assert code == Exit.OK, err
+    assert out == "demo/web: desired 2 -> 3 (bounds 1..6)\n"
+    keys = {s.headers["idempotency-key"] for s in fake.requests("POST /services/demo/web/scale")}
+    assert len(fake.requests("POST /services/demo/web/scale")) == 4 and len(keys) == 1
+    assert len(sleeps) == 3 and sleeps[0] < sleeps[2]  # backing off
+    assert err.count("retry: ") == 3
+
+
+def test_a_given_idempotency_key_is_sent(fake: FakeApi) -> None:
+    fake.on("POST /deployments", (202, deployment("queued")))
+    run(fake, "deploy", "web", "2.0", "--idempotency-key", "gha-42-abc")
+    assert fake.requests("POST /deployments")[0].headers["idempotency-key"] == "gha-42-abc"
+
+
+def test_no_answer_after_every_retry_exits_3(fake: FakeApi) -> None:
+    code, _, err, sleeps = run(fake, "status", "web", env={"OPSBOT_URL": "http://127.0.0.1:9"})
+    assert code == Exit.UNREACHABLE
+    assert "no answer from http://127.0.0.1:9" in err and "after 5 attempts" in err
+    assert len(sleeps) == 4
+
+
+def test_5xx_until_the_end_exits_3_with_the_api_message(fake: FakeApi) -> None:
+    fake.on("GET /services/demo/web", (503, {"error": {"code": "x", "message": "ssm is down"}}))
+    code, _, err, _ = run(fake, "status", "web")
+    assert code == Exit.UNREACHABLE and "ssm is down" in err
+
+
+# -- the other commands ------------------------------------------------------------------------
+
+
+def test_approve_and_deny_post_to_their_routes(fake: FakeApi) -> None:
+    fake.on(f"POST /deployments/{DEP}/approve", (202, deployment("queued")))
+    fake.on("GET /deployments/" + DEP, (200, deployment("succeeded")))
+    code, out, _, _ = run(fake, "approve", DEP, "--wait")
+    assert code == Exit.OK and "succeeded" in out.splitlines()[-1]
+    fake.on(f"POST /deployments/{DEP}/deny", (202, deployment("denied")))
+    code, out, _, _ = run(fake, "deny", DEP, "-o", "json")
+    assert code == Exit.OK and json.loads(out)["status"] == "denied"
+    forbidden = {
+        "error": {"code": "forbidden", "message": "you asked for it: someone else approves"}
+    }
+    fake.on(f"POST /deployments/{DEP}/approve", (403, forbidden))
+    code, _, err, _ = run(fake, "approve", DEP)
+    assert code == Exit.API_ERROR and "someone else approves" in err
+
+
+def test_rollback_sends_its_reason(fake: FakeApi) -> None:
+    fake.on(f"POST /deployments/{DEP}/rollback", (202, deployment("queued", rollback_of="dep-x")))
+    code, out, _, _ = run(fake, "rollback", DEP, "--reason", "bad build")
+    assert code == 0 and out.startswith(f"{DEP}: web 2.0 in demo, queued")
+    assert fake.requests(f"POST /deployments/{DEP}/rollback")[0].body == {"reason": "bad build"}
+
+
+def test_status_without_a_service_lists_the_environment(fake: FakeApi) -> None:
+    def service(seen: Seen) -> tuple[int, Any]:
+        name = seen.path.rsplit("/", 1)[1]
+        if name not in ("api", "web"):
+            return 404, {"error": {"code": "not_found", "message": "no", "known": ["api", "web"]}}
+        return 200, {
+            "service": name,
+            "image": f"r/{name}:1.0",
+            "desired": 2,
+            "running": 2,
+            "min": 1,
+            "max": 6,
+            "task_definition": f"arn:x/{name}:1",
+        }
+
+    for name in ("opsbot-cli-list", "api", "web"):
+        fake.on(f"GET /services/demo/{name}", service)
+    code, out, _, _ = run(fake, "status")
+    assert code == 0
+    assert out.splitlines()[2].split() == ["api", "1.0", "api:1", "2", "2", "1..6", "-"]
+    code, out, _, _ = run(fake, "status", "-o", "json")
+    assert [s["service"] for s in json.loads(out)["services"]] == ["api", "web"]
+
+
+def test_history_keeps_the_deployments_of_the_audit(fake: FakeApi) -> None:
+    items = [
+        {"at": "2026-11-29T14:00:02Z", "action": "scale", "result": "scaled"},
+        {
+            "at": "2026-11-29T14:00:01Z",
+            "action": "deploy",
+            "result": "succeeded",
+            "deployment_id": DEP,
+            "image": "r/web:2.0",
+            "actor": "local-admin",
+        },
+    ]
+    fake.on("GET /audit", (200, {"items": items}))
+    code, out, _, _ = run(fake, "history", "web", "--limit", "3")
+    assert code == 0
+    assert out.splitlines()[1].split()[2:] == [DEP, "deploy", "succeeded", "2.0", "local-admin"]
+    assert fake.requests("GET /audit")[0].path == "/audit?environment=demo&service=web&limit=15"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["deploy", "web"],
+        ["scale", "web", "-1"],
+        ["scale", "web", "²"],
+        ["status", "--output", "yaml"],
+        ["deploy", "web", "2.0", "--wait", "--timeout", "0"],
+        ["audit", "--limit", "501"],
+        ["nonsense"],
+    ],
+)
+def test_a_wrong_command_line_exits_2(fake: FakeApi, argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run(fake, *argv)
+    assert exited.value.code == Exit.USAGE
+    assert fake.seen == []
+
+
+# -- configuration ------------------------------------------------------------------------------
+
+
+def test_the_environment_wins_over_the_profile(tmp_path: Path) -> None:
+    config.write_profile(tmp_path / "profile.json", url="http://127.0.0.1:8123/", token="p")
+    assert (tmp_path / "profile.json").stat().st_mode & 0o777 == 0o600
+    found = config.load({"OPSBOT_LOCAL_DIR": str(tmp_path)})
+    assert (found.url, found.token, found.environment) == ("http://127.0.0.1:8123", "p", "demo")
+    mixed = config.load(
+        {
+            "OPSBOT_PROFILE": str(tmp_path / "profile.json"),
+            "OPSBOT_API_TOKEN": "e",
+            "OPSBOT_ENVIRONMENT": "prod",
+        }
+    )
+    assert (mixed.url, mixed.token, mixed.environment) == ("http://127.0.0.1:8123", "e", "prod")
+    bare = config.load({"OPSBOT_PROFILE": str(tmp_path / "none.json"), "OPSBOT_API_PORT": "8009"})
+    assert (bare.url, bare.token) == ("http://127.0.0.1:8009", "")
+
+
+def test_no_token_says_where_to_get_one(fake: FakeApi) -> None:
+    code, _, err, _ = run(fake, "status", env={"OPSBOT_API_TOKEN": ""})
+    assert code == Exit.NOT_CONFIGURED and "OPSBOT_API_TOKEN" in err and "make run" in err
+    assert fake.seen == []
+
+
+def test_the_generated_console_script_runs_the_cli(tmp_path: Path) -> None:
+    from opsbot_cli import script
+
+    target = tmp_path / "bin" / "opsbot"
+    script.write(target, sys.executable)
+    done = subprocess.run([str(target), "--version"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and done.stdout.startswith("opsbot-cli ")
