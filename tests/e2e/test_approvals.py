@@ -266,3 +266,7 @@ def test_demo_deploys_need_no_approval(stack: Stack) -> None:
     done = stack.wait_deployment(resp.json()["id"])
     assert done["status"] in {"succeeded", "rolled_back"}, done  # (rollout-fail may be armed)
     assert "requested_by" not in done
+    if done["status"] == "succeeded":  # later tests expect the demo as seeded
+        back = stack.request("POST", f"/deployments/{done['id']}/rollback")
+        assert back.status_code == 202, back.text
+        assert stack.wait_deployment(back.json()["id"])["status"] == "succeeded"

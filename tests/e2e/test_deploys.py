@@ -106,9 +106,9 @@ def test_failed_rollout_is_rolled_back_to_the_previous_task_definition(stack: St
     posted = wait_for(
         lambda: [t for t in stack.slack_shown() if "rolled back" in t.lower() and "demo/api" in t]
     )
-    # said once each: why it failed (ECS's words), the images, who asked; no "ECS: ECS"
-    assert "*Failure reason*\nECS deployment circuit breaker" in posted[0], posted[0]
-    assert posted[0].count("circuit breaker") == 1 and "ECS: ECS" not in posted[0]
+    # said once each: why its tasks died (ECS's words), the images, who asked; no "ECS: ECS"
+    assert "*Failure reason*\n3 tasks stopped: Task failed container health checks" in posted[0]
+    assert posted[0].count("tasks stopped") == 1 and "ECS: ECS" not in posted[0], posted[0]
     assert "*Image*\napi:1.0 -> api:2.0" in posted[0] or "*Image*\napi@" in posted[0]
     assert "*Asked by*\n" in posted[0] and "*Took*\n" in posted[0]
 

@@ -22,14 +22,8 @@ def _deploy(stack: Stack, service: str, tag: str) -> requests.Response:
 
 
 def _slack_about(stack: Stack, deployment_id: str, words: str) -> list[str]:
-    """Texts of the Slack messages about one deployment that contain ``words``."""
-    found = []
-    for message in stack.slack():
-        text = str(message.get("text", ""))
-        blocks = str(message.get("blocks", ""))
-        if deployment_id in text + blocks and words in text:
-            found.append(text)
-    return found
+    """What Slack shows of the messages about one deployment that contain ``words``."""
+    return [text for text in stack.slack_shown() if deployment_id in text and words in text]
 
 
 def _ends_rolled_back(stack: Stack, service: str, tag: str, timeout: float) -> dict[str, Any]:
