@@ -154,3 +154,8 @@ class Api:
                     self._on_retry(f"{method} {path}: {last}; retrying in {pause:.1f} s")
                 self._sleep(pause)
         raise Unreachable(f"{method} {path}: {last} (after {self.attempts} attempts)", last_body)
+
+
+def path(*parts: str) -> str:
+    """``/a/b`` from path segments, each quoted."""
+    return "/" + "/".join(urllib.parse.quote(p, safe="") for p in parts)

@@ -11,16 +11,15 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
-from urllib.parse import quote
 
-from opsbot_cli import __version__, config, render
+from opsbot_cli import __version__, config, reads, render
 from opsbot_cli.client import Api, ApiError, Unreachable
+from opsbot_cli.client import path as _path
 from opsbot_cli.exits import Exit
 from opsbot_cli.follow import follow
 
 DEFAULT_WAIT_SECONDS = 1800.0  # covers a protected environment's 30-minute approval window
 HISTORY_LIMIT = 20
-_PROBE = "opsbot-cli-list"  # a service name no one uses: its 404 lists the environment's services
 
 
 class Io:
@@ -37,10 +36,6 @@ class Io:
         return self.err if self.json else self.out
 
 
-def _path(*parts: str) -> str:
-    return "/" + "/".join(quote(p, safe="") for p in parts)
-
-
 # -- commands ------------------------------------------------------------------------------
 
 
@@ -51,9 +46,7 @@ def _finish(api: Api, io: Io, body: dict[str, Any], args: argparse.Namespace) ->
             render.dump_json(body, io.out)
         else:
             io.out.write(render.deployment_head(body) + "\n")
-            io.out.write(
-                f"(--wait follows it to its end; `opsbot history {body.get('service')}` lists it)\n"
-            )
+            io.out.write(render.deployment_note(body) + "\n")
         return Exit.OK
     live = not io.json and io.progress.isatty()
     followed = follow(api, body, timeout=args.timeout, out=io.progress, live=live)
@@ -105,61 +98,6 @@ def cmd_scale(api: Api, io: Io, args: argparse.Namespace) -> int:
         )
     else:
         io.out.write(f"{args.env}/{args.service}: {answer.get('status') or answer}\n")
-    return Exit.OK
-
-
-def _service_names(api: Api, env: str) -> list[str]:
-    """The services of ``env`` the caller may read (the API's 404 for an unknown one lists them)."""
-    try:
-        api.get(_path("services", env, _PROBE))
-    except ApiError as exc:
-        known = (exc.body.get("error") or {}).get("known")
-        if exc.status == 404 and isinstance(known, list):
-            return [str(name) for name in known]
-        raise
-    return [_PROBE]
-
-
-def cmd_status(api: Api, io: Io, args: argparse.Namespace) -> int:
-    """GET /services/{env}/{service}; without a service, every service of the environment."""
-    if args.service:
-        answer = api.get(_path("services", args.env, args.service)).body
-        if io.json:
-            render.dump_json(answer, io.out)
-        else:
-            render.service(answer, io.out)
-        return Exit.OK
-    found = [
-        api.get(_path("services", args.env, name)).body for name in _service_names(api, args.env)
-    ]
-    if io.json:
-        render.dump_json({"environment": args.env, "services": found}, io.out)
-    else:
-        io.out.write(f"environment {args.env}\n")
-        render.services(found, io.out)
-    return Exit.OK
-
-
-def cmd_history(api: Api, io: Io, args: argparse.Namespace) -> int:
-    """A service's deployments (deploys and rollbacks) from GET /audit, newest first."""
-    query = {"environment": args.env, "service": args.service, "limit": min(500, args.limit * 5)}
-    items = api.get("/audit", query).body.get("items") or []
-    mine = [i for i in items if i.get("deployment_id")][: args.limit]
-    if io.json:
-        render.dump_json({"items": mine}, io.out)
-    else:
-        render.history(mine, io.out)
-    return Exit.OK
-
-
-def cmd_audit(api: Api, io: Io, args: argparse.Namespace) -> int:
-    """GET /audit."""
-    query = {"environment": args.env, "service": args.service, "limit": args.limit}
-    answer = api.get("/audit", query).body
-    if io.json:
-        render.dump_json(answer, io.out)
-    else:
-        render.audit(answer.get("items") or [], io.out)
     return Exit.OK
 
 
@@ -250,17 +188,7 @@ def parser(default_env: str) -> argparse.ArgumentParser:
     p.add_argument("desired", type=_count, metavar="N")
     p.add_argument("--reason")
     p.set_defaults(run=cmd_scale)
-    p = sub.add_parser("status", parents=[common, env], help="a service's status (or every one)")
-    p.add_argument("service", nargs="?")
-    p.set_defaults(run=cmd_status)
-    p = sub.add_parser("history", parents=[common, env], help="a service's deployments")
-    p.add_argument("service")
-    p.add_argument("--limit", type=_limit, default=HISTORY_LIMIT)
-    p.set_defaults(run=cmd_history)
-    p = sub.add_parser("audit", parents=[common, env], help="the audit trail, newest first")
-    p.add_argument("--service")
-    p.add_argument("--limit", type=_limit, default=HISTORY_LIMIT)
-    p.set_defaults(run=cmd_audit)
+    reads.add_parsers(sub, common=common, env=env, limit=_limit, default_limit=HISTORY_LIMIT)
     return top
 
 

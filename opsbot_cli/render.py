@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any, TextIO
 
 
@@ -156,20 +157,102 @@ def audit(items: list[dict[str, Any]], out: TextIO) -> None:
     )
 
 
-def history(items: list[dict[str, Any]], out: TextIO) -> None:
-    """A service's deploys and rollbacks, newest first."""
+def _seconds(start: str | None, end: str | None) -> str:
+    """``4 s`` between two API timestamps, ``-`` when either is missing."""
+    try:
+        took = datetime.fromisoformat(str(end)) - datetime.fromisoformat(str(start))
+    except ValueError:
+        return "-"
+    return f"{took.total_seconds():.0f} s"
+
+
+_DECIDED = (("approved_by", "approved"), ("denied_by", "denied"))
+
+
+def deployment_note(d: dict[str, Any]) -> str:
+    """What a deployment waits for, or who decided it, and what to run next."""
+    ident, status = d.get("id"), d.get("status")
+    if status == "awaiting_approval":
+        return (
+            f"awaits approval until {clock(d.get('expires_at'))} UTC: another person who may "
+            f"approve in {d.get('environment')} runs `opsbot approve {ident}` "
+            f"(or `opsbot deny {ident}`); nothing changes in ECS meanwhile"
+        )
+    if status == "denied":
+        return f"denied by {d.get('denied_by') or '-'}; nothing was deployed"
+    decided = f"approved by {d.get('approved_by')}; " if d.get("approved_by") else ""
+    return f"({decided}--wait follows it to its end; `opsbot history {d.get('service')}` lists it)"
+
+
+def _deployment_details(d: dict[str, Any]) -> str:
+    """Who decided it, what it rolls back, why it failed (or was asked for)."""
+    parts = [f"{word} by {d[key]}" for key, word in _DECIDED if d.get(key)]
+    if d.get("rollback_of"):
+        parts.append(f"rolls back {d['rollback_of']}")
+    parts += [str(d[key]) for key in ("failure_reason", "reason") if d.get(key)]
+    return "; ".join(parts)
+
+
+def deployments(items: list[dict[str, Any]], out: TextIO) -> None:
+    """A service's deploys and rollbacks (``GET /deployments``), newest first. DURATION runs
+    from the request (or its approval) to its end."""
     table(
         [
             (
-                i.get("at", "")[:19].replace("T", " "),
-                i.get("deployment_id"),
-                i.get("action"),
-                i.get("result"),
-                tag(i.get("image")),
-                i.get("actor"),
+                str(d.get("created_at", ""))[:19].replace("T", " "),
+                d.get("id"),
+                "rollback" if d.get("rollback_of") else "deploy",
+                d.get("status"),
+                tag(d.get("image")),
+                d.get("requested_by") or d.get("actor"),
+                _seconds(d.get("decided_at") or d.get("created_at"), d.get("finished_at")),
+                _deployment_details(d),
             )
-            for i in items
+            for d in items
         ],
-        ["AT (UTC)", "DEPLOYMENT", "ACTION", "RESULT", "IMAGE", "BY"],
+        ["CREATED (UTC)", "DEPLOYMENT", "WHAT", "STATUS", "IMAGE", "BY", "DURATION", "DETAILS"],
+        out,
+    )
+
+
+def certificates(items: list[dict[str, Any]], out: TextIO) -> None:
+    """An environment's certificates, soonest expiry first."""
+    table(
+        [
+            (
+                c.get("domain"),
+                c.get("status"),
+                str(c.get("not_after") or "")[:10],
+                c.get("days_left"),
+                ", ".join(c.get("listeners") or []),
+                str(c.get("arn") or "").rsplit("/", 1)[-1],
+            )
+            for c in items
+        ],
+        ["DOMAIN", "STATUS", "EXPIRES", "DAYS LEFT", "LISTENERS", "CERTIFICATE"],
+        out,
+    )
+
+
+def _money(value: Any) -> str:
+    return f"{value:.2f}" if isinstance(value, int | float) else "-"
+
+
+def budgets(items: list[dict[str, Any]], out: TextIO) -> None:
+    """An account's budgets: limit, actual and forecast spend."""
+    table(
+        [
+            (
+                b.get("name"),
+                b.get("type"),
+                b.get("time_unit"),
+                f"{_money(b.get('limit'))} {b.get('unit') or ''}".strip(),
+                _money(b.get("actual")),
+                _money(b.get("forecast")),
+                f"{b['percent_used']:.0f}%" if b.get("percent_used") is not None else "-",
+            )
+            for b in items
+        ],
+        ["BUDGET", "TYPE", "PERIOD", "LIMIT", "ACTUAL", "FORECAST", "USED"],
         out,
     )

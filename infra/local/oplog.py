@@ -150,15 +150,27 @@ _CHANGE = re.compile(r"\(([^()]*->[^()]*)\)")
 
 
 def parse_post(payload: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
-    """A Block Kit message's title, body and facts (``*Key*\\nvalue`` fields)."""
-    title, body, facts = "", "", {}
+    """A Block Kit message's title (its header, or an older ``*title*`` section), body (the
+    first text section), and facts (``*Key*\\nvalue`` fields, and the context's ``Deployment``
+    id)."""
+    title, body = "", ""
+    facts: dict[str, str] = {}
     for block in payload.get("blocks") or []:
         if not isinstance(block, dict):
             continue
-        text = (block.get("text") or {}).get("text") if block.get("type") == "section" else None
-        if text and not title:
-            match = _TITLE.match(_EMOJI.sub("", str(text)))
-            title, body = (match["title"], match["body"]) if match else ("", str(text))
+        kind = block.get("type")
+        text = str((block.get("text") or {}).get("text") or "")
+        if kind == "header" and text and not title:
+            title = _EMOJI.sub("", text)
+        elif kind == "section" and text and not title:
+            match = _TITLE.match(_EMOJI.sub("", text))
+            title, body = (match["title"], match["body"]) if match else ("", text)
+        elif kind == "section" and text and not body:
+            body = text
+        for element in block.get("elements") or [] if kind == "context" else []:
+            label, _, value = str(element.get("text") or "").partition(" ")
+            if label == "Deployment" and value:
+                facts.setdefault(label, value.split(" ", 1)[0])
         for field in block.get("fields") or []:
             key, _, value = str(field.get("text", "")).partition("\n")
             facts[html.unescape(key.strip("*"))] = html.unescape(value)
@@ -210,7 +222,10 @@ class OperatorLog:
         if kind in ("Deploy", "Rollback") and facts.get("Deployment"):
             return self._deploy(kind.lower(), rest, body, facts, now)
         said = first_sentence(body, at_colon=True)
-        return _one_line(f"{title}: {said}" if said else title)
+        if said:
+            return _one_line(f"{title}: {said}")
+        summary = html.unescape(str(payload.get("text") or ""))  # the one-line fallback
+        return _one_line(summary if summary.startswith(title) else title)
 
     def _deploy(self, kind: str, rest: str, body: str, facts: dict[str, str], now: float) -> str:
         deployment = facts["Deployment"]
@@ -222,13 +237,15 @@ class OperatorLog:
         what = what.lower() or rest.lower()
         env, _, service = (facts.get("Service") or label).partition("/")
         name = service if env == "demo" else f"{env}/{service}"
-        head = f"{name}: {kind} {image_tag(facts.get('Image', ''))} {what}"
+        image = facts.get("Image", "").rsplit("-> ", 1)[-1]  # ``web:1.0 -> web:2.0``
+        head = f"{name}: {kind} {image_tag(image)} {what}"
         if what == "started":
-            change = _CHANGE.findall(body)
+            revisions = facts.get("Task definition", "")
+            change = [revisions] if "->" in revisions else _CHANGE.findall(body)
             return head + (f" ({change[-1]})" if change else "")
         took = f" in {now - first:.1f} s" if now > first else ""
         if what == "succeeded":
             return head + took
-        said = first_sentence(body)
+        said = facts.get("Failure reason") or first_sentence(body)
         said = said[len(what) + 2 :] if said.lower().startswith(f"{what}: ") else said
         return _one_line(head + took + (f": {said}" if said else ""))

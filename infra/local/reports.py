@@ -40,15 +40,18 @@ def alarm_reaction(alarm: str, state: str, payload: dict[str, Any]) -> str:
     rule = (facts.get("Rule") or "").split(":", 1)[0]
     notes = [f"rule {rule}"] if rule else []
     scaled = _SCALED.search(title)
+    nxt = _ISO.search(facts.get("Next action") or "")
+    way = "scale-out" if state == "ALARM" else "scale-in"
     if scaled:
         what = f"{scaled['target']} desired {scaled['before']} -> {scaled['after']}"
-        nxt = _ISO.search(facts.get("Next action") or "")
         if nxt:
-            way = "scale-out" if state == "ALARM" else "scale-in"
             notes.append(f"next {way} after {local_time(nxt.group(0))}")
     elif "in cooldown" in title:
         what = "cooldown: no change"
-        notes.append(local_time(facts.get("Result") or body).removesuffix("; nothing changed"))
+        why = first_sentence(local_time(facts.get("Result") or body))
+        notes.append(why[:1].lower() + why[1:])
+        if nxt and local_time(nxt.group(0)) not in why:
+            notes.append(f"next {way} after {local_time(nxt.group(0))}")
     else:
         said = title.split(": ", 1)[1] if ": " in title else title
         result = facts.get("Result") or first_sentence(body)
@@ -99,8 +102,11 @@ def certificates(result: dict[str, Any]) -> list[str]:
 
 def rotation_step(domain: str, payload: dict[str, Any]) -> str:
     """A later step of a rotation, as opsbot posted it."""
-    title, body, _ = parse_post(payload)
-    return f"{domain}: {title.lower()}: {body.split(': ', 1)[0].rstrip('.')}"
+    title, body, facts = parse_post(payload)
+    where = f" on {facts['Listeners']}" if facts.get("Listeners") else ""
+    new = facts.get("New certificate")
+    said = f"new certificate {new}" if new else first_sentence(body)
+    return f"{domain}: {title.lower()}{where}: {said}"
 
 
 def budgets(result: dict[str, Any], posted: list[dict[str, Any]]) -> list[str]:

@@ -17,7 +17,7 @@ import pytest
 
 from opsbot_cli import script
 from opsbot_cli.exits import Exit
-from tests.e2e.conftest import TOKEN, Stack, wait_for
+from tests.e2e.conftest import LEAD_TOKEN, TOKEN, Stack, wait_for
 
 CLOCK = r"\d\d:\d\d:\d\d"
 
@@ -29,15 +29,25 @@ def opsbot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-def cli(
-    stack: Stack, opsbot: Path, *args: str, profile: bool = False, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """``opsbot ARGS``: with the stack's URL and token in the environment, or (``profile``) with
-    only the profile the stack wrote."""
+def _env(stack: Stack, *, profile: bool = False, token: str = TOKEN) -> dict[str, str]:
     env = {k: v for k, v in stack.env.items() if not k.startswith("OPSBOT_")}
     env["OPSBOT_LOCAL_DIR"] = str(stack.state_dir)
     if not profile:
-        env.update(OPSBOT_URL=stack.api_url, OPSBOT_API_TOKEN=TOKEN)
+        env.update(OPSBOT_URL=stack.api_url, OPSBOT_API_TOKEN=token)
+    return env
+
+
+def cli(
+    stack: Stack,
+    opsbot: Path,
+    *args: str,
+    profile: bool = False,
+    token: str = TOKEN,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """``opsbot ARGS``: with the stack's URL and ``token`` in the environment, or (``profile``)
+    with only the profile the stack wrote."""
+    env = _env(stack, profile=profile, token=token)
     done = subprocess.run(
         [str(opsbot), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
@@ -117,6 +127,107 @@ def test_scale_and_history(stack: Stack, opsbot: Path) -> None:
     assert outside.returncode == Exit.API_ERROR and "min 1, max 6" in outside.stderr
     history = cli(stack, opsbot, "history", "web")
     assert history.returncode == 0 and "succeeded" in history.stdout
+
+
+def test_certificates_and_budgets(stack: Stack, opsbot: Path) -> None:
+    certificates = cli(stack, opsbot, "certificates")
+    assert certificates.returncode == 0, certificates.stderr
+    lines = certificates.stdout.splitlines()
+    assert lines[0] == "environment demo" and lines[1].split()[:2] == ["DOMAIN", "STATUS"]
+    assert [ln for ln in lines[2:] if ln.startswith("demo.example.com ")]
+    assert "demo-alb:443" in certificates.stdout
+    shown = cli(stack, opsbot, "certificates", "--env", "prod", "-o", "json")
+    expected = stack.request("GET", "/certificates?environment=prod").json()
+    assert shown.stderr == "" and json.loads(shown.stdout) == expected
+
+    budgets = cli(stack, opsbot, "budgets")
+    assert budgets.returncode == 0, budgets.stderr
+    row = next(ln for ln in budgets.stdout.splitlines() if ln.startswith("monthly-ops "))
+    assert row.split() == [
+        "monthly-ops",
+        "COST",
+        "MONTHLY",
+        "100.00",
+        "USD",
+        "85.00",
+        "97.00",
+        "85%",
+    ]
+    shown = cli(stack, opsbot, "budgets", "-o", "json")
+    assert json.loads(shown.stdout) == stack.request("GET", "/budgets?environment=demo").json()
+
+
+def test_a_prod_deploy_waits_for_the_leads_approval(stack: Stack, opsbot: Path) -> None:
+    # the requester waits: it says it awaits approval and keeps waiting
+    waiting = subprocess.Popen(
+        [str(opsbot), "deploy", "web", "2.0", "--env", "prod", "--wait", "--timeout", "60"],
+        env=_env(stack),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert waiting.stdout is not None
+    head = waiting.stdout.readline()
+    assert re.fullmatch(r"dep-\S+: web 2\.0 in prod, awaiting_approval\n", head), head
+    deployment_id = head.split(":", 1)[0]
+    said = [waiting.stdout.readline(), waiting.stdout.readline()]
+    assert "awaiting_approval" in said[0] and said[1].startswith("waiting for approval: ")
+
+    own = cli(stack, opsbot, "approve", deployment_id)
+    assert own.returncode == Exit.API_ERROR and own.stdout == ""
+    assert re.fullmatch(
+        rf"error: local-admin asked for {deployment_id}: a second person must approve or deny "
+        r"it \(HTTP 403 forbidden\)\n",
+        own.stderr,
+    ), own.stderr
+
+    approved = cli(stack, opsbot, "approve", deployment_id, "--wait", token=LEAD_TOKEN)
+    assert approved.returncode == Exit.OK, approved.stdout + approved.stderr
+    assert re.fullmatch(
+        r"web: deploy 2\.0 succeeded in \d+\.\d s \(prod-web:\d+\)",
+        approved.stdout.splitlines()[-1],
+    )
+    rest, errors = waiting.communicate(timeout=60)
+    assert waiting.returncode == Exit.OK, rest + errors
+    assert "queued             approved by demo-lead" in rest
+    assert rest.splitlines()[-1].startswith("web: deploy 2.0 succeeded in ")
+
+    done = stack.request("GET", f"/deployments/{deployment_id}").json()
+    status = json.loads(cli(stack, opsbot, "status", "web", "--env", "prod", "-o", "json").stdout)
+    assert status["task_definition"] == done["task_definition"]
+    assert status["image"].endswith(f"/web@{done['image_digest']}")  # prod's web on 2.0
+    history = cli(stack, opsbot, "history", "web", "--env", "prod").stdout.splitlines()
+    assert history[1].split()[2:6] == [deployment_id, "deploy", "succeeded", "2.0"]
+    assert history[1].endswith("approved by demo-lead")
+
+
+def test_an_unapproved_wait_times_out_and_the_lead_denies(stack: Stack, opsbot: Path) -> None:
+    asked = cli(stack, opsbot, "deploy", "web", "1.1", "--env", "prod", "-o", "json")
+    assert asked.returncode == 0 and asked.stderr == ""  # --output json: only the JSON
+    body = json.loads(asked.stdout)
+    assert body["status"] == "awaiting_approval"
+
+    waited = cli(stack, opsbot, "approve", body["id"], "--wait", "--timeout", "1")
+    assert waited.returncode == Exit.API_ERROR  # the requester may not approve, wait or not
+
+    lead = cli(stack, opsbot, "deny", body["id"], token=LEAD_TOKEN)
+    assert lead.returncode == 0, lead.stderr
+    assert lead.stdout.splitlines() == [
+        f"{body['id']}: web 1.1 in prod, denied",
+        "denied by demo-lead; nothing was deployed",
+    ]
+    assert stack.request("GET", f"/deployments/{body['id']}").json()["status"] == "denied"
+
+    # waiting on one that nobody decides: the approval-timeout code, and opsbot keeps it
+    pending = cli(
+        stack, opsbot, "deploy", "web", "1.1", "--env", "prod", "--wait", "--timeout", "2"
+    )
+    assert pending.returncode == Exit.APPROVAL_TIMEOUT == 21, pending.stdout + pending.stderr
+    assert "waiting for approval" in pending.stdout
+    assert "is still awaiting_approval after 2 s" in pending.stdout.splitlines()[-1]
+    pending_id = pending.stdout.split(":", 1)[0]
+    denied = cli(stack, opsbot, "deny", pending_id, "-o", "json", token=LEAD_TOKEN)
+    assert denied.stderr == "" and json.loads(denied.stdout)["denied_by"] == "demo-lead"
 
 
 def test_alarm_commands_print_what_opsbot_did(stack: Stack) -> None:

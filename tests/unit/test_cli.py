@@ -15,7 +15,7 @@ import pytest
 from opsbot_cli import config, follow, main
 from opsbot_cli.client import Api
 from opsbot_cli.exits import Exit
-from tests.unit.cli_fake import FakeApi, Seen, serve
+from tests.unit.cli_fake import FakeApi, serve
 
 DEP = "dep-0123456789abcdef01234567"
 
@@ -244,11 +244,9 @@ def test_rollback_sends_its_reason(fake: FakeApi) -> None:
 
 
 def test_status_without_a_service_lists_the_environment(fake: FakeApi) -> None:
-    def service(seen: Seen) -> tuple[int, Any]:
-        name = seen.path.rsplit("/", 1)[1]
-        if name not in ("api", "web"):
-            return 404, {"error": {"code": "not_found", "message": "no", "known": ["api", "web"]}}
-        return 200, {
+    items = [
+        {
+            "environment": "demo",
             "service": name,
             "image": f"r/{name}:1.0",
             "desired": 2,
@@ -256,34 +254,120 @@ def test_status_without_a_service_lists_the_environment(fake: FakeApi) -> None:
             "min": 1,
             "max": 6,
             "task_definition": f"arn:x/{name}:1",
+            "busy_with": None,
         }
-
-    for name in ("opsbot-cli-list", "api", "web"):
-        fake.on(f"GET /services/demo/{name}", service)
+        for name in ("api", "web")
+    ]
+    fake.on("GET /services/demo", (200, {"environment": "demo", "items": items}))
     code, out, _, _ = run(fake, "status")
     assert code == 0
+    assert out.splitlines()[0] == "environment demo"
     assert out.splitlines()[2].split() == ["api", "1.0", "api:1", "2", "2", "1..6", "-"]
     code, out, _, _ = run(fake, "status", "-o", "json")
-    assert [s["service"] for s in json.loads(out)["services"]] == ["api", "web"]
+    assert json.loads(out) == {"environment": "demo", "items": items}
+    assert [s.path for s in fake.seen] == ["/services/demo", "/services/demo"]  # one read each
 
 
-def test_history_keeps_the_deployments_of_the_audit(fake: FakeApi) -> None:
-    items = [
-        {"at": "2026-11-29T14:00:02Z", "action": "scale", "result": "scaled"},
-        {
-            "at": "2026-11-29T14:00:01Z",
-            "action": "deploy",
-            "result": "succeeded",
-            "deployment_id": DEP,
-            "image": "r/web:2.0",
-            "actor": "local-admin",
-        },
-    ]
-    fake.on("GET /audit", (200, {"items": items}))
-    code, out, _, _ = run(fake, "history", "web", "--limit", "3")
+def test_history_lists_the_services_deployments(fake: FakeApi) -> None:
+    denied = deployment(
+        "denied",
+        "awaiting_approval",
+        "denied",
+        id="dep-b",
+        environment="prod",
+        created_at="2026-11-29T14:01:00Z",
+        requested_by="local-admin",
+        actor="local-admin",
+        denied_by="demo-lead",
+        finished_at="2026-11-29T14:01:30Z",
+    )
+    approved = deployment(
+        "rolled_back",
+        id="dep-a",
+        environment="prod",
+        created_at="2026-11-29T14:00:00Z",
+        actor="local-admin",
+        approved_by="demo-lead",
+        decided_at="2026-11-29T14:00:20Z",
+        finished_at="2026-11-29T14:00:27Z",
+        failure_reason="ECS deployment circuit breaker: task failed to start",
+    )
+    fake.on("GET /deployments", (200, {"items": [denied, approved]}))
+    code, out, _, _ = run(fake, "history", "web", "--env", "prod", "--limit", "3")
     assert code == 0
-    assert out.splitlines()[1].split()[2:] == [DEP, "deploy", "succeeded", "2.0", "local-admin"]
-    assert fake.requests("GET /audit")[0].path == "/audit?environment=demo&service=web&limit=15"
+    lines = out.splitlines()
+    assert lines[0].split() == [
+        "CREATED", "(UTC)", "DEPLOYMENT", "WHAT", "STATUS", "IMAGE", "BY", "DURATION", "DETAILS"
+    ]  # fmt: skip
+    assert lines[1].split()[2:] == [
+        "dep-b", "deploy", "denied", "2.0", "local-admin", "30", "s", "denied", "by", "demo-lead"
+    ]  # fmt: skip
+    assert lines[2].split()[2:9] == [
+        "dep-a",
+        "deploy",
+        "rolled_back",
+        "2.0",
+        "local-admin",
+        "7",
+        "s",
+    ]  # fmt: skip  (from its approval to its end)
+    assert "approved by demo-lead; ECS deployment circuit breaker" in lines[2]
+    assert fake.requests("GET /deployments")[0].path == (
+        "/deployments?environment=prod&service=web&limit=3"
+    )
+    code, out, _, _ = run(fake, "history", "web", "-o", "json")
+    assert json.loads(out) == {"items": [denied, approved]}
+
+
+def test_certificates_and_budgets(fake: FakeApi) -> None:
+    cert = {
+        "domain": "demo.example.com",
+        "arn": "arn:aws:acm:us-east-1:123456789012:certificate/371b0ebe",
+        "status": "ISSUED",
+        "not_after": "2026-12-17T18:26:12+00:00",
+        "days_left": 17,
+        "listeners": ["demo-alb:443"],
+    }
+    fake.on("GET /certificates", (200, {"environment": "demo", "items": [cert]}))
+    code, out, _, _ = run(fake, "certificates")
+    assert code == 0 and out.splitlines()[0] == "environment demo"
+    assert out.splitlines()[2].split() == [
+        "demo.example.com", "ISSUED", "2026-12-17", "17", "demo-alb:443", "371b0ebe"
+    ]  # fmt: skip
+    assert fake.requests("GET /certificates")[0].path == "/certificates?environment=demo"
+
+    budget = {
+        "name": "monthly-ops",
+        "type": "COST",
+        "time_unit": "MONTHLY",
+        "limit": 100.0,
+        "unit": "USD",
+        "actual": 85.0,
+        "forecast": 97.0,
+        "percent_used": 85.0,
+    }
+    fake.on("GET /budgets", (200, {"environment": "prod", "items": [budget]}))
+    code, out, _, _ = run(fake, "budgets", "--env", "prod")
+    assert code == 0 and out.splitlines()[2].split() == [
+        "monthly-ops", "COST", "MONTHLY", "100.00", "USD", "85.00", "97.00", "85%"
+    ]  # fmt: skip
+    code, out, err, _ = run(fake, "budgets", "--env", "prod", "-o", "json")
+    assert json.loads(out) == {"environment": "prod", "items": [budget]} and err == ""
+
+
+def test_a_request_awaiting_approval_says_who_may_go_on(fake: FakeApi) -> None:
+    waiting = deployment("awaiting_approval", environment="prod", expires_at="2026-11-29T14:30:00Z")
+    fake.on("POST /deployments", (202, waiting))
+    code, out, _, _ = run(fake, "deploy", "web", "2.0", "--env", "prod")
+    assert code == Exit.OK
+    assert out.splitlines() == [
+        f"{DEP}: web 2.0 in prod, awaiting_approval",
+        f"awaits approval until 14:30:00 UTC: another person who may approve in prod runs "
+        f"`opsbot approve {DEP}` (or `opsbot deny {DEP}`); nothing changes in ECS meanwhile",
+    ]
+    fake.on(f"POST /deployments/{DEP}/deny", (202, deployment("denied", denied_by="demo-lead")))
+    code, out, _, _ = run(fake, "deny", DEP)
+    assert code == Exit.OK and out.splitlines()[1] == "denied by demo-lead; nothing was deployed"
 
 
 @pytest.mark.parametrize(

@@ -247,3 +247,53 @@ def test_the_make_run_terminal_says_each_thing_once(verbose: bool) -> None:
     assert len(failed) == 1 and json.loads(failed[0])["request_id"] == "r1"  # JSON, once
     assert any("notice suppressed" in line for line in lines)
     assert any("Connection pool is full" in line for line in lines)
+
+
+def test_the_deploy_notices_opsbot_sends_make_one_line_each() -> None:
+    from chalicelib.deploys.notice import deploy_message
+    from chalicelib.records.deployment import Deployment
+    from chalicelib.records.status import DeploymentStatus
+
+    dep = Deployment(
+        id="dep-9",
+        environment="prod",
+        service="api",
+        image="123456789012.dkr.ecr.us-east-1.amazonaws.com/api:2.0",
+        previous_image="123456789012.dkr.ecr.us-east-1.amazonaws.com/api:1.0",
+        status=DeploymentStatus.IN_PROGRESS,
+        actor="me",
+        created_at="2026-11-29T14:00:00Z",
+        updated_at="2026-11-29T14:00:00Z",
+        timeout_seconds=600,
+        task_definition="arn:aws:ecs:us-east-1:1:task-definition/api:2",
+        previous_task_definition="arn:aws:ecs:us-east-1:1:task-definition/api:1",
+    )
+    log = oplog.OperatorLog()
+
+    def line(title: str, text: str, now: float) -> str:
+        message = deploy_message(dep, title=title, text=text, level="info")
+        return log.line(message.slack_payload(), now)
+
+    assert line("Deploy started: prod/api", "ECS is rolling it out.", 10.0) == (
+        "prod/api: deploy 2.0 started (api:1 -> api:2)"
+    )
+    dep.failure_reason = "3 tasks stopped: Task failed container health checks"
+    assert line("Deploy rolled back: prod/api", "ECS reports it steady again.", 16.04) == (
+        "prod/api: deploy 2.0 rolled back in 6.0 s: 3 tasks stopped: Task failed container "
+        "health checks"
+    )
+    payload = deploy_message(dep, title="T", text="x", level="info").slack_payload()
+    title, _, facts = oplog.parse_post(payload)
+    assert title == "T" and facts["Deployment"] == "dep-9"
+
+
+def test_a_rotation_step_names_its_listeners_and_new_certificate() -> None:
+    post = Message(
+        title="Certificate rotated",
+        text="demo.example.com is served with the new certificate, verified. More.",
+        facts=(("Listeners", "demo-alb:443"), ("New certificate", "55f6873f, valid until X")),
+    ).slack_payload()
+    assert reports.rotation_step("demo.example.com", post) == (
+        "demo.example.com: certificate rotated on demo-alb:443: new certificate 55f6873f, "
+        "valid until X"
+    )
