@@ -16,11 +16,11 @@ from chalicelib.aws.ecs import short_task_definition
 from chalicelib.certificates import listener_certificates
 from chalicelib.certificates.inventory import certificate_list
 from chalicelib.chatops.dashboard import dashboard_reply
+from chalicelib.chatops.deploy import deploy_command, dry_run_reply
 from chalicelib.chatops.parse import (
     SlashCommand,
     check_command,
     count_arg,
-    deploy_request,
     env_and_args,
     principal,
     read_env,
@@ -28,14 +28,15 @@ from chalicelib.chatops.parse import (
 from chalicelib.core.errors import InvalidRequest, OpsError
 from chalicelib.core.slack import escape
 from chalicelib.records.status import DeploymentStatus
-from chalicelib.status import audit, services
+from chalicelib.status import audit, dry_run, services
 
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
     from chalicelib.records.audit import AuditEntry
 
 HELP = """*opsbot* commands (the environment is optional; default `{default}`):
-• `deploy SERVICE TAG|IMAGE [ENV]`: deploy an ECR tag or an image
+• `deploy SERVICE TAG|IMAGE [ENV] [--dry-run]`: deploy an ECR tag or image (--dry-run: a preview)
+• `deploy SERVICE --from ENV [ENV] [--dry-run]`: promote the digest SERVICE runs in ENV now
 • `rollback DEPLOYMENT_ID`: put the service back on what it ran before
 • `scale SERVICE COUNT [ENV]`: set the desired count, inside the bounds
 • `status SERVICE [ENV]`: what ECS runs now
@@ -64,20 +65,24 @@ def _help(deps: Deps, actor: str, command: SlashCommand) -> dict[str, Any]:
 
 
 def _deploy(deps: Deps, actor: str, command: SlashCommand) -> dict[str, Any]:
-    usage = "deploy SERVICE TAG|IMAGE [ENV]"
-    env, (service, what) = env_and_args(deps, command.args, 2, usage, actor=actor)
-    request = deploy_request(env.name, service, what, usage)
+    request = deploy_command(deps, actor, command.args)
+    if request.dry_run:
+        return dry_run_reply(dry_run.dry_run(deps, actor=actor, request=request))
+    env, service = request.environment, request.service
     record = deploys.request_deploy(
         deps, actor=actor, request=request, notify_url=command.response_url
     )
+    image = f"`{escape(record.image)}`"
+    if record.from_environment:
+        image += f" (what {record.from_environment} runs)"
     if record.status == DeploymentStatus.AWAITING_APPROVAL:
         return reply(
-            f"<@{command.user_id}> asks to deploy `{escape(record.image)}` to "
-            f"{env.name}/{service} (`{record.id}`): it awaits a second person's approval.",
+            f"<@{command.user_id}> asks to deploy {image} to "
+            f"{env}/{service} (`{record.id}`): it awaits a second person's approval.",
             public=True,
         )
     return reply(
-        f"<@{command.user_id}> is deploying `{escape(record.image)}` to {env.name}/{service} "
+        f"<@{command.user_id}> is deploying {image} to {env}/{service} "
         f"(`{record.id}`). I'll post here when it is done.",
         public=True,
     )

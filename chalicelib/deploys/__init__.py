@@ -29,14 +29,14 @@ from chalicelib.deploys.abort import on_task_stopped
 from chalicelib.deploys.approvals import on_approval_expiry
 from chalicelib.deploys.decide import approve, deny
 from chalicelib.deploys.events import on_ecs_deployment_event
-from chalicelib.deploys.request import (
-    get_deployment,
-    request_deploy,
-    request_rollback,
-    resolve_image,
+from chalicelib.deploys.images import resolve_image
+from chalicelib.deploys.request import get_deployment, request_deploy, request_rollback
+from chalicelib.deploys.revision import (
+    container_image,
+    pinned_image,
+    render_task_definition,
     split_image,
 )
-from chalicelib.deploys.revision import container_image, pinned_image, render_task_definition
 from chalicelib.deploys.rollout import start_deploy
 from chalicelib.deploys.timeout import on_deploy_timeout
 

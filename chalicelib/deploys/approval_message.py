@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.aws.notifier import Message
 from chalicelib.core.slack import escape
+from chalicelib.deploys.diff import change_lines
 from chalicelib.deploys.revision import split_image
 
 if TYPE_CHECKING:
@@ -34,6 +35,17 @@ def _image_facts(deployment: Deployment) -> list[tuple[str, str]]:
     ]
 
 
+def _source_and_changes(deployment: Deployment) -> list[tuple[str, str]]:
+    """Where a promoted image comes from, and the task-definition fields that change."""
+    shown: list[tuple[str, str]] = []
+    if deployment.from_environment:
+        shown.append(("Promoted from", f"{deployment.from_environment} (the digest it runs)"))
+    if deployment.changes is not None:
+        lines = change_lines(deployment.changes, short=_short) or ["none"]
+        shown.append(("Task definition changes", "\n".join(lines)))
+    return shown
+
+
 def facts(deployment: Deployment) -> list[tuple[str, str]]:
     """What an approver needs to know, in order (plain text)."""
     kind = f"rollback of {deployment.rollback_of}" if deployment.rollback_of else "deploy"
@@ -44,6 +56,7 @@ def facts(deployment: Deployment) -> list[tuple[str, str]]:
         ("Environment", deployment.environment),
         ("Service", deployment.service),
         *_image_facts(deployment),
+        *_source_and_changes(deployment),
         ("Expires", deployment.approval_expires_at or "never"),
     ]
 

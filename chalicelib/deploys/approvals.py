@@ -10,14 +10,13 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from chalicelib.aws.ecs import describe_service
 from chalicelib.aws.errors import describe
 from chalicelib.core.clock import iso
 from chalicelib.core.errors import DependencyUnavailable
 from chalicelib.core.observability import count, logger
 from chalicelib.core.slack import escape
 from chalicelib.deploys import approval_message
-from chalicelib.deploys.revision import container_image
+from chalicelib.deploys.plan import plan_change
 from chalicelib.domain.messages import ApprovalExpiry
 from chalicelib.records.deployment import DeploymentEvent
 from chalicelib.records.status import DeploymentStatus
@@ -45,19 +44,17 @@ def who(deps: Deps, principal: str) -> str:
     return f"{escape(principal)}{mention}"
 
 
-def running_image(deps: Deps, env: Environment, service: str) -> str | None:
-    """The image the service's container runs now (a read: nothing changes in AWS)."""
-    ecs = deps.aws("ecs", env)
-    found = describe_service(ecs, env.cluster, service)
-    if found is None or not found.task_definition:
-        return None
-    described = ecs.describe_task_definition(taskDefinition=found.task_definition)
-    return container_image(described["taskDefinition"], env.service(service).container)
-
-
 def hold(deps: Deps, deployment: Deployment, approval: Approval, env: Environment) -> Deployment:
-    """Record ``deployment`` awaiting approval, arm its expiry, audit and post it."""
-    current = running_image(deps, env, deployment.service)
+    """Record ``deployment`` awaiting approval (with what the service runs now and the
+    task-definition fields it would change), arm its expiry, audit and post it."""
+    plan = plan_change(
+        deps,
+        env,
+        deployment.service,
+        image=deployment.image,
+        digest=deployment.image_digest,
+        task_definition=deployment.task_definition,
+    )
     now = deps.clock()
     seconds = expiry_seconds(deps, approval)
     until = now + timedelta(seconds=seconds)
@@ -67,7 +64,8 @@ def hold(deps: Deps, deployment: Deployment, approval: Approval, env: Environmen
         status=DeploymentStatus.AWAITING_APPROVAL,
         requested_by=deployment.actor,
         approval_expires_at=iso(until),
-        current_image=current,
+        current_image=plan.current_image,
+        changes=plan.changes,
         events=[
             DeploymentEvent.now(
                 now,

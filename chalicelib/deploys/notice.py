@@ -66,6 +66,8 @@ def deploy_message(
     new = short_image(deployment.image)
     old = short_image(deployment.previous_image) if deployment.previous_image else None
     facts: list[tuple[str, str]] = [("Image", f"{old} -> {new}" if old and old != new else new)]
+    if deployment.from_environment:
+        facts.append(("Promoted from", deployment.from_environment))
     if deployment.previous_task_definition or deployment.task_definition:
         facts.append(
             (

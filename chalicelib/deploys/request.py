@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from enum import StrEnum
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from chalicelib.aws.ecs import describe_service, short_task_definition
@@ -15,7 +14,8 @@ from chalicelib.core.clock import iso
 from chalicelib.core.errors import Conflict, DependencyUnavailable, InvalidRequest, NotFound
 from chalicelib.deploys.approvals import hold
 from chalicelib.deploys.finish import finish
-from chalicelib.deploys.revision import container_image, split_image
+from chalicelib.deploys.images import requested, resolve
+from chalicelib.deploys.revision import container_image
 from chalicelib.deploys.rollout import lock_lease
 from chalicelib.domain.messages import DeployStart
 from chalicelib.domain.policy import Permission
@@ -24,11 +24,9 @@ from chalicelib.records.status import DeploymentStatus
 from chalicelib.records.target import Target
 
 if TYPE_CHECKING:
-    from mypy_boto3_ecr.type_defs import ImageIdentifierTypeDef
-
     from chalicelib.deps import Deps
     from chalicelib.domain.messages import DeployRequest
-    from chalicelib.domain.policy import Environment, Service
+    from chalicelib.domain.policy import Service
 
 # Ids are ``dep-YYYYMMDDHHMMSS-xxxxxx``; a longer one is never looked up (4 bytes a character at
 # most in UTF-8: far below DynamoDB's 2 KB key limit).
@@ -41,65 +39,6 @@ class Admission(StrEnum):
     ACCEPTED = "accepted"
     CONFLICT = "conflict"  # the service is busy with another deployment
     REJECTED = "rejected"  # the image is not one this service may run
-
-
-def resolve_image(
-    deps: Deps, env: Environment, svc: Service, *, image: str | None, tag: str | None
-) -> tuple[str, str | None]:
-    """(image, digest) for a request, or InvalidRequest before anything touches ECS.
-
-    A service deploys images from its own ECR repository (in the environment's account and
-    region), where the tag or digest must exist; or, when the policy lists ``images`` patterns
-    for it, from a repository that matches one of them (taken as given: opsbot cannot see into
-    other registries).
-    """
-    own = f"{env.account}.dkr.ecr.{env.region}.amazonaws.com/{svc.repository}"
-    digest = None
-    field = "tag"
-    if image is not None:
-        field = "image"
-        name, tag, digest = split_image(image)
-        if tag is None and digest is None:
-            raise InvalidRequest(
-                f"image {image!r} names no tag or digest; say which image to run",
-                fields={"image": "needs :TAG or @sha256:DIGEST"},
-            )
-        if name != own:
-            if any(fnmatchcase(name, pattern) for pattern in svc.images):
-                return image, digest
-            allowed = ", ".join([own, *svc.images])
-            raise InvalidRequest(
-                f"{image!r} is not from a repository this service deploys from ({allowed}); "
-                "nothing was deployed",
-                fields={"image": f"repository must be {allowed}"},
-            )
-    ecr = deps.aws("ecr", env)
-    image_id: ImageIdentifierTypeDef = (
-        {"imageDigest": digest} if digest and not tag else {"imageTag": str(tag)}
-    )
-    what = f"tag {tag!r}" if "imageTag" in image_id else f"digest {digest}"
-    try:
-        resp = ecr.describe_images(
-            registryId=env.account, repositoryName=svc.repository, imageIds=[image_id]
-        )
-    except ecr.exceptions.ImageNotFoundException:
-        raise InvalidRequest(
-            f"{what} not found in ECR repository {svc.repository!r}; nothing was deployed",
-            fields={field: f"no image with {what} in {svc.repository}"},
-        ) from None
-    except ecr.exceptions.RepositoryNotFoundException:
-        raise InvalidRequest(
-            f"ECR repository {svc.repository!r} (from the ops policy) does not exist",
-            fields={field: f"repository {svc.repository!r} not found"},
-        ) from None
-    details = resp.get("imageDetails") or [{}]
-    found = details[0].get("imageDigest")
-    if digest and tag and found != digest:
-        raise InvalidRequest(
-            f"tag {tag!r} in {svc.repository!r} is {found}, not {digest}; nothing was deployed",
-            fields={"image": "tag and digest disagree"},
-        )
-    return image or f"{own}:{tag}", found
 
 
 def _new_id(deps: Deps, seed: str | None = None) -> str:
@@ -209,7 +148,8 @@ def request_deploy(
     svc = env.service(request.service)
     deps = deps.acting_for(actor)
     try:
-        image, digest = resolve_image(deps, env, svc, image=request.image, tag=request.tag)
+        wanted = requested(deps, actor, env, request)
+        image, digest = resolve(deps, env, svc, wanted)
     except InvalidRequest as exc:
         deps.store.audit(
             now=deps.clock(),
@@ -222,6 +162,7 @@ def request_deploy(
         )
         raise
     now = deps.clock()
+    source = f" (promoted from {wanted.from_environment})" if wanted.from_environment else ""
     deployment = Deployment(
         id=_new_id(deps, id_seed),
         environment=env.name,
@@ -234,9 +175,13 @@ def request_deploy(
         updated_at=iso(now),
         timeout_seconds=_timeout_for(deps, svc),
         events=[
-            DeploymentEvent.now(now, DeploymentStatus.QUEUED, f"{actor} asked to deploy {image}")
+            DeploymentEvent.now(
+                now, DeploymentStatus.QUEUED, f"{actor} asked to deploy {image}{source}"
+            )
         ],
         notify_url=notify_url,
+        from_environment=wanted.from_environment,
+        from_task_definition=wanted.from_task_definition,
     )
     approval = env.approval_for(request.service, deployment.action)
     if approval is not None:  # a protected environment: it waits for a second person

@@ -31,7 +31,7 @@ def split_image(image: str) -> tuple[str, str | None, str | None]:
 
 
 # Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not accept.
-_READ_ONLY_FIELDS = (
+READ_ONLY_FIELDS = (
     "taskDefinitionArn",
     "revision",
     "status",
@@ -65,7 +65,7 @@ def render_task_definition(
     dropped only where ECS rejects them), as the amazon-ecs-render-task-definition action does.
     """
     rendered = {
-        k: copy.deepcopy(v) for k, v in task_definition.items() if k not in _READ_ONLY_FIELDS
+        k: copy.deepcopy(v) for k, v in task_definition.items() if k not in READ_ONLY_FIELDS
     }
     names = [c.get("name") for c in rendered.get("containerDefinitions", [])]
     if container not in names:

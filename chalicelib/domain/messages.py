@@ -17,7 +17,9 @@ _IMAGE = re.compile(
 _TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 
 
-ONE_OF_IMAGE_OR_TAG = "give exactly one of 'image' or 'tag'"
+ONE_OF_IMAGE_OR_TAG = "give exactly one of 'image', 'tag' or 'from_environment'"
+# Where the image of a deploy comes from: exactly one of these.
+IMAGE_SOURCES = ("image", "tag", "from_environment")
 
 
 class _Body(BaseModel):
@@ -25,12 +27,30 @@ class _Body(BaseModel):
 
 
 class DeployRequest(_Body):
-    """``POST /deployments``: a new image for one service, by full image or by ECR tag."""
+    """``POST /deployments``: a new image for one service, by full image, by ECR tag, or by
+    promotion (the digest the same service runs in ``from_environment`` now); ``dry_run``
+    answers what it would do and changes nothing."""
 
     environment: Annotated[str, Field(min_length=1, max_length=128)]
     service: Annotated[str, Field(min_length=1, max_length=255)]
     image: Annotated[str | None, Field(min_length=1, max_length=512)] = None
     tag: Annotated[str | None, Field(pattern=_TAG)] = None
+    from_environment: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=128,
+            description="promote: deploy the image digest this service runs in that environment",
+        ),
+    ] = None
+    dry_run: Annotated[
+        bool,
+        Field(
+            strict=True,
+            description="answer 200 with the images, the task-definition diff and the checks; "
+            "change nothing",
+        ),
+    ] = False
 
     @field_validator("image")
     @classmethod
@@ -41,8 +61,10 @@ class DeployRequest(_Body):
 
     @model_validator(mode="after")
     def _one_of(self) -> DeployRequest:
-        if (self.image is None) == (self.tag is None):
-            raise fields_error(type(self).__name__, ONE_OF_IMAGE_OR_TAG, "image", "tag")
+        given = [name for name in IMAGE_SOURCES if getattr(self, name) is not None]
+        if len(given) != 1:
+            named = given or list(IMAGE_SOURCES)
+            raise fields_error(type(self).__name__, ONE_OF_IMAGE_OR_TAG, *named)
         return self
 
 

@@ -23,12 +23,14 @@ from chalicelib.handlers.lazy import (
     policy,
     scaling,
     status_audit,
+    status_dry_run,
     status_health,
     status_services,
     wiring,
 )
 from chalicelib.handlers.views.audit import audit_body
 from chalicelib.handlers.views.deployments import public
+from chalicelib.handlers.views.dry_run import dry_run_body
 from chalicelib.handlers.views.scaling import scale_result
 from chalicelib.handlers.views.status import health_body, public_health_body, service_body
 
@@ -63,8 +65,14 @@ def openapi_document() -> Any:
 @idempotent(bp)
 @guarded
 def create_deployment() -> Any:
-    """Queue a deploy of a new image (or ECR tag) to one service."""
+    """Queue a deploy of a new image (or ECR tag, or promoted digest) to one service; with
+    ``dry_run``, answer 200 with what it would do and change nothing."""
     request = parse_body(bp.current_request, messages.DeployRequest)
+    if request.dry_run:
+        result = status_dry_run.dry_run(
+            wiring.get_deps(), actor=principal(bp.current_request), request=request
+        )
+        return json_response(dry_run_body(result), 200)
     record = deploys.request_deploy(
         wiring.get_deps(),
         actor=principal(bp.current_request),

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from chalicelib.handlers import openapi, wiring
     from chalicelib.status import audit as status_audit
     from chalicelib.status import dashboard as status_dashboard
+    from chalicelib.status import dry_run as status_dry_run
     from chalicelib.status import health as status_health
     from chalicelib.status import overview as status_overview
     from chalicelib.status import services as status_services
@@ -64,6 +65,7 @@ else:
     scaling = LazyLoader("scaling", _g, "chalicelib.scaling")
     status_audit = LazyLoader("status_audit", _g, "chalicelib.status.audit")
     status_dashboard = LazyLoader("status_dashboard", _g, "chalicelib.status.dashboard")
+    status_dry_run = LazyLoader("status_dry_run", _g, "chalicelib.status.dry_run")
     status_health = LazyLoader("status_health", _g, "chalicelib.status.health")
     status_overview = LazyLoader("status_overview", _g, "chalicelib.status.overview")
     status_services = LazyLoader("status_services", _g, "chalicelib.status.services")

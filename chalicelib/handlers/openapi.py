@@ -90,8 +90,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "POST",
         "/deployments",
         "create_deployment",
-        "Queue a deploy of a new image (or ECR tag) to one service",
-        ok={202: m.DeploymentBody},
+        "Queue a deploy of a new image (or ECR tag, or the digest another environment runs) "
+        "to one service; with dry_run, answer 200 with what it would do and change nothing",
+        ok={200: m.DryRunBody, 202: m.DeploymentBody},
         errors=(400, 403, 404, 409),
         body=DeployRequest,
         examples={"body": {"environment": "demo", "service": "web", "tag": "1.1"}},

@@ -11,9 +11,9 @@ from typing import Any
 _TYPED = ("reason", "deployment_id", "image", "before", "after")
 
 # Results of entries that record something opsbot did not do: requests refused (409 conflict,
-# 400 rejected, 403 refused) and alarm reactions that changed nothing. They stay in the audit
-# trail; a target's history (``/opsbot history``) leaves them out, so a burst of them never
-# pushes real deploys and scalings out of view.
+# 400 rejected, 403 refused), dry runs, and alarm reactions that changed nothing. They stay in
+# the audit trail; a target's history (``/opsbot history``) leaves them out, so a burst of them
+# never pushes real deploys and scalings out of view.
 NOT_DONE = frozenset(
     {
         "conflict",
@@ -25,6 +25,7 @@ NOT_DONE = frozenset(
         "held",
         "busy",
         "dropped",
+        "dry_run",
     }
 )
 

@@ -65,6 +65,12 @@ class Deployment:
     decided_at: str | None = None
     approval_expires_at: str | None = None  # shown as ``expires_at``
     current_image: str | None = None  # what the service ran when the request was made
+    # exact promotion: the environment whose running image this deploys, and the task
+    # definition it ran there when asked
+    from_environment: str | None = None
+    from_task_definition: str | None = None
+    # the task-definition fields that change (``{path, from, to}``), as approvers see them
+    changes: list[dict[str, str | None]] | None = None
     # checkpoints of the state machine (see deploys/__init__.py); never shown
     step: StartStep | None = None  # how far its start got (None once ``phase`` is set)
     target_image: str | None = None  # the image registered: pinned to its digest when known

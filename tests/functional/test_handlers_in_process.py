@@ -31,7 +31,7 @@ from tests.functional.conftest import EVENTS, POLICY, World
 ROOT = Path(__file__).resolve().parents[2]
 TOKENS = {"alice-token": "alice", "victor-token": "victor"}
 SLACK_SECRET = "in-process-signing-secret"
-ONE_OF = "give exactly one of 'image' or 'tag'"
+ONE_OF = "give exactly one of 'image', 'tag' or 'from_environment'"
 
 IN_PROCESS_POLICY: dict[str, Any] = copy.deepcopy(POLICY)
 IN_PROCESS_POLICY["people"]["alice"]["slack_user"] = "U0ALICE"
@@ -160,7 +160,10 @@ def test_a_reader_may_not_deploy(client: Client, world: World) -> None:
         (b"", {"body": "missing"}),
         (b"environment=demo", {"body": "not JSON"}),
         (b"[1]", {"body": "not an object"}),
-        ({"environment": "demo", "service": "web"}, {"image": ONE_OF, "tag": ONE_OF}),
+        (
+            {"environment": "demo", "service": "web"},
+            {"image": ONE_OF, "tag": ONE_OF, "from_environment": ONE_OF},
+        ),
         (
             {"environment": "demo", "service": "web", "tag": "2.0", "image": "nginx"},
             {"image": ONE_OF, "tag": ONE_OF},

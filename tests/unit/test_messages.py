@@ -79,7 +79,9 @@ def test_surrounding_whitespace_is_stripped() -> None:
 
 @pytest.mark.parametrize("fields", [{}, {"tag": "2.0", "image": ECR_IMAGE}, {"tag": None}])
 def test_exactly_one_of_image_or_tag(fields: dict[str, Any]) -> None:
-    with pytest.raises(ValidationError, match="exactly one of 'image' or 'tag'"):
+    with pytest.raises(
+        ValidationError, match="exactly one of 'image', 'tag' or 'from_environment'"
+    ):
         DeployRequest.model_validate(deploy(**fields))
 
 
@@ -215,13 +217,23 @@ def test_each_bad_field_is_named() -> None:
 def test_both_image_and_tag_names_both() -> None:
     fields = bad_fields(deploy(image=ECR_IMAGE, tag="2.0"))
     assert fields == {
-        "image": "give exactly one of 'image' or 'tag'",
-        "tag": "give exactly one of 'image' or 'tag'",
+        "image": "give exactly one of 'image', 'tag' or 'from_environment'",
+        "tag": "give exactly one of 'image', 'tag' or 'from_environment'",
     }
 
 
-def test_neither_image_nor_tag_names_both() -> None:
-    assert set(bad_fields(deploy())) == {"image", "tag"}
+def test_neither_image_nor_tag_names_all_three() -> None:
+    assert set(bad_fields(deploy())) == {"image", "tag", "from_environment"}
+
+
+def test_a_promotion_takes_no_tag_or_image_and_dry_run_is_a_real_boolean() -> None:
+    promote = {"environment": "prod", "service": "web", "from_environment": "demo"}
+    request = DeployRequest.model_validate({**promote, "dry_run": True})
+    assert (request.from_environment, request.dry_run, request.tag) == ("demo", True, None)
+    assert DeployRequest.model_validate(promote).dry_run is False
+    assert set(bad_fields({**promote, "tag": "2.0"})) == {"tag", "from_environment"}
+    assert set(bad_fields({**promote, "dry_run": "yes"})) == {"dry_run"}
+    assert set(bad_fields({**promote, "from_environment": ""})) == {"from_environment"}
 
 
 IMAGE_GRAMMAR = "is not an image reference: REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]"

@@ -7,7 +7,7 @@ allowed, as the contract's ``...`` allows them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,6 +53,17 @@ class DeploymentEventBody(BaseModel):
     message: str
 
 
+class ChangeBody(BaseModel):
+    """One task-definition field that changes: its path, and its value before and after
+    (text as given, anything else as compact JSON; null where the field is absent)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    path: str = Field(examples=["containerDefinitions[web].image"])
+    from_: str | None = Field(alias="from")
+    to: str | None
+
+
 class DeploymentBody(_Answer):
     """A deployment (``POST /deployments``, ``GET /deployments/{id}``, rollbacks)."""
 
@@ -91,6 +102,57 @@ class DeploymentBody(_Answer):
     current_image: str | None = Field(
         default=None, description="what the service ran when approval was asked"
     )
+    from_environment: str | None = Field(
+        default=None, description="a promotion: the environment whose running digest it deploys"
+    )
+    from_task_definition: str | None = Field(
+        default=None, description="a promotion: the task definition the source ran when asked"
+    )
+    changes: list[ChangeBody] | None = Field(
+        default=None, description="the task-definition fields it changes (shown to approvers)"
+    )
+
+
+class ImageBody(BaseModel):
+    """An image, its tag and its digest (null where unknown)."""
+
+    image: str | None
+    tag: str | None
+    digest: str | None
+
+
+class CurrentImageBody(ImageBody):
+    """What the service runs now: its image and task definition."""
+
+    task_definition: str | None
+
+
+class CheckBody(_Answer):
+    """One check of a dry run: ``fail`` means the real request would be refused (or fail at its
+    start), ``warn`` worth knowing, ``needed`` an approval it would wait for."""
+
+    name: str = Field(examples=["image_exists", "lock_free", "within_bounds", "approval"])
+    result: Literal["pass", "fail", "warn", "needed"]
+    detail: str
+    holder: str | None = Field(default=None, description="lock_free: what holds the service")
+    approvers: list[str] | None = Field(default=None, description="approval: who may approve")
+
+
+class DryRunBody(_Answer):
+    """``POST /deployments`` with ``dry_run``: what the deploy would do; nothing was changed."""
+
+    dry_run: Literal[True]
+    environment: str
+    service: str
+    outcome: Literal[
+        "would_queue", "would_await_approval", "would_be_rejected", "would_conflict", "would_fail"
+    ]
+    from_environment: str | None
+    from_task_definition: str | None
+    current: CurrentImageBody
+    requested: ImageBody
+    task_definition_diff: list[ChangeBody]
+    checks: list[CheckBody]
 
 
 class RolloutBody(BaseModel):
