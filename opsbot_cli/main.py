@@ -56,11 +56,29 @@ def _finish(api: Api, io: Io, body: dict[str, Any], args: argparse.Namespace) ->
 
 
 def cmd_deploy(api: Api, io: Io, args: argparse.Namespace) -> int:
-    """POST /deployments (a TAG containing ``/`` or ``@`` is sent as a whole image)."""
+    """POST /deployments (a TAG containing ``/`` or ``@`` is sent as a whole image; ``--from ENV``
+    promotes the digest ENV runs; ``--dry-run`` shows what it would do and changes nothing)."""
     body: dict[str, Any] = {"environment": args.env, "service": args.service}
-    body["image" if ("/" in args.tag or "@" in args.tag) else "tag"] = args.tag
+    if args.from_env:
+        body["from_environment"] = args.from_env
+    else:
+        body["image" if ("/" in args.tag or "@" in args.tag) else "tag"] = args.tag
+    if args.dry_run:
+        body["dry_run"] = True
+        plan = api.post("/deployments", body, key=args.idempotency_key).body
+        if io.json:
+            render.dump_json(plan, io.out)
+        else:
+            io.out.write(render.dry_run(plan))
+        return Exit.OK
     answer = api.post("/deployments", body, key=args.idempotency_key)
     return _finish(api, io, answer.body, args)
+
+
+def _one_source(cli: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``deploy`` takes a TAG or ``--from ENV``, exactly one."""
+    if (args.tag is None) == (args.from_env is None):
+        cli.error("deploy: give a TAG or --from ENV (exactly one)")
 
 
 def cmd_rollback(api: Api, io: Io, args: argparse.Namespace) -> int:
@@ -171,8 +189,14 @@ def parser(default_env: str) -> argparse.ArgumentParser:
         "deploy", parents=[common, env, post, wait], help="deploy a tag of a service"
     )
     p.add_argument("service")
-    p.add_argument("tag", help="an image tag in the service's ECR repository (or a whole image)")
-    p.set_defaults(run=cmd_deploy)
+    p.add_argument(
+        "tag", nargs="?", help="an image tag in the service's ECR repository (or a whole image)"
+    )
+    p.add_argument(
+        "--from", dest="from_env", metavar="ENV", help="promote the exact digest ENV runs (no TAG)"
+    )
+    p.add_argument("--dry-run", action="store_true", help="show what it would do; change nothing")
+    p.set_defaults(run=cmd_deploy, check=_one_source)
     p = sub.add_parser("rollback", parents=[common, post, wait], help="roll a deployment back")
     p.add_argument("id")
     p.add_argument("--reason")
@@ -204,7 +228,10 @@ def main(
     out = out or sys.stdout
     err = err or sys.stderr
     settings = config.load(environ)
-    args = parser(settings.environment).parse_args(argv)
+    cli = parser(settings.environment)
+    args = cli.parse_args(argv)
+    if getattr(args, "check", None) is not None:
+        args.check(cli, args)  # exits 2 (argparse's usage error) when the line is wrong
     io = Io(out, err, json_output=args.output == "json")
     if not settings.token:
         looked = config.profile_paths(os.environ if environ is None else environ)

@@ -256,3 +256,28 @@ def budgets(items: list[dict[str, Any]], out: TextIO) -> None:
         ["BUDGET", "TYPE", "PERIOD", "LIMIT", "ACTUAL", "FORECAST", "USED"],
         out,
     )
+
+
+def dry_run(plan: dict[str, Any]) -> str:
+    """A dry run's answer: the image change, the task-definition diff, the checks, the outcome."""
+    current, requested = plan.get("current") or {}, plan.get("requested") or {}
+    where = f"{plan.get('environment')}/{plan.get('service')}"
+    source = f" (promoted from {plan['from_environment']})" if plan.get("from_environment") else ""
+    lines = [
+        f"dry run: {where}: {plan.get('outcome', '?').replace('_', ' ')}; nothing was changed",
+        f"  image     {current.get('tag') or current.get('image') or '-'} -> "
+        f"{requested.get('tag') or requested.get('image') or '-'}{source}",
+        f"  digest    {_short(current.get('digest'))} -> {_short(requested.get('digest'))}",
+    ]
+    diff = plan.get("task_definition_diff") or []
+    lines.append(f"  changes   {len(diff)}" if diff else "  changes   none")
+    lines += [f"    {d.get('path')}: {d.get('from')} -> {d.get('to')}" for d in diff]
+    lines.append("  checks")
+    for check in plan.get("checks") or []:
+        result = str(check.get("result", "?"))
+        lines.append(f"    {result:<7} {check.get('name')}: {check.get('detail')}")
+    return "\n".join(lines) + "\n"
+
+
+def _short(digest: Any) -> str:
+    return str(digest)[:19] if digest else "-"

@@ -422,3 +422,50 @@ def test_the_generated_console_script_runs_the_cli(tmp_path: Path) -> None:
     script.write(target, sys.executable)
     done = subprocess.run([str(target), "--version"], capture_output=True, text=True, check=False)
     assert done.returncode == 0 and done.stdout.startswith("opsbot-cli ")
+
+
+# -- deploy --dry-run and --from ----------------------------------------------------------------
+
+DRY_RUN = {
+    "dry_run": True,
+    "environment": "prod",
+    "service": "web",
+    "outcome": "would_await_approval",
+    "from_environment": "demo",
+    "from_task_definition": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2",
+    "current": {"image": "web:1.0", "tag": "1.0", "digest": None, "task_definition": "prod-web:1"},
+    "requested": {"image": "web@sha256:8d97", "tag": None, "digest": "sha256:8d97985c3ef4c685b1"},
+    "task_definition_diff": [
+        {"path": "containerDefinitions[web].image", "from": "web:1.0", "to": "web@sha256:8d97"}
+    ],
+    "checks": [
+        {"name": "image_exists", "result": "pass", "detail": "the digest demo runs"},
+        {"name": "approval", "result": "needed", "detail": "prod needs a second person"},
+    ],
+}
+
+
+def test_a_dry_run_promotion_sends_from_environment_and_shows_the_plan(fake: FakeApi) -> None:
+    fake.on("POST /deployments", (200, DRY_RUN))
+    code, out, err, _ = run(fake, "deploy", "web", "--from", "demo", "--env", "prod", "--dry-run")
+    assert code == Exit.OK, err
+    [sent] = fake.requests("POST /deployments")
+    assert sent.body == {
+        "environment": "prod",
+        "service": "web",
+        "from_environment": "demo",
+        "dry_run": True,
+    }
+    assert out.startswith("dry run: prod/web: would await approval; nothing was changed")
+    assert "containerDefinitions[web].image: web:1.0 -> web@sha256:8d97" in out
+    assert "needed  approval: prod needs a second person" in out
+    code, out, _, _ = run(fake, "deploy", "web", "--from", "demo", "--dry-run", "-o", "json")
+    assert code == Exit.OK and json.loads(out) == DRY_RUN
+
+
+@pytest.mark.parametrize("argv", [["deploy", "web"], ["deploy", "web", "2.0", "--from", "demo"]])
+def test_deploy_takes_a_tag_or_from_exactly_one(fake: FakeApi, argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run(fake, *argv)
+    assert exited.value.code == Exit.USAGE
+    assert not fake.seen  # nothing was sent
