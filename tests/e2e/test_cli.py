@@ -145,6 +145,9 @@ def test_certificates_and_budgets(stack: Stack, opsbot: Path) -> None:
     budgets = cli(stack, opsbot, "budgets")
     assert budgets.returncode == 0, budgets.stderr
     row = next(ln for ln in budgets.stdout.splitlines() if ln.startswith("monthly-ops "))
+    answer = stack.request("GET", "/budgets?environment=demo").json()
+    [item] = [b for b in answer["items"] if b["name"] == "monthly-ops"]
+    # the forecast is the embedded AWS's, which earlier tests' spend changes move
     assert row.split() == [
         "monthly-ops",
         "COST",
@@ -152,11 +155,11 @@ def test_certificates_and_budgets(stack: Stack, opsbot: Path) -> None:
         "100.00",
         "USD",
         "85.00",
-        "97.00",
+        f"{item['forecast']:.2f}",
         "85%",
     ]
     shown = cli(stack, opsbot, "budgets", "-o", "json")
-    assert json.loads(shown.stdout) == stack.request("GET", "/budgets?environment=demo").json()
+    assert json.loads(shown.stdout) == answer
 
 
 def test_a_prod_deploy_waits_for_the_leads_approval(stack: Stack, opsbot: Path) -> None:
