@@ -20,6 +20,7 @@ class Exit(IntEnum):
     EXPIRED = 14
     WAIT_TIMEOUT = 20  # --timeout passed while the deployment was still queued or in progress
     APPROVAL_TIMEOUT = 21  # --timeout passed while the deployment still awaited approval
+    BROKEN_PIPE = 141  # standard output was closed by its reader (as a shell's SIGPIPE)
 
 
 # A deployment's terminal status -> the exit code of ``--wait``.

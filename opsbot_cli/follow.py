@@ -117,7 +117,8 @@ def follow(
         if elapsed >= timeout:
             display.line(
                 f"{deployment_id} is still {status} after {timeout:g} s; opsbot keeps going: "
-                f"`opsbot status {current.get('service')}` or GET /deployments/{deployment_id}"
+                f"`opsbot status {current.get('service')} --env {current.get('environment')}` or "
+                f"GET /deployments/{deployment_id}"
             )
             code = Exit.APPROVAL_TIMEOUT if status == "awaiting_approval" else Exit.WAIT_TIMEOUT
             return Followed(current, code, elapsed)

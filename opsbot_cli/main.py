@@ -260,3 +260,7 @@ def main(
     except KeyboardInterrupt:
         err.write("interrupted (opsbot carries on with what it was asked)\n")
         return 130
+    except BrokenPipeError:  # `opsbot ... | head -1`: the reader left; say nothing more
+        if out is sys.stdout:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return Exit.BROKEN_PIPE

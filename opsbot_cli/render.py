@@ -181,7 +181,8 @@ def deployment_note(d: dict[str, Any]) -> str:
     if status == "denied":
         return f"denied by {d.get('denied_by') or '-'}; nothing was deployed"
     decided = f"approved by {d.get('approved_by')}; " if d.get("approved_by") else ""
-    return f"({decided}--wait follows it to its end; `opsbot history {d.get('service')}` lists it)"
+    listed = f"`opsbot history {d.get('service')} --env {d.get('environment')}`"
+    return f"({decided}--wait follows it to its end; {listed} lists it)"
 
 
 def _deployment_details(d: dict[str, Any]) -> str:

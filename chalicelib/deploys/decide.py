@@ -105,12 +105,15 @@ def _check(deps: Deps, actor: str, deployment: Deployment) -> None:
 
 
 def _no_longer(deployment: Deployment) -> Conflict:
-    by = deployment.approved_by or deployment.denied_by
-    whom = f" by {by}" if by else ""
     when = f" at {deployment.decided_at}" if deployment.decided_at else ""
+    if deployment.approved_by:
+        said = f"approved by {deployment.approved_by}{when}, now {deployment.status}"
+    elif deployment.denied_by:
+        said = f"denied by {deployment.denied_by}{when}"
+    else:
+        said = f"it is {deployment.status}"
     return Conflict(
-        f"deployment {deployment.id} no longer awaits approval: it is "
-        f"{deployment.status}{whom}{when}",
+        f"deployment {deployment.id} no longer awaits approval: {said}",
         status=str(deployment.status),
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from chalicelib.core.errors import InvalidRequest, NotFound
@@ -76,4 +77,15 @@ def history(
                 continue
             seen.add(entry.deployment_id)
         out.append(entry)
-    return out[:limit]
+    return [_now(deps, entry) for entry in out[:limit]]
+
+
+def _now(deps: Deps, entry: AuditEntry) -> AuditEntry:
+    """A deployment's line with its status now: a deploy that succeeded and was later rolled
+    back reads ``rolled_back`` (the rollback's transaction does not audit the original)."""
+    if not entry.deployment_id:
+        return entry
+    record = deps.store.get_deployment(entry.deployment_id)
+    if record is None or record.status == entry.result or record.status.active:
+        return entry
+    return replace(entry, result=str(record.status))

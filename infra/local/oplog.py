@@ -2,7 +2,8 @@
 
 * opsbot's own events are what it tells people: each message posted to the Slack webhook
   becomes one line (``web: deploy 2.0 succeeded in 3.1 s``, an alarm reaction, a rotation step,
-  a budget alert). Replies to a ``response_url`` are not repeated (the webhook post is the event).
+  a budget alert). Replies to a ``response_url`` are not repeated (the webhook post is the event),
+  but a message replaced in place is (an approval decided by button).
 * Errors and warnings of opsbot's functions (their Powertools logger) become one line each, with
   the reason from their structured keys and the exception's type and message (no traceback).
 * The local stack's own lines (``opsbot.local``) at INFO and above; other libraries' only from
@@ -209,7 +210,12 @@ class OperatorLog:
 
     def post(self, record: dict[str, Any]) -> None:
         """One line for a webhook post (``record`` as the sink writes it)."""
-        if record.get("to") != "webhook" or not isinstance(record.get("payload"), dict):
+        payload = record.get("payload")
+        if not isinstance(payload, dict):
+            return
+        # a reply to a response_url repeats an event, except a message replaced in place (a
+        # decision by button: the approval message now says who decided)
+        if record.get("to") != "webhook" and not payload.get("replace_original"):
             return
         line = self.line(record["payload"], time.monotonic())
         if line:

@@ -172,7 +172,7 @@ def test_two_approvers_at_once_make_one_decision(
     monkeypatch.setattr(store, "acquire_lock", acquire_then_race)
     with pytest.raises(Conflict) as info:
         deploys.approve(world.deps, actor="lena", deployment_id=record.id)
-    assert "no longer awaits approval: it is queued by liam" in info.value.message
+    assert "no longer awaits approval: approved by liam" in info.value.message
     assert world.record(record.id).approved_by == "liam"
     assert world.lock_holder("web") == record.id  # the winner's lock stays
     assert _kinds(world).count("deploy.start") == 1
@@ -227,7 +227,7 @@ def test_deny_ends_it_and_a_later_decision_is_409(
     for decide in (deploys.approve, deploys.deny):
         with pytest.raises(Conflict) as info:
             decide(world.deps, actor="liam", deployment_id=record.id)
-        assert "it is denied by lena" in info.value.message
+        assert "denied by lena" in info.value.message
     assert world.ecs_rollouts.update_calls == []
 
 

@@ -22,6 +22,7 @@ from chalicelib.deploys import container_image
 from chalicelib.domain.messages import DeployStart, DeployTimeout
 from chalicelib.handlers.views.deployments import public
 from chalicelib.records.target import Target
+from chalicelib.status import audit
 from chalicelib.worker import process_batch
 from tests.functional.conftest import (
     ACCOUNT,
@@ -520,6 +521,10 @@ def test_rolling_back_a_succeeded_deploy(world: World) -> None:
 
     with pytest.raises(Conflict, match="already rolled back"):
         deploys.request_rollback(world.deps, actor="alice", deployment_id=original.id, reason="")
+    # history says what each deployment is now: the deploy that succeeded was rolled back since
+    lines = audit.history(world.deps, actor="alice", environment="demo", service="web", limit=5)
+    now = {e.deployment_id: e.result for e in lines}
+    assert now == {rollback.id: "succeeded", original.id: "rolled_back"}
 
 
 def test_rollback_refusals(world: World) -> None:

@@ -469,3 +469,15 @@ def test_deploy_takes_a_tag_or_from_exactly_one(fake: FakeApi, argv: list[str]) 
         run(fake, *argv)
     assert exited.value.code == Exit.USAGE
     assert not fake.seen  # nothing was sent
+
+
+class ClosedPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(fake: FakeApi) -> None:
+    # `opsbot audit | head -1`: the pipe closes; opsbot stops quietly with the shell's code
+    fake.on("GET /audit", (200, {"items": [{"at": "2026-11-29T14:00:00Z", "actor": "a"}] * 50}))
+    code, _, err, _ = run(fake, "audit", out=ClosedPipe())
+    assert code == Exit.BROKEN_PIPE == 141 and err == ""

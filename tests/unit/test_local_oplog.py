@@ -54,13 +54,17 @@ def test_other_posts_are_their_title_and_first_sentence() -> None:
     )
 
 
-def test_only_webhook_posts_are_printed() -> None:
+def test_webhook_posts_and_messages_replaced_in_place_are_printed() -> None:
     lines: list[str] = []
     log = oplog.OperatorLog(emit=lines.append)
     payload = deploy_post("Deploy succeeded: demo/web", "ok")
     log.post({"to": "response_url", "payload": payload})
     log.post({"to": "webhook", "payload": payload})
     assert lines == ["web: deploy 2.0 succeeded"]
+    # a message replaced in place is news: an approval decided by a button press
+    decided = Message(title="Denied: prod/web 2.0", text="Denied by demo-lead.").slack_payload()
+    log.post({"to": "response_url", "payload": {**decided, "replace_original": True}})
+    assert lines[-1] == "Denied: prod/web 2.0: Denied by demo-lead"
 
 
 def test_alarm_reports_say_what_changed_and_when_next() -> None:
