@@ -271,12 +271,22 @@ def test_a_poison_work_message_goes_to_the_dlq_not_back_to_the_queue(
         ("limit=abc", "limit", "not a number"),
         ("limit=0", "limit", "outside 1..500"),
         ("limit=501", "limit", "outside 1..500"),
+        ("limit=-1", "limit", "outside 1..500"),
+        ("limit=99999999999999999999999999", "limit", "outside 1..500"),
+        ("limit=" + "9" * 5000, "limit", "outside 1..500"),
     ],
 )
 def test_a_bad_audit_limit_is_a_400(client: Client, query: str, field: str, reason: str) -> None:
     resp = call(client, "GET", f"/audit?{query}")
     assert resp.status_code == 400
     assert error(resp)["fields"] == {field: reason}
+    # the message names the allowed range, never calls a whole number "not a number"
+    assert error(resp)["message"] == "limit must be a whole number from 1 to 500"
+
+
+def test_an_audit_limit_with_a_sign_or_leading_zeros_is_still_a_number(client: Client) -> None:
+    assert call(client, "GET", "/audit?limit=005").status_code == 200
+    assert call(client, "GET", "/audit?limit=%2B5").status_code == 200
 
 
 def test_audit_names_unknown_environments_and_services(client: Client) -> None:
