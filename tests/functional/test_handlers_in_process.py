@@ -12,6 +12,7 @@ import copy
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -355,6 +356,27 @@ def test_a_forged_slash_command_is_a_401(client: Client, world: World) -> None:
     assert resp.status_code == 401
     assert error(resp) == {"code": "unauthorized", "message": "invalid Slack signature"}
     assert world.work() == []
+
+
+def test_deployment_ids_have_one_shape_from_slack_and_rest(client: Client, world: World) -> None:
+    """``dep-`` and 24 hex digits, whether Slack made it, or REST with or without an
+    Idempotency-Key (whose seed still makes a retried request's id the same)."""
+    slack_text = command(client, "U0ALICE", "deploy web 2.0").json_body["text"]
+    from_slack = slack_text.split("(`")[1].split("`)")[0]
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": "Bearer alice-token",
+        "Idempotency-Key": "ids-have-one-shape",
+    }
+    body = json.dumps({"environment": "demo", "service": "api", "tag": "2.0"}).encode()
+    keyed = client.http.request("POST", "/deployments", headers=headers, body=body)
+    assert keyed.status_code == 202, keyed.json_body
+    again = client.http.request("POST", "/deployments", headers=headers, body=body)
+    assert again.json_body["id"] == keyed.json_body["id"]
+    shape = re.compile(r"dep-[0-9a-f]{24}")
+    for made in (from_slack, keyed.json_body["id"]):
+        assert shape.fullmatch(made), made
+        assert world.record(made) is not None
 
 
 def test_slack_deploy_then_history(client: Client, world: World) -> None:
