@@ -12,6 +12,7 @@ from chalicelib.certificates.context import Check, result
 from chalicelib.certificates.discover import environments_of, listener_certificates, not_due, usable
 from chalicelib.certificates.request import progress, request, start
 from chalicelib.certificates.swap import swap
+from chalicelib.core.clock import days_left
 from chalicelib.core.errors import OpsError
 from chalicelib.core.observability import logger
 
@@ -128,7 +129,7 @@ def _next_step(check: Check, old_arn: str, usages: list[Usage]) -> dict[str, Any
         "certificate": old_arn,
         "domain": cert.get("DomainName"),
         "listeners": [u.label for u in usages],
-        "days_left": (not_after - check.now).days if not_after else None,
+        "days_left": days_left(not_after, check.now) if not_after else None,
     }
     wait = not_due(cert, usages, rotation, now=check.now, renew_before=check.renew_before)
     if wait is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.core.clock import days_left
+
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
     from chalicelib.domain.policy import Environment
@@ -26,7 +28,7 @@ def certificate_list(deps: Deps, env: Environment) -> list[dict[str, Any]]:
                     "status": cert.get("Status"),
                     "type": cert.get("Type"),
                     "not_after": not_after.isoformat() if not_after else None,
-                    "days_left": (not_after - now).days if not_after else None,
+                    "days_left": days_left(not_after, now) if not_after else None,
                     "in_use_by": cert.get("InUseBy", []),
                 }
             )

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from chalicelib.aws.notifier import Message
-from chalicelib.core.clock import iso
+from chalicelib.core.clock import days_left, iso
 from chalicelib.records.rotation import Rotation, ValidationRecord
 
 NO_ZONE_HINTS = (
@@ -38,8 +38,9 @@ def day(at: datetime) -> str:
 
 
 def left(at: datetime, now: datetime) -> str:
-    """How long until (or since) ``at``, in whole days, rounded: people read these."""
-    days = round(abs((at - now).total_seconds()) / 86400)
+    """How long until (or since) ``at``, in whole days rounded down (``days_left``: the count
+    ``opsbot certificates`` and the dashboard show too)."""
+    days = days_left(at, now) if at > now else days_left(now, at)
     unit = "day" if days == 1 else "days"
     if at <= now:
         return f"expired {days} {unit} ago" if days else "expired today"

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 
 MAX_FIELDS = 50
-_COUNT = re.compile(r"[+-]?[0-9]{1,9}", re.ASCII)
+_COUNT = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_COUNT_DIGITS = 4000  # Python refuses to int() a string of more than 4300 digits
 
 
 def form_fields(body: bytes) -> dict[str, str]:
@@ -107,12 +108,17 @@ def check_command(deps: Deps, command: SlashCommand) -> None:
 
 
 def count_arg(word: str, usage: str) -> int:
-    """A COUNT argument: ASCII digits with an optional sign (the bounds are checked later,
-    where they are known)."""
+    """A COUNT argument: ASCII digits with an optional sign, of any size (the bounds are
+    checked later, where they are known, so a huge or negative count is refused naming them)."""
     if not _COUNT.fullmatch(word):
         raise InvalidRequest(
             f"COUNT must be a whole number, not {word[:20]!r}; usage: {usage}",
             fields={"desired": "not a whole number", "text": usage},
+        )
+    if len(word) > _COUNT_DIGITS:
+        raise InvalidRequest(
+            f"COUNT {word[:20]}... has more than {_COUNT_DIGITS} digits; usage: {usage}",
+            fields={"desired": "too many digits", "text": usage},
         )
     return int(word)
 

@@ -4,7 +4,7 @@ changes ECS; the worker does (``rollout.start_deploy``)."""
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -28,9 +28,10 @@ if TYPE_CHECKING:
     from chalicelib.domain.messages import DeployRequest
     from chalicelib.domain.policy import Service
 
-# Ids are ``dep-YYYYMMDDHHMMSS-xxxxxx``; a longer one is never looked up (4 bytes a character at
-# most in UTF-8: far below DynamoDB's 2 KB key limit).
+# Ids are ``dep-`` and ``ID_HEX`` hex digits; a longer one is never looked up (4 bytes a
+# character at most in UTF-8: far below DynamoDB's 2 KB key limit).
 MAX_ID_LENGTH = 256
+ID_HEX = 24
 
 
 class Admission(StrEnum):
@@ -41,10 +42,10 @@ class Admission(StrEnum):
     REJECTED = "rejected"  # the image is not one this service may run
 
 
-def _new_id(deps: Deps, seed: str | None = None) -> str:
-    if seed:  # a request with an Idempotency-Key: the same id each time it is run
-        return f"dep-{seed[:24]}"
-    return f"dep-{deps.clock().strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+def _new_id(seed: str | None = None) -> str:
+    """A deployment id, ``dep-`` and 24 hex digits, from REST and Slack alike: with an
+    Idempotency-Key's seed (sha256 hex) the same id each time that request runs, else random."""
+    return f"dep-{(seed or secrets.token_hex(ID_HEX // 2))[:ID_HEX]}"
 
 
 def _made_before(deps: Deps, seed: str | None) -> Deployment | None:
@@ -55,7 +56,7 @@ def _made_before(deps: Deps, seed: str | None) -> Deployment | None:
     """
     if not seed:
         return None
-    earlier = deps.store.get_deployment(_new_id(deps, seed))
+    earlier = deps.store.get_deployment(_new_id(seed))
     if earlier is None:
         return None
     if earlier.status == DeploymentStatus.FAILED:  # e.g. it could not be queued (that was a 503)
@@ -164,7 +165,7 @@ def request_deploy(
     now = deps.clock()
     source = f" (promoted from {wanted.from_environment})" if wanted.from_environment else ""
     deployment = Deployment(
-        id=_new_id(deps, id_seed),
+        id=_new_id(id_seed),
         environment=env.name,
         service=request.service,
         image=image,
@@ -237,7 +238,7 @@ def request_rollback(
     why = f" ({reason})" if reason else ""
     asked = f"{actor} asked to roll back {deployment_id} to {previous}{why}"
     deployment = Deployment(
-        id=_new_id(deps, id_seed),
+        id=_new_id(id_seed),
         environment=env.name,
         service=original.service,
         image=image,

@@ -145,16 +145,21 @@ def query_text(request: Request, name: str) -> str | None:
 
 
 def query_int(request: Request, name: str, *, default: int, low: int, high: int) -> int:
-    """A whole-number query parameter within ``low..high``; InvalidRequest names it if not."""
+    """A whole-number query parameter within ``low..high``; InvalidRequest names it and the
+    range if not (a negative or huge whole number is out of range, not "not a number")."""
     raw = _query(request).get(name)
     text = "" if raw is None else str(raw)
-    if text and not (text.isascii() and text.isdigit() and len(text) <= 9):  # ASCII digits only
-        raise InvalidRequest(f"{name} must be a whole number", fields={name: "not a number"})
-    value = int(text) if text else default
-    if not low <= value <= high:
-        raise InvalidRequest(
-            f"{name} must be {low}..{high}", fields={name: f"outside {low}..{high}"}
-        )
+    if not text:
+        return default
+    rule = f"{name} must be a whole number from {low} to {high}"
+    digits = text[1:] if text[0] in "+-" else text
+    if not (digits.isascii() and digits.isdigit()):  # ASCII digits only
+        raise InvalidRequest(rule, fields={name: "not a number"})
+    significant = digits.lstrip("0") or "0"
+    too_big = len(significant) > 18  # never int() a thousand digits
+    value = 0 if too_big else -int(significant) if text[0] == "-" else int(significant)
+    if too_big or not low <= value <= high:
+        raise InvalidRequest(rule, fields={name: f"outside {low}..{high}"})
     return value
 
 

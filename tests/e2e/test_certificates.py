@@ -56,6 +56,8 @@ def texts(stack: Stack, since: int = 0) -> list[str]:
 def test_tick_rotates_the_expiring_listener_certificate_once(stack: Stack) -> None:
     old = serving(stack)
     mark = len(stack.slack())
+    listed = stack.request("GET", "/certificates?environment=demo").json()["items"]
+    (days,) = [c["days_left"] for c in listed if c["arn"] == old]
 
     (started,) = tick(stack)
 
@@ -81,7 +83,8 @@ def test_tick_rotates_the_expiring_listener_certificate_once(stack: Stack) -> No
     assert posted[0].startswith(f"Certificate rotated: {DOMAIN} (valid until ")
     assert "*Listeners*\ndemo-alb:443" in posted[0]
     assert f"New certificate: {new}" in posted[0]  # the ARN, as small print
-    assert [t for t in texts(stack, mark) if t.startswith("Certificate rotation started")]
+    (notice,) = [t for t in texts(stack, mark) if t.startswith("Certificate rotation started")]
+    assert f"({days} days left)" in notice  # the count GET /certificates and the dashboard show
     audit = stack.request("GET", f"/audit?environment=demo&service={DOMAIN}&limit=5").json()
     assert [i["result"] for i in audit["items"]] == ["completed", "started"]
 

@@ -112,6 +112,7 @@ def test_a_body_that_is_not_utf8_is_refused(stack: Stack) -> None:
         ("scale web ²", "COUNT must be a whole number"),
         ("scale web \uff13", "COUNT must be a whole number"),
         ("scale web -1", "outside the bounds of demo/web: min 1, max 6"),
+        ("scale web 99999999999999999999999", "outside the bounds of demo/web: min 1, max 6"),
     ],
 )
 def test_signed_commands_with_bad_arguments_name_them(stack: Stack, text: str, wrong: str) -> None:
@@ -123,6 +124,19 @@ def test_signed_commands_with_bad_arguments_name_them(stack: Stack, text: str, w
     assert wrong in body["text"]
     if "whole number" in wrong or "TAG" in wrong:
         assert "usage: " in body["text"]
+
+
+@pytest.mark.parametrize(
+    ("path", "rule"),
+    [
+        ("/audit?limit=-1", "limit must be a whole number from 1 to 500"),
+        ("/audit?limit=99999999999999999999999999", "limit must be a whole number from 1 to 500"),
+        ("/deployments?limit=-1", "limit must be a whole number from 1 to 100"),
+    ],
+)
+def test_an_out_of_range_limit_names_the_range(stack: Stack, path: str, rule: str) -> None:
+    error = contract_error(stack.request("GET", path), 400, "invalid_request")
+    assert error["message"] == rule
 
 
 # -- /health and spend ---------------------------------------------------------------------

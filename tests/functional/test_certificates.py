@@ -22,6 +22,7 @@ import pytest
 from moto.acm.models import CertBundle, acm_backends
 
 from chalicelib import certificates
+from chalicelib.certificates.inventory import certificate_list
 from chalicelib.core.errors import OpsError
 from chalicelib.deps import Deps
 from chalicelib.domain.policy import parse_policy
@@ -227,6 +228,7 @@ def certs(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Certs]:
 
 
 def test_expiring_certificate_starts_a_rotation(certs: Certs) -> None:
+    certs.world.clock.advance(60)  # a minute after its import: 17 days and 23:59 left
     results = certs.check()
 
     assert certs.outcome(results) == "started"
@@ -251,7 +253,11 @@ def test_expiring_certificate_starts_a_rotation(certs: Certs) -> None:
     (note,) = certs.titled("Certificate rotation started")
     assert DOMAIN in note["text"] and "demo-alb:443" in note["text"]
     assert new["CertificateArn"] in note["text"]
-    assert "18 days left" in note["text"]
+    # 18 days from its import, a minute ago: 17 whole days left, the same count in the notice
+    # and in the listing `opsbot certificates` and the dashboard read
+    assert "17 days left" in note["text"]
+    listed = certificate_list(certs.deps, certs.deps.policy.environment("demo"))
+    assert [c["days_left"] for c in listed if c["arn"] == certs.old_arn] == [17]
     assert "Waiting for DNS validation" in note["text"]
     audit = certs.deps.store.audit_entries(environment="demo", service=DOMAIN, limit=5)
     assert [(a.action, a.result) for a in audit] == [("certificate.rotate", "started")]

@@ -105,6 +105,8 @@ def test_deployments_are_listed_newest_first_per_environment_and_service(
         ("?limit=101", 400, "limit"),
         ("?limit=%D9%A1", 400, "limit"),  # an Arabic-Indic digit one
         ("?limit=1e3", 400, "limit"),
+        ("?limit=-1", 400, "limit"),
+        ("?limit=99999999999999999999999999", 400, "limit"),
         ("?environment=de%20mo", 400, "environment"),
         ("?environment=demo&service=%3Cb%3E", 400, "service"),
         ("?service=web", 400, "environment"),
@@ -119,6 +121,8 @@ def test_deployment_queries_are_validated(
     assert got == status, body
     if field:
         assert field in body["error"]["fields"]
+    if field == "limit":
+        assert body["error"]["message"] == "limit must be a whole number from 1 to 100"
 
 
 def test_budgets_show_spend_forecast_and_limit(client: Client, world: World) -> None:

@@ -12,6 +12,7 @@ import copy
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -271,12 +272,22 @@ def test_a_poison_work_message_goes_to_the_dlq_not_back_to_the_queue(
         ("limit=abc", "limit", "not a number"),
         ("limit=0", "limit", "outside 1..500"),
         ("limit=501", "limit", "outside 1..500"),
+        ("limit=-1", "limit", "outside 1..500"),
+        ("limit=99999999999999999999999999", "limit", "outside 1..500"),
+        ("limit=" + "9" * 5000, "limit", "outside 1..500"),
     ],
 )
 def test_a_bad_audit_limit_is_a_400(client: Client, query: str, field: str, reason: str) -> None:
     resp = call(client, "GET", f"/audit?{query}")
     assert resp.status_code == 400
     assert error(resp)["fields"] == {field: reason}
+    # the message names the allowed range, never calls a whole number "not a number"
+    assert error(resp)["message"] == "limit must be a whole number from 1 to 500"
+
+
+def test_an_audit_limit_with_a_sign_or_leading_zeros_is_still_a_number(client: Client) -> None:
+    assert call(client, "GET", "/audit?limit=005").status_code == 200
+    assert call(client, "GET", "/audit?limit=%2B5").status_code == 200
 
 
 def test_audit_names_unknown_environments_and_services(client: Client) -> None:
@@ -345,6 +356,27 @@ def test_a_forged_slash_command_is_a_401(client: Client, world: World) -> None:
     assert resp.status_code == 401
     assert error(resp) == {"code": "unauthorized", "message": "invalid Slack signature"}
     assert world.work() == []
+
+
+def test_deployment_ids_have_one_shape_from_slack_and_rest(client: Client, world: World) -> None:
+    """``dep-`` and 24 hex digits, whether Slack made it, or REST with or without an
+    Idempotency-Key (whose seed still makes a retried request's id the same)."""
+    slack_text = command(client, "U0ALICE", "deploy web 2.0").json_body["text"]
+    from_slack = slack_text.split("(`")[1].split("`)")[0]
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": "Bearer alice-token",
+        "Idempotency-Key": "ids-have-one-shape",
+    }
+    body = json.dumps({"environment": "demo", "service": "api", "tag": "2.0"}).encode()
+    keyed = client.http.request("POST", "/deployments", headers=headers, body=body)
+    assert keyed.status_code == 202, keyed.json_body
+    again = client.http.request("POST", "/deployments", headers=headers, body=body)
+    assert again.json_body["id"] == keyed.json_body["id"]
+    shape = re.compile(r"dep-[0-9a-f]{24}")
+    for made in (from_slack, keyed.json_body["id"]):
+        assert shape.fullmatch(made), made
+        assert world.record(made) is not None
 
 
 def test_slack_deploy_then_history(client: Client, world: World) -> None:

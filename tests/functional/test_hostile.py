@@ -103,6 +103,15 @@ def test_a_negative_count_is_refused_by_the_bounds(client: Client, world: World)
     assert "whole number" not in body["text"]
 
 
+def test_a_huge_count_is_refused_naming_the_bounds_like_rest(client: Client, world: World) -> None:
+    body = command(client, "U0ALICE", "scale web 99999999999999999999999").json_body
+    assert body["error"]["code"] == "invalid_request"
+    assert "desired 99999999999999999999... is outside the bounds of demo/web" in body["text"]
+    assert "min 1, max 6" in body["text"]
+    assert "whole number" not in body["text"]
+    assert world.work() == []
+
+
 def test_another_slash_command_name_is_refused(client: Client, world: World) -> None:
     fields = {"user_id": "U0ALICE", "command": "/deploy-everything", "text": "deploy web 2.0"}
     body = slack(client, COMMANDS, fields).json_body

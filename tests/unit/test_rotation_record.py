@@ -10,6 +10,7 @@ import pytest
 
 from chalicelib.certificates import messages
 from chalicelib.certificates.discover import not_due
+from chalicelib.core.clock import days_left
 from chalicelib.records.rotation import Rotation, Usage, ValidationRecord
 from chalicelib.records.status import RotationStatus
 from chalicelib.records.target import Target
@@ -135,6 +136,15 @@ def test_people_read_whole_days() -> None:
     assert messages.left(NOW + dt.timedelta(hours=30), NOW) == "1 day left"
     assert messages.left(NOW + dt.timedelta(hours=3), NOW) == "expires today"
     assert messages.left(NOW - dt.timedelta(days=2), NOW) == "expired 2 days ago"
+
+
+def test_days_left_are_rounded_down_everywhere_as_aws_consoles_count_them() -> None:
+    almost = NOW + dt.timedelta(days=18) - dt.timedelta(minutes=1)
+    assert days_left(almost, NOW) == 17
+    assert messages.left(almost, NOW) == "17 days left"  # not rounded up to 18
+    assert days_left(NOW + dt.timedelta(days=18), NOW) == 18
+    assert days_left(NOW - dt.timedelta(hours=1), NOW) == -1
+    assert messages.left(NOW - dt.timedelta(hours=47), NOW) == "expired 1 day ago"
     assert rotation().listeners == ["demo-alb:443", "demo-alb:443 (SNI)"]
 
 
