@@ -16,16 +16,14 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from chalicelib.aws.ecs import describe_service, short_task_definition
-from chalicelib.aws.errors import describe
 from chalicelib.core.clock import iso
-from chalicelib.core.errors import Conflict, DependencyUnavailable, Forbidden
+from chalicelib.core.errors import Conflict, Forbidden
 from chalicelib.core.observability import count, logger
 from chalicelib.deploys import approval_message
 from chalicelib.deploys.approvals import AWAITING, post, who
-from chalicelib.deploys.finish import finish
-from chalicelib.deploys.request import get_deployment
+from chalicelib.deploys.request import enqueue_start, get_deployment
 from chalicelib.deploys.rollout import lock_lease
-from chalicelib.domain.messages import DeployStart, SlackReply
+from chalicelib.domain.messages import SlackReply
 from chalicelib.records.deployment import DeploymentEvent
 from chalicelib.records.status import DeploymentStatus
 
@@ -163,16 +161,7 @@ def _approve(deps: Deps, actor: str, deployment: Deployment) -> Deployment:
         raise _no_longer(fresh)  # (an approver racing us holds the same lock: left alone)
     approved = replace(deployment, status=DeploymentStatus.QUEUED, approved_by=actor)
     approved = replace(approved, decided_at=iso(now), updated_at=iso(now))
-    try:
-        deps.queue.send(DeployStart(deployment_id=deployment.id))
-    except Exception as exc:  # approved but never to be started: end it, free the service
-        why = f"could not be queued for the worker: {describe(exc)}"
-        finish(deps, approved, DeploymentStatus.FAILED, why, "failure")
-        raise DependencyUnavailable(
-            f"the work queue did not take deployment {deployment.id} ({describe(exc)}); it "
-            "ended failed and nothing changed: ask again",
-            deployment_id=deployment.id,
-        ) from exc
+    enqueue_start(deps, approved, again="ask again")
     _audit(deps, actor, Verdict.APPROVE, approved, "approved")
     count("ApprovalsApproved", environment=deployment.environment, service=deployment.service)
     return approved

@@ -106,16 +106,7 @@ def _admit(deps: Deps, deployment: Deployment) -> Deployment:
     except Exception:
         deps.store.release_lock(target.lock, deployment.id)
         raise
-    try:
-        deps.queue.send(DeployStart(deployment_id=deployment.id))
-    except Exception as exc:  # recorded but never to be started: end it, free the service
-        why = f"could not be queued for the worker: {describe(exc)}"
-        finish(deps, deployment, DeploymentStatus.FAILED, why, "failure")
-        raise DependencyUnavailable(
-            f"the work queue did not take deployment {deployment.id} ({describe(exc)}); it "
-            "ended failed and nothing changed: try again",
-            deployment_id=deployment.id,
-        ) from exc
+    enqueue_start(deps, deployment)
     deps.store.audit(
         now=now,
         actor=deployment.actor,
@@ -258,6 +249,21 @@ def request_rollback(
     if approval is not None:
         return hold(deps, deployment, approval, env)
     return _admit(deps, deployment)
+
+
+def enqueue_start(deps: Deps, deployment: Deployment, *, again: str = "try again") -> None:
+    """Hand a queued deployment (holding its service's lock) to the worker. If the queue does not
+    take it, it could never start: end it ``failed`` (which frees the service) and raise."""
+    try:
+        deps.queue.send(DeployStart(deployment_id=deployment.id))
+    except Exception as exc:
+        why = f"could not be queued for the worker: {describe(exc)}"
+        finish(deps, deployment, DeploymentStatus.FAILED, why, "failure")
+        raise DependencyUnavailable(
+            f"the work queue did not take deployment {deployment.id} ({describe(exc)}); it "
+            f"ended failed and nothing changed: {again}",
+            deployment_id=deployment.id,
+        ) from exc
 
 
 def get_deployment(deps: Deps, deployment_id: str) -> Deployment:
