@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import alarms, deploys
+from chalicelib import deploys
 from chalicelib.core.observability import begin, count, logger
 from chalicelib.domain.messages import (
     WORK_MESSAGE,
@@ -45,6 +45,8 @@ def _approval_expiry(deps: Deps, message: ApprovalExpiry, receive_count: int) ->
 
 
 def _alarm_retry(deps: Deps, message: AlarmRetry, receive_count: int) -> None:
+    from chalicelib import alarms  # on first use: a deploy start needs none of it (cold start)
+
     alarms.retry(
         deps, rule_name=message.rule, notification=message.notification, attempt=message.attempt
     )

@@ -25,20 +25,54 @@ The flow (each step a separate invocation; nothing sleeps), one module per stage
 
 from __future__ import annotations
 
-from chalicelib.deploys.abort import on_task_stopped
-from chalicelib.deploys.approvals import on_approval_expiry
-from chalicelib.deploys.decide import approve, deny
-from chalicelib.deploys.events import on_ecs_deployment_event
-from chalicelib.deploys.images import resolve_image
-from chalicelib.deploys.request import get_deployment, request_deploy, request_rollback
-from chalicelib.deploys.revision import (
-    container_image,
-    pinned_image,
-    render_task_definition,
-    split_image,
-)
-from chalicelib.deploys.rollout import start_deploy
-from chalicelib.deploys.timeout import on_deploy_timeout
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chalicelib.deploys.abort import on_task_stopped
+    from chalicelib.deploys.approvals import on_approval_expiry
+    from chalicelib.deploys.decide import approve, deny
+    from chalicelib.deploys.events import on_ecs_deployment_event
+    from chalicelib.deploys.images import resolve_image
+    from chalicelib.deploys.request import get_deployment, request_deploy, request_rollback
+    from chalicelib.deploys.revision import (
+        container_image,
+        pinned_image,
+        render_task_definition,
+        split_image,
+    )
+    from chalicelib.deploys.rollout import start_deploy
+    from chalicelib.deploys.timeout import on_deploy_timeout
+
+# Each name's module, imported on first use (cold start: a deploy start loads the rollout and
+# what it needs, not the request, approval and event paths too).
+_HOME = {
+    "on_task_stopped": "abort",
+    "on_approval_expiry": "approvals",
+    "approve": "decide",
+    "deny": "decide",
+    "on_ecs_deployment_event": "events",
+    "resolve_image": "images",
+    "get_deployment": "request",
+    "request_deploy": "request",
+    "request_rollback": "request",
+    "container_image": "revision",
+    "pinned_image": "revision",
+    "render_task_definition": "revision",
+    "split_image": "revision",
+    "start_deploy": "rollout",
+    "on_deploy_timeout": "timeout",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "approve",

@@ -105,8 +105,11 @@ def modules() -> dict[str, Module]:
         module = Module(name, source)
         for node in ast.parse(source).body:
             if _is_type_checking(node):
-                # handlers.lazy: the real imports behind its lazy loaders
-                if name == "chalicelib.handlers.lazy":
+                # handlers.lazy and lazy packages (a module ``__getattr__``): the real imports
+                # behind their lazy loaders
+                if name == "chalicelib.handlers.lazy" or (
+                    path.name == "__init__.py" and "def __getattr__" in source
+                ):
                     for inner in node.body:  # type: ignore[attr-defined]
                         _add_imports(module.imports, inner, known, name)
                 continue

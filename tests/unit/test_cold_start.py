@@ -36,3 +36,16 @@ def test_handler_modules_load_capabilities_on_first_use_only() -> None:
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert json.loads(out.stdout) == [False, True, "module"]
+
+
+def test_a_deploy_start_loads_the_rollout_not_the_other_deploy_stages_nor_alarms() -> None:
+    script = (
+        "import json, sys; from chalicelib import worker, deploys; deploys.start_deploy; "
+        "print(json.dumps(sorted(m for m in ('chalicelib.alarms', 'chalicelib.deploys.request', "
+        "'chalicelib.deploys.decide', 'chalicelib.deploys.approvals', 'chalicelib.deploys.rollout') "
+        "if m in sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout) == ["chalicelib.deploys.rollout"]
