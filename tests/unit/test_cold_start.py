@@ -42,7 +42,8 @@ def test_a_deploy_start_loads_the_rollout_not_the_other_deploy_stages_nor_alarms
     script = (
         "import json, sys; from chalicelib import worker, deploys; deploys.start_deploy; "
         "print(json.dumps(sorted(m for m in ('chalicelib.alarms', 'chalicelib.deploys.request', "
-        "'chalicelib.deploys.decide', 'chalicelib.deploys.approvals', 'chalicelib.deploys.rollout') "
+        "'chalicelib.deploys.decide', 'chalicelib.deploys.approvals', "
+        "'chalicelib.deploys.rollout') "
         "if m in sys.modules)))"
     )
     out = subprocess.run(
