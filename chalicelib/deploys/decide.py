@@ -22,7 +22,7 @@ from chalicelib.core.observability import count, logger
 from chalicelib.deploys import approval_message
 from chalicelib.deploys.approvals import AWAITING, post, who
 from chalicelib.deploys.request import enqueue_start, get_deployment
-from chalicelib.deploys.rollout import lock_lease
+from chalicelib.deploys.rollout import take_lock
 from chalicelib.domain.messages import SlackReply
 from chalicelib.records.deployment import DeploymentEvent
 from chalicelib.records.status import DeploymentStatus
@@ -138,12 +138,7 @@ def _approve(deps: Deps, actor: str, deployment: Deployment) -> Deployment:
         _still_current(deps, deployment)
     now = deps.clock()
     target = deployment.target
-    lock = deps.store.acquire_lock(
-        target.lock,
-        deployment.id,
-        lease_seconds=lock_lease(deployment.timeout_seconds),
-        now=now,
-    )
+    lock = take_lock(deps, deployment, now)
     if not lock.acquired:
         raise Conflict(
             f"{deployment.service} in {deployment.environment} is busy with {lock.holder}; "

@@ -36,6 +36,11 @@ class Requested:
     from_task_definition: str | None = None
 
 
+def own_repository(env: Environment, svc: Service) -> str:
+    """The service's own ECR repository URI (in the environment's account and region)."""
+    return f"{env.account}.dkr.ecr.{env.region}.amazonaws.com/{svc.repository}"
+
+
 def requested(deps: Deps, actor: str, env: Environment, request: DeployRequest) -> Requested:
     """What ``request`` asks to run in ``env``; a promotion reads its source first."""
     if request.from_environment is not None:
@@ -138,7 +143,7 @@ def resolve_image(
     for it, from a repository that matches one of them (taken as given: opsbot cannot see into
     other registries).
     """
-    own = f"{env.account}.dkr.ecr.{env.region}.amazonaws.com/{svc.repository}"
+    own = own_repository(env, svc)
     digest = None
     field = "tag"
     if image is not None:

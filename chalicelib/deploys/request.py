@@ -16,7 +16,7 @@ from chalicelib.deploys.approvals import hold
 from chalicelib.deploys.finish import finish
 from chalicelib.deploys.images import requested, resolve
 from chalicelib.deploys.revision import container_image
-from chalicelib.deploys.rollout import lock_lease
+from chalicelib.deploys.rollout import take_lock
 from chalicelib.domain.messages import DeployStart
 from chalicelib.domain.policy import Permission
 from chalicelib.records.deployment import Deployment, DeploymentEvent
@@ -79,12 +79,7 @@ def _admit(deps: Deps, deployment: Deployment) -> Deployment:
     """Lock the service, record the deployment, enqueue its start; Conflict if one is in flight."""
     now = deps.clock()
     target = deployment.target
-    lock = deps.store.acquire_lock(
-        target.lock,
-        deployment.id,
-        lease_seconds=lock_lease(deployment.timeout_seconds),
-        now=now,
-    )
+    lock = take_lock(deps, deployment, now)
     if not lock.acquired:
         deps.store.audit(
             now=now,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib import scaling
 from chalicelib.core.errors import InvalidRequest
-from chalicelib.deploys.images import Requested, requested, resolve
+from chalicelib.deploys.images import Requested, own_repository, requested, resolve
 from chalicelib.deploys.plan import plan_change
 from chalicelib.deploys.revision import split_image
 from chalicelib.domain.policy import Permission
@@ -138,7 +138,7 @@ def dry_run(deps: Deps, *, actor: str, request: DeployRequest) -> DryRun:
 def _image_check(
     deps: Deps, env: Environment, svc: Service, wanted: Requested
 ) -> tuple[Check, str, str | None]:
-    own = f"{env.account}.dkr.ecr.{env.region}.amazonaws.com/{svc.repository}"
+    own = own_repository(env, svc)
     try:
         image, digest = resolve(deps, env, svc, wanted)
     except InvalidRequest as exc:
@@ -218,7 +218,7 @@ def _identify(
         return ImageRef(None)
     name, named_tag, named_digest = split_image(image)
     tag, digest = tag or named_tag, digest or named_digest
-    own = f"{env.account}.dkr.ecr.{env.region}.amazonaws.com/{svc.repository}"
+    own = own_repository(env, svc)
     if name != own or (tag and digest) or not (tag or digest):
         return ImageRef(image, tag, digest)
     ecr = deps.aws("ecr", env)
