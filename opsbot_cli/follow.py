@@ -68,14 +68,16 @@ class _Display:
 
 
 def summary(d: dict[str, Any], elapsed: float) -> str:
-    """The last line: ``web: deploy 2.0 succeeded in 3.1 s (web:2)``."""
+    """The last line: ``web: deploy 2.0 succeeded in 3 s (web:2)``. The time is the
+    deployment's own (request to end, as Slack and the dashboard show it); the time this
+    command waited only when the API does not say."""
     what = "rollback" if d.get("rollback_of") else "deploy"
     head = f"{d.get('service')}: {what} {render.tag(d.get('image'))} {d.get('status')}"
-    status = d.get("status")
-    if status == "succeeded":
-        return f"{head} in {elapsed:.1f} s ({render.revision(d.get('task_definition'))})"
+    took = render.took(d) or f"{elapsed:.0f} s"
+    if d.get("status") == "succeeded":
+        return f"{head} in {took} ({render.revision(d.get('task_definition'))})"
     reason = d.get("failure_reason") or (d.get("events") or [{}])[-1].get("message")
-    return f"{head} after {elapsed:.1f} s" + (f": {reason}" if reason else "")
+    return f"{head} after {took}" + (f": {reason}" if reason else "")
 
 
 def follow(

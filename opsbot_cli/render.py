@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any, TextIO
 
 
@@ -157,13 +156,19 @@ def audit(items: list[dict[str, Any]], out: TextIO) -> None:
     )
 
 
-def _seconds(start: str | None, end: str | None) -> str:
-    """``4 s`` between two API timestamps, ``-`` when either is missing."""
-    try:
-        took = datetime.fromisoformat(str(end)) - datetime.fromisoformat(str(start))
-    except ValueError:
-        return "-"
-    return f"{took.total_seconds():.0f} s"
+def took(d: dict[str, Any]) -> str | None:
+    """How long a deployment took, as the API says (``duration_seconds``): ``4 s``,
+    ``3 min 5 s``; None until it has ended."""
+    seconds = d.get("duration_seconds")
+    if not isinstance(seconds, int) or isinstance(seconds, bool):
+        return None
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 _DECIDED = (("approved_by", "approved"), ("denied_by", "denied"))
@@ -196,7 +201,7 @@ def _deployment_details(d: dict[str, Any]) -> str:
 
 def deployments(items: list[dict[str, Any]], out: TextIO) -> None:
     """A service's deploys and rollbacks (``GET /deployments``), newest first. DURATION runs
-    from the request (or its approval) to its end."""
+    from the request to its end (the API's ``duration_seconds``)."""
     table(
         [
             (
@@ -206,7 +211,7 @@ def deployments(items: list[dict[str, Any]], out: TextIO) -> None:
                 d.get("status"),
                 tag(d.get("image")),
                 d.get("requested_by") or d.get("actor"),
-                _seconds(d.get("decided_at") or d.get("created_at"), d.get("finished_at")),
+                took(d) or "-",
                 _deployment_details(d),
             )
             for d in items

@@ -7,13 +7,16 @@ image reference are small print.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from chalicelib.aws.ecs import short_task_definition
 from chalicelib.aws.notifier import Message
+from chalicelib.core.clock import iso
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from chalicelib.records.deployment import Deployment
 
 DIGEST_SHOWN = 12  # hex digits of a digest people see (``web@sha256:8d97a1b2c3d4``)
@@ -44,12 +47,10 @@ def duration(seconds: float) -> str:
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
-def _since(created_at: str, now: datetime) -> str | None:
-    try:
-        start = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return duration((now - start).total_seconds())
+def _took(deployment: Deployment, now: datetime) -> str | None:
+    """Its duration as every surface shows it: the record's, ended ``now``."""
+    seconds = replace(deployment, finished_at=deployment.finished_at or iso(now)).duration_seconds
+    return None if seconds is None else duration(seconds)
 
 
 def deploy_message(
@@ -77,7 +78,7 @@ def deploy_message(
             )
         )
     facts.append(("Asked by", deployment.actor))
-    took = _since(deployment.created_at, now) if now is not None else None
+    took = _took(deployment, now) if now is not None else None
     if took:
         facts.append(("Took", took))
     if deployment.failure_reason and deployment.failure_reason not in text:

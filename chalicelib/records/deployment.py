@@ -8,14 +8,11 @@ layer turn them into the REST and Slack shapes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from datetime import datetime
 
 from chalicelib.core.clock import iso
 from chalicelib.records.status import DeploymentPhase, DeploymentStatus, StartStep
 from chalicelib.records.target import Target
-
-if TYPE_CHECKING:
-    from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -82,6 +79,19 @@ class Deployment:
     def target(self) -> Target:
         """The ECS service this deployment changes."""
         return Target.service(self.environment, self.service)
+
+    @property
+    def duration_seconds(self) -> int | None:
+        """Whole seconds from the request to its end (``finished_at``); None until it ends.
+        The one duration every surface shows (Slack, email, REST, CLI, dashboard)."""
+        if self.finished_at is None:
+            return None
+        try:
+            start = datetime.fromisoformat(self.created_at.replace("Z", "+00:00"))
+            end = datetime.fromisoformat(self.finished_at.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return max(0, round((end - start).total_seconds()))
 
     @property
     def is_rollback(self) -> bool:

@@ -20,7 +20,6 @@ import logging
 import os
 import re
 import sys
-import threading
 import time
 from typing import Any
 
@@ -205,8 +204,6 @@ class OperatorLog:
 
     def __init__(self, emit: Any = None) -> None:
         self._emit = emit or _log.info
-        self._first_seen: dict[str, float] = {}
-        self._lock = threading.Lock()
 
     def post(self, record: dict[str, Any]) -> None:
         """One line for a webhook post (``record`` as the sink writes it)."""
@@ -217,28 +214,23 @@ class OperatorLog:
         # decision by button: the approval message now says who decided)
         if record.get("to") != "webhook" and not payload.get("replace_original"):
             return
-        line = self.line(record["payload"], time.monotonic())
+        line = self.line(record["payload"])
         if line:
             self._emit(line)
 
-    def line(self, payload: dict[str, Any], now: float) -> str:
+    def line(self, payload: dict[str, Any]) -> str:
         """The operator line for one message."""
         title, body, facts = parse_post(payload)
         kind, _, rest = title.partition(" ")
         if kind in ("Deploy", "Rollback") and facts.get("Deployment"):
-            return self._deploy(kind.lower(), rest, body, facts, now)
+            return self._deploy(kind.lower(), rest, body, facts)
         said = first_sentence(body, at_colon=True)
         if said:
             return _one_line(f"{title}: {said}")
         summary = html.unescape(str(payload.get("text") or ""))  # the one-line fallback
         return _one_line(summary if summary.startswith(title) else title)
 
-    def _deploy(self, kind: str, rest: str, body: str, facts: dict[str, str], now: float) -> str:
-        deployment = facts["Deployment"]
-        with self._lock:
-            first = self._first_seen.setdefault(deployment, now)
-            if len(self._first_seen) > 1000:
-                self._first_seen.pop(next(iter(self._first_seen)))
+    def _deploy(self, kind: str, rest: str, body: str, facts: dict[str, str]) -> str:
         what, _, label = rest.rpartition(": ")
         what = what.lower() or rest.lower()
         env, _, service = (facts.get("Service") or label).partition("/")
@@ -249,7 +241,7 @@ class OperatorLog:
             revisions = facts.get("Task definition", "")
             change = [revisions] if "->" in revisions else _CHANGE.findall(body)
             return head + (f" ({change[-1]})" if change else "")
-        took = f" in {now - first:.1f} s" if now > first else ""
+        took = f" in {facts['Took']}" if facts.get("Took") else ""  # the deployment's own
         if what == "succeeded":
             return head + took
         said = facts.get("Failure reason") or first_sentence(body)

@@ -280,6 +280,7 @@ def test_history_lists_the_services_deployments(fake: FakeApi) -> None:
         actor="local-admin",
         denied_by="demo-lead",
         finished_at="2026-11-29T14:01:30Z",
+        duration_seconds=30,
     )
     approved = deployment(
         "rolled_back",
@@ -290,6 +291,7 @@ def test_history_lists_the_services_deployments(fake: FakeApi) -> None:
         approved_by="demo-lead",
         decided_at="2026-11-29T14:00:20Z",
         finished_at="2026-11-29T14:00:27Z",
+        duration_seconds=27,
         failure_reason="ECS deployment circuit breaker: task failed to start",
     )
     fake.on("GET /deployments", (200, {"items": [denied, approved]}))
@@ -308,7 +310,7 @@ def test_history_lists_the_services_deployments(fake: FakeApi) -> None:
         "rolled_back",
         "2.0",
         "local-admin",
-        "7",
+        "27",
         "s",
     ]  # fmt: skip  (from its approval to its end)
     assert "approved by demo-lead; ECS deployment circuit breaker" in lines[2]

@@ -7,6 +7,7 @@ import logging
 import sys
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,14 @@ from infra.local.sink import INPUT_HEADER, SinkServer
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:2.0"
 
 
-def deploy_post(title: str, text: str) -> dict[str, Any]:
-    facts = (("Deployment", "dep-1"), ("Service", "demo/web"), ("Image", IMAGE), ("By", "me"))
+def deploy_post(title: str, text: str, took: str | None = None) -> dict[str, Any]:
+    facts: tuple[tuple[str, str], ...] = (
+        ("Deployment", "dep-1"),
+        ("Service", "demo/web"),
+        ("Image", IMAGE),
+        ("By", "me"),
+    )
+    facts += (("Took", took),) if took else ()
     return Message(title=title, text=text, facts=facts).slack_payload()
 
 
@@ -31,16 +38,19 @@ def alarm_post(title: str, result: str, next_action: str | None = None) -> dict[
     return Message(title=title, text=result, facts=tuple(facts)).slack_payload()
 
 
-def test_a_deploy_is_one_line_per_step_with_its_duration() -> None:
+def test_a_deploy_is_one_line_per_step_with_its_own_duration() -> None:
+    """The duration is the one the message states (the record's), not the sink's clock."""
     log = oplog.OperatorLog()
     started = log.line(
-        deploy_post("Deploy started: demo/web", f"Rolling out {IMAGE} (web:1 -> web:2)."), 100.0
+        deploy_post("Deploy started: demo/web", f"Rolling out {IMAGE} (web:1 -> web:2).")
     )
     assert started == "web: deploy 2.0 started (web:1 -> web:2)"
-    done = log.line(deploy_post("Deploy succeeded: demo/web", "steady state"), 103.14)
-    assert done == "web: deploy 2.0 succeeded in 3.1 s"
-    back = log.line(deploy_post("Deploy rolled back: demo/web", "tasks failed. More."), 108.0)
-    assert back == "web: deploy 2.0 rolled back in 8.0 s: tasks failed"
+    done = log.line(deploy_post("Deploy succeeded: demo/web", "steady state", took="3 s"))
+    assert done == "web: deploy 2.0 succeeded in 3 s"
+    back = log.line(
+        deploy_post("Deploy rolled back: demo/web", "tasks failed. More.", took="1 min 8 s")
+    )
+    assert back == "web: deploy 2.0 rolled back in 1 min 8 s: tasks failed"
 
 
 def test_other_posts_are_their_title_and_first_sentence() -> None:
@@ -48,7 +58,7 @@ def test_other_posts_are_their_title_and_first_sentence() -> None:
         title="Budget monthly-ops (demo): actual spend crossed 80%",
         text="Actual spend 85.00 USD of 100.00 USD (85%); forecast 97.00 USD.",
     ).slack_payload()
-    assert oplog.OperatorLog().line(post, 0) == (
+    assert oplog.OperatorLog().line(post) == (
         "Budget monthly-ops (demo): actual spend crossed 80%: Actual spend 85.00 USD of "
         "100.00 USD (85%)"
     )
@@ -274,16 +284,17 @@ def test_the_deploy_notices_opsbot_sends_make_one_line_each() -> None:
     )
     log = oplog.OperatorLog()
 
-    def line(title: str, text: str, now: float) -> str:
-        message = deploy_message(dep, title=title, text=text, level="info")
-        return log.line(message.slack_payload(), now)
+    def line(title: str, text: str, now: datetime | None = None) -> str:
+        message = deploy_message(dep, title=title, text=text, level="info", now=now)
+        return log.line(message.slack_payload())
 
-    assert line("Deploy started: prod/api", "ECS is rolling it out.", 10.0) == (
+    assert line("Deploy started: prod/api", "ECS is rolling it out.") == (
         "prod/api: deploy 2.0 started (api:1 -> api:2)"
     )
     dep.failure_reason = "3 tasks stopped: Task failed container health checks"
-    assert line("Deploy rolled back: prod/api", "ECS reports it steady again.", 16.04) == (
-        "prod/api: deploy 2.0 rolled back in 6.0 s: 3 tasks stopped: Task failed container "
+    ended = datetime(2026, 11, 29, 14, 0, 6, 400000, tzinfo=UTC)  # the record's duration: 6 s
+    assert line("Deploy rolled back: prod/api", "ECS reports it steady again.", ended) == (
+        "prod/api: deploy 2.0 rolled back in 6 s: 3 tasks stopped: Task failed container "
         "health checks"
     )
     payload = deploy_message(dep, title="T", text="x", level="info").slack_payload()

@@ -64,14 +64,19 @@
     return sameDay ? d.toLocaleTimeString() : d.toLocaleString();
   }
 
-  function duration(fromIso, toIso) {
-    const from = Date.parse(fromIso);
-    const to = toIso ? Date.parse(toIso) : Date.now();
-    if (isNaN(from) || isNaN(to)) return "";
-    const s = Math.max(0, Math.round((to - from) / 1000));
+  // An ended deployment shows the API's duration_seconds (the one Slack and the CLI show);
+  // one still running, the time so far.
+  function duration(d) {
+    let s = d.duration_seconds;
+    const ended = typeof s === "number";
+    if (!ended) {
+      const from = Date.parse(d.created_at);
+      if (isNaN(from)) return "";
+      s = Math.max(0, Math.round((Date.now() - from) / 1000));
+    }
     const text = s < 60 ? s + " s" : s < 3600 ? Math.floor(s / 60) + " min " + (s % 60) + " s"
       : Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
-    return toIso ? text : text + " so far";
+    return ended ? text : text + " so far";
   }
 
   function shortImage(image) {
@@ -128,7 +133,7 @@
         el("td", {}, [el("strong", { text: d.service })]),
         el("td", { class: "mono", title: d.image || "", text: shortImage(d.image) + (d.rollback_of ? " (rollback)" : "") }),
         el("td", {}, [badge(d.status)]),
-        el("td", { class: "num", text: duration(d.created_at, d.finished_at) }),
+        el("td", { class: "num", text: duration(d) }),
         el("td", { text: d.actor || "" }),
         el("td", { class: "mono muted", text: d.id }),
       ]));

@@ -38,6 +38,8 @@ def public(deployment: Deployment) -> dict[str, Any]:
     body["status"] = str(deployment.status)
     if deployment.phase is not None:
         body["phase"] = str(deployment.phase)
+    if deployment.duration_seconds is not None:
+        body["duration_seconds"] = deployment.duration_seconds
     body["events"] = [
         {"at": e.at, "status": str(e.status), "message": e.message} for e in deployment.events
     ]

@@ -92,6 +92,11 @@ class DeploymentBody(_Answer):
         examples=["3 tasks stopped: Essential container in task exited (exit code 1)"],
     )
     finished_at: str | None = None
+    duration_seconds: int | None = Field(
+        default=None,
+        description="whole seconds from the request to its end, once ended (what Slack, the "
+        "CLI and the dashboard show)",
+    )
     requested_by: str | None = Field(default=None, description="who asked (protected envs)")
     approved_by: str | None = None
     denied_by: str | None = None
