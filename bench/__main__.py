@@ -46,9 +46,10 @@ def _side(runs: list[cold.Run]) -> dict[str, float]:
     }
 
 
-def _ratio(pair: cold.Pair) -> float:
-    """Median over the runs of opsbot's total over the floor run beside it."""
-    pairs = zip(pair.opsbot, pair.floor, strict=True)
+def _ratio(pair: cold.Pair, side: str = "opsbot") -> float:
+    """Median over the runs of one side's total (opsbot's, or the libraries') over the floor
+    run beside it."""
+    pairs = zip(getattr(pair, side), pair.floor, strict=True)
     return round(statistics.median(o.total / f.total for o, f in pairs), 3)
 
 
@@ -161,8 +162,18 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         },
         peak_rss_mb=round(max(r.rss_kb for r in deploys.opsbot) / 1024, 1),
     )
-    detail["cold_alarm"] = {"opsbot": _side(alarms.opsbot), "floor": _side(alarms.floor)}
-    detail["cold_deploy"] = {"opsbot": _side(deploys.opsbot), "floor": _side(deploys.floor)}
+    for kind, pair in (("alarm", alarms), ("deploy", deploys)):
+        detail[f"cold_{kind}"] = {
+            "opsbot": _side(pair.opsbot),
+            "floor": _side(pair.floor),
+            "libraries": _side(pair.libraries),
+        }
+    # the least any code on the architecture's libraries could reach (cold.LIBRARIES)
+    detail["libraries_floor_ratio"] = {
+        "alarm": _ratio(alarms, "libraries"),
+        "deploy": _ratio(deploys, "libraries"),
+        "imports": {kind: list(names) for kind, names in cold.LIBRARIES.items()},
+    }
     detail["cold_alarm_calls"] = dict(sorted(calls.counts(alarms.opsbot[0].calls).items()))
     detail["cold_deploy_calls"] = dict(sorted(calls.counts(deploys.opsbot[0].calls).items()))
     detail["warm"] = warm

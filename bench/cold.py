@@ -83,6 +83,36 @@ t2 = time.perf_counter()
 )
 
 
+# What a function of each kind must import before its first AWS call, by the architecture's
+# choice of libraries (ARCHITECTURE.md "which libraries to use"), whatever opsbot's own code does:
+# the Chalice app, Powertools' Logger and Metrics, idempotency (SNS and SQS deliver at least
+# once), parameters (the Slack webhook), pydantic (the policy and the models at the edges), the
+# YAML policy, and for the SQS worker Powertools' batch utility (partial batch failures).
+LIBRARIES: dict[str, tuple[str, ...]] = {
+    "alarm": (
+        "chalice.app",
+        "aws_lambda_powertools.logging",
+        "aws_lambda_powertools.metrics",
+        "aws_lambda_powertools.utilities.idempotency",
+        "aws_lambda_powertools.utilities.parameters",
+        "pydantic.main",
+        "yaml",
+    ),
+}
+LIBRARIES["deploy"] = (*LIBRARIES["alarm"], "aws_lambda_powertools.utilities.batch")
+
+
+def libraries_script(kind: str) -> str:
+    """The floor, plus importing the libraries of ``kind`` (and building one pydantic model)
+    before its calls: the least any code built on those libraries pays."""
+    imports = "\n".join(f"import {name}" for name in LIBRARIES[kind])
+    model = "class _M(pydantic.main.BaseModel):\n    x: int\n_M(x=1)"
+    return FLOOR_SCRIPT.replace(
+        "from botocore.exceptions import ClientError\n",
+        f"from botocore.exceptions import ClientError\n{imports}\n{model}\n",
+    )
+
+
 @dataclass
 class Run:
     """One fresh process: its timings (seconds), peak RSS and the AWS calls it made."""
@@ -126,16 +156,17 @@ def run_script(
 
 @dataclass
 class Pair:
-    """Alternating opsbot and floor runs of one kind of event."""
+    """Alternating opsbot, floor and libraries runs of one kind of event."""
 
     opsbot: list[Run] = field(default_factory=list)
     floor: list[Run] = field(default_factory=list)
+    libraries: list[Run] = field(default_factory=list)
 
     def check_same_calls(self) -> None:
         """Each floor run made the calls of the opsbot run before it, counted by both hooks."""
-        for ours, floor in zip(self.opsbot, self.floor, strict=True):
+        for ours, floor, libs in zip(self.opsbot, self.floor, self.libraries, strict=True):
             a, b = calls_module.counts(ours.calls), calls_module.counts(floor.calls)
-            if a != b:
+            if a != b or calls_module.counts(libs.calls) != b:
                 raise RuntimeError(f"the floor's calls differ from opsbot's: {a} != {b}")
 
 
@@ -148,9 +179,10 @@ def cold_pair(
     workdir: Path,
     before_each: Any = None,
 ) -> Pair:
-    """For each event file: opsbot handles it in a fresh process, then the floor replays it."""
+    """For each event file: opsbot handles it in a fresh process, then the floor replays its
+    calls, then the floor with the libraries does."""
     pair = Pair()
-    script = opsbot_script(kind)
+    script, libraries = opsbot_script(kind), libraries_script(kind)
     for n, event in enumerate(events):
         if before_each is not None:
             before_each()
@@ -159,6 +191,10 @@ def cold_pair(
         floor_out = workdir / f"{kind}-{n}-floor.calls"
         pair.floor.append(
             run_script(FLOOR_SCRIPT, str(recorded), cwd=app_dir, env=env, calls_out=floor_out)
+        )
+        libs_out = workdir / f"{kind}-{n}-libraries.calls"
+        pair.libraries.append(
+            run_script(libraries, str(recorded), cwd=app_dir, env=env, calls_out=libs_out)
         )
     pair.check_same_calls()
     return pair

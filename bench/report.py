@@ -65,12 +65,21 @@ def table(results: dict[str, Any]) -> str:
     d = results["detail"]
     lines += ["", "| cold, median ms | import | first event | total |", "|---|---:|---:|---:|"]
     for kind in ("cold_alarm", "cold_deploy"):
-        for side in ("opsbot", "floor"):
+        for side in ("opsbot", "floor", "libraries"):
+            if side not in d[kind]:
+                continue
             s = d[kind][side]
             lines.append(
                 f"| {kind.split('_')[1]}: {side} | {s['import_ms']} | {s['event_ms']} | "
                 f"{s['total_ms']} |"
             )
+    if "libraries_floor_ratio" in d:
+        least = d["libraries_floor_ratio"]
+        lines.append("")
+        lines.append(
+            "the floor with only the required libraries imported (the least any code on them "
+            f"pays): alarm {least['alarm']}, deploy {least['deploy']}"
+        )
     warm = d["warm"]["median_ms"]
     lines.append("")
     lines.append("warm, median ms per event: " + ", ".join(f"{k} {v}" for k, v in warm.items()))
