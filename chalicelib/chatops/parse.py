@@ -108,8 +108,16 @@ def check_command(deps: Deps, command: SlashCommand) -> None:
 
 
 def count_arg(word: str, usage: str) -> int:
-    """A COUNT argument: ASCII digits with an optional sign, of any size (the bounds are
-    checked later, where they are known, so a huge or negative count is refused naming them)."""
+    """A COUNT argument: ASCII digits, of any size (the bounds are checked later, where they
+    are known, so a huge count is refused naming them). A signed count is refused: ``+1`` or
+    ``-1`` reads as "one more" or "one fewer", and setting the count to 1 instead would be the
+    opposite of what was meant."""
+    if _COUNT.fullmatch(word) and word[0] in "+-":
+        raise InvalidRequest(
+            f"COUNT is the number of tasks to run, not a change: {word[:20]!r} would not add or "
+            f"remove tasks, so nothing was done; give the count itself (e.g. 3); usage: {usage}",
+            fields={"desired": "a change, not a count", "text": usage},
+        )
     if not _COUNT.fullmatch(word):
         raise InvalidRequest(
             f"COUNT must be a whole number, not {word[:20]!r}; usage: {usage}",

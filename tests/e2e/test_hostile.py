@@ -111,7 +111,8 @@ def test_a_body_that_is_not_utf8_is_refused(stack: Stack) -> None:
         ("deploy web bad!tag", "TAG is not valid"),
         ("scale web ²", "COUNT must be a whole number"),
         ("scale web \uff13", "COUNT must be a whole number"),
-        ("scale web -1", "outside the bounds of demo/web: min 1, max 6"),
+        ("scale web -1", "COUNT is the number of tasks to run, not a change"),
+        ("scale web +1", "COUNT is the number of tasks to run, not a change"),
         ("scale web 99999999999999999999999", "outside the bounds of demo/web: min 1, max 6"),
     ],
 )
@@ -122,7 +123,7 @@ def test_signed_commands_with_bad_arguments_name_them(stack: Stack, text: str, w
     assert body["response_type"] == "ephemeral"
     assert body["error"]["code"] == "invalid_request"
     assert wrong in body["text"]
-    if "whole number" in wrong or "TAG" in wrong:
+    if "whole number" in wrong or "TAG" in wrong or "not a change" in wrong:
         assert "usage: " in body["text"]
 
 

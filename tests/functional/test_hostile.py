@@ -96,11 +96,18 @@ def test_malformed_arguments_get_a_reply_naming_them_and_the_usage(
     assert world.work() == []
 
 
-def test_a_negative_count_is_refused_by_the_bounds(client: Client, world: World) -> None:
-    body = command(client, "U0ALICE", "scale web -1").json_body
+@pytest.mark.parametrize("word", ["-1", "+1"])
+def test_a_signed_count_is_refused_and_nothing_scales(
+    client: Client, world: World, word: str
+) -> None:
+    """``scale web +1`` means one more task to a person: it must not set web to 1 task."""
+    before = world.ecs.describe_services(cluster="demo", services=["web"])["services"][0]
+    body = command(client, "U0ALICE", f"scale web {word}").json_body
     assert body["error"]["code"] == "invalid_request"
-    assert "desired -1 is outside the bounds of demo/web: min 1, max 6" in body["text"]
-    assert "whole number" not in body["text"]
+    assert "not a change" in body["text"] and "scale SERVICE COUNT" in body["text"]
+    after = world.ecs.describe_services(cluster="demo", services=["web"])["services"][0]
+    assert after["desiredCount"] == before["desiredCount"]
+    assert world.work() == []
 
 
 def test_a_huge_count_is_refused_naming_the_bounds_like_rest(client: Client, world: World) -> None:

@@ -119,8 +119,8 @@ def test_a_count_is_ascii_digits_or_invalid(word: str) -> None:
     except InvalidRequest as exc:
         assert "usage: scale SERVICE COUNT [ENV]" in exc.message
         return
-    assert word.isascii()
-    assert str(abs(value)) == word.lstrip("+-").lstrip("0") or value == 0
+    assert word.isascii() and word.isdigit()
+    assert str(value) == word.lstrip("0") or value == 0
 
 
 @pytest.mark.parametrize("word", ["²", "\uff13", "1.5", "", "one", "1_000", "9" * 5000, "0x10"])
@@ -130,8 +130,13 @@ def test_counts_that_are_not_ascii_whole_numbers_are_refused(word: str) -> None:
     assert err.value.details["fields"]["text"] == "scale SERVICE COUNT [ENV]"
 
 
-def test_a_negative_count_parses_so_the_bounds_refuse_it() -> None:
-    assert count_arg("-1", "u") == -1
+@pytest.mark.parametrize("word", ["+1", "-1", "+0"])
+def test_a_signed_count_is_refused_as_a_change_not_taken_as_a_count(word: str) -> None:
+    """``scale web +1`` meant one more task: it must not set the count to 1."""
+    with pytest.raises(InvalidRequest) as err:
+        count_arg(word, "scale SERVICE COUNT [ENV]")
+    assert "not a change" in err.value.message and "nothing was done" in err.value.message
+    assert err.value.details["fields"]["desired"] == "a change, not a count"
 
 
 def test_a_huge_count_parses_so_the_bounds_refuse_it() -> None:
