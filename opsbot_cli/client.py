@@ -3,8 +3,10 @@
 A request is retried, after ``backoff`` seconds doubling from ``BACKOFF_SECONDS`` up to
 ``MAX_BACKOFF_SECONDS`` (with jitter), when it got no answer (connection refused or reset, a
 timeout), a 5xx, a 429, or a 409 saying a request with the same ``Idempotency-Key`` is still
-being served. A POST carries one ``Idempotency-Key`` across all its own retries, so a retry
-after a lost answer never deploys or scales twice.
+being served (that one for as long as its ``retry_after_seconds`` says, up to
+``IN_PROGRESS_WAIT_SECONDS``: a first attempt that died holds its key that long). A POST
+carries one ``Idempotency-Key`` across all its own retries, so a retry after a lost answer never
+deploys or scales twice.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ ATTEMPTS = 5
 BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 8.0
 REQUEST_TIMEOUT_SECONDS = 30.0
+# A 409 saying the same Idempotency-Key is still being served names when to come back
+# (``retry_after_seconds``: by then the first attempt answered, or it died and a retry runs it).
+# It is waited for, beyond ``ATTEMPTS``, up to this long in all: the server's hold is 30 s.
+IN_PROGRESS_WAIT_SECONDS = 45.0
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
@@ -64,11 +70,22 @@ def new_idempotency_key() -> str:
     return f"opsbot-cli-{uuid.uuid4()}"
 
 
-def _retryable(status: int, body: dict[str, Any]) -> bool:
-    if status >= 500 or status == 429:
-        return True
+def _in_progress(status: int, body: dict[str, Any]) -> bool:
+    """A 409: a request with the same Idempotency-Key is still being served."""
     fields = (body.get("error") or {}).get("fields") if isinstance(body, dict) else None
     return status == 409 and isinstance(fields, dict) and IDEMPOTENCY_HEADER in fields
+
+
+def _retryable(status: int, body: dict[str, Any]) -> bool:
+    return status >= 500 or status == 429 or _in_progress(status, body)
+
+
+def _retry_after(body: dict[str, Any]) -> float:
+    """The seconds an in-progress 409 says to wait (0 when it does not say)."""
+    value = (body.get("error") or {}).get("retry_after_seconds")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return max(0.0, float(value))
 
 
 def _json(raw: bytes) -> dict[str, Any]:
@@ -132,7 +149,10 @@ class Api:
         url = f"{self.url}{path}"
         last = ""
         last_body: dict[str, Any] = {}
-        for attempt in range(1, self.attempts + 1):
+        attempt, held = 0, 0.0  # held: seconds waited on in-progress 409s
+        while True:
+            attempt += 1
+            retry_after: float | None = None  # set by an in-progress 409
             request = urllib.request.Request(url, data=data, method=method, headers=headers)
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as resp:
@@ -143,17 +163,25 @@ class Api:
                     raise ApiError(exc.code, answer) from None
                 last_body = answer
                 last = str(ApiError(exc.code, answer))
+                if _in_progress(exc.code, answer):
+                    retry_after = _retry_after(answer)
             except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
                 reason = getattr(exc, "reason", None) or exc
                 last = f"no answer from {self.url}: {reason}"
                 last_body = {}
-            if attempt < self.attempts:
-                pause = min(MAX_BACKOFF_SECONDS, self.backoff * 2 ** (attempt - 1))
-                pause *= random.uniform(0.5, 1.0)  # jitter: retries of many clients spread out
-                if self._on_retry is not None:
-                    self._on_retry(f"{method} {path}: {last}; retrying in {pause:.1f} s")
-                self._sleep(pause)
-        raise Unreachable(f"{method} {path}: {last} (after {self.attempts} attempts)", last_body)
+            pause = min(MAX_BACKOFF_SECONDS, self.backoff * 2 ** (min(attempt, 30) - 1))
+            pause *= random.uniform(0.5, 1.0)  # jitter: retries of many clients spread out
+            if retry_after is not None and held < IN_PROGRESS_WAIT_SECONDS:
+                # the first attempt is still held: wait as long as the server says, beyond
+                # the attempts if need be (it answers by then, or it died and this runs it)
+                pause = min(max(pause, retry_after), IN_PROGRESS_WAIT_SECONDS - held)
+                held += pause
+            elif attempt >= self.attempts:
+                break
+            if self._on_retry is not None:
+                self._on_retry(f"{method} {path}: {last}; retrying in {pause:.1f} s")
+            self._sleep(pause)
+        raise Unreachable(f"{method} {path}: {last} (after {attempt} attempts)", last_body)
 
 
 def path(*parts: str) -> str:

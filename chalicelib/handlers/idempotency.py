@@ -120,8 +120,10 @@ def _once(request: Request, key: str, run: Callable[[], Any]) -> Response:
         )
     if claim.outcome is not store_idempotency.ClaimOutcome.CLAIMED:
         raise Conflict(
-            f"a request with this {HEADER} is still being served; retry shortly",
+            f"a request with this {HEADER} is still being served; retry in "
+            f"{claim.retry_after} s (by then it has answered, or it died and a retry runs it)",
             fields={HEADER: "in progress"},
+            retry_after_seconds=claim.retry_after,
         )
     # A stable seed for what the request creates (a deployment id): a retry that runs again after
     # a crash (its claim's lease ran out) finds the record the dead attempt made, not a second one.

@@ -19,8 +19,10 @@ from enum import StrEnum
 from chalicelib.store.table import Table, _epoch, _item, _ser
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
-#: How long an in-progress marker blocks a retry: longer than the API function's timeout.
-IN_PROGRESS_LEASE_SECONDS = 60
+#: How long an in-progress marker blocks a retry. No answer can come later: API Gateway gives up
+#: on its integration after 29 s, and the API function's timeout is at most this (a test checks
+#: every stage in .chalice/config.json), so a marker older than this belongs to a dead request.
+IN_PROGRESS_LEASE_SECONDS = 30
 
 _IN_PROGRESS = "in_progress"
 _DONE = "done"
@@ -51,6 +53,7 @@ class IdempotencyClaim:
     outcome: ClaimOutcome
     owner: str = ""
     saved: SavedResponse | None = None
+    retry_after: int = 0  # IN_PROGRESS: seconds until a dead first attempt's lease runs out
 
 
 def _pk(principal: str, key: str) -> str:
@@ -117,7 +120,9 @@ class IdempotencyStore(Table):
         if item["request_hash"]["S"] != request_hash:
             return IdempotencyClaim(ClaimOutcome.MISMATCH)
         if item["state"]["S"] != _DONE:
-            return IdempotencyClaim(ClaimOutcome.IN_PROGRESS)
+            lease_until = int(item.get("lease_until", {}).get("N", "0"))
+            left = max(1, lease_until - _epoch(now) + 1)
+            return IdempotencyClaim(ClaimOutcome.IN_PROGRESS, retry_after=left)
         saved = json.loads(item["response"]["S"])
         return IdempotencyClaim(
             ClaimOutcome.REPLAY,

@@ -205,10 +205,15 @@ def test_a_duplicate_while_the_first_is_in_progress_is_a_409(api: Api, world: Wo
     busy = api.post("/deployments", DEPLOY, key="busy")
     assert busy.status_code == 409
     assert HEADER in _error(busy)["fields"]
+    # it says when to come back: when the first attempt's lease runs out
+    assert _error(busy)["retry_after_seconds"] == IN_PROGRESS_LEASE_SECONDS + 1
+    world.clock.advance(10)
+    later = _error(api.post("/deployments", DEPLOY, key="busy"))
+    assert later["retry_after_seconds"] == IN_PROGRESS_LEASE_SECONDS + 1 - 10
     assert world.work() == []
 
     # the first attempt died: once its lease runs out a retry of the same request runs
-    world.clock.advance(IN_PROGRESS_LEASE_SECONDS + 1)
+    world.clock.advance(IN_PROGRESS_LEASE_SECONDS + 1 - 10)
     retried = api.post("/deployments", DEPLOY, key="busy")
     assert retried.status_code == 202, retried.body
     assert len(world.work()) == 1

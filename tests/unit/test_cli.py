@@ -198,6 +198,39 @@ def test_5xx_and_an_idempotency_key_in_flight_are_retried_with_the_same_key(fake
     assert err.count("retry: ") == 3
 
 
+def test_a_key_held_by_a_crashed_first_attempt_is_waited_out_not_given_up_on(
+    fake: FakeApi,
+) -> None:
+    """A first attempt that died (502) holds its key until its lease runs out: the CLI waits as
+    long as the 409 says, past its five attempts, then the retry runs it (CI gets an answer)."""
+
+    def held(seconds: int) -> tuple[int, dict[str, Any]]:
+        error = {
+            "code": "conflict",
+            "message": f"still being served; retry in {seconds} s",
+            "fields": {"Idempotency-Key": "in progress"},
+            "retry_after_seconds": seconds,
+        }
+        return (409, {"error": error})
+
+    fake.on(
+        "POST /deployments",
+        (502, {"message": "Internal server error"}),
+        held(29),
+        held(3),
+        held(1),
+        held(1),
+        (202, deployment("queued")),
+    )
+    code, out, err, sleeps = run(fake, "deploy", "web", "2.0")
+    assert code == Exit.OK, err
+    assert out.startswith(f"{DEP}: web 2.0 in demo, queued")
+    keys = {r.headers["idempotency-key"] for r in fake.requests("POST /deployments")}
+    assert len(fake.requests("POST /deployments")) == 6 and len(keys) == 1  # past 5 attempts
+    assert sleeps[1] >= 29 and sleeps[2] >= 3  # as long as the server said
+    assert sum(sleeps[1:]) <= 45
+
+
 def test_a_given_idempotency_key_is_sent(fake: FakeApi) -> None:
     fake.on("POST /deployments", (202, deployment("queued")))
     run(fake, "deploy", "web", "2.0", "--idempotency-key", "gha-42-abc")

@@ -1014,3 +1014,19 @@ def test_api_stage_is_throttled(sam: dict[str, Any], translated: dict[str, Any])
     ]
     stages = resources_of(translated, "AWS::ApiGateway::Stage")
     assert [s["Properties"]["MethodSettings"] for s in stages.values()] == [settings]
+
+
+def test_a_dead_requests_idempotency_hold_outlasts_any_api_function() -> None:
+    """The in-progress hold on an Idempotency-Key ends when no answer can come any more: the API
+    function's timeout (every stage) and API Gateway's 29 s are within it, and it is short, so a
+    client retrying after a crash (the CLI waits up to 45 s) is answered rather than refused."""
+    from chalicelib.store.idempotency import IN_PROGRESS_LEASE_SECONDS
+    from opsbot_cli.client import IN_PROGRESS_WAIT_SECONDS
+
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    timeouts = [config.get("lambda_timeout", 60)]
+    for stage in config["stages"].values():
+        functions = stage.get("lambda_functions", {})
+        timeouts.append(functions.get("api_handler", {}).get("lambda_timeout", timeouts[0]))
+    assert max(timeouts) <= IN_PROGRESS_LEASE_SECONDS
+    assert 29 <= IN_PROGRESS_LEASE_SECONDS < IN_PROGRESS_WAIT_SECONDS
