@@ -81,6 +81,11 @@ class RollbackRequest(_Body):
     reason: Annotated[str | None, Field(max_length=500)] = None
 
 
+class DecisionRequest(_Body):
+    """``POST /deployments/{id}/approve|deny`` (body optional): no fields, so a body that names
+    one is refused rather than ignored (it is checked before the deployment's state)."""
+
+
 class _Message(BaseModel):
     model_config = ConfigDict(defer_build=True)  # built on first use (cold start)
 

@@ -113,6 +113,7 @@ def rollback_deployment(deployment_id: str) -> Any:
 @guarded
 def approve_deployment(deployment_id: str) -> Any:
     """Approve a deploy or rollback that awaits approval: it proceeds (``queued``)."""
+    parse_body(bp.current_request, messages.DecisionRequest, optional=True)
     record = deploys.approve(
         wiring.get_deps(), actor=principal(bp.current_request), deployment_id=deployment_id
     )
@@ -124,6 +125,7 @@ def approve_deployment(deployment_id: str) -> Any:
 @guarded
 def deny_deployment(deployment_id: str) -> Any:
     """Deny a deploy or rollback that awaits approval: it ends ``denied``."""
+    parse_body(bp.current_request, messages.DecisionRequest, optional=True)
     record = deploys.deny(
         wiring.get_deps(), actor=principal(bp.current_request), deployment_id=deployment_id
     )

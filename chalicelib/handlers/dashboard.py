@@ -43,7 +43,12 @@ def _serve(name: str, content_type: str) -> Response:
 
 @bp.route("/ui", methods=["GET"])
 def ui_page() -> Any:
-    """The dashboard page."""
+    """The dashboard page. At ``/ui/`` (the same route to API Gateway) its relative links would
+    miss (``/ui/ui/dashboard.js``, ``/ui/deployments``): that is redirected to ``/ui``, relative
+    to wherever the API is mounted, and the browser keeps the ``#token=`` fragment."""
+    path = str((bp.current_request.context or {}).get("path") or "")
+    if path.endswith("/"):
+        return Response(body="", status_code=308, headers={**HEADERS, "Location": "../ui"})
     return _serve("index.html", "text/html; charset=utf-8")
 
 

@@ -114,7 +114,12 @@ def parse_body(request: Request, model: type[M], *, optional: bool = False) -> M
             return model.model_validate({})
         raise InvalidRequest("a JSON body is required", fields={"body": "missing"})
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, object_pairs_hook=_no_repeats)
+    except _RepeatedKey as exc:
+        raise InvalidRequest(
+            f"the body names {exc.key[:40]!r} twice; which one was meant is not guessed",
+            fields={exc.key[:40]: "given twice"},
+        ) from None
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequest("the body is not valid JSON", fields={"body": "not JSON"}) from None
     except RecursionError:
@@ -125,6 +130,22 @@ def parse_body(request: Request, model: type[M], *, optional: bool = False) -> M
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
         raise _invalid_body(exc) from None
+
+
+class _RepeatedKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (``{"tag": "1.0", "tag": "2.0"}``: JSON
+    parsers differ on which wins, so a proxy and opsbot could read different deploys)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _RepeatedKey(key)
+        out[key] = value
+    return out
 
 
 def _invalid_body(exc: ValidationError) -> InvalidRequest:

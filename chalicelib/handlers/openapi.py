@@ -16,7 +16,12 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.domain.messages import DeployRequest, RollbackRequest, ScaleRequest
+from chalicelib.domain.messages import (
+    DecisionRequest,
+    DeployRequest,
+    RollbackRequest,
+    ScaleRequest,
+)
 from chalicelib.handlers.views import models as m
 
 REF = "#/components/schemas/{model}"
@@ -122,6 +127,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "Approve a deploy or rollback that awaits approval (not the requester's own)",
         ok={202: m.DeploymentBody},
         errors=(400, 403, 404, 409),
+        body=DecisionRequest,
+        body_required=False,
     ),
     Operation(
         "POST",
@@ -130,6 +137,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "Deny a deploy or rollback that awaits approval: it ends denied",
         ok={202: m.DeploymentBody},
         errors=(400, 403, 404, 409),
+        body=DecisionRequest,
+        body_required=False,
     ),
     Operation(
         "GET",

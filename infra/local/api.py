@@ -33,8 +33,7 @@ log = logging.getLogger("opsbot.local.api")
 BACKLOG = 1024
 FUNCTION_NAME = "api_handler"
 _CRASH_BODY = b'{"message": "Internal server error"}'
-# Chalice answers CORS preflights itself (as API Gateway does); every other method needs a route.
-_GATEWAY_METHODS = {"OPTIONS"}
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
 def _error(code: str, message: str, request_id: str) -> bytes:
@@ -89,10 +88,18 @@ class ApiRequestHandler(ChaliceRequestHandler):
             return self._generic_handle
         raise AttributeError(name)
 
+    def _body_length(self) -> int | None:
+        """The Content-Length sent (0 without one); None when it is not a length."""
+        raw = self.headers.get("content-length")
+        if raw is None:
+            return 0
+        raw = raw.strip()
+        return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
+
     def _refuse(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         """Answer as API Gateway's gateway responses do, before any function runs."""
-        length = int(self.headers.get("content-length") or 0)
-        if 0 < length <= 10 * 1024 * 1024:
+        length = self._body_length() or 0
+        if 0 < length <= MAX_BODY_BYTES:
             self.rfile.read(length)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -105,14 +112,27 @@ class ApiRequestHandler(ChaliceRequestHandler):
             self.wfile.write(body)
 
     def _unrouted(self) -> bool:
-        """An unknown route (404) or a route's unknown method (405 with Allow): answered here."""
+        """A malformed or too large body (400, 413), an unknown route (404) or a route's unknown
+        method (405 with Allow): answered here, as API Gateway answers them."""
+        length = self._body_length()
+        if length is None or length > MAX_BODY_BYTES:
+            self.close_connection = True  # the body's end is unknown, or not worth reading
+            status, message = (
+                (400, "Content-Length is not a length")
+                if length is None
+                else (413, f"the body is over API Gateway's {MAX_BODY_BYTES} bytes")
+            )
+            self._refuse(status, _error("invalid_request", message, self._request_id), {})
+            return True
         try:
             route = self._routes.match_route(self.path).route
         except ValueError:
             self._refuse(404, _error("not_found", "no such route", self._request_id), {})
             return True
         methods = self._app.routes[route]
-        if self.command not in methods and self.command not in _GATEWAY_METHODS:
+        # OPTIONS too: opsbot has no CORS route (the dashboard is same-origin), so API Gateway
+        # has no OPTIONS method to answer with either
+        if self.command not in methods:
             allow = ", ".join(sorted(methods))
             message = f"{self.command[:20]} is not allowed here; allowed: {allow}"
             self._refuse(

@@ -189,3 +189,14 @@ def test_the_slack_link_signs_in_read_only_and_stops_working_after_its_hour(
     page.fill("#token-input", fresh.group(1))
     page.click("#token-form button")
     page.wait_for_selector(f"{DEMO} [data-panel=services] tr[data-service=web]", timeout=15_000)
+
+
+def test_the_page_with_a_trailing_slash_is_sent_to_the_one_whose_links_work(
+    stack: Stack,
+) -> None:
+    """``/ui/`` would load ``/ui/ui/dashboard.js`` and read ``/ui/deployments``: a blank page."""
+    moved = stack.request("GET", "/ui/", token=None, allow_redirects=False)
+    assert moved.status_code == 308 and moved.headers["Location"] == "../ui"
+    followed = stack.request("GET", "/ui/#token=x", token=None)
+    assert followed.status_code == 200 and followed.url == f"{stack.api_url}/ui"
+    assert 'src="ui/dashboard.js"' in followed.text

@@ -49,6 +49,7 @@ def test_an_unknown_route_is_a_404_in_the_contract_shape(
         ("PATCH", "/services/demo/web", "GET"),
         ("FOO", "/health", "GET"),
         ("BREW", "/deployments/x", "GET"),
+        ("OPTIONS", "/deployments", "GET, POST"),  # no CORS route: not an empty 200
     ],
 )
 def test_a_wrong_or_unknown_method_is_a_405_with_allow(
@@ -61,6 +62,33 @@ def test_a_wrong_or_unknown_method_is_a_405_with_allow(
 
 def test_an_unknown_method_on_an_unknown_route_is_a_404(stack: Stack) -> None:
     contract_error(stack.request("FOO", "/nope"), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("length", "status"), [("abc", 400), ("-1", 400), ("1e3", 400), ("99999999999", 413)]
+)
+def test_a_content_length_that_is_not_one_is_answered_not_hung_up_on(
+    stack: Stack, length: str, status: int
+) -> None:
+    """Raw HTTP: a malformed or oversized Content-Length gets the contract's error, as API
+    Gateway answers it, instead of a closed connection."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(stack.api_url)
+    with socket.create_connection((where.hostname, where.port), timeout=15) as sock:
+        sock.sendall(
+            f"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode()
+        )
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b" ", 2)[1] == str(status).encode(), answer
+    assert json.loads(body)["error"]["code"] == "invalid_request"
 
 
 # -- Slack: refused before anything is read --------------------------------------------------

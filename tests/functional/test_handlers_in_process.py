@@ -161,6 +161,11 @@ def test_a_reader_may_not_deploy(client: Client, world: World) -> None:
         (b"", {"body": "missing"}),
         (b"environment=demo", {"body": "not JSON"}),
         (b"[1]", {"body": "not an object"}),
+        # which tag is meant is not guessed (parsers differ: a proxy may read the other one)
+        (
+            b'{"environment": "demo", "service": "web", "tag": "zz", "tag": "1.1"}',
+            {"tag": "given twice"},
+        ),
         (
             {"environment": "demo", "service": "web"},
             {"image": ONE_OF, "tag": ONE_OF, "from_environment": ONE_OF},
@@ -179,6 +184,20 @@ def test_a_bad_deploy_body_is_a_400_naming_each_field(
     assert resp.status_code == 400
     assert error(resp)["code"] == "invalid_request"
     assert error(resp)["fields"] == fields
+
+
+@pytest.mark.parametrize("verb", ["approve", "deny"])
+def test_a_decision_body_naming_a_field_is_a_400_not_ignored(
+    client: Client, world: World, verb: str
+) -> None:
+    """approve and deny take no fields: a body naming one is refused before anything is looked
+    up or decided (an empty body, or none, is the normal request)."""
+    asked = world.request("web", tag="2.0")
+    resp = call(client, "POST", f"/deployments/{asked.id}/{verb}", {"x": 1})
+    assert resp.status_code == 400
+    assert error(resp)["fields"] == {"x": "Extra inputs are not permitted"}
+    record = world.store.get_deployment(asked.id)
+    assert record is not None and record.status == asked.status
 
 
 def test_unknown_names_are_404s(client: Client) -> None:
