@@ -80,7 +80,8 @@ def test_deploy_wait_shows_progress_and_exits_0_and_rollback_restores(
     said = wait_for(
         lambda: [ln for ln in stack.output[mark:] if "web: deploy 2.0 succeeded in" in ln]
     )
-    assert len(said) == 1 and said[0].endswith(f"web: deploy 2.0 succeeded in {took[1]} s"), said
+    assert len(said) == 1, said
+    assert said[0].rstrip().endswith(f"web: deploy 2.0 succeeded in {took[1]} s"), said
     assert re.match(rf"{CLOCK} ", said[0])
 
     # roll it back: web runs what it ran before

@@ -198,5 +198,5 @@ def test_the_page_with_a_trailing_slash_is_sent_to_the_one_whose_links_work(
     moved = stack.request("GET", "/ui/", token=None, allow_redirects=False)
     assert moved.status_code == 308 and moved.headers["Location"] == "../ui"
     followed = stack.request("GET", "/ui/#token=x", token=None)
-    assert followed.status_code == 200 and followed.url == f"{stack.api_url}/ui"
+    assert followed.status_code == 200 and followed.url == f"{stack.api_url}/ui#token=x"
     assert 'src="ui/dashboard.js"' in followed.text
