@@ -46,6 +46,7 @@ FUNCTIONS = {
     "acm_certificate_event": "AcmCertificateEvent",
     "certificates": "Certificates",
     "budgets": "Budgets",
+    "sweeper": "Sweeper",
 }
 
 # The Lambda runtime of every function, pinned here rather than taken from the Python that
@@ -169,6 +170,11 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "Notifications": PUBLISH,
         "Parameters": PARAMETERS,
         "Environment": ("budgets:ViewBudget", "ce:GetCostAndUsage"),
+    },
+    "sweeper": {  # stuck deploy starts handed to the worker again, stale locks released
+        "StateTable": TABLE,
+        "WorkQueue": SEND,
+        "Parameters": PARAMETERS,
     },
 }
 

@@ -21,6 +21,9 @@ The flow (each step a separate invocation; nothing sleeps), one module per stage
 4. ``rollback``: the rollback to the previous task definition (claimed once), its completion
    (``rolled_back``); ``timeout``: ``on_deploy_timeout`` asks ECS first at the deadline.
 5. ``finish``: terminal transitions (lock released, audit, metric) and notifications.
+6. ``locking`` admits a deployment with its lock and record in one transaction; a stuck start
+   or a stale lock found on the way, or by the ``sweep`` schedule each minute, is resumed or
+   freed (``domain.holders``).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
         split_image,
     )
     from chalicelib.deploys.rollout import start_deploy
+    from chalicelib.deploys.sweep import sweep
     from chalicelib.deploys.timeout import on_deploy_timeout
 
 # Each name's module, imported on first use (cold start: a deploy start loads the rollout and
@@ -61,6 +65,7 @@ _HOME = {
     "render_task_definition": "revision",
     "split_image": "revision",
     "start_deploy": "rollout",
+    "sweep": "sweep",
     "on_deploy_timeout": "timeout",
 }
 
@@ -90,4 +95,5 @@ __all__ = [
     "resolve_image",
     "split_image",
     "start_deploy",
+    "sweep",
 ]

@@ -21,8 +21,9 @@ from chalicelib.core.errors import Conflict, Forbidden
 from chalicelib.core.observability import count, logger
 from chalicelib.deploys import approval_message
 from chalicelib.deploys.approvals import AWAITING, post, who
+from chalicelib.deploys.locking import admit_with_lock, busy
 from chalicelib.deploys.request import enqueue_start, get_deployment
-from chalicelib.deploys.rollout import take_lock
+from chalicelib.deploys.rollout import lock_lease
 from chalicelib.domain.messages import SlackReply
 from chalicelib.records.deployment import DeploymentEvent
 from chalicelib.records.status import DeploymentStatus
@@ -30,6 +31,7 @@ from chalicelib.records.status import DeploymentStatus
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
     from chalicelib.records.deployment import Deployment
+    from chalicelib.store.locks import LockResult
 
 
 class Verdict(StrEnum):
@@ -133,27 +135,31 @@ def _still_current(deps: Deps, rollback: Deployment) -> None:
 
 
 def _approve(deps: Deps, actor: str, deployment: Deployment) -> Deployment:
-    """Lock, then the conditional write, then the start (as ``request._admit`` does)."""
+    """The lock and the conditional write (one transaction), then the start (as
+    ``request._admit`` does)."""
     if deployment.rollback_of:
         _still_current(deps, deployment)
     now = deps.clock()
-    target = deployment.target
-    lock = take_lock(deps, deployment, now)
-    if not lock.acquired:
-        raise Conflict(
-            f"{deployment.service} in {deployment.environment} is busy with {lock.holder}; "
-            f"{deployment.id} still awaits approval: approve it again when that has finished",
-            holder=lock.holder,
-        )
     fields = {"approved_by": actor, "decided_at": iso(now), "updated_at": iso(now)}
     event = DeploymentEvent.now(now, DeploymentStatus.QUEUED, f"approved by {actor}")
-    if not deps.store.update_deployment(
-        deployment.id, expect_status=AWAITING, event=event, status=DeploymentStatus.QUEUED, **fields
-    ):
-        fresh = get_deployment(deps, deployment.id)
-        if not fresh.status.active:  # denied or expired meanwhile: the lock is not its to hold
-            deps.store.release_lock(target.lock, deployment.id)
-        raise _no_longer(fresh)  # (an approver racing us holds the same lock: left alone)
+
+    def write(over: str | None) -> LockResult | None:
+        return deps.store.admit_approved(
+            deployment.id,
+            lock=deployment.target.lock,
+            lease_seconds=lock_lease(deployment.timeout_seconds),
+            now=now,
+            event=event,
+            over=over,
+            **fields,
+        )
+
+    lock, found = admit_with_lock(deps, replace(deployment, actor=actor), now, write)
+    if lock is None:  # decided meanwhile (nothing was written)
+        raise _no_longer(get_deployment(deps, deployment.id))
+    if found is not None:
+        then = f"{deployment.id} still awaits approval: approve it again when that has finished"
+        raise busy(deployment, found, then)
     approved = replace(deployment, status=DeploymentStatus.QUEUED, approved_by=actor)
     approved = replace(approved, decided_at=iso(now), updated_at=iso(now))
     enqueue_start(deps, approved, again="ask again")

@@ -15,8 +15,9 @@ from chalicelib.core.errors import Conflict, DependencyUnavailable, InvalidReque
 from chalicelib.deploys.approvals import hold
 from chalicelib.deploys.finish import finish
 from chalicelib.deploys.images import requested, resolve
+from chalicelib.deploys.locking import admit_with_lock, busy
 from chalicelib.deploys.revision import container_image
-from chalicelib.deploys.rollout import take_lock
+from chalicelib.deploys.rollout import lock_lease
 from chalicelib.domain.messages import DeployStart
 from chalicelib.domain.policy import Permission
 from chalicelib.records.deployment import Deployment, DeploymentEvent
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from chalicelib.deps import Deps
     from chalicelib.domain.messages import DeployRequest
     from chalicelib.domain.policy import Service
+    from chalicelib.store.locks import LockResult
 
 # Ids are ``dep-`` and ``ID_HEX`` hex digits; a longer one is never looked up (4 bytes a
 # character at most in UTF-8: far below DynamoDB's 2 KB key limit).
@@ -76,11 +78,24 @@ def _timeout_for(deps: Deps, svc: Service) -> int:
 
 
 def _admit(deps: Deps, deployment: Deployment) -> Deployment:
-    """Lock the service, record the deployment, enqueue its start; Conflict if one is in flight."""
+    """Lock the service and record the deployment (one transaction), enqueue its start;
+    Conflict if another is in flight (a stuck or stale holder is dealt with first)."""
     now = deps.clock()
     target = deployment.target
-    lock = take_lock(deps, deployment, now)
-    if not lock.acquired:
+
+    def write(over: str | None) -> LockResult | None:
+        return deps.store.admit_deployment(
+            deployment,
+            lock=target.lock,
+            lease_seconds=lock_lease(deployment.timeout_seconds),
+            now=now,
+            over=over,
+        )
+
+    lock, found = admit_with_lock(deps, deployment, now, write)
+    if lock is None:  # only a request with the same id (Idempotency-Key) racing this one
+        raise Conflict(f"deployment {deployment.id} exists already", deployment_id=deployment.id)
+    if found is not None:
         deps.store.audit(
             now=now,
             actor=deployment.actor,
@@ -88,19 +103,11 @@ def _admit(deps: Deps, deployment: Deployment) -> Deployment:
             environment=deployment.environment,
             target=target.label,
             result=Admission.CONFLICT,
-            reason=f"held by {deps.store.describe_holder(lock.holder)}",
-            holder=lock.holder,
+            reason=f"held by {deps.store.describe_holder(found.holder)}"
+            + (f"; {found.note}" if found.note else ""),
+            holder=found.holder,
         )
-        raise Conflict(
-            f"{deployment.service} in {deployment.environment} is busy with {lock.holder}; "
-            "try again when it has finished",
-            holder=lock.holder,
-        )
-    try:
-        deps.store.put_deployment(deployment, now=now)
-    except Exception:
-        deps.store.release_lock(target.lock, deployment.id)
-        raise
+        raise busy(deployment, found, "try again when it has finished")
     enqueue_start(deps, deployment)
     deps.store.audit(
         now=now,

@@ -37,14 +37,11 @@ from chalicelib.records.deployment import DeploymentEvent, EcsDeploymentRef
 from chalicelib.records.status import DeploymentPhase, DeploymentStatus, StartStep
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from mypy_boto3_ecs import ECSClient
 
     from chalicelib.deps import Deps
     from chalicelib.domain.policy import Environment, Service
     from chalicelib.records.deployment import Deployment
-    from chalicelib.store.locks import LockResult
 
 
 class Fenced(Exception):
@@ -54,16 +51,6 @@ class Fenced(Exception):
 def lock_lease(timeout: int) -> int:
     """The service lock's lease from now: a rollout and its rollback may each take the timeout."""
     return 2 * timeout + 300
-
-
-def take_lock(deps: Deps, deployment: Deployment, now: datetime) -> LockResult:
-    """Try to take the deployment's service lock for the rollout and a possible rollback."""
-    return deps.store.acquire_lock(
-        deployment.target.lock,
-        deployment.id,
-        lease_seconds=lock_lease(deployment.timeout_seconds),
-        now=now,
-    )
 
 
 def start_lease(deps: Deps) -> int:

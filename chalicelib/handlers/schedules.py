@@ -1,4 +1,4 @@
-"""Scheduled checks: certificate expiry (and rotation), budget thresholds."""
+"""Scheduled checks: certificate expiry (and rotation), budget thresholds, stuck deploys."""
 
 from __future__ import annotations
 
@@ -24,3 +24,10 @@ def budgets(event: Any) -> dict[str, Any]:
     """Post an alert, once per threshold and period, for every budget threshold crossed."""
     begin(getattr(event.context, "aws_request_id", None))
     return {"budgets": lazy.budgets.check_all(lazy.wiring.get_deps())}
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="sweeper")
+def sweeper(event: Any) -> dict[str, Any]:
+    """Hand deployments whose start never reached the worker to it again; free stale locks."""
+    begin(getattr(event.context, "aws_request_id", None))
+    return {"sweeper": lazy.deploys.sweep(lazy.wiring.get_deps())}

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from chalicelib.domain.actions import Outcome
+from chalicelib.domain.holders import Verdict, examine
 from chalicelib.records.status import ActionResult
 from chalicelib.records.target import Target
 from chalicelib.scaling.bounds import EffectiveBounds, Plan, asg_current, ecs_current
@@ -35,11 +36,18 @@ Decide = Callable[[Plan], Outcome | None]
 
 
 def _locked(deps: Deps, target: Target, actor: str) -> tuple[str, str | None]:
-    """Try the target's lock: (our owner name, the holder's name if someone else has it)."""
-    owner = f"scale:{actor}:{uuid.uuid4().hex[:8]}"
-    lock = deps.store.acquire_lock(
-        target.lock, owner, lease_seconds=LOCK_LEASE_SECONDS, now=deps.clock()
-    )
+    """Try the target's lock: (our owner name, the holder's name if someone else has it). A
+    deployment stuck holding it is handed to the worker again, a stale holder taken over
+    (``domain.holders``): the sweeper would, a minute later."""
+    owner, now = f"scale:{actor}:{uuid.uuid4().hex[:8]}", deps.clock()
+    lock = deps.store.acquire_lock(target.lock, owner, lease_seconds=LOCK_LEASE_SECONDS, now=now)
+    if lock.acquired:
+        return owner, None
+    found = examine(deps, target, lock.holder, now=now, actor=actor)
+    if found.verdict == Verdict.STALE:
+        lock = deps.store.acquire_lock(
+            target.lock, owner, lease_seconds=LOCK_LEASE_SECONDS, now=now, over=found.holder
+        )
     return owner, None if lock.acquired else lock.holder
 
 

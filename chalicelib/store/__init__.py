@@ -6,6 +6,7 @@ The only package that knows DynamoDB item shapes; records go in and come out typ
 
 from __future__ import annotations
 
+from chalicelib.store.admission import AdmissionStore
 from chalicelib.store.audit import AuditStore
 from chalicelib.store.deployments import DeploymentStore, DeploymentUpdate
 from chalicelib.store.idempotency import IdempotencyStore
@@ -16,7 +17,14 @@ from chalicelib.store.tokens import TokenStore
 
 
 class Store(
-    DeploymentStore, LockStore, RotationStore, AuditStore, IdempotencyStore, OnceStore, TokenStore
+    DeploymentStore,
+    AdmissionStore,
+    LockStore,
+    RotationStore,
+    AuditStore,
+    IdempotencyStore,
+    OnceStore,
+    TokenStore,
 ):
     """Typed access to the state table."""
 

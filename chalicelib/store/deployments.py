@@ -102,32 +102,37 @@ def _settable(fields: dict[str, object]) -> dict[str, object]:
     return {k: _field_value(v) for k, v in fields.items()}
 
 
+def _creation_puts(table: str, deployment: Deployment, now: datetime) -> list[dict[str, Any]]:
+    """The Puts that create a deployment (conditional on its id being new) and list it."""
+    attrs = {
+        "pk": f"DEP#{deployment.id}",
+        "sk": "DEP",
+        "expires_at": _epoch(now) + _DEPLOYMENT_TTL_SECONDS,
+        **_deployment_item(deployment),
+    }
+    listed = [
+        {
+            "pk": _list_partition(deployment.environment, service),
+            "sk": f"{deployment.created_at}#{deployment.id}",
+            "deployment_id": deployment.id,
+            "expires_at": attrs["expires_at"],
+        }
+        for service in (None, deployment.service)
+    ]
+    new = {
+        "TableName": table,
+        "Item": _item(attrs),
+        "ConditionExpression": "attribute_not_exists(pk)",
+    }
+    return [new, *({"TableName": table, "Item": _item(i)} for i in listed)]
+
+
 class DeploymentStore(Table):
     """Deployment records and the ECS-deployment index."""
 
     def put_deployment(self, deployment: Deployment, *, now: datetime) -> None:
         """Create a deployment record; its id must be new."""
-        attrs = {
-            "pk": f"DEP#{deployment.id}",
-            "sk": "DEP",
-            "expires_at": _epoch(now) + _DEPLOYMENT_TTL_SECONDS,
-            **_deployment_item(deployment),
-        }
-        listed = [
-            {
-                "pk": _list_partition(deployment.environment, service),
-                "sk": f"{deployment.created_at}#{deployment.id}",
-                "deployment_id": deployment.id,
-                "expires_at": attrs["expires_at"],
-            }
-            for service in (None, deployment.service)
-        ]
-        new = {
-            "TableName": self._table,
-            "Item": _item(attrs),
-            "ConditionExpression": "attribute_not_exists(pk)",
-        }
-        puts = [new, *({"TableName": self._table, "Item": _item(i)} for i in listed)]
+        puts = _creation_puts(self._table, deployment, now)
         self._ddb.transact_write_items(TransactItems=[{"Put": p} for p in puts])  # type: ignore[typeddict-item]
 
     def get_deployment(self, deployment_id: str) -> Deployment | None:

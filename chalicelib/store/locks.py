@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from chalicelib.store.table import Table, _epoch, _item, _ser
 
@@ -19,10 +19,43 @@ class LockResult:
 
 
 class LockHolder(NamedTuple):
-    """Who holds a lock, and until when (epoch seconds)."""
+    """Who holds a lock, until when and since when (epoch seconds; ``taken_at`` None for a
+    lock written before locks recorded it)."""
 
     owner: str
     lease_until: int
+    taken_at: int | None = None
+
+
+# Free to take: nobody holds it, its lease ran out, the owner takes it again, or (``:over``)
+# the holder a caller found stale is still the one holding it.
+_TAKEABLE = "attribute_not_exists(pk) OR lease_until < :now OR #o = :owner OR #o = :over"
+
+
+def _lock_put(
+    table: str, name: str, owner: str, *, expires: int, now: datetime, over: str | None
+) -> dict[str, Any]:
+    """The conditional Put that takes lock ``name`` for ``owner`` (PutItem or a transaction's)."""
+    return {
+        "TableName": table,
+        "Item": _item(
+            {
+                "pk": f"LOCK#{name}",
+                "sk": "LOCK",
+                "owner": owner,
+                "lease_until": expires,
+                "taken_at": _epoch(now),
+                "expires_at": expires + 86400,
+            }
+        ),
+        "ConditionExpression": _TAKEABLE,
+        "ExpressionAttributeNames": {"#o": "owner"},
+        "ExpressionAttributeValues": {
+            ":now": _ser(_epoch(now)),
+            ":owner": _ser(owner),
+            ":over": _ser(over or owner),
+        },
+    }
 
 
 class CooldownClaim(NamedTuple):
@@ -36,26 +69,20 @@ class LockStore(Table):
     """Leased locks (one holder at a time) and cooldown windows."""
 
     def acquire_lock(
-        self, name: str, owner: str, *, lease_seconds: int, now: datetime
+        self,
+        name: str,
+        owner: str,
+        *,
+        lease_seconds: int,
+        now: datetime,
+        over: str | None = None,
     ) -> LockResult:
-        """Take the lock ``name`` for ``owner`` unless someone else holds an unexpired lease."""
+        """Take the lock ``name`` for ``owner`` unless someone else holds an unexpired lease
+        (``over``: a holder found stale, taken over only if it still holds it)."""
         expires = _epoch(now) + lease_seconds
+        put = _lock_put(self._table, name, owner, expires=expires, now=now, over=over)
         try:
-            self._ddb.put_item(
-                TableName=self._table,
-                Item=_item(
-                    {
-                        "pk": f"LOCK#{name}",
-                        "sk": "LOCK",
-                        "owner": owner,
-                        "lease_until": expires,
-                        "expires_at": expires + 86400,
-                    }
-                ),
-                ConditionExpression="attribute_not_exists(pk) OR lease_until < :now OR #o = :owner",
-                ExpressionAttributeNames={"#o": "owner"},
-                ExpressionAttributeValues={":now": _ser(_epoch(now)), ":owner": _ser(owner)},
-            )
+            self._ddb.put_item(**put)
         except self._ddb.exceptions.ConditionalCheckFailedException:
             holder = self.lock_holder(name)
             if holder is None:  # released in between: try once more
@@ -64,11 +91,12 @@ class LockStore(Table):
         return LockResult(True, owner, expires)
 
     def lock_holder(self, name: str) -> LockHolder | None:
-        """Who holds a lock and until when, or None when free."""
+        """Who holds a lock, until when and since when, or None when free."""
         lock = self._get(f"LOCK#{name}", "LOCK")
         if lock is None:
             return None
-        return LockHolder(lock["owner"], int(lock["lease_until"]))
+        taken = lock.get("taken_at")
+        return LockHolder(lock["owner"], int(lock["lease_until"]), int(taken) if taken else None)
 
     def release_lock(self, name: str, owner: str) -> bool:
         """Release the lock if ``owner`` still holds it."""

@@ -3,7 +3,7 @@
 run                       the whole backend in the foreground (what ``make run`` does)
 alarm NAME ALARM|OK       set an alarm's state, publish CloudWatch's notification to its actions,
                           and print what opsbot did about it (waits up to --wait seconds)
-tick NAME [--json]        run a scheduled handler once (certificates, budgets, ...) and print
+tick NAME [--json]        run a scheduled handler once (certificates, budgets, sweeper) and print
                           what it did (--json: the handler's result)
 spend BUDGET AMOUNT       set a budget's actual spend
 rollout-fail SERVICE [--exit-code N]

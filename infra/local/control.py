@@ -169,6 +169,8 @@ def tick(name: str, *, wait: float = OUTCOME_WAIT_SECONDS, as_json: bool = False
         return "\n".join(lines)
     if "budgets" in result:
         return "\n".join(reports.budgets(result, reports.webhook_posts(answer.get("posts", []))))
+    if "sweeper" in result:
+        return "\n".join(reports.sweeper(result))
     return str(answer["message"])
 
 

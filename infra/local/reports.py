@@ -128,3 +128,13 @@ def budgets(result: dict[str, Any], posted: list[dict[str, Any]]) -> list[str]:
                 f"{name}: {item.get('threshold')} crossed ({figures}): already alerted this period"
             )
     return lines or ["no budget watched"]
+
+
+def sweeper(result: dict[str, Any]) -> list[str]:
+    """``tick sweeper``: one line per stuck deploy handed to the worker again or lock released."""
+    lines = [
+        f"{item['target']}: {item['holder']} {str(item['outcome']).replace('_', ' ')}"
+        + (f" ({item['reason']})" if item.get("reason") else "")
+        for item in result.get("sweeper") or []
+    ]
+    return lines or ["sweeper: nothing stuck (no deploy waiting for the worker, no stale lock)"]

@@ -32,12 +32,15 @@ from chalicelib import alarms
 from chalicelib.alarms import guard
 from chalicelib.aws.notifier import Delivery, Message, Notifier
 from chalicelib.aws.queue import WorkQueue
+from chalicelib.core.clock import iso
 from chalicelib.core.settings import Settings
 from chalicelib.deps import Deps
 from chalicelib.domain.actions import Outcome
 from chalicelib.domain.messages import AlarmRetry
 from chalicelib.domain.policy import Environment, Policy, parse_policy
 from chalicelib.handlers.views.audit import audit_item
+from chalicelib.records.deployment import Deployment
+from chalicelib.records.status import DeploymentPhase, DeploymentStatus
 from chalicelib.records.target import Target
 from chalicelib.store import Store
 
@@ -727,9 +730,23 @@ def test_record_with_missing_fields_is_malformed(world: World) -> None:
 
 
 def hold_lock(world: World, owner: str = "dep-x") -> str:
+    """A deploy rolling out (its record in progress) holds web's lock."""
     name = Target.service("demo", "web").lock
-    lock = world.deps.store.acquire_lock(name, owner, lease_seconds=600, now=world.clock())
-    assert lock.acquired
+    now = world.clock()
+    rolling = Deployment(
+        id=owner,
+        environment="demo",
+        service="web",
+        image="web:2.0",
+        status=DeploymentStatus.IN_PROGRESS,
+        actor="alice",
+        created_at=iso(now),
+        updated_at=iso(now),
+        timeout_seconds=120,
+        phase=DeploymentPhase.ROLLOUT,
+    )
+    lock = world.deps.store.admit_deployment(rolling, lock=name, lease_seconds=600, now=now)
+    assert lock is not None and lock.acquired
     return name
 
 

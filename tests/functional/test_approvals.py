@@ -159,17 +159,16 @@ def test_two_approvers_at_once_make_one_decision(
 ) -> None:
     record = _asked(world)
     store = world.deps.store
-    acquire = store.acquire_lock
+    admit = store.admit_approved
     raced: list[str] = []
 
-    def acquire_then_race(*args: Any, **kwargs: Any) -> Any:
-        got = acquire(*args, **kwargs)
-        if not raced:  # liam's press lands between lena's lock and her decision
+    def race_then_admit(*args: Any, **kwargs: Any) -> Any:
+        if not raced:  # liam's press lands just before lena's lock-and-decision transaction
             raced.append("liam")
             deploys.approve(world.deps, actor="liam", deployment_id=record.id)
-        return got
+        return admit(*args, **kwargs)
 
-    monkeypatch.setattr(store, "acquire_lock", acquire_then_race)
+    monkeypatch.setattr(store, "admit_approved", race_then_admit)
     with pytest.raises(Conflict) as info:
         deploys.approve(world.deps, actor="lena", deployment_id=record.id)
     assert "no longer awaits approval: approved by liam" in info.value.message
@@ -187,14 +186,13 @@ def test_an_approve_racing_a_deny_leaves_the_service_free(
 ) -> None:
     record = _asked(world)
     store = world.deps.store
-    acquire = store.acquire_lock
+    admit = store.admit_approved
 
-    def acquire_then_deny(*args: Any, **kwargs: Any) -> Any:
-        got = acquire(*args, **kwargs)
+    def deny_then_admit(*args: Any, **kwargs: Any) -> Any:
         deploys.deny(world.deps, actor="liam", deployment_id=record.id)
-        return got
+        return admit(*args, **kwargs)
 
-    monkeypatch.setattr(store, "acquire_lock", acquire_then_deny)
+    monkeypatch.setattr(store, "admit_approved", deny_then_admit)
     with pytest.raises(Conflict):
         deploys.approve(world.deps, actor="lena", deployment_id=record.id)
     assert world.record(record.id).status == "denied"
