@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from urllib.parse import urlencode
 
 import requests
@@ -44,7 +45,7 @@ def command(stack: Stack, user: str, text: str, **kw: object) -> requests.Respon
         "text": text,
         "api_app_id": "A0OPSBOT",
         "response_url": "https://hooks.slack.com/commands/T0DEMO/1/e2e",
-        "trigger_id": "1.2.3",
+        "trigger_id": uuid.uuid4().hex,  # Slack's is unique per command: no two sign the same
     }
     return signed_post(stack, "/slack/commands", fields, **kw)  # type: ignore[arg-type]
 
