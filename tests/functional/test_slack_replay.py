@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
-import hmac
 import json
 import time
 from typing import Any
@@ -16,7 +14,7 @@ from botocore.exceptions import ClientError
 from chalice.test import Client
 
 from chalicelib.chatops.replay import REPLAY_MESSAGE
-from chalicelib.chatops.verify import MAX_AGE_SECONDS
+from chalicelib.chatops.verify import MAX_AGE_SECONDS, signature
 from chalicelib.domain.policy import parse_policy
 from tests.functional import test_handlers_in_process as in_process
 from tests.functional.conftest import World
@@ -31,17 +29,14 @@ REPLAY = {"code": "unauthorized", "message": REPLAY_MESSAGE}
 
 def signed(fields: dict[str, str], *, timestamp: int | None = None) -> tuple[bytes, dict[str, str]]:
     """A form body and the headers Slack signs it with (captured once, sent as often as liked)."""
-    body = urlencode(fields)
+    body = urlencode(fields).encode()
     stamp = str(int(time.time()) if timestamp is None else timestamp)
-    digest = hmac.new(
-        SLACK_SECRET.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256
-    ).hexdigest()
     headers = {
         "Content-Type": "application/x-www-form-urlencoded",
         "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": f"v0={digest}",
+        "X-Slack-Signature": signature(SLACK_SECRET, stamp, body),
     }
-    return body.encode(), headers
+    return body, headers
 
 
 def deploy_fields(text: str = "deploy web 2.0", user: str = "U0ALICE") -> dict[str, str]:
