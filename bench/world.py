@@ -124,7 +124,8 @@ class World:
 
     def slack_event(self, text: str = "status web") -> dict[str, Any]:
         """The API Gateway proxy event of a signed ``/opsbot`` slash command."""
-        return api_event("/slack/commands", slack_form(text), slack_headers(slack_form(text)))
+        body = slack_form(text)
+        return api_event("/slack/commands", body, slack_headers(body))
 
     def write_event(self, name: str, event: dict[str, Any]) -> str:
         """An event as a file a fresh process reads."""
@@ -134,10 +135,13 @@ class World:
 
 
 def slack_form(text: str, user: str = SLACK_USER) -> str:
-    """A slash command's form body, as Slack posts it."""
+    """A slash command's form body, as Slack posts it (with its own trigger_id: opsbot refuses
+    a second request with the same signature as a replay)."""
+    import uuid
     from urllib.parse import urlencode
 
-    return urlencode({"command": "/opsbot", "text": text, "user_id": user, "channel_id": "C0OPS"})
+    fields = {"command": "/opsbot", "text": text, "user_id": user, "channel_id": "C0OPS"}
+    return urlencode({**fields, "trigger_id": uuid.uuid4().hex})
 
 
 def slack_headers(body: str, now: float | None = None) -> dict[str, str]:

@@ -17,16 +17,18 @@ bp = Blueprint(__name__)
 FORM = ["application/x-www-form-urlencoded", "application/json", "text/plain"]
 
 
-def _verified_body() -> bytes:
+def _verified_body(kind: str) -> bytes:
+    """The raw body, once its signature verified and it is known not to be a replay."""
     request = bp.current_request
     raw = request.raw_body or b""
     body = raw.encode() if isinstance(raw, str) else raw
-    chatops.verify(
+    signed = chatops.verify(
         secret=parameters.slack_signing_secret(),
         body=body,
         headers=dict(request.headers),
         now=time.time(),
     )
+    chatops.receive_once(wiring.get_deps(), signed, kind=kind)
     return body
 
 
@@ -34,7 +36,7 @@ def _verified_body() -> bytes:
 @guarded
 def slack_command() -> Any:
     """A slash command: verify, answer within Slack's three seconds."""
-    command = chatops.SlashCommand.parse(_verified_body())
+    command = chatops.SlashCommand.parse(_verified_body("command"))
     command = replace(command, base_url=public_url(bp.current_request))
     return json_response(chatops.handle_command(wiring.get_deps(), command))
 
@@ -43,4 +45,5 @@ def slack_command() -> Any:
 @guarded
 def slack_interaction() -> Any:
     """A button press: verify, act, answer through the response_url."""
-    return json_response(chatops.handle_interaction(wiring.get_deps(), _verified_body()))
+    body = _verified_body("interaction")
+    return json_response(chatops.handle_interaction(wiring.get_deps(), body))

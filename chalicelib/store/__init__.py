@@ -1,5 +1,6 @@
 """DynamoDB state: deployments, locks, cooldowns, certificate rotations, audit, Idempotency-Key
-answers, the idempotency records of redelivered input and dashboard tokens.
+answers, the idempotency records of redelivered input, dashboard tokens and the Slack requests
+already received.
 
 The only package that knows DynamoDB item shapes; records go in and come out typed.
 """
@@ -13,6 +14,7 @@ from chalicelib.store.idempotency import IdempotencyStore
 from chalicelib.store.locks import CooldownClaim, LockHolder, LockResult, LockStore
 from chalicelib.store.once import DeliveryInProgress, Once, OnceStore
 from chalicelib.store.rotations import RotationStore
+from chalicelib.store.slack_requests import SlackRequestStore
 from chalicelib.store.tokens import TokenStore
 
 
@@ -25,6 +27,7 @@ class Store(
     IdempotencyStore,
     OnceStore,
     TokenStore,
+    SlackRequestStore,
 ):
     """Typed access to the state table."""
 

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from urllib.parse import urlencode
 
 import requests
@@ -15,19 +16,24 @@ from tests.e2e.conftest import Stack, wait_for
 SECRET = "e2e-signing-secret"
 
 
-def signed_post(
-    stack: Stack, path: str, fields: dict[str, str], *, secret: str = SECRET, age: int = 0
-) -> requests.Response:
-    body = urlencode(fields)
+def signed_headers(body: str, *, secret: str = SECRET, age: int = 0) -> dict[str, str]:
+    """The headers Slack sends with ``body``: its timestamp and v0 signature."""
     timestamp = str(int(time.time()) - age)
     digest = hmac.new(
         secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256
     ).hexdigest()
-    headers = {
+    return {
         "Content-Type": "application/x-www-form-urlencoded",
         "X-Slack-Request-Timestamp": timestamp,
         "X-Slack-Signature": f"v0={digest}",
     }
+
+
+def signed_post(
+    stack: Stack, path: str, fields: dict[str, str], *, secret: str = SECRET, age: int = 0
+) -> requests.Response:
+    body = urlencode(fields)
+    headers = signed_headers(body, secret=secret, age=age)
     return stack.request("POST", path, token=None, data=body, headers=headers)
 
 
@@ -44,7 +50,7 @@ def command(stack: Stack, user: str, text: str, **kw: object) -> requests.Respon
         "text": text,
         "api_app_id": "A0OPSBOT",
         "response_url": "https://hooks.slack.com/commands/T0DEMO/1/e2e",
-        "trigger_id": "1.2.3",
+        "trigger_id": uuid.uuid4().hex,  # Slack's is unique per command: no two sign the same
     }
     return signed_post(stack, "/slack/commands", fields, **kw)  # type: ignore[arg-type]
 
@@ -67,6 +73,19 @@ def test_forged_and_stale_requests_are_refused(stack: Stack) -> None:
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert unsigned.status_code == 401
+
+
+def test_a_captured_request_sent_again_is_refused(stack: Stack) -> None:
+    body = urlencode({"user_id": "U0DEMOVIEW", "command": "/opsbot", "text": "status web"})
+    headers = signed_headers(body)  # captured once, sent twice
+    first = stack.request("POST", "/slack/commands", token=None, data=body, headers=headers)
+    assert first.status_code == 200 and "*demo/web*" in first.json()["text"]
+    again = stack.request("POST", "/slack/commands", token=None, data=body, headers=headers)
+    assert again.status_code == 401
+    assert again.json()["error"] == {
+        "code": "unauthorized",
+        "message": "this Slack request was already received (a replay); nothing was done",
+    }
 
 
 def test_viewer_may_read_but_not_deploy(stack: Stack) -> None:

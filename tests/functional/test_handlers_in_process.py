@@ -14,6 +14,7 @@ import hmac
 import json
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -355,7 +356,15 @@ def slack(client: Client, path: str, fields: dict[str, str], *, secret: str = SL
 
 
 def command(client: Client, user: str, text: str, **kw: str) -> Any:
-    fields = {"user_id": user, "command": "/opsbot", "text": text, "channel_id": "C0OPS"}
+    """A slash command as Slack posts it: each one carries its own trigger_id, so the same
+    text twice in a second is two requests (two signatures), not a replay."""
+    fields = {
+        "user_id": user,
+        "command": "/opsbot",
+        "text": text,
+        "channel_id": "C0OPS",
+        "trigger_id": uuid.uuid4().hex,
+    }
     return slack(client, "/slack/commands", fields, **kw)
 
 

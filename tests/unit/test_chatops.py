@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib.chatops import BUTTONS, COMMANDS, SlashCommand, verify
+from chalicelib.chatops import BUTTONS, COMMANDS, SignedRequest, SlashCommand, verify
 from chalicelib.chatops.commands import HELP
 from chalicelib.chatops.interactions import parse_interaction
 from chalicelib.core.errors import InvalidRequest, Unauthorized
@@ -29,6 +29,14 @@ def signed(body: bytes, *, at: float = NOW, secret: str = SECRET) -> dict[str, s
 def test_a_fresh_signature_passes() -> None:
     body = b"user_id=U1&text=help"
     verify(secret=SECRET, body=body, headers=signed(body), now=NOW + 299)
+
+
+def test_a_verified_request_names_what_it_was_signed_with() -> None:
+    body = b"user_id=U1&text=help"
+    headers = signed(body)
+    assert verify(secret=SECRET, body=body, headers=headers, now=NOW) == SignedRequest(
+        timestamp=int(NOW), signature=headers["X-Slack-Signature"]
+    )
 
 
 @pytest.mark.parametrize(
