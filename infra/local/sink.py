@@ -88,8 +88,10 @@ class SinkServer:
                     try:
                         result = handler(json.loads(raw or b"{}"))
                     except Exception as exc:
+                        # a KeyError's str() is its argument's repr: say the message itself
+                        said = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
                         self._reply(
-                            400, json.dumps({"error": str(exc)}).encode(), "application/json"
+                            400, json.dumps({"error": str(said)}).encode(), "application/json"
                         )
                         return
                     self._reply(200, json.dumps(result).encode(), "application/json")

@@ -22,7 +22,14 @@ if TYPE_CHECKING:
 def _service(body: dict[str, Any]) -> tuple[str, str]:
     service = str(body["service"])
     cluster = str(body.get("cluster") or "demo")
-    found = client("ecs").describe_services(cluster=cluster, services=[service])["services"]
+    from botocore.exceptions import ClientError
+
+    try:
+        found = client("ecs").describe_services(cluster=cluster, services=[service])["services"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ClusterNotFoundException":
+            raise ValueError(f"no cluster {cluster[:64]!r}") from None
+        raise
     if not found:
         raise ValueError(f"no service {service!r} in cluster {cluster!r}")
     return cluster, service

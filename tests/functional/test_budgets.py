@@ -290,3 +290,10 @@ def test_only_the_channel_that_failed_is_retried(world: World, budget: str, slac
     assert len(_alerts(world)) == 1  # not emailed twice
     assert len(_Slack.posts) == 2  # refused once, taken at the next check
     assert _Slack.posts[1]["text"].startswith("Budget monthly-ops (demo): actual spend crossed 80%")
+
+
+def test_the_spend_control_names_the_budgets_it_knows(world: World, budget: str) -> None:
+    """``python -m infra.local spend nope 5`` says which budgets exist, not moto's internals."""
+    with pytest.raises(KeyError) as err:
+        set_actual_spend("nope", 5, account_id=ACCOUNT)
+    assert err.value.args[0] == "no budget 'nope' (known: monthly-ops)"

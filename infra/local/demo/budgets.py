@@ -73,11 +73,13 @@ def set_actual_spend(budget_name: str, amount: float | str, *, account_id: str =
     text = str(int(amount)) if amount.is_integer() else repr(amount)
     spend = {"Amount": text, "Unit": "USD"}
     found = False
+    known: set[str] = set()
     for caller_account, by_partition in get_backend("budgets").items():
         for backend in by_partition.values():
             for owner, budgets in backend.budgets.items():
                 if account_id and account_id not in (owner, caller_account):
                     continue
+                known.update(budgets)
                 if budget_name in budgets:
                     calculated = budgets[budget_name].budget.setdefault("CalculatedSpend", {})
                     calculated["ActualSpend"] = dict(spend)
@@ -87,4 +89,5 @@ def set_actual_spend(budget_name: str, amount: float | str, *, account_id: str =
                         calculated["ForecastedSpend"] = dict(spend)
                     found = True
     if not found:
-        raise KeyError(f"budget {budget_name!r} not found in the in-process moto backend")
+        names = ", ".join(sorted(known)) or "none"
+        raise KeyError(f"no budget {budget_name[:64]!r} (known: {names})")
