@@ -17,6 +17,14 @@ from typing import Any
 KEEP = 1000  # inputs and posts remembered
 
 
+def _duplicate(result: Any) -> bool:
+    """An outcome that only found its input already handled (a repeated delivery)."""
+    records = result.get("records") if isinstance(result, dict) else None
+    if not isinstance(records, list) or not records:
+        return False
+    return all(isinstance(r, dict) and r.get("duplicate") for r in records)
+
+
 class Outcomes:
     """The recent inputs' outcomes and posts."""
 
@@ -31,6 +39,13 @@ class Outcomes:
         if not input_id:
             return
         with self._lock:
+            earlier = self._ended.get(input_id)
+            if (
+                earlier is not None
+                and _duplicate(outcome.result)
+                and not _duplicate(earlier["result"])
+            ):
+                return  # a second delivery (faults --duplicates): the first one's outcome says
             self._ended[input_id] = {
                 "function": function,
                 "ok": bool(outcome.ok),

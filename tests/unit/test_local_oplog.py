@@ -312,3 +312,22 @@ def test_a_rotation_step_names_its_listeners_and_new_certificate() -> None:
         "demo.example.com: certificate rotated on demo-alb:443: new certificate 55f6873f, "
         "valid until X"
     )
+
+
+def test_an_alarms_outcome_is_its_first_deliverys_not_the_duplicates() -> None:
+    """With ``faults --duplicates`` the second delivery only finds the notification handled:
+    the ``alarm`` control command reports what the first one did (a cooldown, say)."""
+    from types import SimpleNamespace
+
+    from infra.local.outcomes import Outcomes
+
+    def ended(result: dict[str, Any]) -> SimpleNamespace:
+        return SimpleNamespace(ok=True, attempts=1, result=result, reason="")
+
+    outcomes = Outcomes()
+    outcomes.ended("alarm_notification", "in-1", ended({"records": [{"results": ["cooldown"]}]}))
+    outcomes.ended("alarm_notification", "in-1", ended({"records": [{"duplicate": True}]}))
+    found = outcomes.query({"inputs": ["in-1"]})["ended"]["in-1"]
+    assert reports.alarm_silent("web-cpu-high", "ALARM", found) == (
+        "web-cpu-high ALARM -> cooldown: no change (the notice was already posted)"
+    )
