@@ -7,6 +7,8 @@ without this every cold start compiles pydantic, Powertools, PyYAML, slack_sdk a
 Each ``.py`` is compiled by this interpreter, which must be the functions' runtime (the
 template's ``Runtime``, e.g. python3.12), with ``--invalidation-mode unchecked-hash``: the
 ``.pyc`` is used without looking at the source's timestamp (the zip's are all 1980-01-01).
+The packaged policy (``chalicelib/policy.yaml``) is compiled too (``chalicelib/domain/compiled.py``:
+validated once, by the package's own code and libraries, so a cold start reads no YAML).
 The zip is rewritten with its entries sorted, fixed timestamps and modes: the same sources
 give the same bytes, so an unchanged app is not redeployed.
 """
@@ -15,8 +17,10 @@ from __future__ import annotations
 
 import compileall
 import json
+import os
 import py_compile
 import shutil
+import subprocess
 import sys
 import tempfile
 import zipfile
@@ -55,6 +59,32 @@ def compile_tree(root: Path) -> int:
     return sum(1 for _ in root.rglob("*.pyc"))
 
 
+def compile_policy(root: Path) -> Path | None:
+    """The package's policy validated and cached beside it, by the package's own code and
+    libraries (a fresh interpreter in ``root``); where the cache was written. A fixed hash
+    seed: the pickle holds sets (pydantic's fields set), so the same policy gives the same
+    bytes and the zip stays deterministic."""
+    policy = root / "chalicelib" / "policy.yaml"
+    if not policy.exists():
+        return None
+    done = subprocess.run(
+        [sys.executable, "-m", "chalicelib.domain.compile_policy", str(policy)],
+        cwd=root,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(root),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"compiling the packaged policy failed:\n{done.stderr[-2000:]}")
+    return next((policy.parent / "__pycache__").glob(f"{policy.name}.*.pickle"))
+
+
 def write_zip(root: Path, target: Path) -> None:
     """``root`` as a zip: entries sorted, 1980-01-01 timestamps, modes 0644 (0755 if
     executable), deflated at level 9: byte for byte the same for the same files."""
@@ -89,6 +119,7 @@ def add_bytecode(package: Path, template: Path) -> int:
         for stale in tree.rglob("*.pyc"):
             stale.unlink()
         compiled = compile_tree(tree)
+        compile_policy(tree)
         rebuilt = Path(tmp) / "deployment.zip"
         write_zip(tree, rebuilt)
         shutil.move(str(rebuilt), package)

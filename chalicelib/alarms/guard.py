@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from chalicelib.budgets import Budget, watched_budgets
-
 if TYPE_CHECKING:
+    from chalicelib.budgets import Budget
     from chalicelib.deps import Deps
     from chalicelib.domain.policy import Environment
     from chalicelib.scaling import Plan
@@ -20,6 +19,9 @@ def _watched(deps: Deps, env: Environment) -> list[Budget]:
     cached = _budget_cache.get(env.name)
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
+    # imported here: only a policy that holds scale-outs at a budget reads budgets (cold start)
+    from chalicelib.budgets import watched_budgets
+
     found = watched_budgets(deps, env)
     _budget_cache[env.name] = (time.monotonic() + BUDGET_CACHE_SECONDS, found)
     return found

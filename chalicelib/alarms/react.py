@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chalicelib.alarms import execute, guard, wait
+from chalicelib.alarms import execute, guard
 from chalicelib.alarms.explain import at, audit_skip, explain
 from chalicelib.alarms.notification import AlarmNotification
 from chalicelib.alarms.reaction import Reaction, matching_rules, reaction_for
@@ -219,10 +219,14 @@ def _run(deps: Deps, alarm: AlarmNotification, reaction: Reaction, attempt: int)
             deps, alarm, reaction, decision.stopped, audited=decision.audited, until=decision.until
         )
     if outcome.result == ActionResult.BUSY:
+        from chalicelib.alarms import wait  # only a reaction that finds its target locked
+
         _release(deps, reaction)
         wait.wait_for_lock(deps, alarm, reaction, outcome, attempt)
         return outcome
     if attempt > 0:  # a waiting chain ends here
+        from chalicelib.alarms import wait
+
         wait.end_wait(deps, reaction)
     if outcome.result == ActionResult.AT_BOUND:  # moved while we looked: give the window back
         _release(deps, reaction)
@@ -261,6 +265,8 @@ def retry(deps: Deps, *, rule_name: str, notification: str, attempt: int) -> Out
 
 
 def _retry(deps: Deps, alarm: AlarmNotification, rule_name: str, attempt: int) -> Outcome | None:
+    from chalicelib.alarms import wait
+
     rule = deps.policy.alarm_rules.get(rule_name)
     if rule is None:
         logger().warning(

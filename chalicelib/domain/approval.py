@@ -15,7 +15,8 @@ class Approval(BaseModel):
     """``approval: {actions: [deploy, rollback], approvers: ROLE | [people],
     expires_after_minutes: 30}``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: built with the policy that holds it, not at import (cold start)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     actions: Annotated[list[Literal["deploy", "rollback"]], Field(min_length=1)] = [
         "deploy",

@@ -183,7 +183,7 @@ class AlarmRule(_Model):
     dimensions: dict[str, str] = {}
     on_alarm: ActionSpec
     on_ok: ActionSpec | None = None
-    cooldown: Cooldown = Cooldown()
+    cooldown: Cooldown = Field(default_factory=Cooldown)
 
     def matches(self, *, name: str, namespace: str | None, dimensions: dict[str, str]) -> bool:
         """Whether an alarm notification is for this rule."""
@@ -236,11 +236,11 @@ class Policy(_Model):
         "viewer": [Permission.READ],
     }
     people: dict[str, Person] = {}
-    deploy: DeployDefaults = DeployDefaults()
-    slack: SlackSettings = SlackSettings()
+    deploy: DeployDefaults = Field(default_factory=DeployDefaults)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
     alarm_rules: dict[Annotated[str, Field(pattern=_NAME)], AlarmRule] = {}
-    certificates: CertificateSettings = CertificateSettings()
-    budgets: BudgetSettings = BudgetSettings()
+    certificates: CertificateSettings = Field(default_factory=CertificateSettings)
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
 
     @model_validator(mode="before")
     @classmethod
@@ -389,19 +389,42 @@ def parse_policy(data: Any, source: str = "<policy>") -> Policy:
         raise PolicyError(_describe(exc, source)) from None
 
 
-def load_policy_file(path: Path) -> Policy:
-    """Read and validate a YAML policy file."""
+def validate_policy_bytes(data: bytes, source: str) -> Policy:
+    """Parse and validate a YAML policy document; PolicyError names the source."""
     import yaml
 
     # libyaml's loader when PyYAML was built with it (its wheels are): same safe subset, faster
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.load(path.read_text(), Loader=loader)
+        parsed = yaml.load(data, Loader=loader)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{source}: not valid YAML: {exc}") from None
+    return parse_policy(parsed, source)
+
+
+def load_policy_file(path: Path) -> Policy:
+    """Read and validate a YAML policy file, or its compiled form when one matches the file's
+    bytes and the schema (``domain.compiled``); a fresh validation is compiled for next time."""
+    from chalicelib.domain import compiled
+
+    try:
+        data = path.read_bytes()
     except OSError as exc:
         raise PolicyError(f"{path}: cannot read the ops policy: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML: {exc}") from None
-    return parse_policy(data, str(path))
+    policy = compiled.read(path, data, Policy)
+    if policy is None:
+        policy = validate_policy_bytes(data, str(path))
+        compiled.write_quietly(path, data, policy)
+    return policy
+
+
+def compile_policy_file(path: Path) -> Path:
+    """Validate a policy file and write its compiled form even where bytecode is not written
+    (``make package``, ``make bench``); where it went (PolicyError, OSError)."""
+    from chalicelib.domain import compiled
+
+    data = path.read_bytes()
+    return compiled.write(path, data, validate_policy_bytes(data, str(path)))
 
 
 @lru_cache(maxsize=1)

@@ -13,15 +13,20 @@ HEAVY = ("boto3", "botocore", "pydantic", "aws_lambda_powertools", "yaml", "slac
 LAYERS = ("chalicelib.store", "chalicelib.deploys", "chalicelib.alarms", "chalicelib.domain.policy")
 
 
+def _printed(script: str) -> object:
+    """What a fresh interpreter running ``script`` in the checkout printed (as JSON)."""
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)
+
+
 def test_importing_the_app_loads_no_heavy_library() -> None:
     script = (
         "import json, sys; import app; "
         f"print(json.dumps([m for m in {list(HEAVY + LAYERS)!r} if m in sys.modules]))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert json.loads(out.stdout) == []
+    assert _printed(script) == []
 
 
 def test_handler_modules_load_capabilities_on_first_use_only() -> None:
@@ -32,10 +37,7 @@ def test_handler_modules_load_capabilities_on_first_use_only() -> None:
         "print(json.dumps([before, 'chalicelib.deploys' in sys.modules, "
         "type(lazy.deploys).__name__]))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert json.loads(out.stdout) == [False, True, "module"]
+    assert _printed(script) == [False, True, "module"]
 
 
 def test_a_deploy_start_loads_the_rollout_not_the_other_deploy_stages_nor_alarms() -> None:
@@ -46,7 +48,20 @@ def test_a_deploy_start_loads_the_rollout_not_the_other_deploy_stages_nor_alarms
         "'chalicelib.deploys.rollout') "
         "if m in sys.modules)))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    assert _printed(script) == ["chalicelib.deploys.rollout"]
+
+
+def test_an_alarm_reaction_loads_no_deploys_budgets_waits_or_queue_messages() -> None:
+    """The modules of an alarm event's path (the app, the reaction, scaling, the policy in
+    force) leave out what only other paths need: deploys, the budget guard's reads (only with
+    ``hold_scale_out_at_percent`` set), the wait for a locked target and the queue messages."""
+    script = (
+        "import json, sys; import app; "
+        "from chalicelib.handlers import alarms as handler, wiring; "
+        "from chalicelib import alarms, scaling; from chalicelib.alarms import react, guard; "
+        "from chalicelib.domain.policy import get_policy; get_policy(); "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(("
+        "'chalicelib.deploys', 'chalicelib.budgets', 'chalicelib.alarms.wait', "
+        "'chalicelib.domain.messages', 'chalicelib.worker', 'chalicelib.chatops')))))"
     )
-    assert json.loads(out.stdout) == ["chalicelib.deploys.rollout"]
+    assert _printed(script) == []

@@ -1041,3 +1041,31 @@ def test_a_dead_requests_idempotency_hold_outlasts_any_api_function() -> None:
         timeouts.append(functions.get("api_handler", {}).get("lambda_timeout", timeouts[0]))
     assert max(timeouts) <= IN_PROGRESS_LEASE_SECONDS
     assert 29 <= IN_PROGRESS_LEASE_SECONDS < IN_PROGRESS_WAIT_SECONDS
+
+
+def test_package_ships_the_compiled_policy_its_code_reads(
+    package_dir: Path, tmp_path: Path
+) -> None:
+    """Lambda's /var/task is read-only: the packaged policy is compiled at package time, and
+    the package's own code finds it (no YAML, no validation on a cold start)."""
+    import zipfile
+
+    with zipfile.ZipFile(package_dir / "deployment.zip") as zf:
+        zf.extractall(tmp_path)
+        names = zf.namelist()
+    assert [n for n in names if n.startswith("chalicelib/__pycache__/policy.yaml.")]
+    script = (
+        "from pathlib import Path; from chalicelib.domain import policy; "
+        "policy.validate_policy_bytes = None; "  # any validation would fail
+        "print(policy.load_policy_file(Path('chalicelib/policy.yaml')).environments['demo'].cluster)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "demo"
