@@ -114,8 +114,9 @@ def count_arg(word: str, usage: str) -> int:
     opposite of what was meant."""
     if _COUNT.fullmatch(word) and word[0] in "+-":
         raise InvalidRequest(
-            f"COUNT is the number of tasks to run, not a change: {word[:20]!r} would not add or "
-            f"remove tasks, so nothing was done; give the count itself (e.g. 3); usage: {usage}",
+            f"COUNT is the number of tasks to run, not a change: {word[:20]!r} is not read as "
+            f"a count of {word[1:21] or 0}, and nothing was done; give the count itself (e.g. 3); "
+            f"usage: {usage}",
             fields={"desired": "a change, not a count", "text": usage},
         )
     if not _COUNT.fullmatch(word):

@@ -46,6 +46,11 @@ class Settings:
         return f"{self.parameter_prefix}/slack-signing-secret"
 
 
+def policy_path() -> Path:
+    """The policy file: ``OPSBOT_POLICY_FILE``, else the packaged ``chalicelib/policy.yaml``."""
+    return Path(os.environ.get("OPSBOT_POLICY_FILE", str(_HERE / "policy.yaml")))
+
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -68,7 +73,7 @@ def get_settings() -> Settings:
         work_dlq_name=os.environ.get("OPSBOT_WORK_DLQ", queues.WORK_DLQ),
         notifications_topic_arn=os.environ.get("OPSBOT_NOTIFICATIONS_TOPIC_ARN", ""),
         parameter_prefix=os.environ.get("OPSBOT_PARAMETER_PREFIX", f"/opsbot/{stage}"),
-        policy_file=Path(os.environ.get("OPSBOT_POLICY_FILE", str(_HERE / "policy.yaml"))),
+        policy_file=policy_path(),
         deploy_timeout_seconds=_int("OPSBOT_DEPLOY_TIMEOUT_SECONDS", 900),
         public_url=os.environ.get("OPSBOT_PUBLIC_URL", ""),
         approval_expiry_seconds=_int("OPSBOT_APPROVAL_EXPIRY_SECONDS", 0) or None,

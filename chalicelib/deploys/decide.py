@@ -24,7 +24,7 @@ from chalicelib.deploys.approvals import AWAITING, post, who
 from chalicelib.deploys.locking import admit_with_lock, busy
 from chalicelib.deploys.request import enqueue_start, get_deployment
 from chalicelib.deploys.rollout import lock_lease
-from chalicelib.domain.messages import SlackReply
+from chalicelib.domain.messages import DeployStart, SlackReply
 from chalicelib.records.deployment import DeploymentEvent
 from chalicelib.records.status import DeploymentStatus
 
@@ -69,6 +69,10 @@ def decide(
     deployment = get_deployment(deps, deployment_id)
     try:
         _check(deps, actor, deployment)
+        if _made_already(verdict, actor, deployment):
+            return _repeated(deps, deployment)
+        if deployment.status != DeploymentStatus.AWAITING_APPROVAL:
+            raise _no_longer(deployment)
         deps = deps.acting_for(actor, deployment.id)
         if verdict == Verdict.APPROVE:
             decided = _approve(deps, actor, deployment)
@@ -100,8 +104,24 @@ def _check(deps: Deps, actor: str, deployment: Deployment) -> None:
             environment=env.name,
             permission="approve",
         )
-    if deployment.status != DeploymentStatus.AWAITING_APPROVAL:
-        raise _no_longer(deployment)
+
+
+def _made_already(verdict: Verdict, actor: str, deployment: Deployment) -> bool:
+    """This actor already made this decision (a retry: its answer was lost, or it crashed)."""
+    if deployment.status == DeploymentStatus.AWAITING_APPROVAL:
+        return False
+    decider = deployment.approved_by if verdict == Verdict.APPROVE else deployment.denied_by
+    return decider == actor
+
+
+def _repeated(deps: Deps, deployment: Deployment) -> Deployment:
+    """The same decision again answers as the first did (the deployment as it is now), and
+    resumes what the first may not have finished: an approval that died after its write and
+    before the start was sent is handed to the worker now (a duplicate start is harmless: the
+    worker's first step is a conditional claim). Nothing is announced or audited twice."""
+    if deployment.status == DeploymentStatus.QUEUED:
+        deps.queue.send(DeployStart(deployment_id=deployment.id))
+    return deployment
 
 
 def _no_longer(deployment: Deployment) -> Conflict:

@@ -83,10 +83,11 @@ def manual_scale(
         deps.notifier.send(
             Message(
                 title=f"Scaled {target.label}: {outcome.before} -> {outcome.after}",
-                text=f"Reason: {reason}" if reason else "",
+                text="",
                 facts=(
                     ("Asked by", actor),
                     ("Bounds", f"{bounds.min}..{bounds.max} ({bounds.source})"),
+                    *((("Reason", reason),) if reason else ()),
                 ),
             )
         )

@@ -48,6 +48,7 @@ class LocalStack:
         """Bring everything up; what a control command needs to find it."""
         s = self.settings
         self._refuse_to_clash()
+        self._refuse_a_bad_policy()
         endpoint = f"http://127.0.0.1:{s.aws_port}"
         os.environ.update(aws_env(endpoint))
         os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "false")
@@ -99,6 +100,18 @@ class LocalStack:
                 raise SystemExit(
                     f"port {port} on 127.0.0.1 is in use: stop what holds it or set {what}"
                 )
+
+    def _refuse_a_bad_policy(self) -> None:
+        """Stop before anything starts on a policy opsbot refuses: every request would answer
+        ``policy_invalid``, so say it once, here, naming the file and what is wrong."""
+        from chalicelib.core.errors import PolicyError
+        from chalicelib.core.settings import policy_path
+        from chalicelib.domain.policy import load_policy_file
+
+        try:
+            load_policy_file(policy_path())
+        except PolicyError as exc:
+            raise SystemExit(f"the policy is invalid, opsbot not started: {exc.message}") from None
 
     def _start_moto(self) -> None:
         from moto.server import ThreadedMotoServer

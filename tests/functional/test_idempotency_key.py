@@ -105,6 +105,16 @@ def test_the_same_key_for_a_different_body_is_a_400_naming_it(api: Api, world: W
     assert len(world.work()) == 1
 
 
+def test_no_body_and_an_empty_object_are_the_same_request(api: Api, world: World) -> None:
+    """curl's bare ``POST .../approve`` and the CLI's retry of it with ``{}`` (same key): the
+    retry is answered as the first was, not refused as a different request."""
+    first = api.post("/deployments/dep-0123456789abcdef01234567/approve", "", key="k-bare")
+    assert first.status_code == 404
+    again = api.post("/deployments/dep-0123456789abcdef01234567/approve", {}, key="k-bare")
+    assert again.status_code == 404 and again.body == first.body
+    assert again.headers.get("Idempotent-Replayed") == "true"
+
+
 def test_the_same_key_on_another_route_is_a_400(api: Api, world: World) -> None:
     assert api.post("/services/demo/web/scale", {"desired": 3}, key="k-3").status_code == 200
     other = api.post("/services/demo/api/scale", {"desired": 3}, key="k-3")
