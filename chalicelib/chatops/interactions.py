@@ -13,7 +13,6 @@ from chalicelib.core.errors import InvalidRequest, OpsError
 from chalicelib.core.slack import escape
 from chalicelib.domain.base import LooseModel
 from chalicelib.domain.messages import SlackReply
-from chalicelib.records.status import DeploymentStatus
 
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
@@ -66,9 +65,7 @@ def _rollback(deps: Deps, actor: str, user: str, value: str, response_url: str |
 
 def _approve(deps: Deps, actor: str, user: str, value: str, response_url: str | None) -> str:
     record = deploys.approve(deps, actor=actor, deployment_id=value, response_url=response_url)
-    if record.status == DeploymentStatus.QUEUED:
-        return f"You approved `{escape(record.id)}`: it is queued to deploy."
-    return f"You approved `{escape(record.id)}`; it is {record.status} now."
+    return f"You approved `{escape(record.id)}`: it is queued to deploy."
 
 
 def _deny(deps: Deps, actor: str, user: str, value: str, response_url: str | None) -> str:

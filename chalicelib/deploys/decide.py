@@ -49,27 +49,52 @@ class Refusal(StrEnum):
 
 
 def approve(
-    deps: Deps, *, actor: str, deployment_id: str, response_url: str | None = None
+    deps: Deps,
+    *,
+    actor: str,
+    deployment_id: str,
+    response_url: str | None = None,
+    again: bool = False,
 ) -> Deployment:
-    """Approve a waiting request; the deployment, now ``queued``."""
-    return decide(deps, Verdict.APPROVE, actor=actor, deployment_id=deployment_id, url=response_url)
+    """Approve a waiting request; the deployment, now ``queued``. ``again``: this re-runs an
+    approve (same Idempotency-Key) whose Lambda died before it answered."""
+    return decide(
+        deps, Verdict.APPROVE, actor=actor, deployment_id=deployment_id, url=response_url,
+        again=again,
+    )  # fmt: skip
 
 
 def deny(
-    deps: Deps, *, actor: str, deployment_id: str, response_url: str | None = None
+    deps: Deps,
+    *,
+    actor: str,
+    deployment_id: str,
+    response_url: str | None = None,
+    again: bool = False,
 ) -> Deployment:
-    """Deny a waiting request; the deployment, now ``denied``."""
-    return decide(deps, Verdict.DENY, actor=actor, deployment_id=deployment_id, url=response_url)
+    """Deny a waiting request; the deployment, now ``denied`` (``again`` as for approve)."""
+    return decide(
+        deps, Verdict.DENY, actor=actor, deployment_id=deployment_id, url=response_url,
+        again=again,
+    )  # fmt: skip
 
 
 def decide(
-    deps: Deps, verdict: Verdict, *, actor: str, deployment_id: str, url: str | None
+    deps: Deps,
+    verdict: Verdict,
+    *,
+    actor: str,
+    deployment_id: str,
+    url: str | None,
+    again: bool = False,
 ) -> Deployment:
-    """Check, then carry out ``verdict``; a refusal (403, 409) is audited and raised."""
+    """Check, then carry out ``verdict``; a refusal (403, 409) is audited and raised. A
+    decided request is a 409, unless ``again`` re-runs the dead attempt that decided it: that
+    answers as the attempt would have (and resumes what it did not finish)."""
     deployment = get_deployment(deps, deployment_id)
     try:
         _check(deps, actor, deployment)
-        if _made_already(verdict, actor, deployment):
+        if again and _made_already(verdict, actor, deployment):
             return _repeated(deps, deployment)
         if deployment.status != DeploymentStatus.AWAITING_APPROVAL:
             raise _no_longer(deployment)
@@ -107,7 +132,7 @@ def _check(deps: Deps, actor: str, deployment: Deployment) -> None:
 
 
 def _made_already(verdict: Verdict, actor: str, deployment: Deployment) -> bool:
-    """This actor already made this decision (a retry: its answer was lost, or it crashed)."""
+    """This actor already made this decision."""
     if deployment.status == DeploymentStatus.AWAITING_APPROVAL:
         return False
     decider = deployment.approved_by if verdict == Verdict.APPROVE else deployment.denied_by
@@ -115,10 +140,11 @@ def _made_already(verdict: Verdict, actor: str, deployment: Deployment) -> bool:
 
 
 def _repeated(deps: Deps, deployment: Deployment) -> Deployment:
-    """The same decision again answers as the first did (the deployment as it is now), and
-    resumes what the first may not have finished: an approval that died after its write and
-    before the start was sent is handed to the worker now (a duplicate start is harmless: the
-    worker's first step is a conditional claim). Nothing is announced or audited twice."""
+    """A dead attempt's decision, re-run: answered as that attempt would have been (the
+    deployment as it is now), and what it may not have finished is resumed: an approval that
+    died after its write and before the start was sent is handed to the worker now (a
+    duplicate start is harmless: the worker's first step is a conditional claim). Nothing is
+    announced or audited twice."""
     if deployment.status == DeploymentStatus.QUEUED:
         deps.queue.send(DeployStart(deployment_id=deployment.id))
     return deployment

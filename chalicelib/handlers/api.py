@@ -15,7 +15,7 @@ from chalicelib.handlers.http import (
     query_int,
     query_text,
 )
-from chalicelib.handlers.idempotency import creation_seed, idempotent
+from chalicelib.handlers.idempotency import creation_seed, idempotent, resumes_dead_attempt
 from chalicelib.handlers.lazy import (
     deploys,
     messages,
@@ -115,7 +115,10 @@ def approve_deployment(deployment_id: str) -> Any:
     """Approve a deploy or rollback that awaits approval: it proceeds (``queued``)."""
     parse_body(bp.current_request, messages.DecisionRequest, optional=True)
     record = deploys.approve(
-        wiring.get_deps(), actor=principal(bp.current_request), deployment_id=deployment_id
+        wiring.get_deps(),
+        actor=principal(bp.current_request),
+        deployment_id=deployment_id,
+        again=resumes_dead_attempt(bp.current_request),
     )
     return json_response(public(record), 202)
 
@@ -127,7 +130,10 @@ def deny_deployment(deployment_id: str) -> Any:
     """Deny a deploy or rollback that awaits approval: it ends ``denied``."""
     parse_body(bp.current_request, messages.DecisionRequest, optional=True)
     record = deploys.deny(
-        wiring.get_deps(), actor=principal(bp.current_request), deployment_id=deployment_id
+        wiring.get_deps(),
+        actor=principal(bp.current_request),
+        deployment_id=deployment_id,
+        again=resumes_dead_attempt(bp.current_request),
     )
     return json_response(public(record), 202)
 

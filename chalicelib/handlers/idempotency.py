@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 HEADER = "Idempotency-Key"
 SEED_KEY = "opsbot_idempotency_seed"  # request.context: the seed of what the request creates
+RESUMED_KEY = "opsbot_idempotency_resumed"  # request.context: it re-runs a dead attempt
 REPLAYED_HEADER = "Idempotent-Replayed"
 _VALID_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 
@@ -43,6 +44,12 @@ def creation_seed(request: Request) -> str | None:
     """The seed of what this request creates when it carries an Idempotency-Key (else None)."""
     seed = (request.context or {}).get(SEED_KEY)
     return str(seed) if seed else None
+
+
+def resumes_dead_attempt(request: Request) -> bool:
+    """This request re-runs one with the same Idempotency-Key whose Lambda died before it
+    answered (its claim's lease ran out): what that attempt did may be found done."""
+    return bool((request.context or {}).get(RESUMED_KEY))
 
 
 def check_key(raw: str) -> str:
@@ -132,6 +139,7 @@ def _once(request: Request, key: str, run: Callable[[], Any]) -> Response:
     # a crash (its claim's lease ran out) finds the record the dead attempt made, not a second one.
     seed = hashlib.sha256(f"{who}\n{key}\n{request_hash(request)}".encode()).hexdigest()
     request.context[SEED_KEY] = seed
+    request.context[RESUMED_KEY] = claim.resumed
     saved = _saved(run())
     try:
         if saved.status < 500:

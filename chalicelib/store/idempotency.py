@@ -54,6 +54,7 @@ class IdempotencyClaim:
     owner: str = ""
     saved: SavedResponse | None = None
     retry_after: int = 0  # IN_PROGRESS: seconds until a dead first attempt's lease runs out
+    resumed: bool = False  # CLAIMED over a dead attempt at the same request (its lease ran out)
 
 
 def _pk(principal: str, key: str) -> str:
@@ -74,8 +75,9 @@ class IdempotencyStore(Table):
         owner = secrets.token_hex(8)
         at = _epoch(now)
         try:
-            self._ddb.put_item(
+            old = self._ddb.put_item(
                 TableName=self._table,
+                ReturnValues="ALL_OLD",
                 Item=_item(
                     {
                         "pk": _pk(principal, key),
@@ -103,7 +105,9 @@ class IdempotencyStore(Table):
             )
         except self._ddb.exceptions.ConditionalCheckFailedException:
             return self._existing(principal=principal, key=key, request_hash=request_hash, now=now)
-        return IdempotencyClaim(ClaimOutcome.CLAIMED, owner=owner)
+        before = old.get("Attributes") or {}
+        resumed = before.get("state", {}).get("S") == _IN_PROGRESS  # a dead attempt's claim
+        return IdempotencyClaim(ClaimOutcome.CLAIMED, owner=owner, resumed=resumed)
 
     def _existing(
         self, *, principal: str, key: str, request_hash: str, now: datetime

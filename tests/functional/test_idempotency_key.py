@@ -309,3 +309,21 @@ def test_a_retry_after_the_first_run_died_returns_its_deployment_not_a_second(
     assert json.loads(retried.body)["id"] == first.id  # the same deployment, not a second one
     assert _deployment_ids(world) == [first.id]
     assert world.work() == [({"kind": "deploy.start", "deployment_id": first.id}, 0)]
+
+
+def test_a_claim_over_a_dead_attempt_says_so(world: World) -> None:
+    """The re-run of a request whose Lambda died is told it re-runs it (an approve re-run then
+    finds its own decision done and answers 202 instead of 409)."""
+    first = world.store.claim_idempotency(
+        principal="lena", key="k-dead", request_hash="h", now=world.clock()
+    )
+    assert first.outcome is ClaimOutcome.CLAIMED and not first.resumed
+    world.clock.advance(IN_PROGRESS_LEASE_SECONDS + 1)  # it died: nothing saved or released
+    again = world.store.claim_idempotency(
+        principal="lena", key="k-dead", request_hash="h", now=world.clock()
+    )
+    assert again.outcome is ClaimOutcome.CLAIMED and again.resumed
+    fresh = world.store.claim_idempotency(
+        principal="lena", key="k-new", request_hash="h", now=world.clock()
+    )
+    assert fresh.outcome is ClaimOutcome.CLAIMED and not fresh.resumed

@@ -208,8 +208,9 @@ def test_the_approver_retrying_after_a_crash_resumes_their_approval_at_once(
     world: World, posts: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The approve died after its write and before the start was sent: the same approver's
-    retry (the CLI's, with its Idempotency-Key) answers as the first would have and hands the
-    start to the worker now, instead of a 409 "no longer awaits approval"."""
+    retry with its Idempotency-Key (``again``: it re-runs the dead attempt) answers as the first
+    would have and hands the start to the worker now, instead of a 409 "no longer awaits
+    approval" and a wait for the sweeper. A new approve (another key) is still a 409."""
     asked = world.request(tag="2.0")  # demo is protected here: it awaits approval
     send = world.deps.queue.send
 
@@ -224,17 +225,19 @@ def test_the_approver_retrying_after_a_crash_resumes_their_approval_at_once(
     monkeypatch.setattr(world.deps.queue, "send", send)
     announced = len(posts)
 
-    again = deploys.approve(world.deps, actor="lena", deployment_id=asked.id)
+    with pytest.raises(Conflict, match="no longer awaits approval: approved by lena"):
+        deploys.approve(world.deps, actor="lena", deployment_id=asked.id)  # a new request
+    again = deploys.approve(world.deps, actor="lena", deployment_id=asked.id, again=True)
     assert (again.status, again.approved_by) == ("queued", "lena")
     assert starts(world, asked.id) == 1 and len(posts) == announced  # said once
     run_to_success(world, asked.id)
     assert world.record(asked.id).status == "succeeded"
 
-    # another approver, or the other decision, is still a conflict
+    # a re-run by another approver, or of the other decision, is still a conflict
     with pytest.raises(Conflict, match="approved by lena"):
-        deploys.approve(world.deps, actor="liam", deployment_id=asked.id)
+        deploys.approve(world.deps, actor="liam", deployment_id=asked.id, again=True)
     with pytest.raises(Conflict, match="approved by lena"):
-        deploys.deny(world.deps, actor="lena", deployment_id=asked.id)
-    # and the same approval once it has run changes nothing
-    done = deploys.approve(world.deps, actor="lena", deployment_id=asked.id)
+        deploys.deny(world.deps, actor="lena", deployment_id=asked.id, again=True)
+    # and a re-run once it has run changes nothing
+    done = deploys.approve(world.deps, actor="lena", deployment_id=asked.id, again=True)
     assert done.status == "succeeded" and starts(world, asked.id) == 1
