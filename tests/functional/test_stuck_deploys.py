@@ -19,6 +19,7 @@ from chalicelib import deploys
 from chalicelib.core.errors import Conflict
 from chalicelib.domain.holders import STALE_SECONDS
 from chalicelib.domain.messages import DeployStart
+from chalicelib.records.deployment import Deployment
 from chalicelib.records.target import Target
 from tests.functional.conftest import REGISTRY, World
 from tests.functional.test_approvals import posts as posts
@@ -167,9 +168,8 @@ def test_scaling_takes_over_a_stale_lock(world: World) -> None:
     assert scaled == "scaled" and world.lock_holder("web") is None
 
 
-def test_an_approved_deploy_that_never_reached_the_worker_is_handed_again(
-    world: World, posts: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def approved_but_never_sent(world: World, monkeypatch: pytest.MonkeyPatch) -> Deployment:
+    """A deploy of web 2.0 that lena approved, whose Lambda died at the start's SQS send."""
     asked = world.request(tag="2.0")  # demo is protected here: it awaits approval
     send = world.deps.queue.send
 
@@ -182,6 +182,13 @@ def test_an_approved_deploy_that_never_reached_the_worker_is_handed_again(
     with pytest.raises(Crash):
         deploys.approve(world.deps, actor="lena", deployment_id=asked.id)
     monkeypatch.setattr(world.deps.queue, "send", send)
+    return asked
+
+
+def test_an_approved_deploy_that_never_reached_the_worker_is_handed_again(
+    world: World, posts: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = approved_but_never_sent(world, monkeypatch)
     approved = world.record(asked.id)
     assert approved.status == "queued" and approved.approved_by == "lena"
     assert world.lock_holder("web") == asked.id  # lock and decision: one transaction
@@ -211,18 +218,7 @@ def test_the_approver_retrying_after_a_crash_resumes_their_approval_at_once(
     retry with its Idempotency-Key (``again``: it re-runs the dead attempt) answers as the first
     would have and hands the start to the worker now, instead of a 409 "no longer awaits
     approval" and a wait for the sweeper. A new approve (another key) is still a 409."""
-    asked = world.request(tag="2.0")  # demo is protected here: it awaits approval
-    send = world.deps.queue.send
-
-    def dying(message: Any, **kwargs: Any) -> Any:
-        if isinstance(message, DeployStart):
-            raise Crash("killed at sqs.SendMessage")
-        return send(message, **kwargs)
-
-    monkeypatch.setattr(world.deps.queue, "send", dying)
-    with pytest.raises(Crash):
-        deploys.approve(world.deps, actor="lena", deployment_id=asked.id)
-    monkeypatch.setattr(world.deps.queue, "send", send)
+    asked = approved_but_never_sent(world, monkeypatch)
     announced = len(posts)
 
     with pytest.raises(Conflict, match="no longer awaits approval: approved by lena"):
