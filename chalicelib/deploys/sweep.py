@@ -19,7 +19,7 @@ from chalicelib.records.target import Target
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
 
-SWEEPER = "opsbot"  # who the audit trail says handed a start again or released a lock
+SWEEPER = "schedule:sweeper"  # who the audit trail and the record say acted (as schedule:budgets)
 
 
 def sweep(deps: Deps) -> list[dict[str, Any]]:

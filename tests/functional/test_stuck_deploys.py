@@ -127,6 +127,10 @@ def test_the_sweeper_hands_a_stuck_deploy_to_the_worker_without_anyone_asking(
     assert found["outcome"] == "handed_to_worker_again"
     assert deploys.sweep(world.deps) == []  # just handed: not again within the staleness
     assert starts(world, first) == 1
+    # the record and the audit trail say who did it
+    assert world.record(first).events[-1].message == "handed to the worker again (schedule:sweeper)"
+    handed = [e for e in world.audit("web") if e["result"] == "handed_to_worker_again"]
+    assert [e["actor"] for e in handed] == ["schedule:sweeper"]
 
     run_to_success(world, first)
     assert world.record(first).status == "succeeded"
