@@ -22,9 +22,9 @@ from chalicelib.core.observability import count, logger
 from chalicelib.deploys import approval_message
 from chalicelib.deploys.approvals import AWAITING, post, who
 from chalicelib.deploys.locking import admit_with_lock, busy
-from chalicelib.deploys.request import enqueue_start, get_deployment
+from chalicelib.deploys.request import enqueue_start, get_deployment, resume_start
 from chalicelib.deploys.rollout import lock_lease
-from chalicelib.domain.messages import DeployStart, SlackReply
+from chalicelib.domain.messages import SlackReply
 from chalicelib.records.deployment import DeploymentEvent
 from chalicelib.records.status import DeploymentStatus
 
@@ -145,8 +145,7 @@ def _repeated(deps: Deps, deployment: Deployment) -> Deployment:
     died after its write and before the start was sent is handed to the worker now (a
     duplicate start is harmless: the worker's first step is a conditional claim). Nothing is
     announced or audited twice."""
-    if deployment.status == DeploymentStatus.QUEUED:
-        deps.queue.send(DeployStart(deployment_id=deployment.id))
+    resume_start(deps, deployment)
     return deployment
 
 

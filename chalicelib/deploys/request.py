@@ -68,9 +68,16 @@ def _made_before(deps: Deps, seed: str | None) -> Deployment | None:
             "send a new key to try again",
             deployment_id=earlier.id,
         )
-    if earlier.status == DeploymentStatus.QUEUED:
-        deps.queue.send(DeployStart(deployment_id=earlier.id))
+    resume_start(deps, earlier)
     return earlier
+
+
+def resume_start(deps: Deps, deployment: Deployment) -> None:
+    """For a re-run of a request whose Lambda died: a deployment still ``queued`` may never
+    have had its start sent; send it (again: harmless, the worker's first step is a
+    conditional claim, so a start runs once)."""
+    if deployment.status == DeploymentStatus.QUEUED:
+        deps.queue.send(DeployStart(deployment_id=deployment.id))
 
 
 def _timeout_for(deps: Deps, svc: Service) -> int:

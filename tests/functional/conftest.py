@@ -228,6 +228,17 @@ class World:
         """Every message on the work queue (nothing consumes it here): (body, delay seconds)."""
         return queue_messages(self.deps.settings.work_queue_name)
 
+    def slack_posts(self, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+        """From now on, what opsbot would post to Slack (webhook or reply URL), in order."""
+        sent: list[dict[str, Any]] = []
+
+        def post_slack(payload: dict[str, Any], url: str | None = None) -> bool:
+            sent.append({"url": url, **payload})
+            return True
+
+        monkeypatch.setattr(self.deps.notifier, "post_slack", post_slack)
+        return sent
+
     def record(self, deployment_id: str) -> Deployment:
         record = self.store.get_deployment(deployment_id)
         assert record is not None, deployment_id

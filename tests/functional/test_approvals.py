@@ -38,14 +38,7 @@ PROTECTED["people"].update(
 def posts(world: World, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """The protected policy in force; what would be posted to Slack (webhook or reply URL)."""
     world.deps.policy = parse_policy(PROTECTED, __file__)
-    sent: list[dict[str, Any]] = []
-
-    def post_slack(payload: dict[str, Any], url: str | None = None) -> bool:
-        sent.append({"url": url, **payload})
-        return True
-
-    monkeypatch.setattr(world.deps.notifier, "post_slack", post_slack)
-    return sent
+    return world.slack_posts(monkeypatch)
 
 
 def _kinds(world: World) -> list[str]:

@@ -66,14 +66,7 @@ def posts(world: World, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]
         taskDefinition=td["taskDefinition"]["taskDefinitionArn"],
         desiredCount=3,
     )
-    sent: list[dict[str, Any]] = []
-
-    def post_slack(payload: dict[str, Any], url: str | None = None) -> bool:
-        sent.append({"url": url, **payload})
-        return True
-
-    monkeypatch.setattr(world.deps.notifier, "post_slack", post_slack)
-    return sent
+    return world.slack_posts(monkeypatch)
 
 
 def _digest(world: World, tag: str) -> str:
