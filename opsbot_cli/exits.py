@@ -10,6 +10,7 @@ class Exit(IntEnum):
 
     OK = 0  # the request was done; with --wait: the deployment succeeded
     API_ERROR = 1  # opsbot refused the request (4xx): its message is printed
+    POLICY_INVALID = 1  # `policy validate`/`diff`: the policy file has problems (each printed)
     USAGE = 2  # the command line is wrong (argparse's own code)
     UNREACHABLE = 3  # no answer, or 5xx, after every retry
     NOT_CONFIGURED = 4  # no API token (OPSBOT_API_TOKEN or a profile)

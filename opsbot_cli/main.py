@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from opsbot_cli import __version__, config, reads, render
+from opsbot_cli import __version__, config, policy, reads, render
 from opsbot_cli.client import Api, ApiError, Unreachable
 from opsbot_cli.client import path as _path
 from opsbot_cli.exits import Exit
@@ -213,6 +213,7 @@ def parser(default_env: str) -> argparse.ArgumentParser:
     p.add_argument("--reason")
     p.set_defaults(run=cmd_scale)
     reads.add_parsers(sub, common=common, env=env, limit=_limit, default_limit=HISTORY_LIMIT)
+    policy.add_parsers(sub, common=common)
     return top
 
 
@@ -233,6 +234,9 @@ def main(
     if getattr(args, "check", None) is not None:
         args.check(cli, args)  # exits 2 (argparse's usage error) when the line is wrong
     io = Io(out, err, json_output=args.output == "json")
+    offline = getattr(args, "offline", None)
+    if offline is not None:  # `policy ...`: on this machine, no token, no API
+        return int(offline(io, args))
     if not settings.token:
         looked = config.profile_paths(os.environ if environ is None else environ)
         where = ", ".join(dict.fromkeys(str(p) for p in looked))

@@ -108,7 +108,10 @@ class Action:
 
 
 class _ScaleParams(_Params):
-    step: Annotated[int, Field(ge=-100, le=100)]
+    step: Annotated[int, Field(ge=-100, le=100)] = Field(
+        description="how many to add (positive: out) or remove (negative: in); never 0",
+        examples=[1, -1],
+    )
 
     @field_validator("step")
     @classmethod
@@ -121,25 +124,33 @@ class _ScaleParams(_Params):
 class ScaleEcsParams(_ScaleParams):
     """``scale_ecs_service``: which service, and by how many tasks."""
 
-    service: Annotated[str, Field(min_length=1)]
+    service: Annotated[str, Field(min_length=1)] = Field(
+        description="a service of the rule's environment", examples=["web"]
+    )
 
 
 class ScaleAsgParams(_ScaleParams):
     """``scale_asg``: which Auto Scaling group, and by how many instances."""
 
-    group: Annotated[str, Field(min_length=1)]
+    group: Annotated[str, Field(min_length=1)] = Field(
+        description="an autoscaling group of the rule's environment", examples=["demo-workers"]
+    )
 
 
 class ServiceParams(_Params):
     """An action on one ECS service."""
 
-    service: Annotated[str, Field(min_length=1)]
+    service: Annotated[str, Field(min_length=1)] = Field(
+        description="a service of the rule's environment", examples=["web"]
+    )
 
 
 class NotifyParams(_Params):
     """``notify_only``: an optional note added to the notification."""
 
-    note: str | None = None
+    note: str | None = Field(
+        default=None, description="added to the notification", examples=["page the on-call"]
+    )
 
 
 class _Scale(Action):

@@ -18,16 +18,20 @@ class Approval(BaseModel):
     # defer_build: built with the policy that holds it, not at import (cold start)
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
-    actions: Annotated[list[Literal["deploy", "rollback"]], Field(min_length=1)] = [
-        "deploy",
-        "rollback",
-    ]
+    actions: Annotated[list[Literal["deploy", "rollback"]], Field(min_length=1)] = Field(
+        default=["deploy", "rollback"],
+        description="which requests wait for approval",
+        examples=[["deploy", "rollback"], ["deploy"]],
+    )
     approvers: str | list[Annotated[str, Field(min_length=1)]] | None = Field(
         default=None,
         description="a role name, or a list of people (policy names); None: anyone who holds "
         "`approve` in the environment",
+        examples=["approver", ["demo-lead"]],
     )
-    expires_after_minutes: Annotated[int, Field(ge=1, le=10080)] = 30
+    expires_after_minutes: Annotated[int, Field(ge=1, le=10080)] = Field(
+        default=30, description="an unanswered request expires after this long", examples=[30]
+    )
 
     def covers(self, action: str) -> bool:
         """Whether ``action`` (deploy or rollback) needs this approval."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from chalicelib.core.errors import Forbidden, NotFound, PolicyError
 from chalicelib.domain.actions import Action
@@ -31,6 +32,22 @@ class Permission(StrEnum):
     APPROVE = "approve"  # decide another person's request in a protected environment
 
 
+def problems_error(model: str, problems: list[tuple[str, str]]) -> ValidationError:
+    """A ValidationError with one error per ``(dotted path, message)``: raised from a model
+    validator, each problem is reported at its own path (below the model's)."""
+    return ValidationError.from_exception_data(
+        model,
+        [
+            InitErrorDetails(
+                type=PydanticCustomError("policy_reference", "{problem}", {"problem": message}),
+                loc=(path,),
+                input=None,
+            )
+            for path, message in problems
+        ],
+    )
+
+
 class _Model(BaseModel):
     # defer_build: built on first validation; the nested models are built once, inside Policy
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
@@ -39,32 +56,46 @@ class _Model(BaseModel):
 class Bounds(_Model):
     """Scaling bounds: opsbot never sets a count outside them."""
 
-    min: Annotated[int, Field(ge=0)]
-    max: Annotated[int, Field(ge=0)]
+    min: Annotated[int, Field(ge=0, description="the lowest count opsbot sets", examples=[1])]
+    max: Annotated[int, Field(ge=0, description="the highest count opsbot sets", examples=[6])]
 
     @model_validator(mode="after")
     def _ordered(self) -> Bounds:
         if self.min > self.max:
-            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+            problem = f"min ({self.min}) is greater than max ({self.max})"
+            raise problems_error(type(self).__name__, [("max", problem)])
         return self
 
 
 class Service(Bounds):
     """An ECS service opsbot deploys and scales."""
 
-    container: Annotated[str, Field(min_length=1, description="container whose image deploys set")]
-    repository: Annotated[str, Field(min_length=1, description="ECR repository of its images")]
-    deploy_timeout_seconds: Annotated[int | None, Field(ge=30, le=86400)] = None
+    container: Annotated[
+        str, Field(min_length=1, description="container whose image deploys set", examples=["web"])
+    ]
+    repository: Annotated[
+        str, Field(min_length=1, description="ECR repository of its images", examples=["web"])
+    ]
+    deploy_timeout_seconds: Annotated[int | None, Field(ge=30, le=86400)] = Field(
+        default=None,
+        description="how long a rollout may take before opsbot rolls it back (unset: "
+        "deploy.timeout_seconds)",
+        examples=[600],
+    )
     abort_after_task_failures: Annotated[int | None, Field(ge=0, le=1000)] = Field(
         default=None,
         description="roll back once this many new tasks stopped (0: never; unset: the default)",
+        examples=[3],
     )
     images: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=list,
         description="other image repositories it may run (globs, e.g. public.ecr.aws/nginx/*)",
+        examples=[["public.ecr.aws/nginx/*"]],
     )
     approval: Approval | None = Field(
-        default=None, description="overrides the environment's approval for this service"
+        default=None,
+        description="overrides the environment's approval for this service",
+        examples=[{"actions": ["deploy"], "approvers": "lead"}],
     )
 
 
@@ -75,22 +106,47 @@ class AutoScalingGroup(Bounds):
 class Environment(_Model):
     """One AWS account + region + ECS cluster."""
 
-    name: str = ""
-    account: Annotated[str, Field(pattern=r"^\d{12}$")]
-    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
-    cluster: Annotated[str, Field(min_length=1)]
-    role_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")] = None
-    services: dict[Annotated[str, Field(pattern=_NAME)], Service] = {}
-    autoscaling_groups: dict[Annotated[str, Field(pattern=_NAME)], AutoScalingGroup] = {}
+    name: str = Field(default="", description="set from its key in `environments`; not written")
+    account: Annotated[str, Field(pattern=r"^\d{12}$")] = Field(
+        description="the AWS account id (12 digits, quoted in YAML)", examples=["123456789012"]
+    )
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] = Field(
+        description="the AWS region", examples=["us-east-1"]
+    )
+    cluster: Annotated[str, Field(min_length=1)] = Field(
+        description="the ECS cluster its services run in", examples=["prod"]
+    )
+    role_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")] = (
+        Field(
+            default=None,
+            description="the role opsbot assumes in a member account (unset: its own account)",
+            examples=["arn:aws:iam::123456789012:role/opsbot-member"],
+        )
+    )
+    services: dict[Annotated[str, Field(pattern=_NAME)], Service] = Field(
+        default={},
+        description="ECS services opsbot deploys and scales, by service name",
+        examples=[{"web": {"container": "web", "repository": "web", "min": 1, "max": 6}}],
+    )
+    autoscaling_groups: dict[Annotated[str, Field(pattern=_NAME)], AutoScalingGroup] = Field(
+        default={},
+        description="EC2 Auto Scaling groups opsbot may scale, by group name",
+        examples=[{"workers": {"min": 1, "max": 5}}],
+    )
     load_balancers: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=list,
         description="ALB names whose HTTPS listeners' certificates opsbot keeps renewed",
+        examples=[["demo-alb"]],
     )
     budgets: list[str] | None = Field(
-        default=None, description="AWS Budgets to watch (names); None watches every budget"
+        default=None,
+        description="AWS Budgets to watch (names); None watches every budget",
+        examples=[["monthly-ops"]],
     )
     approval: Approval | None = Field(
-        default=None, description="requests that need a second person's approval (protected)"
+        default=None,
+        description="requests that need a second person's approval (protected)",
+        examples=[{"actions": ["deploy", "rollback"], "approvers": "approver"}],
     )
 
     def approval_for(self, service: str, action: str) -> Approval | None:
@@ -113,19 +169,28 @@ class Environment(_Model):
 class Person(_Model):
     """A principal: an API token holder and/or a Slack user, with roles per environment."""
 
-    slack_user: Annotated[str | None, Field(pattern=r"^[UW][A-Z0-9]{2,}$")] = None
+    slack_user: Annotated[str | None, Field(pattern=r"^[UW][A-Z0-9]{2,}$")] = Field(
+        default=None, description="their Slack user id", examples=["U0DEMOLEAD"]
+    )
     roles: dict[str, str] = Field(
-        default_factory=dict, description='environment name (or "*") -> role name'
+        default_factory=dict,
+        description='environment name (or "*") -> role name',
+        examples=[{"demo": "lead", "prod": "approver"}, {"*": "admin"}],
     )
 
 
 class DeployDefaults(_Model):
     """Defaults for deploys."""
 
-    timeout_seconds: Annotated[int, Field(ge=30, le=86400)] = 900
+    timeout_seconds: Annotated[int, Field(ge=30, le=86400)] = Field(
+        default=900,
+        description="how long a rollout may take before opsbot rolls it back",
+        examples=[900],
+    )
     abort_after_task_failures: Annotated[int | None, Field(ge=0, le=1000)] = Field(
         default=None,
         description="roll a rollout back once this many of its tasks stopped (unset or 0: never)",
+        examples=[3],
     )
 
     def abort_threshold(self, service: Service | None) -> int | None:
@@ -138,8 +203,12 @@ class DeployDefaults(_Model):
 class ActionSpec(_Model):
     """A registered action by name, with its parameters (validated by the action's model)."""
 
-    action: str
-    params: dict[str, Any] = {}
+    action: str = Field(description="a registered action's name", examples=["scale_asg"])
+    params: dict[str, Any] = Field(
+        default={},
+        description="its parameters (written beside `action` in YAML)",
+        examples=[{"group": "workers", "step": 1}],
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -165,9 +234,15 @@ class Cooldown(_Model):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
-    out: Annotated[int, Field(ge=0, le=86400)] = 300
-    in_: Annotated[int, Field(ge=0, le=86400, alias="in")] = 300
-    other: Annotated[int, Field(ge=0, le=86400)] = 300
+    out: Annotated[int, Field(ge=0, le=86400)] = Field(
+        default=300, description="seconds between two scale-outs", examples=[300]
+    )
+    in_: Annotated[int, Field(ge=0, le=86400, alias="in")] = Field(
+        default=300, description="seconds between two scale-ins", examples=[600]
+    )
+    other: Annotated[int, Field(ge=0, le=86400)] = Field(
+        default=300, description="seconds between two other actions", examples=[300]
+    )
 
     def seconds(self, direction: str) -> int:
         """The cooldown of one direction ('out', 'in', or anything else)."""
@@ -177,13 +252,32 @@ class Cooldown(_Model):
 class AlarmRule(_Model):
     """What to do when a CloudWatch alarm changes state."""
 
-    alarm: Annotated[str, Field(min_length=1, description="alarm name, or a glob such as web-*")]
-    environment: str
-    namespace: str | None = None
-    dimensions: dict[str, str] = {}
-    on_alarm: ActionSpec
-    on_ok: ActionSpec | None = None
-    cooldown: Cooldown = Field(default_factory=Cooldown)
+    alarm: Annotated[str, Field(min_length=1)] = Field(
+        description="alarm name, or a glob such as web-*", examples=["web-cpu-high", "web-*"]
+    )
+    environment: str = Field(description="the environment it acts in", examples=["demo"])
+    namespace: str | None = Field(
+        default=None, description="the alarm's metric namespace must be this", examples=["AWS/ECS"]
+    )
+    dimensions: dict[str, str] = Field(
+        default={},
+        description="the alarm's metric dimensions must include these",
+        examples=[{"ClusterName": "demo", "ServiceName": "web"}],
+    )
+    on_alarm: ActionSpec = Field(
+        description="what to do when the alarm goes to ALARM",
+        examples=[{"action": "scale_ecs_service", "service": "web", "step": 1}],
+    )
+    on_ok: ActionSpec | None = Field(
+        default=None,
+        description="what to do when it returns to OK",
+        examples=[{"action": "scale_ecs_service", "service": "web", "step": -1}],
+    )
+    cooldown: Cooldown = Field(
+        default_factory=Cooldown,
+        description="seconds between two actions per direction",
+        examples=[{"out": 300, "in": 600}],
+    )
 
     def matches(self, *, name: str, namespace: str | None, dimensions: dict[str, str]) -> bool:
         """Whether an alarm notification is for this rule."""
@@ -199,48 +293,98 @@ class AlarmRule(_Model):
 class CertificateSettings(_Model):
     """When and how opsbot rotates listener certificates."""
 
-    renew_before_days: Annotated[int, Field(ge=1, le=365)] = 30
-    validation_timeout_hours: Annotated[int, Field(ge=1, le=720)] = 72
+    renew_before_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        default=30, description="rotate a certificate this long before it expires", examples=[30]
+    )
+    validation_timeout_hours: Annotated[int, Field(ge=1, le=720)] = Field(
+        default=72, description="give up when DNS validation takes longer", examples=[72]
+    )
 
 
 class BudgetSettings(_Model):
     """How opsbot watches AWS Budgets."""
 
-    top_services: Annotated[int, Field(ge=0, le=20)] = 5
+    top_services: Annotated[int, Field(ge=0, le=20)] = Field(
+        default=5, description="name this many top cost drivers in an alert", examples=[5]
+    )
     hold_scale_out_at_percent: Annotated[float | None, Field(gt=0, le=1000)] = Field(
         default=None,
         description="hold alarm scale-outs while a watched budget's actual spend is at least "
         "this percent of its limit (None: never)",
+        examples=[100],
     )
 
 
 class SlackSettings(_Model):
     """The Slack workspace opsbot answers and how its commands resolve what they act on."""
 
-    default_environment: str | None = None
+    default_environment: str | None = Field(
+        default=None, description="the environment a command without one acts in", examples=["demo"]
+    )
     command: Annotated[str, Field(pattern=r"^/[a-z0-9_-]{1,31}$")] = Field(
-        default="/opsbot", description="the slash command's name in the workspace"
+        default="/opsbot", description="the slash command's name in the workspace", examples=["/ops"]
     )
     team_id: Annotated[str | None, Field(pattern=r"^T[A-Z0-9]{2,}$")] = Field(
-        default=None, description="the workspace's team id; requests from others are refused"
+        default=None,
+        description="the workspace's team id; requests from others are refused",
+        examples=["T0123ABCD"],
     )
 
 
 class Policy(_Model):
     """The whole ops policy."""
 
-    environments: dict[Annotated[str, Field(pattern=_NAME)], Environment]
-    roles: dict[str, list[Permission]] = {
-        "admin": list(Permission),
-        "operator": [Permission.READ, Permission.DEPLOY, Permission.SCALE, Permission.ROLLBACK],
-        "viewer": [Permission.READ],
-    }
-    people: dict[str, Person] = {}
-    deploy: DeployDefaults = Field(default_factory=DeployDefaults)
-    slack: SlackSettings = Field(default_factory=SlackSettings)
-    alarm_rules: dict[Annotated[str, Field(pattern=_NAME)], AlarmRule] = {}
-    certificates: CertificateSettings = Field(default_factory=CertificateSettings)
-    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
+    environments: dict[Annotated[str, Field(pattern=_NAME)], Environment] = Field(
+        description="what opsbot manages, by environment name",
+        examples=[{"demo": {"account": "123456789012", "region": "us-east-1", "cluster": "demo"}}],
+    )
+    roles: dict[str, list[Permission]] = Field(
+        default={
+            "admin": list(Permission),
+            "operator": [Permission.READ, Permission.DEPLOY, Permission.SCALE, Permission.ROLLBACK],
+            "viewer": [Permission.READ],
+        },
+        description="role name -> the permissions it grants",
+        examples=[{"lead": ["read", "deploy", "scale", "rollback", "approve"]}],
+    )
+    people: dict[str, Person] = Field(
+        default={},
+        description="principals (API token holders and Slack users) by name",
+        examples=[{"demo-lead": {"slack_user": "U0DEMOLEAD", "roles": {"demo": "lead"}}}],
+    )
+    deploy: DeployDefaults = Field(
+        default_factory=DeployDefaults,
+        description="defaults for deploys",
+        examples=[{"timeout_seconds": 900, "abort_after_task_failures": 3}],
+    )
+    slack: SlackSettings = Field(
+        default_factory=SlackSettings,
+        description="the Slack workspace",
+        examples=[{"default_environment": "demo"}],
+    )
+    alarm_rules: dict[Annotated[str, Field(pattern=_NAME)], AlarmRule] = Field(
+        default={},
+        description="what to do when a CloudWatch alarm changes state, by rule name",
+        examples=[
+            {
+                "workers-queue-deep": {
+                    "alarm": "workers-queue-deep",
+                    "environment": "demo",
+                    "on_alarm": {"action": "scale_asg", "group": "demo-workers", "step": 1},
+                }
+            }
+        ],
+    )
+    certificates: CertificateSettings = Field(
+        default_factory=CertificateSettings,
+        description="listener certificate rotation",
+        examples=[{"renew_before_days": 30, "validation_timeout_hours": 72}],
+    )
+    budgets: BudgetSettings = Field(
+        default_factory=BudgetSettings,
+        description="how AWS Budgets are watched",
+        examples=[{"top_services": 5, "hold_scale_out_at_percent": 100}],
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -255,38 +399,45 @@ class Policy(_Model):
 
     @model_validator(mode="after")
     def _references(self) -> Policy:
+        """Every name one part of the policy gives another must exist: each problem is reported
+        at its own dotted path, all of them at once."""
+        envs = sorted(self.environments)
+        problems: list[tuple[str, str]] = []
         for person_name, person in self.people.items():
             for env, role in person.roles.items():
+                where = f"people.{person_name}.roles.{env}"
                 if env != "*" and env not in self.environments:
-                    raise ValueError(
-                        f"people.{person_name}.roles: unknown environment {env!r} "
-                        f"(known: {sorted(self.environments)})"
-                    )
+                    problems.append((where, f"unknown environment {env!r} (known: {envs})"))
                 if role not in self.roles:
-                    raise ValueError(
-                        f"people.{person_name}.roles.{env}: unknown role {role!r} "
-                        f"(known: {sorted(self.roles)})"
-                    )
+                    problems.append((where, f"unknown role {role!r} (known: {sorted(self.roles)})"))
         for rule_name, rule in self.alarm_rules.items():
             rule_env = self.environments.get(rule.environment)
             if rule_env is None:
-                raise ValueError(
-                    f"alarm_rules.{rule_name}.environment: unknown environment "
-                    f"{rule.environment!r} (known: {sorted(self.environments)})"
+                problems.append(
+                    (
+                        f"alarm_rules.{rule_name}.environment",
+                        f"unknown environment {rule.environment!r} (known: {envs})",
+                    )
                 )
+                continue
             for key, spec in (("on_alarm", rule.on_alarm), ("on_ok", rule.on_ok)):
                 if spec is not None:
                     try:
                         spec.build().check(rule_env)
                     except ValueError as exc:
-                        raise ValueError(f"alarm_rules.{rule_name}.{key}: {exc}") from None
-        self._check_approvals()
+                        problems.append((f"alarm_rules.{rule_name}.{key}", str(exc)))
+        problems += self._approval_problems()
         default = self.slack.default_environment
         if default is not None and default not in self.environments:
-            raise ValueError(f"slack.default_environment: unknown environment {default!r}")
+            problems.append(
+                ("slack.default_environment", f"unknown environment {default!r} (known: {envs})")
+            )
+        if problems:
+            raise problems_error(type(self).__name__, problems)
         return self
 
-    def _check_approvals(self) -> None:
+    def _approval_problems(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
         for env_name, env in self.environments.items():
             where = [(f"environments.{env_name}.approval", env.approval)]
             where += [
@@ -294,13 +445,33 @@ class Policy(_Model):
                 for svc_name, svc in env.services.items()
             ]
             for path, approval in where:
-                if approval is not None:
+                if approval is None:
+                    continue
+                try:
                     approval.check(
                         path,
                         roles=self.roles,
                         people=self.people,
                         may=partial(self._may_approve_in, env_name),
                     )
+                except ValueError as exc:  # "<path>.approvers...: what is wrong"
+                    at, _, message = str(exc).partition(": ")
+                    problems.append((at, message))
+                    continue
+                role = approval.approvers
+                if isinstance(role, str) and not self._holders(role, env_name):
+                    problems.append(
+                        (f"{path}.approvers", f"nobody holds role {role!r} in {env_name!r}")
+                    )
+        return problems
+
+    def _holders(self, role: str, environment: str) -> list[str]:
+        """The people who hold ``role`` in ``environment`` (or everywhere)."""
+        return [
+            name
+            for name, person in self.people.items()
+            if role in (person.roles.get(environment), person.roles.get("*"))
+        ]
 
     def _may_approve_in(self, environment: str, principal: str) -> bool:
         return Permission.APPROVE in self.permissions(principal, environment)

@@ -173,7 +173,7 @@ def test_min_greater_than_max(tmp_path: Path) -> None:
     path = write(tmp_path, mutated(**{"environments.demo.services.web.min": 7}))
     message = load_error(path)
     assert str(path) in message
-    assert "environments.demo.services.web:" in message
+    assert "environments.demo.services.web.max:" in message
     assert "min (7) is greater than max (6)" in message
 
 
