@@ -116,12 +116,10 @@ class Environment(_Model):
     cluster: Annotated[str, Field(min_length=1)] = Field(
         description="the ECS cluster its services run in", examples=["prod"]
     )
-    role_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")] = (
-        Field(
-            default=None,
-            description="the role opsbot assumes in a member account (unset: its own account)",
-            examples=["arn:aws:iam::123456789012:role/opsbot-member"],
-        )
+    role_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")] = Field(
+        default=None,
+        description="the role opsbot assumes in a member account (unset: its own account)",
+        examples=["arn:aws:iam::123456789012:role/opsbot-member"],
     )
     services: dict[Annotated[str, Field(pattern=_NAME)], Service] = Field(
         default={},
@@ -322,7 +320,9 @@ class SlackSettings(_Model):
         default=None, description="the environment a command without one acts in", examples=["demo"]
     )
     command: Annotated[str, Field(pattern=r"^/[a-z0-9_-]{1,31}$")] = Field(
-        default="/opsbot", description="the slash command's name in the workspace", examples=["/ops"]
+        default="/opsbot",
+        description="the slash command's name in the workspace",
+        examples=["/ops"],
     )
     team_id: Annotated[str | None, Field(pattern=r"^T[A-Z0-9]{2,}$")] = Field(
         default=None,

@@ -49,7 +49,9 @@ def _bounded(env: Environment | None) -> dict[str, str]:
     if env is None:
         return {}
     out = {f"services.{n}": f"{s.min}..{s.max}" for n, s in env.services.items()}
-    out.update({f"autoscaling_groups.{n}": f"{g.min}..{g.max}" for n, g in env.autoscaling_groups.items()})
+    out.update(
+        {f"autoscaling_groups.{n}": f"{g.min}..{g.max}" for n, g in env.autoscaling_groups.items()}
+    )
     return out
 
 

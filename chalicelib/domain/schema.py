@@ -63,7 +63,9 @@ def policy_schema() -> dict[str, Any]:
         "$schema": DIALECT,
         "title": "opsbot ops policy",
         "description": (Policy.__doc__ or "").strip()
-        + " Generated from chalicelib/domain/policy.py: regenerate with " + REGENERATE + ".",
+        + " Generated from chalicelib/domain/policy.py: regenerate with "
+        + REGENERATE
+        + ".",
         **{k: v for k, v in schema.items() if k not in ("title", "description")},
     }
 

@@ -100,7 +100,9 @@ def test_the_schema_refuses_what_the_models_refuse(
         node[last] = value
         errors = list(validator.iter_errors(data))
         assert errors, path
-        assert any(named in ".".join(map(str, e.absolute_path)) or named in e.message for e in errors)
+        assert any(
+            named in ".".join(map(str, e.absolute_path)) or named in e.message for e in errors
+        )
     # the YAML form of an action (its parameters beside `action`) and the explicit one are valid
     data = copy.deepcopy(shipped)
     data["alarm_rules"]["web-cpu-high"]["on_ok"] = {"action": "notify_only"}
