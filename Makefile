@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed
 VENV_PY := $(VENV)/.python-$(PYTHON_VERSION)
 CLI := $(BIN)/opsbot
 
-.PHONY: run test lint unit e2e bench load package clean
+.PHONY: run test lint unit e2e bench load package clean docs schema
 
 $(VENV_PY):
 	@[ -n "$(PY)" ] || { echo "need Python $(PYTHON_VERSION): python$(PYTHON_VERSION) on PATH, pyenv's, or PY=..."; exit 1; }
@@ -69,7 +69,7 @@ load: $(STAMP)
 
 # The app stack for real AWS: out/sam.json (SAM template, merged with infra/app-merge.json) and
 # out/deployment.zip. Offline: needs no AWS account or credentials, only a region name for
-# Chalice's session (the template itself uses AWS::Region). See README.md, "Deploy to AWS".
+# Chalice's session (the template itself uses AWS::Region). See docs/operations/deploy-to-aws.md.
 PACKAGE_STAGE ?= prod
 package: $(STAMP)
 	rm -rf out
@@ -79,5 +79,21 @@ package: $(STAMP)
 	$(BIN)/cfn-lint out/sam.json
 	@echo "packaged stage $(PACKAGE_STAGE): out/sam.json, out/deployment.zip"
 
+# The documentation site (mkdocs-material) into site/, strict: a broken link or a missing page
+# fails it. Its packages (requirements-docs.txt) are installed by this target only, so `make
+# test` never waits for them. See docs/development/docs.md.
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): requirements-docs.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-docs.txt
+	@touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	@echo "docs: site/index.html"
+
+# chalicelib/policy.schema.json from the policy's pydantic models (after changing them).
+schema: $(STAMP)
+	$(BIN)/python -m chalicelib.domain.schema
+
 clean:
-	rm -rf $(VENV) .opsbot out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .opsbot out site .pytest_cache .mypy_cache .ruff_cache

@@ -7,7 +7,7 @@ user runs. ``make bench`` builds the package first (``package_*`` figures need i
     .venv/bin/python -m bench [--app DIR] [--cold-runs 9] [--warm-runs 200] [--out FILE]
 
 ``--app`` measures another checkout's app (its chalicelib and app.py) with this bench: how the
-README's "before" figures were taken.
+"before" figures in docs/operations/performance.md were taken.
 """
 
 from __future__ import annotations

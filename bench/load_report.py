@@ -245,7 +245,7 @@ def _ecs_agrees(outcome: Outcome) -> dict[str, Any]:
 
 
 def analyse(outcome: Outcome) -> dict[str, Any]:
-    """The report (see the module doc and README, "Reliability")."""
+    """The report (see the module doc and docs/operations/reliability.md)."""
     answers = outcome.answers
     latencies = sorted(a["seconds"] for a in answers if a["status"])
     quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99

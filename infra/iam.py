@@ -13,7 +13,7 @@ resources and in an environment's account. ``python -m infra.iam`` renders it in
 ``tests/unit/test_least_privilege.py`` fails if a rendered file is stale, if a function is granted
 a call its code does not make, or makes a call it is not granted.
 
-Scoping conventions (README "Security", "Least privilege"):
+Scoping conventions (docs/operations/security.md, "Least privilege"):
 
 - ECS writes: services of the clusters of the policy's environments (``chalicelib/policy.yaml``)
   in the opsbot account; a member account's role names its own (``ClusterNames``).

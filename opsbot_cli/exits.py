@@ -6,7 +6,7 @@ from enum import IntEnum
 
 
 class Exit(IntEnum):
-    """What ``opsbot`` exits with (README.md, "The opsbot CLI", lists them)."""
+    """What ``opsbot`` exits with (docs/reference/cli.md lists them)."""
 
     OK = 0  # the request was done; with --wait: the deployment succeeded
     API_ERROR = 1  # opsbot refused the request (4xx): its message is printed

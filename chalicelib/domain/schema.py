@@ -45,9 +45,23 @@ def _action_forms() -> list[dict[str, Any]]:
     return forms
 
 
+def _closed(node: Any) -> None:
+    """A map whose keys must match a pattern (``patternProperties``) refuses other keys, as the
+    model does (pydantic leaves other keys unchecked)."""
+    if isinstance(node, dict):
+        if "patternProperties" in node:
+            node.setdefault("additionalProperties", False)
+        for value in node.values():
+            _closed(value)
+    elif isinstance(node, list):
+        for item in node:
+            _closed(item)
+
+
 def policy_schema() -> dict[str, Any]:
     """The schema, as the committed file holds it."""
     schema = Policy.model_json_schema(mode="validation")
+    _closed(schema)
     defs = schema["$defs"]
     # an environment's name is its key in `environments`, never written in the file
     defs["Environment"]["properties"].pop("name", None)

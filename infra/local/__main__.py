@@ -32,8 +32,8 @@ def _amount(raw: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse the command line and run one command."""
+def parser() -> argparse.ArgumentParser:
+    """The command line (the docs' control-command reference is generated from it)."""
     parser = argparse.ArgumentParser(
         prog="python -m infra.local",
         description=__doc__,
@@ -78,7 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     ):
         faults.add_argument(f"--{name}", type=_rate, metavar="R", help=f"probability that {what}")
     faults.add_argument("--seed", type=int, metavar="N", help="makes a run reproducible")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one command."""
+    cli = parser()
+    args = cli.parse_args(argv)
 
     if args.command == "run":
         from infra.local.stack import run
@@ -98,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "rollout-crashloop":
             print(control.rollout_crashloop(args.service, cluster=args.cluster))
         elif args.command == "faults":
-            print(_faults(parser, args))
+            print(_faults(cli, args))
     except control.ControlError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

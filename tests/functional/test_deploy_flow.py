@@ -38,7 +38,7 @@ WEB_V1 = f"{REGISTRY}/web:1.0"
 WEB_V2 = f"{REGISTRY}/web:2.0"
 TD_WEB_1 = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/web:1"
 T0 = int(START.timestamp())
-# What GET /deployments/{id} promises (README, "REST API").
+# What GET /deployments/{id} promises (docs/reference/rest.md).
 CONTRACT = {
     "id",
     "environment",

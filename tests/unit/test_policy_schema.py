@@ -111,3 +111,11 @@ def test_the_schema_refuses_what_the_models_refuse(
         "params": {"service": "web"},
     }
     assert list(validator.iter_errors(data)) == []
+
+
+def test_a_name_the_models_refuse_is_refused_by_the_schema(
+    validator: jsonschema.Draft202012Validator,
+) -> None:
+    data = yaml.safe_load(POLICY.read_text())
+    data["environments"]["prod env"] = data["environments"].pop("prod")
+    assert list(validator.iter_errors(data))
