@@ -13,9 +13,12 @@ import argparse
 import json
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsbot_cli.exits import Exit
+
+if TYPE_CHECKING:
+    from opsbot_cli.main import Io
 
 NEEDS = (
     "error: `opsbot policy` needs the opsbot checkout's Python packages (pydantic, PyYAML and "
@@ -41,14 +44,14 @@ def default_policy_file() -> Path:
     return Path(chalicelib.__file__).resolve().parent / "policy.yaml"
 
 
-def _problems(checked: Any, io: Any) -> int:
+def _problems(checked: Any, io: Io) -> int:
     io.err.write(f"{checked.source}: invalid ops policy ({len(checked.problems)} problem(s))\n")
     for line in checked.problems:
         io.err.write(f"{line}\n")
     return int(Exit.POLICY_INVALID)
 
 
-def cmd_validate(io: Any, args: argparse.Namespace) -> int:
+def cmd_validate(io: Io, args: argparse.Namespace) -> int:
     """Check one policy file: a summary line (exit 0), or every problem (exit 1)."""
     found = _modules()
     if isinstance(found, str):
@@ -57,8 +60,11 @@ def cmd_validate(io: Any, args: argparse.Namespace) -> int:
     check, _ = found
     checked = check.check_file(Path(args.file) if args.file else default_policy_file())
     if io.json:
-        body = {"source": checked.source, "valid": checked.policy is not None}
-        body.update({"problems": checked.problems})
+        body: dict[str, Any] = {
+            "source": checked.source,
+            "valid": checked.policy is not None,
+            "problems": checked.problems,
+        }
         if checked.policy is not None:
             body["counts"] = check.counts(checked.policy)
         io.out.write(json.dumps(body, indent=2) + "\n")
@@ -69,7 +75,7 @@ def cmd_validate(io: Any, args: argparse.Namespace) -> int:
     return int(Exit.OK)
 
 
-def cmd_diff(io: Any, args: argparse.Namespace) -> int:
+def cmd_diff(io: Io, args: argparse.Namespace) -> int:
     """What changing OLD into NEW grants or removes; exit 1 when either is invalid."""
     found = _modules()
     if isinstance(found, str):
