@@ -209,3 +209,25 @@ def test_in_a_frozen_environment_reactions_change_nothing_and_say_so_once(world:
     store.set_freeze(Freeze("demo", True, by="ann", reason="again", at="2026-11-20T09:16:00Z"))
     assert world.results(workers()) == ["frozen"]
     assert world.sent[-1].title == "workers-queue-deep ALARM: demo is frozen, nothing changed"
+
+
+def test_held_changes_are_not_applied_in_a_frozen_environment(all_held: World) -> None:
+    from chalicelib.records.guards import Freeze
+
+    world = all_held
+    store = world.deps.store
+    button = SlackAction(action_id=held.APPROVE_HELD, value=f"demo|{MINUTE}")
+    said = press(world.deps, "U0ANN", button, None)  # approved, then frozen before it ran
+    [(apply, _)] = queued(world, CapApply)
+    store.set_freeze(Freeze("demo", True, by="ann", reason="game day", at="2026-11-20T09:16:00Z"))
+    assert said.startswith("Applying")
+    assert press(world.deps, "U0ANN", button, None).startswith(":no_entry: environment 'demo'")
+    run_work(world, apply)
+    assert (world.web_desired(), world.workers_desired()) == (2, 2)
+    assert world.sent[-1].title == "Held changes in demo not applied: it is frozen"
+    assert {h.status for h in store.held_reactions("demo", MINUTE)} == {"held"}
+
+    store.set_freeze(Freeze("demo", False, by="ann"))
+    assert press(world.deps, "U0ANN", button, None).startswith("Applying")
+    run_work(world, queued(world, CapApply)[-1][0])
+    assert (world.web_desired(), world.workers_desired()) == (3, 3)
