@@ -17,6 +17,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from chalicelib.core.errors import Forbidden, NotFound, PolicyError
 from chalicelib.domain.actions import Action
 from chalicelib.domain.approval import Approval
+from chalicelib.domain.limits import EnvironmentLimits, Limits
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 NAME_PATTERN = _NAME  # environment, service, group and rule names
@@ -30,6 +31,7 @@ class Permission(StrEnum):
     SCALE = "scale"
     ROLLBACK = "rollback"
     APPROVE = "approve"  # decide another person's request in a protected environment
+    FREEZE = "freeze"  # freeze and unfreeze an environment (no deploys, rollbacks, scaling)
 
 
 def problems_error(model: str, problems: list[tuple[str, str]]) -> ValidationError:
@@ -145,6 +147,11 @@ class Environment(_Model):
         default=None,
         description="requests that need a second person's approval (protected)",
         examples=[{"actions": ["deploy", "rollback"], "approvers": "approver"}],
+    )
+    limits: EnvironmentLimits | None = Field(
+        default=None,
+        description="caps on automated changes here (unset: the top-level limits)",
+        examples=[{"max_automated_changes_per_minute": 5, "max_services_scaled_at_once": 3}],
     )
 
     def approval_for(self, service: str, action: str) -> Approval | None:
@@ -385,6 +392,11 @@ class Policy(_Model):
         description="how AWS Budgets are watched",
         examples=[{"top_services": 5, "hold_scale_out_at_percent": 100}],
     )
+    limits: Limits = Field(
+        default_factory=Limits,
+        description="default caps on automated changes per environment",
+        examples=[{"max_automated_changes_per_minute": 10, "max_services_scaled_at_once": 5}],
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -472,6 +484,10 @@ class Policy(_Model):
             for name, person in self.people.items()
             if role in (person.roles.get(environment), person.roles.get("*"))
         ]
+
+    def limits_for(self, environment: str) -> Limits:
+        """The caps in force in ``environment``: its own, each unset one from ``limits``."""
+        return self.limits.overridden_by(self.environments[environment].limits)
 
     def _may_approve_in(self, environment: str, principal: str) -> bool:
         return Permission.APPROVE in self.permissions(principal, environment)

@@ -122,9 +122,11 @@ def test_diff_says_what_a_change_grants_and_removes(tmp_path: Path) -> None:
     assert code == 0, err
     assert out.splitlines() == [
         "+ demo-viewer may deploy in prod",
+        "+ demo-viewer may freeze in prod",
         "+ demo-viewer may rollback in prod",
         "+ demo-viewer may scale in prod",
         "- demo-admin may no longer deploy in prod",
+        "- demo-admin may no longer freeze in prod",
         "- demo-admin may no longer read in prod",
         "- demo-admin may no longer rollback in prod",
         "- demo-admin may no longer scale in prod",
