@@ -95,7 +95,9 @@ def services_status(
         )
     bounds = scaling.services_bounds(deps, env, names)
     images = {name: _image(deps, ecs, env, name, described) for name in names}
-    return [_status(deps, env, n, described[n], bounds[n], images[n]) for n in names]
+    locks = {Target.service(env.name, n).lock: n for n in names}
+    busy = {locks[lock]: h.owner for lock, h in deps.store.lock_holders(list(locks)).items()}
+    return [_status(env, n, described[n], bounds[n], images[n], busy.get(n)) for n in names]
 
 
 def _image(
@@ -117,14 +119,13 @@ def _image(
 
 
 def _status(
-    deps: Deps,
     env: Environment,
     service: str,
     current: EcsService,
     bounds: EffectiveBounds,
     image: str | None,
+    busy_with: str | None,
 ) -> ServiceStatus:
-    holder = deps.store.lock_holder(Target.service(env.name, service).lock)
     return ServiceStatus(
         environment=env.name,
         service=service,
@@ -140,5 +141,5 @@ def _status(
         image=image,
         container=env.service(service).container,
         deployments=[Rollout.from_ecs(d) for d in current.deployments],
-        busy_with=holder[0] if holder else None,
+        busy_with=busy_with,
     )

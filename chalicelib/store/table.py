@@ -178,17 +178,25 @@ class Table:
         self, partitions: list[str], limit: int, before: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of the newest items of several partitions together (sort keys descending,
-        below ``before`` when given): each partition is queried for at most ``limit + 1``
-        items, never scanned. Returns the page's items (plain, keys kept) and the sort key to
-        pass as ``before`` for the next page (None: this was the last)."""
+        below ``before`` when given): each partition is queried for at most ``limit`` items,
+        never scanned. Returns the page's items (plain, keys kept) and the sort key to pass as
+        ``before`` for the next page: None when none can follow (a partition that filled its
+        limit may have more, so the page after it can be empty)."""
         found: list[dict[str, Any]] = []
+        full = False
         for partition in partitions:
-            found += self._query_newest(partition, limit + 1, before)
+            items, more = self._query_newest(partition, limit, before)
+            found += items
+            full = full or more
         found.sort(key=lambda item: str(item["sk"]), reverse=True)
         page = found[:limit]
-        return page, str(page[-1]["sk"]) if len(found) > limit else None
+        more = full or len(found) > limit
+        return page, str(page[-1]["sk"]) if more and page else None
 
-    def _query_newest(self, partition: str, limit: int, before: str | None) -> list[dict[str, Any]]:
+    def _query_newest(
+        self, partition: str, limit: int, before: str | None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """At most ``limit`` items of a partition, newest first, and whether more may follow."""
         condition = "pk = :pk"
         values = {":pk": _ser(partition)}
         if before is not None:
@@ -201,13 +209,14 @@ class Table:
             "ScanIndexForward": False,
         }
         out: list[dict[str, Any]] = []
-        while len(out) < limit:  # more than one query only when a page hits DynamoDB's 1 MB
+        while True:  # more than one query only when a page hits DynamoDB's 1 MB
             resp = self._ddb.query(**kwargs, Limit=limit - len(out))
             out += [_plain(item) for item in resp.get("Items", [])]
             if "LastEvaluatedKey" not in resp:
-                break
+                return out, False
+            if len(out) >= limit:
+                return out, True
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        return out
 
     def ping(self) -> None:
         """Cheapest call that proves the table answers."""
