@@ -62,9 +62,9 @@ def test_a_role_per_function_is_the_role_of_the_function_that_runs(aws: None) ->
     infra/member-account.yaml makes for it); a plain role_arn stays one shared role."""
     template = _env("arn:aws:iam::210987654321:role/opsbot-{function}")
 
-    def caller_as(function: str) -> str:
+    def caller_as(function: str, env: Environment = template) -> str:
         as_function(function)
-        return _caller(clients.client("ecs", template))
+        return _caller(clients.client("ecs", env))
 
     assert (
         contextvars.copy_context()
@@ -74,8 +74,10 @@ def test_a_role_per_function_is_the_role_of_the_function_that_runs(aws: None) ->
     api = contextvars.copy_context().run(caller_as, "api_handler")
     assert api.endswith(":assumed-role/opsbot-api_handler/opsbot")
     assert contextvars.copy_context().run(caller_as, "budgets").split("/")[1] == "opsbot-budgets"
-    shared = contextvars.copy_context().run(lambda: (as_function("work"), _env(ROLE))[1])
-    assert clients.role_arn(shared) == ROLE
+    shared = _env(ROLE)  # a role_arn without {function}: one role, whichever function runs
+    for function in ("work", "api_handler"):
+        caller = contextvars.copy_context().run(caller_as, function, shared)
+        assert caller.endswith(":assumed-role/opsbot-member/opsbot")
     with pytest.raises(RuntimeError, match="no handler named the function"):
         contextvars.copy_context().run(clients.client, "ecs", template)
 
