@@ -7,7 +7,7 @@ botocore before they expire. A ``role_arn`` holding ``{function}`` names one rol
 function (``infra/member-account.yaml``): each function assumes its own (the one its handler
 named: ``core.invocation``). The role session is named after who acts and for which deployment
 (``session_name``), so the member account's CloudTrail shows it on every call
-(``assumed-role/opsbot-member/alice@d-0123``); credentials are cached per role and session name.
+(``assumed-role/opsbot-work/alice@d-0123``); credentials are cached per role and session name.
 
 One botocore data loader serves every session (the home one and each assumed-role one), so a
 service's model is read and parsed once per process, whichever account a client is for.
