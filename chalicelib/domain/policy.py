@@ -118,10 +118,14 @@ class Environment(_Model):
     cluster: Annotated[str, Field(min_length=1)] = Field(
         description="the ECS cluster its services run in", examples=["prod"]
     )
-    role_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")] = Field(
+    role_arn: Annotated[
+        str | None,
+        Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/([\w+=,.@/-]|\{function\})+$"),
+    ] = Field(
         default=None,
-        description="the role opsbot assumes in a member account (unset: its own account)",
-        examples=["arn:aws:iam::123456789012:role/opsbot-member"],
+        description="the role opsbot assumes in this account (unset: its own account); "
+        "{function} in it names one role per opsbot function",
+        examples=["arn:aws:iam::123456789012:role/opsbot-{function}"],
     )
     services: dict[Annotated[str, Field(pattern=_NAME)], Service] = Field(
         default={},
