@@ -41,7 +41,16 @@ if TYPE_CHECKING:
     import botocore.exceptions as botocore_exceptions
     import pydantic
 
-    from chalicelib import alarms, budgets, certificates, chatops, deploys, scaling, worker
+    from chalicelib import (
+        alarms,
+        budgets,
+        certificates,
+        changes,
+        chatops,
+        deploys,
+        scaling,
+        worker,
+    )
     from chalicelib.aws import errors as aws_errors
     from chalicelib.aws import parameters
     from chalicelib.domain import events, messages, policy
@@ -60,6 +69,7 @@ else:
     alarms = LazyLoader("alarms", _g, "chalicelib.alarms")
     budgets = LazyLoader("budgets", _g, "chalicelib.budgets")
     certificates = LazyLoader("certificates", _g, "chalicelib.certificates")
+    changes = LazyLoader("changes", _g, "chalicelib.changes")
     chatops = LazyLoader("chatops", _g, "chalicelib.chatops")
     deploys = LazyLoader("deploys", _g, "chalicelib.deploys")
     scaling = LazyLoader("scaling", _g, "chalicelib.scaling")
