@@ -28,6 +28,7 @@ MAX_PAGES = 2  # per resource name
 MAX_NAMES = 8  # resource names looked up per feed
 OPSBOT_AGENT = "opsbot"  # botocore's user_agent_extra on every opsbot client (aws.clients)
 _SKIPPED_PARAMS = ("cluster", "service")
+MAX_VALUE = 60  # a parameter longer than this (a manifest, a policy) is left to the detail
 
 
 @dataclass
@@ -119,6 +120,9 @@ def _said(params: Any) -> str:
     shown = [
         f"{key}={value}"
         for key, value in params.items()
-        if key not in _SKIPPED_PARAMS and isinstance(value, str | int | float | bool)
+        if key not in _SKIPPED_PARAMS
+        and isinstance(value, str | int | float | bool)
+        and len(str(value)) <= MAX_VALUE
+        and "\n" not in str(value)
     ]
     return (" " + " ".join(shown))[:160] if shown else ""

@@ -112,17 +112,59 @@
   }
 
   // ---- panels ----
+  // A service's changes (GET /services/{env}/{service}/changes), under its row; the rows
+  // opened stay open across refreshes.
+  const openChanges = new Set();
+
+  function changeWhat(c) {
+    const id = c.deployment_id && String(c.what).indexOf(c.deployment_id) < 0 ? " (" + c.deployment_id + ")" : "";
+    return c.what + id;
+  }
+
+  function changesRow(env, service, columns) {
+    const cell = el("td", { colspan: String(columns) }, [el("p", { class: "muted", text: "reading changes…" })]);
+    const row = el("tr", { class: "changes", "data-changes": service }, [cell]);
+    api("services/" + encodeURIComponent(env) + "/" + encodeURIComponent(service) + "/changes?since_minutes=60")
+      .then((data) => {
+        const rows = data.items.map((c) => el("tr", { "data-source": c.source }, [
+          el("td", { class: "muted", title: c.at, text: when(c.at) }),
+          el("td", {}, [badge(c.source, "source")]),
+          el("td", { text: c.actor }),
+          el("td", { title: c.detail || "", text: changeWhat(c) }),
+        ]));
+        const notes = (data.notes || []).map((n) => el("p", { class: "muted", text: "not included: " + n }));
+        cell.replaceChildren(el("h4", { text: "Changed in the last hour" }),
+          table([["when"], ["source"], ["who"], ["what"]], rows, "Nothing changed in the last hour."), ...notes);
+      })
+      .catch((err) => cell.replaceChildren(el("p", { class: "error", text: "could not read changes: " + err.message })));
+    return row;
+  }
+
   function servicesPanel(data) {
-    const rows = data.items.map((s) =>
-      el("tr", { "data-service": s.service }, [
+    const env = data.environment;
+    const columns = 7;
+    const rows = data.items.flatMap((s) => {
+      const key = env + "/" + s.service;
+      const toggle = el("button", { class: "link", "data-action": "changes", text: openChanges.has(key) ? "changes ▾" : "changes ▸" });
+      const row = el("tr", { "data-service": s.service }, [
         el("td", {}, [el("strong", { text: s.service })]),
         el("td", { class: "mono", title: s.image || "", text: shortImage(s.image) }),
         el("td", { class: "num", text: (s.running ?? "?") + " / " + (s.desired ?? "?") }),
         el("td", { class: "num", text: s.min + " .. " + s.max }),
         el("td", {}, [s.busy_with ? badge("busy: " + s.busy_with, "busy") : el("span", { class: "muted", text: "idle" })]),
         el("td", { class: "muted", text: s.status || "" }),
-      ]));
-    return table([["service"], ["image"], ["running / desired", "num"], ["bounds", "num"], ["busy"], ["ECS"]],
+        el("td", {}, [toggle]),
+      ]);
+      toggle.addEventListener("click", () => {
+        const shown = row.nextElementSibling && row.nextElementSibling.classList.contains("changes") ? row.nextElementSibling : null;
+        if (shown) { shown.remove(); openChanges.delete(key); toggle.textContent = "changes ▸"; return; }
+        openChanges.add(key);
+        toggle.textContent = "changes ▾";
+        row.after(changesRow(env, s.service, columns));
+      });
+      return openChanges.has(key) ? [row, changesRow(env, s.service, columns)] : [row];
+    });
+    return table([["service"], ["image"], ["running / desired", "num"], ["bounds", "num"], ["busy"], ["ECS"], ["what changed"]],
       rows, "No services in this environment.");
   }
 
