@@ -35,7 +35,7 @@ def lines(answer: dict[str, Any]) -> list[tuple[str, ...]]:
     """Table rows: time, source, who, what (with the deployment id)."""
     rows = []
     for item in answer.get("items") or []:
-        what = str(item.get("what", ""))
+        what = " ".join(str(item.get("what", "")).split())
         deployment = item.get("deployment_id")
         if deployment and deployment not in what:
             what += f" ({deployment})"

@@ -41,6 +41,9 @@ _LEVEL = {
     ActionResult.HELD: "warning",
     ActionResult.BUSY: "info",
 }
+# A reaction waiting for a lock is posted again when it acts (the follow-up comes then); a
+# dropped one never acts.
+NO_FOLLOW_UP = frozenset({ActionResult.BUSY, ActionResult.DROPPED})
 REASON_SHOWN = 300  # characters of CloudWatch's state reason in a notice
 
 
@@ -71,7 +74,7 @@ def explain(
             return
     message = reaction_message(alarm, outcome, reaction=reaction, rule_name=rule_name, until=until)
     deps.notifier.send(message)
-    if reaction is not None:
+    if reaction is not None and outcome.result not in NO_FOLLOW_UP:
         follow_up(deps, alarm, reaction, message.title)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from infra.local import trail_events
 
 log = logging.getLogger("opsbot.local.cloudtrail")
 
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 MAX_EVENTS = 20_000  # per account and region
 MAX_RESULTS = 50
 ATTRIBUTE_KEYS = (
@@ -96,7 +98,7 @@ class Trail:
         event = trail_events.build_event(
             service=service,
             operation=operation,
-            access_key=response.access_key,
+            access_key=_access_key(headers) or response.access_key,
             account=response.current_account,
             region=response.region,
             params=params,
@@ -184,6 +186,12 @@ class Trail:
                 json.dumps({"before": out[-1].seq}).encode()
             ).decode()
         return answer
+
+
+def _access_key(headers: Any) -> str:
+    """The access key a SigV4 request was signed with (moto only reads 20-character keys)."""
+    match = _CREDENTIAL.search(str(headers.get("Authorization") or ""))
+    return match.group(1) if match else ""
 
 
 def _matcher(attributes: list[dict[str, Any]]) -> Callable[[dict[str, Any]], bool]:

@@ -76,6 +76,7 @@ _RESOURCE_PARAMS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("taskDefinition", "AWS::ECS::TaskDefinition", "family"),
         ("family", "AWS::ECS::TaskDefinition", "family"),
         ("cluster", "AWS::ECS::Cluster", "last"),
+        ("clusterName", "AWS::ECS::Cluster", "last"),
         ("resourceArn", "AWS::ECS::Resource", "as_is"),
     ),
     "elbv2": (
