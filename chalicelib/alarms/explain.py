@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from chalicelib.aws.notifier import Message
 from chalicelib.core.clock import iso
 from chalicelib.core.observability import count, logger
-from chalicelib.domain.messages import AlarmChanges
 from chalicelib.records.status import ActionResult
 from chalicelib.records.target import TargetKind
 
@@ -85,6 +84,8 @@ def follow_up(deps: Deps, alarm: AlarmNotification, reaction: Reaction, title: s
     target = reaction.target
     if target is None or target.kind != TargetKind.ECS_SERVICE:
         return
+    from chalicelib.domain.messages import AlarmChanges  # pydantic: only once a reaction posted
+
     until = deps.clock().astimezone(UTC)
     try:
         deps.queue.send(
