@@ -33,7 +33,7 @@ def since_minutes(text: str) -> int:
 
 def lines(answer: dict[str, Any]) -> list[tuple[str, ...]]:
     """Table rows: time, source, who, what (with the deployment id)."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for item in answer.get("items") or []:
         what = " ".join(str(item.get("what", "")).split())
         deployment = item.get("deployment_id")

@@ -138,7 +138,7 @@ class Trail:
             return json.dumps(answer, default=_epoch)
 
         self._original = original
-        BaseResponse.call_action = call_action  # type: ignore[method-assign]
+        BaseResponse.call_action = call_action  # type: ignore[method-assign,assignment]
         CloudTrailResponse.lookup_events = lookup_events  # type: ignore[attr-defined]
 
     def stop(self) -> None:
@@ -168,7 +168,7 @@ class Trail:
         before = _token(request.get("NextToken"))
         with self._lock:
             kept = list(self._events.get((account, region), ()))
-        out: list[dict[str, Any]] = []
+        out: list[_Kept] = []
         more = False
         for item in reversed(kept):  # newest first
             if before is not None and item.seq >= before:

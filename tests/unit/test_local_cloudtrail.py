@@ -38,7 +38,7 @@ def trail(monkeypatch: pytest.MonkeyPatch) -> Iterator[Trail]:
         recorder.stop()
 
 
-def ecs(**credentials: str) -> Any:
+def ecs(**credentials: Any) -> Any:
     return boto3.client("ecs", region_name=REGION, **credentials)
 
 
@@ -67,7 +67,9 @@ def test_a_write_is_recorded_as_cloudtrail_records_it(trail: Trail) -> None:
     assert event["EventSource"] == "ecs.amazonaws.com"
     assert event["ReadOnly"] == "false"
     assert event["Username"] == "root"
-    assert event["AccessKeyId"] == boto3.Session().get_credentials().access_key
+    credentials = boto3.Session().get_credentials()
+    assert credentials is not None
+    assert event["AccessKeyId"] == credentials.access_key
     assert isinstance(event["EventTime"], datetime)
     assert {"ResourceType": "AWS::ECS::Service", "ResourceName": "web"} in event["Resources"]
     record = json.loads(event["CloudTrailEvent"])
