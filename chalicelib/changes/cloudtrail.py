@@ -49,7 +49,7 @@ def cloudtrail_changes(
     """Management events naming any of ``names`` in the window, newest first."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    trail = deps.aws("cloudtrail", env)  # type: ignore[call-overload]  # no stubs: a plain client
+    trail = deps.aws("cloudtrail", env)
     read = TrailRead()
     seen: set[str] = set()
     for name in list(dict.fromkeys(names))[:MAX_NAMES]:
