@@ -41,8 +41,8 @@ _LEVEL = {
     ActionResult.BUSY: "info",
 }
 # A reaction waiting for a lock is posted again when it acts (the follow-up comes then); a
-# dropped one never acts.
-NO_FOLLOW_UP = frozenset({ActionResult.BUSY, ActionResult.DROPPED})
+# dropped one never acts; one in cooldown repeats a reaction whose follow-up was posted.
+NO_FOLLOW_UP = frozenset({ActionResult.BUSY, ActionResult.DROPPED, ActionResult.COOLDOWN})
 REASON_SHOWN = 300  # characters of CloudWatch's state reason in a notice
 
 
