@@ -256,3 +256,38 @@ def test_a_quiet_hour_is_one_line_and_a_denied_lookup_still_posts(
         "Nothing changed in the last hour.",
         f"Not included: cloudtrail: AccessDeniedException: {ACCESS_DENIED}"[:242],
     ]
+
+
+# -- Slack: /opsbot changes SERVICE [ENV] [MINUTES] -------------------------------------------
+
+
+def slash(text: str) -> Any:
+    from urllib.parse import urlencode
+
+    from chalicelib.chatops import SlashCommand
+
+    return SlashCommand.parse(urlencode({"user_id": "U1", "text": text}).encode())
+
+
+def test_the_slash_command_lists_the_changes_and_refuses_a_bad_window(
+    world: World, trail: Trail
+) -> None:
+    from chalicelib.chatops.changes import changes_reply
+
+    world.clock.now = now()
+    someone_elses_ecs().update_service(cluster="demo", service="web", desiredCount=3)
+    world.clock.now = now() + timedelta(seconds=1)
+
+    reply = changes_reply(world.deps, "alice", slash("changes web demo 90"))
+    lines = reply["text"].splitlines()
+    assert lines[0] == "*demo/web*: changes of the last 90 min, newest first:"
+    assert lines[1].endswith("cloudtrail, root (123456789012): UpdateService desiredCount=3")
+    assert reply["response_type"] == "ephemeral"
+    default = changes_reply(world.deps, "alice", slash("changes web demo"))
+    assert "last 60 min" in default["text"]
+
+    from chalicelib.core.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest) as refused:
+        changes_reply(world.deps, "alice", slash("changes web demo 99999999999999999999"))
+    assert "since_minutes" in refused.value.to_body()["error"]["fields"]
