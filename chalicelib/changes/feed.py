@@ -59,16 +59,21 @@ def service_changes(
     """Every source's changes of one service between ``since`` and ``until``."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    items: list[Change] = list(opsbot_changes(deps, env.name, service, since, until))
+    items: list[Change] = []
     missing: list[str] = []
     notes: list[str] = []
+    try:
+        items.extend(opsbot_changes(deps, env.name, service, since, until))
+    except (ClientError, BotoCoreError) as exc:
+        missing.append("opsbot")
+        notes.append(f"opsbot: {_why(exc)}")
     current: EcsService | None = None
     try:
         current = describe_service(deps.aws("ecs", env), env.cluster, service)
     except (ClientError, BotoCoreError) as exc:
         missing.append("ecs")
         notes.append(f"ecs: {_why(exc)}")
-    if current is None and not missing:
+    if current is None and "ecs" not in missing:
         raise NotFound(
             f"service {service!r} is in the ops policy but not in ECS cluster {env.cluster!r}"
         )

@@ -291,3 +291,24 @@ def test_the_slash_command_lists_the_changes_and_refuses_a_bad_window(
     with pytest.raises(InvalidRequest) as refused:
         changes_reply(world.deps, "alice", slash("changes web demo 99999999999999999999"))
     assert "since_minutes" in refused.value.to_body()["error"]["fields"]
+
+
+def test_a_source_that_fails_is_named_and_the_others_still_answer(
+    world: World, trail: Trail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    def throttled(**_: Any) -> Any:
+        error = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
+        raise ClientError(error, "Query")  # type: ignore[arg-type]
+
+    world.clock.now = now()
+    someone_elses_ecs().update_service(cluster="demo", service="web", desiredCount=3)
+    world.clock.now = now() + timedelta(seconds=1)
+    monkeypatch.setattr(world.deps.store, "history_entries", throttled)
+    feed = changes.changes(
+        world.deps, actor="alice", environment="demo", service="web", since_minutes=5
+    )
+    assert feed.missing_sources == ("opsbot",)
+    assert feed.notes == ("opsbot: ThrottlingException: Rate exceeded",)
+    assert feed.items[0].what == "UpdateService desiredCount=3"
