@@ -12,9 +12,6 @@ from chalicelib.handlers.views.changes import changes_body
 
 bp = Blueprint(__name__)
 
-DEFAULT_MINUTES = 60
-MAX_MINUTES = 1440
-
 
 @bp.route("/services/{environment}/{service}/changes", methods=["GET"])
 @guarded
@@ -22,7 +19,9 @@ def service_changes(environment: str, service: str) -> Any:
     """The service's changes of the last ``?since_minutes=`` (1..1440, default 60), newest
     first, from opsbot's records, CloudTrail and ECS."""
     request = bp.current_request
-    minutes = query_int(request, "since_minutes", default=DEFAULT_MINUTES, low=1, high=MAX_MINUTES)
+    minutes = query_int(
+        request, "since_minutes", default=changes.DEFAULT_MINUTES, low=1, high=changes.MAX_MINUTES
+    )
     feed = changes.changes(
         wiring.get_deps(),
         actor=principal(request),

@@ -1,10 +1,9 @@
 """One write call to the embedded AWS as the CloudTrail management event AWS would record.
 
-``event_from_call`` reads a moto ``BaseResponse`` after it answered: the operation, the service's
-CloudTrail ``eventSource`` (its signing name, as CloudTrail names it: ``ecs.amazonaws.com``,
-``elasticloadbalancing.amazonaws.com``), who called (``identity``: an assumed role's session, an
-IAM user, or the account's root for keys moto does not know, such as ``testing``), the request's
-parameters and the resources they name (``resources``).
+``build_event`` takes what ``cloudtrail.Trail.observe`` read from a moto ``BaseResponse`` after
+it answered: the operation, the service's CloudTrail ``eventSource`` (its signing name:
+``ecs.amazonaws.com``, ``elasticloadbalancing.amazonaws.com``), who called
+(``trail_identity``), the request's parameters and the resources they name (``resources``).
 
 What is recorded (see docs/concepts/what-changed.md): management events that change something.
 Read-only calls (``Describe*``, ``List*``, ``Get*`` ...) are not recorded, and neither are data
@@ -21,6 +20,8 @@ import uuid
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
+
+from infra.local.trail_identity import identity
 
 READ_ONLY_PREFIXES = (
     "Describe",
@@ -150,74 +151,6 @@ def resources(service: str, params: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
-def identity(access_key: str, account: str) -> tuple[dict[str, Any], str]:
-    """``userIdentity`` for a call made with ``access_key``, and the event's ``Username``."""
-    role = _assumed_role(access_key)
-    if role is not None:
-        role_name = role.role_arn.rsplit("/", 1)[-1]
-        role_id = role.user_id.split(":", 1)[0]
-        return {
-            "type": "AssumedRole",
-            "principalId": role.user_id,
-            "arn": role.arn,
-            "accountId": role.account_id,
-            "accessKeyId": access_key,
-            "sessionContext": {
-                "sessionIssuer": {
-                    "type": "Role",
-                    "principalId": role_id,
-                    "arn": role.role_arn,
-                    "accountId": role.account_id,
-                    "userName": role_name,
-                },
-                "attributes": {
-                    "creationDate": _iso(datetime.now(UTC)),
-                    "mfaAuthenticated": "false",
-                },
-            },
-        }, role.session_name
-    user = _iam_user(access_key, account)
-    if user is not None:
-        return {
-            "type": "IAMUser",
-            "principalId": user.id,
-            "arn": user.arn,
-            "accountId": account,
-            "accessKeyId": access_key,
-            "userName": user.name,
-        }, user.name
-    return {
-        "type": "Root",
-        "principalId": account,
-        "arn": f"arn:aws:iam::{account}:root",
-        "accountId": account,
-        "accessKeyId": access_key,
-    }, "root"
-
-
-def _assumed_role(access_key: str) -> Any:
-    from moto.sts.models import sts_backends
-
-    for _, by_partition in list(sts_backends.items()):
-        for backend in list(by_partition.values()):
-            role = backend.get_assumed_role_from_access_key(access_key)
-            if role is not None:
-                return role
-    return None
-
-
-def _iam_user(access_key: str, account: str) -> Any:
-    from moto.iam.models import iam_backends
-
-    try:
-        backend = iam_backends[account]["aws"]
-    except KeyError:
-        return None
-    if access_key not in backend.access_keys:
-        return None
-    return backend.get_user_from_access_key_id(access_key)
-
-
 def _iso(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -291,7 +224,7 @@ def build_event(
     now: datetime,
 ) -> dict[str, Any]:
     """The event as ``LookupEvents`` answers it (``CloudTrailEvent`` the JSON record)."""
-    user_identity, username = identity(access_key, account)
+    user_identity, username = identity(access_key, account, now)
     source = event_source(service)
     event_id = str(uuid.uuid4())
     record = {
