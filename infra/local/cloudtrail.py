@@ -81,7 +81,7 @@ class Trail:
             kept = self._events.setdefault((account, region), deque(maxlen=MAX_EVENTS))
             kept.append(_Kept(self._seq, event))
 
-    def observe(self, response: Any, status: int) -> None:
+    def observe(self, response: Any, status: int, body: Any = None) -> None:
         """Record the call ``response`` (a moto ``BaseResponse``) answered, if it is one."""
         if status >= 300:
             return
@@ -104,7 +104,7 @@ class Trail:
             params=params,
             source_ip=getattr(request, "remote_addr", "") or "",
             user_agent=str(headers.get("User-Agent") or ""),
-            answer=None,
+            answer=trail_events.response_elements(body),
             now=self._clock(),
         )
         self.record(response.current_account, response.region, event)
@@ -122,7 +122,7 @@ class Trail:
         def call_action(response: Any) -> Any:
             status, headers, body = original(response)
             try:
-                trail.observe(response, int(status))
+                trail.observe(response, int(status), body)
             except Exception:  # the recorder's bug must never fail the call it watches
                 log.exception("could not record a CloudTrail event")
             return status, headers, body
