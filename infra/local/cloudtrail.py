@@ -34,7 +34,7 @@ from infra.local import trail_events
 log = logging.getLogger("opsbot.local.cloudtrail")
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
-MAX_EVENTS = 20_000  # per account and region
+MAX_EVENTS = 10_000  # per account and region (memory: ~1.5 KB an event)
 MAX_RESULTS = 50
 ATTRIBUTE_KEYS = (
     "EventId",

@@ -101,7 +101,7 @@ _RESOURCE_PARAMS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "acm": (("CertificateArn", "AWS::ACM::Certificate", "as_is"),),
 }
 _REVISION = re.compile(r":\d+$")
-MAX_RESPONSE_ELEMENTS = 4096  # characters of a JSON answer kept as responseElements
+MAX_RESPONSE_ELEMENTS = 1024  # characters of a JSON answer kept as responseElements
 
 
 def recorded(service: str, operation: str) -> bool:
