@@ -205,3 +205,52 @@ def test_each_account_and_region_has_its_own_events(trail: Trail) -> None:
     there = boto3.client("cloudtrail", region_name="eu-west-1").lookup_events()["Events"]
     assert "CreateCluster" in here and len(here) == 3
     assert [e["EventName"] for e in there] == ["CreateCluster"]
+
+
+def test_faulted_calls_never_arrive_and_the_stacks_own_calls_are_recorded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Over real HTTP to a moto server, as in the local stack: a call faulted inside an
+    invocation is answered before it leaves the client; the same client's call outside one
+    (the stack's own bookkeeping) reaches the server and is recorded."""
+    from moto.server import ThreadedMotoServer
+
+    from infra.local import lambda_runtime
+    from infra.local.faults import Faults, FaultSettings
+    from infra.local.lambda_runtime import invocation
+    from infra.local.launch import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    recorder, faults = Trail(), Faults()
+    recorder.install()
+    server.start()
+    faults.install()
+    lambda_runtime.listeners.append(faults)
+    endpoint = {
+        "region_name": REGION,
+        "endpoint_url": f"http://127.0.0.1:{port}",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    try:
+        client = boto3.client("ecs", **endpoint)
+        client.create_cluster(clusterName="demo")
+        faults.configure(FaultSettings(aws_errors=1, seed=1))
+        with invocation("work"), pytest.raises(ClientError):
+            client.create_cluster(clusterName="faulted")
+        client.create_cluster(clusterName="after")
+        trail = boto3.client("cloudtrail", **endpoint)
+        names = [
+            r["ResourceName"]
+            for e in trail.lookup_events(
+                LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateCluster"}]
+            )["Events"]
+            for r in e["Resources"]
+        ]
+    finally:
+        lambda_runtime.listeners.remove(faults)
+        faults.off()
+        server.stop()
+        recorder.stop()
+    assert names == ["after", "demo"]
