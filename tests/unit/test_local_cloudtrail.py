@@ -227,7 +227,7 @@ def test_faulted_calls_never_arrive_and_the_stacks_own_calls_are_recorded(
     server.start()
     faults.install()
     lambda_runtime.listeners.append(faults)
-    endpoint = {
+    endpoint: dict[str, Any] = {
         "region_name": REGION,
         "endpoint_url": f"http://127.0.0.1:{port}",
         "aws_access_key_id": "testing",
