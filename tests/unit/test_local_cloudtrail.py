@@ -213,6 +213,7 @@ def test_faulted_calls_never_arrive_and_the_stacks_own_calls_are_recorded(
     """Over real HTTP to a moto server, as in the local stack: a call faulted inside an
     invocation is answered before it leaves the client; the same client's call outside one
     (the stack's own bookkeeping) reaches the server and is recorded."""
+    from botocore.session import Session
     from moto.server import ThreadedMotoServer
 
     from infra.local import lambda_runtime
@@ -220,6 +221,8 @@ def test_faulted_calls_never_arrive_and_the_stacks_own_calls_are_recorded(
     from infra.local.lambda_runtime import invocation
     from infra.local.launch import free_port
 
+    # the fault hooks wrap every client made from now on: unwrapped again after this test
+    monkeypatch.setattr(Session, "create_client", Session.create_client)
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     recorder, faults = Trail(), Faults()
