@@ -4,6 +4,7 @@ CLI's ``--since``."""
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -119,3 +120,45 @@ def test_since_takes_minutes_or_hours(text: str, minutes: int) -> None:
 def test_since_refuses_what_the_api_would(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         since_minutes(text)
+
+
+def test_the_cli_prints_each_change_on_one_line_and_the_missing_sources() -> None:
+    from tests.unit.cli_fake import serve
+    from tests.unit.test_cli import run
+
+    answer = {
+        "environment": "demo",
+        "service": "web",
+        "items": [
+            {
+                "at": "2026-11-20T09:14:05Z",
+                "source": "cloudtrail",
+                "actor": "root (123456789012)",
+                "what": "UpdateService desiredCount=3",
+                "detail": "ecs.amazonaws.com web",
+            },
+            {
+                "at": "2026-11-20T09:10:00Z",
+                "source": "opsbot",
+                "actor": "local-admin",
+                "what": "deploy succeeded\n web:2.0",
+                "detail": "",
+                "deployment_id": "dep-1",
+            },
+        ],
+        "missing_sources": ["ecs"],
+        "notes": ["ecs: ThrottlingException: Rate exceeded"],
+    }
+    with serve() as fake:
+        fake.on("GET /services/demo/web/changes", (200, answer))
+        code, out, _, _ = run(fake, "changes", "web", "--since", "2h")
+        [seen] = fake.requests("GET /services/demo/web/changes")
+        code_json, out_json, _, _ = run(fake, "changes", "web", "--output", "json")
+    assert code == 0 and seen.path.endswith("?since_minutes=120")
+    assert out.splitlines() == [
+        "demo/web: changes of the last 120 min, newest first",
+        "09:14:05  cloudtrail  root (123456789012)  UpdateService desiredCount=3",
+        "09:10:00  opsbot      local-admin          deploy succeeded web:2.0 (dep-1)",
+        "not included: ecs: ThrottlingException: Rate exceeded",
+    ]
+    assert code_json == 0 and json.loads(out_json) == answer
