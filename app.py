@@ -5,6 +5,7 @@ from chalice import Chalice
 from chalicelib.handlers import (
     alarms,
     api,
+    changes,
     dashboard,
     events,
     guards,
@@ -24,6 +25,7 @@ app.register_middleware(auth_middleware, "http")
 app.register_blueprint(api.bp)
 app.register_blueprint(reads.bp)
 app.register_blueprint(guards.bp)
+app.register_blueprint(changes.bp)
 app.register_blueprint(dashboard.bp)
 app.register_blueprint(worker.bp)
 app.register_blueprint(events.bp)

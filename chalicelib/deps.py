@@ -32,6 +32,12 @@ if TYPE_CHECKING:
     from chalicelib.store import Store
 
 
+class CloudTrailClient(Protocol):
+    """The CloudTrail calls opsbot makes (``LookupEvents``; no mypy_boto3 stubs for it)."""
+
+    def lookup_events(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
 class ClientFactory(Protocol):
     """``deps.aws(service, env)``: a typed boto3 client in an environment's account and region."""
 
@@ -61,6 +67,8 @@ class ClientFactory(Protocol):
     def __call__(self, service: Literal["budgets"], env: Environment, /) -> BudgetsClient: ...
     @overload
     def __call__(self, service: Literal["ce"], env: Environment, /) -> CostExplorerClient: ...
+    @overload
+    def __call__(self, service: Literal["cloudtrail"], env: Environment, /) -> CloudTrailClient: ...
     def __call__(self, service: str, env: Environment, /) -> Any: ...
 
 

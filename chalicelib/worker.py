@@ -10,6 +10,7 @@ from chalicelib import deploys
 from chalicelib.core.observability import begin, count, logger
 from chalicelib.domain.messages import (
     WORK_MESSAGE,
+    AlarmChanges,
     AlarmRetry,
     ApprovalExpiry,
     CapApply,
@@ -54,6 +55,13 @@ def _alarm_retry(deps: Deps, message: AlarmRetry, receive_count: int) -> None:
     )
 
 
+def _alarm_changes(deps: Deps, message: AlarmChanges, receive_count: int) -> None:
+    from chalicelib import changes  # on first use: only alarm follow-ups need it
+
+    logger().set_correlation_id(f"alarm:{message.alarm}")
+    changes.alarm_follow_up(deps, message)
+
+
 def _slack_reply(deps: Deps, message: SlackReply, receive_count: int) -> None:
     # The notifier checks the URL again and logs a post Slack refused; a response_url lives
     # for 30 minutes and five posts, so a failed one is not retried.
@@ -81,6 +89,7 @@ HANDLERS: dict[type[Any], Callable[[Deps, Any, int], None]] = {
     DeployTimeout: _deploy_timeout,
     ApprovalExpiry: _approval_expiry,
     AlarmRetry: _alarm_retry,
+    AlarmChanges: _alarm_changes,
     SlackReply: _slack_reply,
     CapSummary: _cap_summary,
     CapApply: _cap_apply,

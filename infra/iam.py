@@ -93,6 +93,10 @@ ROTATE = (
     "route53:ChangeResourceRecordSets",
 )
 
+# What changed on a service: CloudTrail's management events of its resources (its target
+# groups and their listeners named by ARN).
+CHANGES = ("cloudtrail:LookupEvents", "elasticloadbalancing:DescribeTargetGroups")
+
 # The reviewed list: resource group -> actions, per function. "Environment" is what the function
 # does in an environment's account (directly in the opsbot account; through the member role in
 # another); the work queue's ReceiveMessage/DeleteMessage/GetQueueAttributes are Lambda's event
@@ -115,6 +119,7 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
             "elasticloadbalancing:DescribeListeners",
             "elasticloadbalancing:DescribeListenerCertificates",
             "budgets:ViewBudget",  # /opsbot budget
+            *CHANGES,  # GET /services/{env}/{service}/changes, /opsbot changes
         ),
     },
     "work": {
@@ -132,6 +137,8 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
             "ecs:TagResource",
             "iam:PassRole",
             *READ_TASKS,  # a timed-out rollout's failure reason
+            *CHANGES,  # an alarm reaction's follow-up: what changed on its service
+            "elasticloadbalancing:DescribeListeners",
         ),
     },
     "ecs_deployment_state": {
@@ -202,6 +209,8 @@ ENVIRONMENT_STATEMENTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
             "elasticloadbalancing:DescribeLoadBalancers",
             "elasticloadbalancing:DescribeListeners",
             "elasticloadbalancing:DescribeListenerCertificates",
+            "elasticloadbalancing:DescribeTargetGroups",
+            "cloudtrail:LookupEvents",  # names no resource
             "route53:ListHostedZonesByName",
             "ce:GetCostAndUsage",
         ),

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from opsbot_cli import __version__, config, guards, policy, reads, render
+from opsbot_cli import __version__, changes, config, guards, policy, reads, render
 from opsbot_cli.client import Api, ApiError, Unreachable
 from opsbot_cli.client import path as _path
 from opsbot_cli.exits import Exit
@@ -215,6 +215,7 @@ def parser(default_env: str) -> argparse.ArgumentParser:
     reads.add_parsers(sub, common=common, env=env, limit=_limit, default_limit=HISTORY_LIMIT)
     policy.add_parsers(sub, common=common)
     guards.add_parsers(sub, common=common, post=post)
+    changes.add_parser(sub, common=common, env=env)
     return top
 
 

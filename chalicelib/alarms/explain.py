@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 
 from chalicelib.aws.notifier import Message
 from chalicelib.core.clock import iso
-from chalicelib.core.observability import logger
+from chalicelib.core.observability import count, logger
 from chalicelib.records.status import ActionResult
+from chalicelib.records.target import TargetKind
 
 if TYPE_CHECKING:
     from chalicelib.alarms.notification import AlarmNotification
@@ -41,6 +42,9 @@ _LEVEL = {
     ActionResult.BUSY: "info",
     ActionResult.FROZEN: "warning",
 }
+# A reaction waiting for a lock is posted again when it acts (the follow-up comes then); a
+# dropped one never acts; one in cooldown repeats a reaction whose follow-up was posted.
+NO_FOLLOW_UP = frozenset({ActionResult.BUSY, ActionResult.DROPPED, ActionResult.COOLDOWN})
 REASON_SHOWN = 300  # characters of CloudWatch's state reason in a notice
 
 
@@ -69,9 +73,36 @@ def explain(
                 extra={"alarm": alarm.AlarmName, "result": outcome.result},
             )
             return
-    deps.notifier.send(
-        reaction_message(alarm, outcome, reaction=reaction, rule_name=rule_name, until=until)
-    )
+    message = reaction_message(alarm, outcome, reaction=reaction, rule_name=rule_name, until=until)
+    deps.notifier.send(message)
+    if reaction is not None and outcome.result not in NO_FOLLOW_UP:
+        follow_up(deps, alarm, reaction, message.title)
+
+
+def follow_up(deps: Deps, alarm: AlarmNotification, reaction: Reaction, title: str) -> None:
+    """Queue the reaction's follow-up: what changed on its service in the hour before this
+    reaction (posted by the worker, after it). A queue that fails is logged and
+    counted: the reaction stands and was told."""
+    target = reaction.target
+    if target is None or target.kind != TargetKind.ECS_SERVICE:
+        return
+    from chalicelib.domain.messages import AlarmChanges  # pydantic: only once a reaction posted
+
+    until = deps.clock().astimezone(UTC)
+    try:
+        deps.queue.send(
+            AlarmChanges(
+                environment=target.environment,
+                service=target.name,
+                alarm=alarm.AlarmName,
+                state=alarm.NewStateValue,
+                reaction=title,
+                until=until.isoformat().replace("+00:00", "Z"),
+            )
+        )
+    except Exception:
+        logger().exception("could not queue the alarm's change follow-up")
+        count("AlarmChangeFollowUpsLost")
 
 
 def _text(outcome: Outcome, reaction: Reaction | None) -> str:

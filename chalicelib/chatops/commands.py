@@ -15,6 +15,7 @@ from chalicelib import budgets, deploys, scaling
 from chalicelib.aws.ecs import short_task_definition
 from chalicelib.certificates import listener_certificates
 from chalicelib.certificates.inventory import certificate_list
+from chalicelib.chatops.changes import changes_reply
 from chalicelib.chatops.dashboard import dashboard_reply
 from chalicelib.chatops.deploy import deploy_command, dry_run_reply
 from chalicelib.chatops.freeze import freeze_command, unfreeze_command
@@ -42,6 +43,7 @@ HELP = """*opsbot* commands (the environment is optional; default `{default}`):
 • `scale SERVICE COUNT [ENV]`: set the desired count, inside the bounds
 • `status SERVICE [ENV]`: what ECS runs now
 • `history SERVICE [ENV]`: what was done to a service (deploys, scaling)
+• `changes SERVICE [ENV] [MINUTES]`: what changed on it (opsbot, CloudTrail, ECS; default 60)
 • `certificates [ENV]`, `budget [ENV]`: certificate expiry, spend against budgets
 • `freeze ENV REASON`, `unfreeze ENV`: no deploys, rollbacks, scaling or alarm actions in ENV
 • `dashboard`: a link to the web dashboard, signed in read-only for an hour"""
@@ -223,6 +225,7 @@ COMMANDS: dict[str, Command] = {
     "scale": Command(_scale),
     "status": Command(_status),
     "history": Command(_history),
+    "changes": Command(changes_reply),
     "certificates": Command(_certificates),
     "certs": Command(_certificates),
     "budget": Command(_budget),

@@ -123,6 +123,19 @@ class AlarmRetry(_Message):
     notification: str
 
 
+class AlarmChanges(_Message):
+    """Work: after an alarm reaction acted and was posted, post what changed on its service in
+    the hour before the alarm (a follow-up, so the lookup never delays the reaction)."""
+
+    kind: Literal["alarm.changes"] = "alarm.changes"
+    environment: str
+    service: str
+    alarm: str
+    state: str
+    reaction: str  # the reaction's title, as posted
+    until: str  # ISO-8601: when the reaction was posted (the window ends there)
+
+
 class SlackReply(_Message):
     """Work: answer a Slack interaction through its response_url, after the 3-second ack."""
 
@@ -149,7 +162,14 @@ class CapApply(_Message):
 
 
 _Work = (
-    DeployStart | DeployTimeout | ApprovalExpiry | AlarmRetry | SlackReply | CapSummary | CapApply
+    DeployStart
+    | DeployTimeout
+    | ApprovalExpiry
+    | AlarmRetry
+    | AlarmChanges
+    | SlackReply
+    | CapSummary
+    | CapApply
 )
 WorkMessage = Annotated[_Work, Field(discriminator="kind")]
 WORK_MESSAGE: TypeAdapter[_Work] = TypeAdapter(WorkMessage, config=ConfigDict(defer_build=True))

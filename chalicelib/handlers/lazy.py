@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         alarms,
         budgets,
         certificates,
+        changes,
         chatops,
         deploys,
         guards,
@@ -69,6 +70,7 @@ else:
     alarms = LazyLoader("alarms", _g, "chalicelib.alarms")
     budgets = LazyLoader("budgets", _g, "chalicelib.budgets")
     certificates = LazyLoader("certificates", _g, "chalicelib.certificates")
+    changes = LazyLoader("changes", _g, "chalicelib.changes")
     chatops = LazyLoader("chatops", _g, "chalicelib.chatops")
     deploys = LazyLoader("deploys", _g, "chalicelib.deploys")
     guards = LazyLoader("guards", _g, "chalicelib.guards")

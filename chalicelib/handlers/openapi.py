@@ -300,6 +300,27 @@ OPERATIONS += (
     ),
 )
 
+# What changed (issue 20)
+OPERATIONS += (
+    Operation(
+        "GET",
+        "/services/{environment}/{service}/changes",
+        "service_changes",
+        "What changed on a service (opsbot, CloudTrail, ECS), newest first; a source that "
+        "could not be read is named in missing_sources with a note",
+        ok={200: m.ChangesBody},
+        errors=(400, 403, 404),
+        query=(
+            Query(
+                "since_minutes",
+                {"type": "integer", "minimum": 1, "maximum": 1440, "default": 60},
+                "The window, in minutes back from now",
+            ),
+        ),
+        examples={"environment": "demo", "service": "web", "since_minutes": 60},
+    ),
+)
+
 Refs = dict[type[BaseModel], dict[str, Any]]
 
 

@@ -117,8 +117,12 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         from infra.local import ddb_atomic
+        from infra.local.cloudtrail import Trail
 
         ddb_atomic.install()  # conditional writes atomic, as DynamoDB makes them
+        trail = Trail()  # every write call, from anyone, as a CloudTrail management event
+        trail.install()
+        self._parts.append(trail)
         moto = ThreadedMotoServer(
             ip_address="127.0.0.1", port=self.settings.aws_port, verbose=False
         )

@@ -105,6 +105,12 @@ def test_the_dashboard_shows_services_a_deploy_a_reaction_budgets_and_certificat
         assert f"{services[name]['running']} / {services[name]['desired']}" in text
         assert f"{services[name]['min']} .. {services[name]['max']}" in text
 
+    # what changed on web opens under its row: the deploy is in it
+    services_panel = f"{DEMO} [data-panel=services]"
+    page.click(f"{services_panel} tr[data-service=web] button[data-action=changes]")
+    changes = f"{services_panel} tr[data-changes=web] tr[data-source=opsbot]"
+    wait_for(lambda: deployment["id"] in " ".join(page.locator(changes).all_inner_texts()))
+
     deploy_row = _row_text(page, f"{DEMO} tr[data-deployment='{deployment['id']}']")
     assert deployment["status"] in deploy_row and "web" in deploy_row
     assert re.search(r"\d+ (s|min)", deploy_row)  # its duration

@@ -36,7 +36,7 @@ from chalicelib.core.clock import iso
 from chalicelib.core.settings import Settings
 from chalicelib.deps import Deps
 from chalicelib.domain.actions import Outcome
-from chalicelib.domain.messages import AlarmRetry
+from chalicelib.domain.messages import AlarmChanges, AlarmRetry
 from chalicelib.domain.policy import Environment, Policy, parse_policy
 from chalicelib.handlers.views.audit import audit_item
 from chalicelib.records.deployment import Deployment
@@ -128,14 +128,19 @@ class RecordingNotifier(Notifier):
 
 
 class RecordingQueue(WorkQueue):
-    """The real SQS work queue, remembering every message and its delay."""
+    """The real SQS work queue, remembering every message and its delay (``sent``: the
+    reactions' retries; ``follow_ups``: what-changed follow-ups, tested in test_changes)."""
 
     def __init__(self, sqs: Any, queue_name: str) -> None:
         super().__init__(sqs=sqs, queue_name=queue_name)
         self.sent: list[tuple[Any, int]] = []
+        self.follow_ups: list[AlarmChanges] = []
 
     def send(self, message: Any, *, delay_seconds: int = 0) -> None:
-        self.sent.append((message, delay_seconds))
+        if isinstance(message, AlarmChanges):
+            self.follow_ups.append(message)
+        else:
+            self.sent.append((message, delay_seconds))
         super().send(message, delay_seconds=delay_seconds)
 
 

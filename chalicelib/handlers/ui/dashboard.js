@@ -117,20 +117,62 @@
   }
 
   // ---- panels ----
-  function serviceRow(s) {
-    return el("tr", { "data-service": s.service }, [
+  // A service's changes (GET /services/{env}/{service}/changes), under its row; the rows
+  // opened stay open across refreshes.
+  const openChanges = new Set();
+
+  function changeWhat(c) {
+    const id = c.deployment_id && String(c.what).indexOf(c.deployment_id) < 0 ? " (" + c.deployment_id + ")" : "";
+    return c.what + id;
+  }
+
+  function changesRow(env, service, columns) {
+    const cell = el("td", { colspan: String(columns) }, [el("p", { class: "muted", text: "reading changes…" })]);
+    const row = el("tr", { class: "changes", "data-changes": service }, [cell]);
+    api("services/" + encodeURIComponent(env) + "/" + encodeURIComponent(service) + "/changes?since_minutes=60")
+      .then((data) => {
+        const rows = data.items.map((c) => el("tr", { "data-source": c.source }, [
+          el("td", { class: "muted", title: c.at, text: when(c.at) }),
+          el("td", {}, [badge(c.source, "source")]),
+          el("td", { text: c.actor }),
+          el("td", { title: c.detail || "", text: changeWhat(c) }),
+        ]));
+        const notes = (data.notes || []).map((n) => el("p", { class: "muted", text: "not included: " + n }));
+        cell.replaceChildren(el("h4", { text: "Changed in the last hour" }),
+          table([["when"], ["source"], ["who"], ["what"]], rows, "Nothing changed in the last hour."), ...notes);
+      })
+      .catch((err) => cell.replaceChildren(el("p", { class: "error", text: "could not read changes: " + err.message })));
+    return row;
+  }
+
+  // A service's row, and its changes under it when they are open.
+  const SERVICE_COLUMNS = 7;
+
+  function serviceRows(env, s) {
+    const key = env + "/" + s.service;
+    const toggle = el("button", { class: "link", "data-action": "changes", text: openChanges.has(key) ? "changes ▾" : "changes ▸" });
+    const row = el("tr", { "data-service": s.service }, [
       el("td", {}, [el("strong", { text: s.service })]),
       el("td", { class: "mono", title: s.image || "", text: shortImage(s.image) }),
       el("td", { class: "num", text: (s.running ?? "?") + " / " + (s.desired ?? "?") }),
       el("td", { class: "num", text: s.min + " .. " + s.max }),
       el("td", {}, [s.busy_with ? badge("busy: " + s.busy_with, "busy") : el("span", { class: "muted", text: "idle" })]),
       el("td", { class: "muted", text: s.status || "" }),
+      el("td", {}, [toggle]),
     ]);
+    toggle.addEventListener("click", () => {
+      const shown = row.nextElementSibling && row.nextElementSibling.classList.contains("changes") ? row.nextElementSibling : null;
+      if (shown) { shown.remove(); openChanges.delete(key); toggle.textContent = "changes ▸"; return; }
+      openChanges.add(key);
+      toggle.textContent = "changes ▾";
+      row.after(changesRow(env, s.service, SERVICE_COLUMNS));
+    });
+    return openChanges.has(key) ? [row, changesRow(env, s.service, SERVICE_COLUMNS)] : [row];
   }
 
-  function servicesPanel(data) {
-    return table([["service"], ["image"], ["running / desired", "num"], ["bounds", "num"], ["busy"], ["ECS"]],
-      data.items.map(serviceRow), "No services in this environment.");
+  function servicesPanel(env, data) {
+    return table([["service"], ["image"], ["running / desired", "num"], ["bounds", "num"], ["busy"], ["ECS"], ["what changed"]],
+      data.items.flatMap((s) => serviceRows(env, s)), "No services in this environment.");
   }
 
   // The services card: the first page now; the following pages (GET ...?next=) appended to its
@@ -148,7 +190,7 @@
       if (err instanceof Unauthorized) throw err;
       return card("Services", el("p", { class: "error", text: "could not read: " + err.message }), true, "services");
     }
-    const section = card("Services", servicesPanel(first), true, "services");
+    const section = card("Services", servicesPanel(env.name, first), true, "services");
     const count = el("span", { class: "count", text: String(first.items.length) });
     section.querySelector("h3").append(" ", count);
     const done = () => { section.dataset.complete = "true"; };
@@ -163,7 +205,7 @@
           const page = await api(base + "&next=" + encodeURIComponent(cursor));
           if (mine !== generation) return;
           const rows = document.createDocumentFragment();
-          rows.append(...page.items.map(serviceRow));
+          rows.append(...page.items.flatMap((s) => serviceRows(env.name, s)));
           tbody.append(rows);
           shown += page.items.length;
           cursor = page.next;

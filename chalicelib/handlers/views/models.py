@@ -228,6 +228,30 @@ class AuditBody(BaseModel):
     )
 
 
+class ChangeItem(_Answer):
+    """One change: when, from which source, who, what (one line), the detail."""
+
+    at: str
+    source: Literal["opsbot", "cloudtrail", "ecs"]
+    actor: str
+    what: str
+    detail: str
+    deployment_id: str | None = None
+
+
+class ChangesBody(_Answer):
+    """``GET /services/{environment}/{service}/changes``: newest first; ``missing_sources``
+    and ``notes`` name the sources that could not be read (AccessDenied, throttling)."""
+
+    environment: str
+    service: str
+    since: str
+    until: str
+    items: list[ChangeItem]
+    missing_sources: list[str] = []
+    notes: list[str] = []
+
+
 class OpenApiDocument(_Answer):
     """``GET /openapi.json``: this document."""
 
