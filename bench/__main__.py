@@ -29,7 +29,7 @@ from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from bench import cold, package, peer, stack  # noqa: E402
+from bench import cold, package, peer, primed, stack  # noqa: E402
 from bench.report import TARGETS, table  # noqa: E402
 from bench.world import ROOT, embedded_world  # noqa: E402
 
@@ -51,6 +51,18 @@ def _ratio(pair: cold.Pair, side: str = "opsbot") -> float:
     run beside it."""
     pairs = zip(getattr(pair, side), pair.floor, strict=True)
     return round(statistics.median(o.total / f.total for o, f in pairs), 3)
+
+
+def _ratio_to(pair: cold.Pair, side: str) -> float:
+    """Median over the runs of opsbot's total over ``side``'s run beside it (our own share)."""
+    pairs = zip(pair.opsbot, getattr(pair, side), strict=True)
+    return round(statistics.median(o.total / f.total for o, f in pairs), 3)
+
+
+def _event_ratio(pair: cold.Pair) -> float:
+    """Median over the runs of opsbot's first event over the floor's calls beside it."""
+    pairs = zip(pair.opsbot, pair.floor, strict=True)
+    return round(statistics.median(o.event / f.event for o, f in pairs), 3)
 
 
 def _machine() -> dict[str, Any]:
@@ -133,11 +145,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     n_cold, n_peer = args.cold_runs, 3
     results: dict[str, Any] = {"machine": _machine(), "app": str(app_dir)}
     detail: dict[str, Any] = {}
-    with embedded_world(workdir, n_cold + 2 + n_peer) as world:
+    with embedded_world(workdir, 2 * n_cold + 2 + n_peer) as world:
         _compile_policy(app_dir, world.env)
         services = world.deploy_services
         cold_services, warm_services = services[:n_cold], services[n_cold : n_cold + 2]
-        peer_services = services[n_cold + 2 :]
+        peer_services = services[n_cold + 2 : n_cold + 2 + n_peer]
+        primed_services = services[n_cold + 2 + n_peer :]
 
         alarm_files = [world.write_event(f"alarm-{n}", world.alarm_event()) for n in range(n_cold)]
         alarms = cold.cold_pair(
@@ -152,6 +165,25 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         deploys = cold.cold_pair(
             "deploy", deploy_files, app_dir=app_dir, env=world.env, workdir=workdir
         )
+        # SnapStart: primed alarm and deploy runs against the floor with its clients built
+        primed_files = [
+            world.write_event(f"primed-alarm-{n}", world.alarm_event()) for n in range(n_cold)
+        ]
+        primed_alarms, alarm_restores = primed.primed_pair(
+            "alarm", primed_files, app_dir=app_dir, env=world.env, workdir=workdir,
+            before_each=world.reset_web,
+        )  # fmt: skip
+        primed_files = [
+            world.write_event(f"primed-deploy-{n}", world.deploy_event(service)[0])
+            for n, service in enumerate(primed_services)
+        ]
+        primed_deploys, deploy_restores = primed.primed_pair(
+            "deploy", primed_files, app_dir=app_dir, env=world.env, workdir=workdir
+        )
+        slack_runs = primed.cold_slack(
+            lambda name: world.write_event(name, world.slack_event()), n_cold,
+            app_dir=app_dir, env=world.env, workdir=workdir,
+        )  # fmt: skip
         warm = _warm(app_dir, world, args.warm_runs, warm_services)
         peers = [peer.deploy(s, env=world.env, workdir=workdir) for s in peer_services]
 
@@ -164,6 +196,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     opsbot_deploy = requested[0] + deploys.opsbot[0].calls
     ecs_deploy = peers[0].calls
     results.update(
+        primed_alarm_ratio=_event_ratio(primed_alarms),
+        primed_deploy_ratio=_event_ratio(primed_deploys),
+        cold_vs_libraries={
+            "alarm": _ratio_to(alarms, "libraries"),
+            "deploy": _ratio_to(deploys, "libraries"),
+        },
+        cold_slack_ack_ms=_median_ms([r.total for r in slack_runs.opsbot]),
         cold_alarm_ratio=_ratio(alarms),
         cold_deploy_ratio=_ratio(deploys),
         warm_overhead_ms=max(warm["median_ms"].values()),
@@ -184,6 +223,24 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "alarm": _ratio(alarms, "libraries"),
         "deploy": _ratio(deploys, "libraries"),
         "imports": {kind: list(names) for kind, names in cold.LIBRARIES.items()},
+    }
+    for kind, pair, restores in (
+        ("alarm", primed_alarms, alarm_restores),
+        ("deploy", primed_deploys, deploy_restores),
+    ):
+        detail[f"primed_{kind}"] = {
+            "opsbot": _side(pair.opsbot),
+            "floor": _side(pair.floor),
+            "restore_hooks_ms": _median_ms(restores),
+            "calls": dict(sorted(calls.counts(pair.opsbot[0].calls).items())),
+        }
+    detail["cold_slack"] = {
+        "opsbot": _side(slack_runs.opsbot),
+        "floor": _side(slack_runs.floor),
+        "libraries": _side(slack_runs.libraries),
+        "ratio_to_floor": _ratio(slack_runs),
+        "ratio_to_libraries": _ratio_to(slack_runs, "libraries"),
+        "calls": dict(sorted(calls.counts(slack_runs.opsbot[0].calls).items())),
     }
     detail["cold_alarm_calls"] = dict(sorted(calls.counts(alarms.opsbot[0].calls).items()))
     detail["cold_deploy_calls"] = dict(sorted(calls.counts(deploys.opsbot[0].calls).items()))

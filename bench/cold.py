@@ -21,7 +21,7 @@ from bench import calls as calls_module
 CALLS_PY = Path(calls_module.__file__).resolve()
 
 # Loads bench/calls.py by path (the app directory may be another checkout with its own bench/).
-_PRELUDE = f"""
+PRELUDE = f"""
 import importlib.util, json, sys, time
 _spec = importlib.util.spec_from_file_location("bench_calls", {str(CALLS_PY)!r})
 bench_calls = importlib.util.module_from_spec(_spec)
@@ -31,7 +31,7 @@ bench_calls.install()
 """
 
 # VmHWM, not getrusage: ru_maxrss survives exec, so a child would report its parent's peak.
-_REPORT = """
+REPORT = """
 peak = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:")).split()[1]
 print(json.dumps({"import": t1 - t0, "event": t2 - t1, "rss_kb": int(peak)}))
 """
@@ -46,7 +46,7 @@ def opsbot_script(kind: str) -> str:
     """Import the app and the handler, then handle the event in ``argv[1]``."""
     module, handler = HANDLERS[kind]
     return (
-        _PRELUDE
+        PRELUDE
         + f"""
 t0 = time.perf_counter()
 from app import app
@@ -56,12 +56,12 @@ event = json.load(open(sys.argv[1]))
 answer = handler(event, None)
 t2 = time.perf_counter()
 """
-        + _REPORT
+        + REPORT
     )
 
 
 FLOOR_SCRIPT = (
-    _PRELUDE
+    PRELUDE
     + """
 recorded = bench_calls.read(sys.argv[1])
 t0 = time.perf_counter()
@@ -79,7 +79,7 @@ for call in recorded:
         pass
 t2 = time.perf_counter()
 """
-    + _REPORT
+    + REPORT
 )
 
 
@@ -100,6 +100,7 @@ LIBRARIES: dict[str, tuple[str, ...]] = {
     ),
 }
 LIBRARIES["deploy"] = (*LIBRARIES["alarm"], "aws_lambda_powertools.utilities.batch")
+LIBRARIES["slack"] = LIBRARIES["alarm"]  # the API function: the same libraries, no batch
 
 
 def libraries_script(kind: str) -> str:
@@ -121,6 +122,7 @@ class Run:
     event: float
     rss_kb: int
     calls: list[Any] = field(default_factory=list)
+    extra: dict[str, float] = field(default_factory=dict)  # other timings the script reported
 
     @property
     def total(self) -> float:
@@ -151,7 +153,8 @@ def run_script(
     data = json.loads(out.stdout.strip().splitlines()[-1])
     sys.modules.setdefault("bench_calls", calls_module)  # the name the child pickled under
     made = calls_module.read(str(calls_out))
-    return Run(data["import"], data["event"], int(data["rss_kb"]), made)
+    extra = {k: float(v) for k, v in data.items() if k not in ("import", "event", "rss_kb")}
+    return Run(data["import"], data["event"], int(data["rss_kb"]), made, extra)
 
 
 @dataclass
