@@ -201,7 +201,8 @@ def home_credentials() -> Any:
     """The home session's credentials object if one was made (None: nothing made or resolved);
     never resolves anything."""
     session = _sessions.get("")
-    return None if session is None else session._session._credentials
+    botocore_session: Any = None if session is None else session._session
+    return None if botocore_session is None else botocore_session._credentials
 
 
 def renew() -> None:

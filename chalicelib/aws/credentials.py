@@ -56,24 +56,24 @@ class DeferredCredentials(Credentials):
         return self._inner().get_frozen_credentials()
 
     # What botocore reads from a Credentials object besides the frozen set.
-    @property  # type: ignore[override]
-    def access_key(self) -> str:
+    @property
+    def access_key(self) -> str:  # type: ignore[override]
         return str(self._inner().access_key)
 
-    @property  # type: ignore[override]
-    def secret_key(self) -> str:
+    @property
+    def secret_key(self) -> str:  # type: ignore[override]
         return str(self._inner().secret_key)
 
-    @property  # type: ignore[override]
-    def token(self) -> str | None:
+    @property
+    def token(self) -> str | None:  # type: ignore[override]
         return self._inner().token
 
-    @property  # type: ignore[override]
+    @property
     def account_id(self) -> str | None:
         return getattr(self._inner(), "account_id", None)
 
-    @property  # type: ignore[override]
-    def method(self) -> str:
+    @property
+    def method(self) -> str:  # type: ignore[override]
         return "deferred" if self._resolved is None else str(self._resolved.method)
 
 
