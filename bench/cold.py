@@ -42,33 +42,47 @@ HANDLERS = {
 }
 
 
-def opsbot_script(kind: str) -> str:
-    """Import the app and the handler, then handle the event in ``argv[1]``."""
+def opsbot_script(
+    kind: str, *, prelude: str = PRELUDE, init: str = "", restore: str = "", report: str = REPORT
+) -> str:
+    """Import the app and the handler (and run ``init``), then ``restore``, then handle the event
+    in ``argv[1]``; the event is timed from ``t_restored`` (``bench.primed`` fills these in)."""
     module, handler = HANDLERS[kind]
     return (
-        PRELUDE
+        prelude
         + f"""
 t0 = time.perf_counter()
 from app import app
 from {module} import {handler} as handler
+{init}
 t1 = time.perf_counter()
+{restore}
+t_restored = time.perf_counter()
 event = json.load(open(sys.argv[1]))
 answer = handler(event, None)
 t2 = time.perf_counter()
 """
-        + REPORT
+        + report
     )
 
 
-FLOOR_SCRIPT = (
-    PRELUDE
-    + """
+def floor_script(clients_at_init: bool = False) -> str:
+    """Bare boto3 making the calls recorded in ``argv[1]``; with ``clients_at_init`` its clients
+    are built before ``t1`` (as a function's init would), else on first use."""
+    build = (
+        "for name in dict.fromkeys(c.service for c in recorded):\n"
+        "    clients[name] = boto3.client(name)"
+    )
+    return (
+        PRELUDE
+        + f"""
 recorded = bench_calls.read(sys.argv[1])
 t0 = time.perf_counter()
 import boto3
 from botocore.exceptions import ClientError
+clients = {{}}
+{build if clients_at_init else ""}
 t1 = time.perf_counter()
-clients = {}
 for call in recorded:
     client = clients.get(call.service)
     if client is None:
@@ -79,8 +93,11 @@ for call in recorded:
         pass
 t2 = time.perf_counter()
 """
-    + REPORT
-)
+        + REPORT
+    )
+
+
+FLOOR_SCRIPT = floor_script()
 
 
 # What a function of each kind must import before its first AWS call, by the architecture's
@@ -167,7 +184,8 @@ class Pair:
 
     def check_same_calls(self) -> None:
         """Each floor run made the calls of the opsbot run before it, counted by both hooks."""
-        for ours, floor, libs in zip(self.opsbot, self.floor, self.libraries, strict=True):
+        libraries = self.libraries or self.floor  # a pair without a libraries side
+        for ours, floor, libs in zip(self.opsbot, self.floor, libraries, strict=True):
             a, b = calls_module.counts(ours.calls), calls_module.counts(floor.calls)
             if a != b or calls_module.counts(libs.calls) != b:
                 raise RuntimeError(f"the floor's calls differ from opsbot's: {a} != {b}")
@@ -181,23 +199,34 @@ def cold_pair(
     env: dict[str, str],
     workdir: Path,
     before_each: Any = None,
+    scripts: dict[str, str] | None = None,
+    opsbot_env: dict[str, str] | None = None,
+    name: str = "",
 ) -> Pair:
     """For each event file: opsbot handles it in a fresh process, then the floor replays its
-    calls, then the floor with the libraries does."""
+    calls, then the floor with the libraries does. ``scripts`` replaces a side's script (or,
+    ``""``, leaves the side out); ``opsbot_env`` is opsbot's environment when not ``env``."""
+    chosen = dict(scripts or {})
+    if "opsbot" not in chosen:
+        chosen["opsbot"] = opsbot_script(kind)
+    chosen.setdefault("floor", FLOOR_SCRIPT)
+    if "libraries" not in chosen:
+        chosen["libraries"] = libraries_script(kind)
     pair = Pair()
-    script, libraries = opsbot_script(kind), libraries_script(kind)
     for n, event in enumerate(events):
         if before_each is not None:
             before_each()
-        recorded = workdir / f"{kind}-{n}-opsbot.calls"
-        pair.opsbot.append(run_script(script, event, cwd=app_dir, env=env, calls_out=recorded))
-        floor_out = workdir / f"{kind}-{n}-floor.calls"
-        pair.floor.append(
-            run_script(FLOOR_SCRIPT, str(recorded), cwd=app_dir, env=env, calls_out=floor_out)
+        recorded = workdir / f"{name or kind}-{n}-opsbot.calls"
+        pair.opsbot.append(
+            run_script(
+                chosen["opsbot"], event, cwd=app_dir, env=opsbot_env or env, calls_out=recorded
+            )
         )
-        libs_out = workdir / f"{kind}-{n}-libraries.calls"
-        pair.libraries.append(
-            run_script(libraries, str(recorded), cwd=app_dir, env=env, calls_out=libs_out)
-        )
+        for side in ("floor", "libraries"):
+            if chosen[side]:
+                out = workdir / f"{name or kind}-{n}-{side}.calls"
+                getattr(pair, side).append(
+                    run_script(chosen[side], str(recorded), cwd=app_dir, env=env, calls_out=out)
+                )
     pair.check_same_calls()
     return pair

@@ -22,7 +22,7 @@ FUNCTION = {"alarm": "alarm_notification", "deploy": "work"}
 # The Lambda runtime's SnapStart hooks, as the runtime calls them (before the snapshot after
 # init, after each restore before the first event).
 _RUNTIME = """
-import os, types
+import types
 _hooks = {"before": [], "after": []}
 _runtime = types.ModuleType("snapshot_restore_py")
 _runtime.register_before_snapshot = _hooks["before"].append
@@ -39,49 +39,16 @@ print(json.dumps({"import": t1 - t0, "event": t2 - t_restored, "restore": t_rest
 
 def primed_script(kind: str) -> str:
     """Init as the snapshot is made (priming on), restore, then the event in ``argv[1]``."""
-    module, handler = cold.HANDLERS[kind]
-    return (
-        cold.PRELUDE
-        + _RUNTIME
-        + f"""
-t0 = time.perf_counter()
-from app import app
-from {module} import {handler} as handler
-for hook in _hooks["before"]:
-    hook()
-t1 = time.perf_counter()
-for hook in _hooks["after"]:
-    hook()
-t_restored = time.perf_counter()
-event = json.load(open(sys.argv[1]))
-answer = handler(event, None)
-t2 = time.perf_counter()
-"""
-        + _PRIMED_REPORT
+    return cold.opsbot_script(
+        kind,
+        prelude=cold.PRELUDE + _RUNTIME,
+        init='for hook in _hooks["before"]:\n    hook()',
+        restore='for hook in _hooks["after"]:\n    hook()',
+        report=_PRIMED_REPORT,
     )
 
 
-PRIMED_FLOOR_SCRIPT = (
-    cold.PRELUDE
-    + """
-recorded = bench_calls.read(sys.argv[1])
-t0 = time.perf_counter()
-import boto3
-from botocore.exceptions import ClientError
-clients = {}
-for call in recorded:
-    if call.service not in clients:
-        clients[call.service] = boto3.client(call.service)
-t1 = time.perf_counter()
-for call in recorded:
-    try:
-        getattr(clients[call.service], call.operation)(**call.params)
-    except ClientError:
-        pass
-t2 = time.perf_counter()
-"""
-    + cold.REPORT
-)
+PRIMED_FLOOR_SCRIPT = cold.floor_script(clients_at_init=True)
 
 
 def primed_env(kind: str, env: dict[str, str]) -> dict[str, str]:
@@ -94,34 +61,17 @@ def primed_env(kind: str, env: dict[str, str]) -> dict[str, str]:
 
 
 def primed_pair(
-    kind: str,
-    events: list[str],
-    *,
-    app_dir: Path,
-    env: dict[str, str],
-    workdir: Path,
+    kind: str, events: list[str], *, app_dir: Path, env: dict[str, str], workdir: Path,
     before_each: Any = None,
-) -> tuple[cold.Pair, list[float]]:
+) -> tuple[cold.Pair, list[float]]:  # fmt: skip
     """For each event file: opsbot primed handles it, then the floor replays its calls; and
     each primed run's restore-hook seconds."""
-    pair, restores = cold.Pair(), []
-    script, primed = primed_script(kind), primed_env(kind, env)
-    for n, event in enumerate(events):
-        if before_each is not None:
-            before_each()
-        recorded = workdir / f"primed-{kind}-{n}-opsbot.calls"
-        run = cold.run_script(script, event, cwd=app_dir, env=primed, calls_out=recorded)
-        pair.opsbot.append(run)
-        restores.append(run.extra.get("restore", 0.0))
-        floor_out = workdir / f"primed-{kind}-{n}-floor.calls"
-        pair.floor.append(
-            cold.run_script(
-                PRIMED_FLOOR_SCRIPT, str(recorded), cwd=app_dir, env=env, calls_out=floor_out
-            )
-        )
-        pair.libraries.append(pair.floor[-1])  # no libraries side here
-    pair.check_same_calls()
-    return pair, restores
+    pair = cold.cold_pair(
+        kind, events, app_dir=app_dir, env=env, workdir=workdir, before_each=before_each,
+        scripts={"opsbot": primed_script(kind), "floor": PRIMED_FLOOR_SCRIPT, "libraries": ""},
+        opsbot_env=primed_env(kind, env), name=f"primed-{kind}",
+    )  # fmt: skip
+    return pair, [run.extra.get("restore", 0.0) for run in pair.opsbot]
 
 
 def slack_script() -> str:
@@ -151,16 +101,8 @@ def cold_slack(
 ) -> cold.Pair:
     """``runs`` fresh API processes, each answering a newly signed slash command; after each,
     the floor (bare boto3) and the libraries-only side make the calls it made."""
-    pair = cold.Pair()
-    script, libraries = slack_script(), cold.libraries_script("slack")
-    for n in range(runs):
-        event = make_event(f"cold-slack-{n}")
-        recorded = workdir / f"cold-slack-{n}.calls"
-        pair.opsbot.append(cold.run_script(script, event, cwd=app_dir, env=env, calls_out=recorded))
-        for side, side_script in (("floor", cold.FLOOR_SCRIPT), ("libraries", libraries)):
-            out = workdir / f"cold-slack-{n}-{side}.calls"
-            getattr(pair, side).append(
-                cold.run_script(side_script, str(recorded), cwd=app_dir, env=env, calls_out=out)
-            )
-    pair.check_same_calls()
-    return pair
+    events = [make_event(f"cold-slack-{n}") for n in range(runs)]
+    return cold.cold_pair(
+        "slack", events, app_dir=app_dir, env=env, workdir=workdir,
+        scripts={"opsbot": slack_script()}, name="cold-slack",
+    )  # fmt: skip
