@@ -203,8 +203,8 @@ def cold_pair(
     opsbot_env: dict[str, str] | None = None,
     name: str = "",
 ) -> Pair:
-    """For each event file: opsbot handles it in a fresh process, then the floor replays its
-    calls, then the floor with the libraries does. ``scripts`` replaces a side's script (or,
+    """For each event file: opsbot handles it in a fresh process, then the floor with the
+    libraries replays its calls, then the bare floor does. ``scripts`` replaces a side's script (or,
     ``""``, leaves the side out); ``opsbot_env`` is opsbot's environment when not ``env``."""
     chosen = dict(scripts or {})
     if "opsbot" not in chosen:
@@ -222,7 +222,7 @@ def cold_pair(
                 chosen["opsbot"], event, cwd=app_dir, env=opsbot_env or env, calls_out=recorded
             )
         )
-        for side in ("floor", "libraries"):
+        for side in ("libraries", "floor"):  # the libraries side beside opsbot's: cold_vs_libraries
             if chosen[side]:
                 out = workdir / f"{name or kind}-{n}-{side}.calls"
                 getattr(pair, side).append(
