@@ -180,6 +180,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         primed_deploys, deploy_restores = primed.primed_pair(
             "deploy", primed_files, app_dir=app_dir, env=world.env, workdir=workdir
         )
+        primed_slacks, slack_restores = primed.primed_pair(
+            "slack", [world.write_event(f"primed-slack-{n}", world.slack_event())
+                      for n in range(n_cold)],
+            app_dir=app_dir, env=world.env, workdir=workdir,
+        )  # fmt: skip
         slack_runs = primed.cold_slack(
             lambda name: world.write_event(name, world.slack_event()), n_cold,
             app_dir=app_dir, env=world.env, workdir=workdir,
@@ -203,6 +208,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "deploy": _ratio_to(deploys, "libraries"),
         },
         cold_slack_ack_ms=_median_ms([r.total for r in slack_runs.opsbot]),
+        primed_slack_ack_ms=_median_ms([r.event for r in primed_slacks.opsbot]),
         cold_alarm_ratio=_ratio(alarms),
         cold_deploy_ratio=_ratio(deploys),
         warm_overhead_ms=max(warm["median_ms"].values()),
@@ -227,11 +233,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     for kind, pair, restores in (
         ("alarm", primed_alarms, alarm_restores),
         ("deploy", primed_deploys, deploy_restores),
+        ("slack", primed_slacks, slack_restores),
     ):
         detail[f"primed_{kind}"] = {
             "opsbot": _side(pair.opsbot),
             "floor": _side(pair.floor),
             "restore_hooks_ms": _median_ms(restores),
+            "event_ratio": _event_ratio(pair),
             "calls": dict(sorted(calls.counts(pair.opsbot[0].calls).items())),
         }
     detail["cold_slack"] = {

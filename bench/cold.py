@@ -39,7 +39,17 @@ print(json.dumps({"import": t1 - t0, "event": t2 - t1, "rss_kb": int(peak)}))
 HANDLERS = {
     "alarm": ("chalicelib.handlers.alarms", "alarm_notification"),
     "deploy": ("chalicelib.handlers.worker", "work"),
+    "slack": ("app", "app"),  # the API function: a signed slash command through the app
 }
+# What the handler is given besides the event: Chalice's REST handler reads a Lambda context.
+CONTEXT = {"slack": "_Context()"}
+_CONTEXT_CLASS = """
+class _Context:
+    aws_request_id = "bench"
+    function_name = "api_handler"
+    def get_remaining_time_in_millis(self):
+        return 20_000
+"""
 
 
 def opsbot_script(
@@ -50,6 +60,7 @@ def opsbot_script(
     module, handler = HANDLERS[kind]
     return (
         prelude
+        + _CONTEXT_CLASS
         + f"""
 t0 = time.perf_counter()
 from app import app
@@ -59,8 +70,9 @@ t1 = time.perf_counter()
 {restore}
 t_restored = time.perf_counter()
 event = json.load(open(sys.argv[1]))
-answer = handler(event, None)
+answer = handler(event, {CONTEXT.get(kind, "None")})
 t2 = time.perf_counter()
+assert not isinstance(answer, dict) or answer.get("statusCode", 200) == 200, answer
 """
         + report
     )

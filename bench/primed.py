@@ -17,7 +17,7 @@ from typing import Any
 
 from bench import cold
 
-FUNCTION = {"alarm": "alarm_notification", "deploy": "work"}
+FUNCTION = {"alarm": "alarm_notification", "deploy": "work", "slack": "app"}
 
 # The Lambda runtime's SnapStart hooks, as the runtime calls them (before the snapshot after
 # init, after each restore before the first event).
@@ -74,28 +74,6 @@ def primed_pair(
     return pair, [run.extra.get("restore", 0.0) for run in pair.opsbot]
 
 
-def slack_script() -> str:
-    """A fresh API process (no priming): import the app, answer the slash command in argv[1]."""
-    return (
-        cold.PRELUDE
-        + """
-class _Context:
-    aws_request_id = "bench"
-    function_name = "api_handler"
-    def get_remaining_time_in_millis(self):
-        return 20_000
-t0 = time.perf_counter()
-from app import app
-t1 = time.perf_counter()
-event = json.load(open(sys.argv[1]))
-answer = app(event, _Context())
-t2 = time.perf_counter()
-assert answer["statusCode"] == 200, answer
-"""
-        + cold.REPORT
-    )
-
-
 def cold_slack(
     make_event: Any, runs: int, *, app_dir: Path, env: dict[str, str], workdir: Path
 ) -> cold.Pair:
@@ -104,5 +82,5 @@ def cold_slack(
     events = [make_event(f"cold-slack-{n}") for n in range(runs)]
     return cold.cold_pair(
         "slack", events, app_dir=app_dir, env=env, workdir=workdir,
-        scripts={"opsbot": slack_script()}, name="cold-slack",
+        name="cold-slack",
     )  # fmt: skip

@@ -60,6 +60,7 @@ def table(results: dict[str, Any]) -> str:
         "primed_deploy_ratio",
         "cold_vs_libraries",
         "cold_slack_ack_ms",
+        "primed_slack_ack_ms",
         "cold_alarm_ratio",
         "cold_deploy_ratio",
         "warm_overhead_ms",
@@ -79,7 +80,8 @@ def table(results: dict[str, Any]) -> str:
         lines.append(f"| `{name}` | {_show(results[name])} | {target} | {flag} |")
     d = results["detail"]
     lines += ["", "| cold, median ms | import | first event | total |", "|---|---:|---:|---:|"]
-    for kind in ("cold_alarm", "cold_deploy", "cold_slack", "primed_alarm", "primed_deploy"):
+    kinds = ("cold_alarm", "cold_deploy", "cold_slack", "primed_alarm", "primed_deploy")
+    for kind in (*kinds, "primed_slack"):
         for side in ("opsbot", "floor", "libraries"):
             if kind not in d or side not in d[kind]:
                 continue
