@@ -29,40 +29,9 @@ from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from bench import cold, package, peer, primed, stack  # noqa: E402
+from bench import cold, package, peer, primed, stack, stats  # noqa: E402
 from bench.report import TARGETS, table  # noqa: E402
 from bench.world import ROOT, embedded_world  # noqa: E402
-
-
-def _median_ms(values: list[float]) -> float:
-    return round(1000 * statistics.median(values), 2)
-
-
-def _side(runs: list[cold.Run]) -> dict[str, float]:
-    return {
-        "import_ms": _median_ms([r.imports for r in runs]),
-        "event_ms": _median_ms([r.event for r in runs]),
-        "total_ms": _median_ms([r.total for r in runs]),
-    }
-
-
-def _ratio(pair: cold.Pair, side: str = "opsbot") -> float:
-    """Median over the runs of one side's total (opsbot's, or the libraries') over the floor
-    run beside it."""
-    pairs = zip(getattr(pair, side), pair.floor, strict=True)
-    return round(statistics.median(o.total / f.total for o, f in pairs), 3)
-
-
-def _ratio_to(pair: cold.Pair, side: str) -> float:
-    """Median over the runs of opsbot's total over ``side``'s run beside it (our own share)."""
-    pairs = zip(pair.opsbot, getattr(pair, side), strict=True)
-    return round(statistics.median(o.total / f.total for o, f in pairs), 3)
-
-
-def _event_ratio(pair: cold.Pair) -> float:
-    """Median over the runs of opsbot's first event over the floor's calls beside it."""
-    pairs = zip(pair.opsbot, pair.floor, strict=True)
-    return round(statistics.median(o.event / f.event for o, f in pairs), 3)
 
 
 def _machine() -> dict[str, Any]:
@@ -110,8 +79,8 @@ def _warm(app_dir: Path, world: Any, runs: int, services: list[str]) -> dict[str
         raise RuntimeError(f"warm bench failed:\n{done.stderr[-4000:]}")
     data = json.loads(done.stdout.strip().splitlines()[-1])
     return {
-        "median_ms": {k: _median_ms(v) for k, v in data["times"].items()},
-        "median_ms_with_client_calls": {k: _median_ms(v) for k, v in data["totals"].items()},
+        "median_ms": {k: stats.median_ms(v) for k, v in data["times"].items()},
+        "median_ms_with_client_calls": {k: stats.median_ms(v) for k, v in data["totals"].items()},
         "aws_calls": data["calls"],
     }
 
@@ -201,16 +170,16 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     opsbot_deploy = requested[0] + deploys.opsbot[0].calls
     ecs_deploy = peers[0].calls
     results.update(
-        primed_alarm_ratio=_event_ratio(primed_alarms),
-        primed_deploy_ratio=_event_ratio(primed_deploys),
+        primed_alarm_ratio=stats.event_ratio(primed_alarms),
+        primed_deploy_ratio=stats.event_ratio(primed_deploys),
         cold_vs_libraries={
-            "alarm": _ratio_to(alarms, "libraries"),
-            "deploy": _ratio_to(deploys, "libraries"),
+            "alarm": stats.ratio_to(alarms, "libraries"),
+            "deploy": stats.ratio_to(deploys, "libraries"),
         },
-        cold_slack_ack_ms=_median_ms([r.total for r in slack_runs.opsbot]),
-        primed_slack_ack_ms=_median_ms([r.event for r in primed_slacks.opsbot]),
-        cold_alarm_ratio=_ratio(alarms),
-        cold_deploy_ratio=_ratio(deploys),
+        cold_slack_ack_ms=stats.median_ms([r.total for r in slack_runs.opsbot]),
+        primed_slack_ack_ms=stats.median_ms([r.event for r in primed_slacks.opsbot]),
+        cold_alarm_ratio=stats.ratio(alarms),
+        cold_deploy_ratio=stats.ratio(deploys),
         warm_overhead_ms=max(warm["median_ms"].values()),
         api_calls_per_deploy={
             "opsbot": len(peer.target_calls(opsbot_deploy)),
@@ -220,14 +189,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     )
     for kind, pair in (("alarm", alarms), ("deploy", deploys)):
         detail[f"cold_{kind}"] = {
-            "opsbot": _side(pair.opsbot),
-            "floor": _side(pair.floor),
-            "libraries": _side(pair.libraries),
+            "opsbot": stats.side(pair.opsbot),
+            "floor": stats.side(pair.floor),
+            "libraries": stats.side(pair.libraries),
         }
     # the least any code on the architecture's libraries could reach (cold.LIBRARIES)
     detail["libraries_floor_ratio"] = {
-        "alarm": _ratio(alarms, "libraries"),
-        "deploy": _ratio(deploys, "libraries"),
+        "alarm": stats.ratio(alarms, "libraries"),
+        "deploy": stats.ratio(deploys, "libraries"),
         "imports": {kind: list(names) for kind, names in cold.LIBRARIES.items()},
     }
     for kind, pair, restores in (
@@ -236,18 +205,18 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         ("slack", primed_slacks, slack_restores),
     ):
         detail[f"primed_{kind}"] = {
-            "opsbot": _side(pair.opsbot),
-            "floor": _side(pair.floor),
-            "restore_hooks_ms": _median_ms(restores),
-            "event_ratio": _event_ratio(pair),
+            "opsbot": stats.side(pair.opsbot),
+            "floor": stats.side(pair.floor),
+            "restore_hooks_ms": stats.median_ms(restores),
+            "event_ratio": stats.event_ratio(pair),
             "calls": dict(sorted(calls.counts(pair.opsbot[0].calls).items())),
         }
     detail["cold_slack"] = {
-        "opsbot": _side(slack_runs.opsbot),
-        "floor": _side(slack_runs.floor),
-        "libraries": _side(slack_runs.libraries),
-        "ratio_to_floor": _ratio(slack_runs),
-        "ratio_to_libraries": _ratio_to(slack_runs, "libraries"),
+        "opsbot": stats.side(slack_runs.opsbot),
+        "floor": stats.side(slack_runs.floor),
+        "libraries": stats.side(slack_runs.libraries),
+        "ratio_to_floor": stats.ratio(slack_runs),
+        "ratio_to_libraries": stats.ratio_to(slack_runs, "libraries"),
         "calls": dict(sorted(calls.counts(slack_runs.opsbot[0].calls).items())),
     }
     detail["cold_alarm_calls"] = dict(sorted(calls.counts(alarms.opsbot[0].calls).items()))
@@ -257,7 +226,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "opsbot_request": [c.op for c in requested[0]],
         "opsbot_start": [c.op for c in deploys.opsbot[0].calls],
         "ecs_deploy": [c.op for c in ecs_deploy],
-        "ecs_deploy_total_ms": _median_ms([r.total for r in peers]),
+        "ecs_deploy_total_ms": stats.median_ms([r.total for r in peers]),
     }
 
     zip_path = app_dir / "out" / "deployment.zip"
@@ -267,7 +236,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         results["package_import_ratio"] = round(
             statistics.median(p / d for p, d in zip(packaged, dev, strict=True)), 3
         )
-        detail["package_import_ms"] = {"package": _median_ms(packaged), "dev": _median_ms(dev)}
+        detail["package_import_ms"] = {
+            "package": stats.median_ms(packaged),
+            "dev": stats.median_ms(dev),
+        }
     else:
         detail["package"] = f"{zip_path} missing: run make package first"
 

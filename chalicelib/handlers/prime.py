@@ -31,7 +31,6 @@ import os
 import pkgutil
 import sys
 from dataclasses import dataclass, field
-from typing import Any
 
 # Opsbot's own modules every function reaches: settings, clients, the store, the policy.
 CORE_PACKAGES = (
@@ -218,11 +217,3 @@ def prime(function: str | None = None) -> Primed:
     layers = [scope for scope in plan.scopes if deps.store._layer(scope) is not None]
     logger()
     return Primed(name, len(names), models, made, layers)
-
-
-def plan_summary() -> dict[str, Any]:
-    """Each function's plan, as documentation and the bench show it."""
-    return {
-        name: {"packages": list(p.packages), "services": list(p.all_services)}
-        for name, p in PLANS.items()
-    }
