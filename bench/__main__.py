@@ -4,7 +4,7 @@ Writes ``bench/results.json`` and prints a table. Everything runs against the be
 embedded AWS (moto on loopback), except the stack figures, which go through the local stack a
 user runs. ``make bench`` builds the package first (``package_*`` figures need it).
 
-    .venv/bin/python -m bench [--app DIR] [--cold-runs 9] [--warm-runs 200] [--out FILE]
+    .venv/bin/python -m bench [--app DIR] [--cold-runs 15] [--warm-runs 200] [--out FILE]
 
 ``--app`` measures another checkout's app (its chalicelib and app.py) with this bench: how the
 "before" figures in docs/operations/performance.md were taken.
@@ -29,28 +29,9 @@ from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from bench import cold, package, peer, stack  # noqa: E402
+from bench import cold, package, peer, primed, stack, stats  # noqa: E402
 from bench.report import TARGETS, table  # noqa: E402
 from bench.world import ROOT, embedded_world  # noqa: E402
-
-
-def _median_ms(values: list[float]) -> float:
-    return round(1000 * statistics.median(values), 2)
-
-
-def _side(runs: list[cold.Run]) -> dict[str, float]:
-    return {
-        "import_ms": _median_ms([r.imports for r in runs]),
-        "event_ms": _median_ms([r.event for r in runs]),
-        "total_ms": _median_ms([r.total for r in runs]),
-    }
-
-
-def _ratio(pair: cold.Pair, side: str = "opsbot") -> float:
-    """Median over the runs of one side's total (opsbot's, or the libraries') over the floor
-    run beside it."""
-    pairs = zip(getattr(pair, side), pair.floor, strict=True)
-    return round(statistics.median(o.total / f.total for o, f in pairs), 3)
 
 
 def _machine() -> dict[str, Any]:
@@ -98,8 +79,8 @@ def _warm(app_dir: Path, world: Any, runs: int, services: list[str]) -> dict[str
         raise RuntimeError(f"warm bench failed:\n{done.stderr[-4000:]}")
     data = json.loads(done.stdout.strip().splitlines()[-1])
     return {
-        "median_ms": {k: _median_ms(v) for k, v in data["times"].items()},
-        "median_ms_with_client_calls": {k: _median_ms(v) for k, v in data["totals"].items()},
+        "median_ms": {k: stats.median_ms(v) for k, v in data["times"].items()},
+        "median_ms_with_client_calls": {k: stats.median_ms(v) for k, v in data["totals"].items()},
         "aws_calls": data["calls"],
     }
 
@@ -133,11 +114,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     n_cold, n_peer = args.cold_runs, 3
     results: dict[str, Any] = {"machine": _machine(), "app": str(app_dir)}
     detail: dict[str, Any] = {}
-    with embedded_world(workdir, n_cold + 2 + n_peer) as world:
+    with embedded_world(workdir, 2 * n_cold + 2 + n_peer) as world:
         _compile_policy(app_dir, world.env)
         services = world.deploy_services
         cold_services, warm_services = services[:n_cold], services[n_cold : n_cold + 2]
-        peer_services = services[n_cold + 2 :]
+        peer_services = services[n_cold + 2 : n_cold + 2 + n_peer]
+        primed_services = services[n_cold + 2 + n_peer :]
 
         alarm_files = [world.write_event(f"alarm-{n}", world.alarm_event()) for n in range(n_cold)]
         alarms = cold.cold_pair(
@@ -152,6 +134,30 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         deploys = cold.cold_pair(
             "deploy", deploy_files, app_dir=app_dir, env=world.env, workdir=workdir
         )
+        # SnapStart: primed alarm and deploy runs against the floor with its clients built
+        primed_files = [
+            world.write_event(f"primed-alarm-{n}", world.alarm_event()) for n in range(n_cold)
+        ]
+        primed_alarms, alarm_restores = primed.primed_pair(
+            "alarm", primed_files, app_dir=app_dir, env=world.env, workdir=workdir,
+            before_each=world.reset_web,
+        )  # fmt: skip
+        primed_files = [
+            world.write_event(f"primed-deploy-{n}", world.deploy_event(service)[0])
+            for n, service in enumerate(primed_services)
+        ]
+        primed_deploys, deploy_restores = primed.primed_pair(
+            "deploy", primed_files, app_dir=app_dir, env=world.env, workdir=workdir
+        )
+        primed_slacks, slack_restores = primed.primed_pair(
+            "slack", [world.write_event(f"primed-slack-{n}", world.slack_event())
+                      for n in range(n_cold)],
+            app_dir=app_dir, env=world.env, workdir=workdir,
+        )  # fmt: skip
+        slack_runs = primed.cold_slack(
+            lambda name: world.write_event(name, world.slack_event()), n_cold,
+            app_dir=app_dir, env=world.env, workdir=workdir,
+        )  # fmt: skip
         warm = _warm(app_dir, world, args.warm_runs, warm_services)
         peers = [peer.deploy(s, env=world.env, workdir=workdir) for s in peer_services]
 
@@ -164,8 +170,16 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     opsbot_deploy = requested[0] + deploys.opsbot[0].calls
     ecs_deploy = peers[0].calls
     results.update(
-        cold_alarm_ratio=_ratio(alarms),
-        cold_deploy_ratio=_ratio(deploys),
+        primed_alarm_ratio=stats.event_ratio(primed_alarms),
+        primed_deploy_ratio=stats.event_ratio(primed_deploys),
+        cold_vs_libraries={
+            "alarm": stats.ratio_to(alarms, "libraries"),
+            "deploy": stats.ratio_to(deploys, "libraries"),
+        },
+        cold_slack_ack_ms=stats.median_ms([r.total for r in slack_runs.opsbot]),
+        primed_slack_ack_ms=stats.median_ms([r.event for r in primed_slacks.opsbot]),
+        cold_alarm_ratio=stats.ratio(alarms),
+        cold_deploy_ratio=stats.ratio(deploys),
         warm_overhead_ms=max(warm["median_ms"].values()),
         api_calls_per_deploy={
             "opsbot": len(peer.target_calls(opsbot_deploy)),
@@ -175,15 +189,35 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     )
     for kind, pair in (("alarm", alarms), ("deploy", deploys)):
         detail[f"cold_{kind}"] = {
-            "opsbot": _side(pair.opsbot),
-            "floor": _side(pair.floor),
-            "libraries": _side(pair.libraries),
+            "opsbot": stats.side(pair.opsbot),
+            "floor": stats.side(pair.floor),
+            "libraries": stats.side(pair.libraries),
         }
     # the least any code on the architecture's libraries could reach (cold.LIBRARIES)
     detail["libraries_floor_ratio"] = {
-        "alarm": _ratio(alarms, "libraries"),
-        "deploy": _ratio(deploys, "libraries"),
+        "alarm": stats.ratio(alarms, "libraries"),
+        "deploy": stats.ratio(deploys, "libraries"),
         "imports": {kind: list(names) for kind, names in cold.LIBRARIES.items()},
+    }
+    for kind, pair, restores in (
+        ("alarm", primed_alarms, alarm_restores),
+        ("deploy", primed_deploys, deploy_restores),
+        ("slack", primed_slacks, slack_restores),
+    ):
+        detail[f"primed_{kind}"] = {
+            "opsbot": stats.side(pair.opsbot),
+            "floor": stats.side(pair.floor),
+            "restore_hooks_ms": stats.median_ms(restores),
+            "event_ratio": stats.event_ratio(pair),
+            "calls": dict(sorted(calls.counts(pair.opsbot[0].calls).items())),
+        }
+    detail["cold_slack"] = {
+        "opsbot": stats.side(slack_runs.opsbot),
+        "floor": stats.side(slack_runs.floor),
+        "libraries": stats.side(slack_runs.libraries),
+        "ratio_to_floor": stats.ratio(slack_runs),
+        "ratio_to_libraries": stats.ratio_to(slack_runs, "libraries"),
+        "calls": dict(sorted(calls.counts(slack_runs.opsbot[0].calls).items())),
     }
     detail["cold_alarm_calls"] = dict(sorted(calls.counts(alarms.opsbot[0].calls).items()))
     detail["cold_deploy_calls"] = dict(sorted(calls.counts(deploys.opsbot[0].calls).items()))
@@ -192,7 +226,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "opsbot_request": [c.op for c in requested[0]],
         "opsbot_start": [c.op for c in deploys.opsbot[0].calls],
         "ecs_deploy": [c.op for c in ecs_deploy],
-        "ecs_deploy_total_ms": _median_ms([r.total for r in peers]),
+        "ecs_deploy_total_ms": stats.median_ms([r.total for r in peers]),
     }
 
     zip_path = app_dir / "out" / "deployment.zip"
@@ -202,7 +236,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         results["package_import_ratio"] = round(
             statistics.median(p / d for p, d in zip(packaged, dev, strict=True)), 3
         )
-        detail["package_import_ms"] = {"package": _median_ms(packaged), "dev": _median_ms(dev)}
+        detail["package_import_ms"] = {
+            "package": stats.median_ms(packaged),
+            "dev": stats.median_ms(dev),
+        }
     else:
         detail["package"] = f"{zip_path} missing: run make package first"
 
@@ -228,7 +265,8 @@ def main() -> int:
     """Measure, write the results file, print the table."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--app", default=str(ROOT), help="the checkout whose app is measured")
-    parser.add_argument("--cold-runs", type=int, default=9)
+    # 15: on a busy 2-core machine a pair's ratio swings by ±20%; the median of 15 holds still
+    parser.add_argument("--cold-runs", type=int, default=15)
     parser.add_argument("--warm-runs", type=int, default=200)
     parser.add_argument("--acks", type=int, default=200)
     parser.add_argument("--alarms", type=int, default=20)

@@ -21,7 +21,7 @@ from bench import calls as calls_module
 CALLS_PY = Path(calls_module.__file__).resolve()
 
 # Loads bench/calls.py by path (the app directory may be another checkout with its own bench/).
-_PRELUDE = f"""
+PRELUDE = f"""
 import importlib.util, json, sys, time
 _spec = importlib.util.spec_from_file_location("bench_calls", {str(CALLS_PY)!r})
 bench_calls = importlib.util.module_from_spec(_spec)
@@ -31,7 +31,7 @@ bench_calls.install()
 """
 
 # VmHWM, not getrusage: ru_maxrss survives exec, so a child would report its parent's peak.
-_REPORT = """
+REPORT = """
 peak = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:")).split()[1]
 print(json.dumps({"import": t1 - t0, "event": t2 - t1, "rss_kb": int(peak)}))
 """
@@ -39,36 +39,62 @@ print(json.dumps({"import": t1 - t0, "event": t2 - t1, "rss_kb": int(peak)}))
 HANDLERS = {
     "alarm": ("chalicelib.handlers.alarms", "alarm_notification"),
     "deploy": ("chalicelib.handlers.worker", "work"),
+    "slack": ("app", "app"),  # the API function: a signed slash command through the app
 }
+# What the handler is given besides the event: Chalice's REST handler reads a Lambda context.
+CONTEXT = {"slack": "_Context()"}
+_CONTEXT_CLASS = """
+class _Context:
+    aws_request_id = "bench"
+    function_name = "api_handler"
+    def get_remaining_time_in_millis(self):
+        return 20_000
+"""
 
 
-def opsbot_script(kind: str) -> str:
-    """Import the app and the handler, then handle the event in ``argv[1]``."""
+def opsbot_script(
+    kind: str, *, prelude: str = PRELUDE, init: str = "", restore: str = "", report: str = REPORT
+) -> str:
+    """Import the app and the handler (and run ``init``), then ``restore``, then handle the event
+    in ``argv[1]``; the event is timed from ``t_restored`` (``bench.primed`` fills these in)."""
     module, handler = HANDLERS[kind]
     return (
-        _PRELUDE
+        prelude
+        + _CONTEXT_CLASS
         + f"""
 t0 = time.perf_counter()
 from app import app
 from {module} import {handler} as handler
+{init}
 t1 = time.perf_counter()
+{restore}
+t_restored = time.perf_counter()
 event = json.load(open(sys.argv[1]))
-answer = handler(event, None)
+answer = handler(event, {CONTEXT.get(kind, "None")})
 t2 = time.perf_counter()
+assert not isinstance(answer, dict) or answer.get("statusCode", 200) == 200, answer
 """
-        + _REPORT
+        + report
     )
 
 
-FLOOR_SCRIPT = (
-    _PRELUDE
-    + """
+def floor_script(clients_at_init: bool = False) -> str:
+    """Bare boto3 making the calls recorded in ``argv[1]``; with ``clients_at_init`` its clients
+    are built before ``t1`` (as a function's init would), else on first use."""
+    build = (
+        "for name in dict.fromkeys(c.service for c in recorded):\n"
+        "    clients[name] = boto3.client(name)"
+    )
+    return (
+        PRELUDE
+        + f"""
 recorded = bench_calls.read(sys.argv[1])
 t0 = time.perf_counter()
 import boto3
 from botocore.exceptions import ClientError
+clients = {{}}
+{build if clients_at_init else ""}
 t1 = time.perf_counter()
-clients = {}
 for call in recorded:
     client = clients.get(call.service)
     if client is None:
@@ -79,8 +105,11 @@ for call in recorded:
         pass
 t2 = time.perf_counter()
 """
-    + _REPORT
-)
+        + REPORT
+    )
+
+
+FLOOR_SCRIPT = floor_script()
 
 
 # What a function of each kind must import before its first AWS call, by the architecture's
@@ -100,6 +129,7 @@ LIBRARIES: dict[str, tuple[str, ...]] = {
     ),
 }
 LIBRARIES["deploy"] = (*LIBRARIES["alarm"], "aws_lambda_powertools.utilities.batch")
+LIBRARIES["slack"] = LIBRARIES["alarm"]  # the API function: the same libraries, no batch
 
 
 def libraries_script(kind: str) -> str:
@@ -121,6 +151,7 @@ class Run:
     event: float
     rss_kb: int
     calls: list[Any] = field(default_factory=list)
+    extra: dict[str, float] = field(default_factory=dict)  # other timings the script reported
 
     @property
     def total(self) -> float:
@@ -151,7 +182,8 @@ def run_script(
     data = json.loads(out.stdout.strip().splitlines()[-1])
     sys.modules.setdefault("bench_calls", calls_module)  # the name the child pickled under
     made = calls_module.read(str(calls_out))
-    return Run(data["import"], data["event"], int(data["rss_kb"]), made)
+    extra = {k: float(v) for k, v in data.items() if k not in ("import", "event", "rss_kb")}
+    return Run(data["import"], data["event"], int(data["rss_kb"]), made, extra)
 
 
 @dataclass
@@ -164,7 +196,8 @@ class Pair:
 
     def check_same_calls(self) -> None:
         """Each floor run made the calls of the opsbot run before it, counted by both hooks."""
-        for ours, floor, libs in zip(self.opsbot, self.floor, self.libraries, strict=True):
+        libraries = self.libraries or self.floor  # a pair without a libraries side
+        for ours, floor, libs in zip(self.opsbot, self.floor, libraries, strict=True):
             a, b = calls_module.counts(ours.calls), calls_module.counts(floor.calls)
             if a != b or calls_module.counts(libs.calls) != b:
                 raise RuntimeError(f"the floor's calls differ from opsbot's: {a} != {b}")
@@ -178,23 +211,34 @@ def cold_pair(
     env: dict[str, str],
     workdir: Path,
     before_each: Any = None,
+    scripts: dict[str, str] | None = None,
+    opsbot_env: dict[str, str] | None = None,
+    name: str = "",
 ) -> Pair:
-    """For each event file: opsbot handles it in a fresh process, then the floor replays its
-    calls, then the floor with the libraries does."""
+    """For each event file: opsbot handles it in a fresh process, then the floor with the
+    libraries replays its calls, then the bare floor does. ``scripts`` replaces a side's script (or,
+    ``""``, leaves the side out); ``opsbot_env`` is opsbot's environment when not ``env``."""
+    chosen = dict(scripts or {})
+    if "opsbot" not in chosen:
+        chosen["opsbot"] = opsbot_script(kind)
+    chosen.setdefault("floor", FLOOR_SCRIPT)
+    if "libraries" not in chosen:
+        chosen["libraries"] = libraries_script(kind)
     pair = Pair()
-    script, libraries = opsbot_script(kind), libraries_script(kind)
     for n, event in enumerate(events):
         if before_each is not None:
             before_each()
-        recorded = workdir / f"{kind}-{n}-opsbot.calls"
-        pair.opsbot.append(run_script(script, event, cwd=app_dir, env=env, calls_out=recorded))
-        floor_out = workdir / f"{kind}-{n}-floor.calls"
-        pair.floor.append(
-            run_script(FLOOR_SCRIPT, str(recorded), cwd=app_dir, env=env, calls_out=floor_out)
+        recorded = workdir / f"{name or kind}-{n}-opsbot.calls"
+        pair.opsbot.append(
+            run_script(
+                chosen["opsbot"], event, cwd=app_dir, env=opsbot_env or env, calls_out=recorded
+            )
         )
-        libs_out = workdir / f"{kind}-{n}-libraries.calls"
-        pair.libraries.append(
-            run_script(libraries, str(recorded), cwd=app_dir, env=env, calls_out=libs_out)
-        )
+        for side in ("libraries", "floor"):  # the libraries side beside opsbot's: cold_vs_libraries
+            if chosen[side]:
+                out = workdir / f"{name or kind}-{n}-{side}.calls"
+                getattr(pair, side).append(
+                    run_script(chosen[side], str(recorded), cwd=app_dir, env=env, calls_out=out)
+                )
     pair.check_same_calls()
     return pair

@@ -1,4 +1,11 @@
-"""The targets of issue 14 and the Markdown table ``make bench`` prints."""
+"""The targets (issue 14's, as issue 21 revised them) and the Markdown table ``make bench`` prints.
+
+Issue 21 dropped ``cold_alarm_ratio`` / ``cold_deploy_ratio`` from the targets (they stay
+reported): the architecture's libraries alone cost more than 1.10x bare boto3. What is held
+instead: the first event of a SnapStart-primed function against a floor that built its clients
+at init (``primed_*_ratio``), opsbot's own share of a fresh process (``cold_vs_libraries``) and
+the Slack ack of a fresh API process (``cold_slack_ack_ms``).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,10 @@ from typing import Any
 
 # figure -> (how it is compared, the limit)
 TARGETS: dict[str, Any] = {
-    "cold_alarm_ratio": {"at_most": 1.10},
-    "cold_deploy_ratio": {"at_most": 1.10},
+    "primed_alarm_ratio": {"at_most": 1.10},
+    "primed_deploy_ratio": {"at_most": 1.10},
+    "cold_vs_libraries": {"each_at_most": 1.05},
+    "cold_slack_ack_ms": {"at_most": 1000},
     "warm_overhead_ms": {"at_most": 2.0},
     "api_calls_per_deploy": {"opsbot_at_most": "ecs_deploy"},
     "peak_rss_mb": {"at_most": 100},
@@ -23,6 +32,8 @@ def met(results: dict[str, Any], name: str) -> bool | None:
         return None
     if name == "api_calls_per_deploy":
         return bool(value["opsbot"] <= value["ecs_deploy"])
+    if name == "cold_vs_libraries":
+        return all(v <= TARGETS[name]["each_at_most"] for v in value.values())
     if name == "slack_ack_ms":
         return bool(value["p99"] <= TARGETS[name]["p99_at_most"])
     return bool(value <= TARGETS[name]["at_most"])
@@ -45,6 +56,11 @@ def table(results: dict[str, Any]) -> str:
         "|---|---|---|---|",
     ]
     names = [
+        "primed_alarm_ratio",
+        "primed_deploy_ratio",
+        "cold_vs_libraries",
+        "cold_slack_ack_ms",
+        "primed_slack_ack_ms",
         "cold_alarm_ratio",
         "cold_deploy_ratio",
         "warm_overhead_ms",
@@ -64,13 +80,14 @@ def table(results: dict[str, Any]) -> str:
         lines.append(f"| `{name}` | {_show(results[name])} | {target} | {flag} |")
     d = results["detail"]
     lines += ["", "| cold, median ms | import | first event | total |", "|---|---:|---:|---:|"]
-    for kind in ("cold_alarm", "cold_deploy"):
+    kinds = ("cold_alarm", "cold_deploy", "cold_slack", "primed_alarm", "primed_deploy")
+    for kind in (*kinds, "primed_slack"):
         for side in ("opsbot", "floor", "libraries"):
-            if side not in d[kind]:
+            if kind not in d or side not in d[kind]:
                 continue
             s = d[kind][side]
             lines.append(
-                f"| {kind.split('_')[1]}: {side} | {s['import_ms']} | {s['event_ms']} | "
+                f"| {kind.replace('_', ' ')}: {side} | {s['import_ms']} | {s['event_ms']} | "
                 f"{s['total_ms']} |"
             )
     if "libraries_floor_ratio" in d:

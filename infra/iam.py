@@ -54,11 +54,13 @@ FUNCTIONS = {
 # runs `chalice package`; `make package` compiles bytecode for exactly this version.
 RUNTIME = "python3.12"
 # Functions that publish a version per deploy with SnapStart on (a restore instead of an init),
-# invoked through their alias (SAM points their event sources at it). Not the API function:
-# API Gateway's integration would have to name the alias in every route of the swagger
-# Chalice generates (and a route added later would silently invoke the unpublished function).
+# invoked through their alias: SAM points the event sources at it, and for the API function
+# every route's API Gateway integration and the invoke permission name the alias
+# (``api_through_alias``: rendered from the app's routes, so a new route is covered when this
+# file is rendered again, and tests/unit/test_least_privilege.py fails until it is).
 SNAPSTART_ALIAS = "live"
-SNAPSTART_FUNCTIONS = tuple(f for f in FUNCTIONS if f != "api_handler")
+SNAPSTART_FUNCTIONS = tuple(FUNCTIONS)
+API_ALIAS = f"{FUNCTIONS['api_handler']}Alias{SNAPSTART_ALIAS}"  # SAM's logical id of the alias
 
 TABLE = (
     "dynamodb:GetItem",
@@ -454,6 +456,34 @@ def managed_policy(function: str) -> dict[str, Any]:
     }
 
 
+def api_routes() -> dict[str, list[str]]:
+    """The Chalice app's routes: path -> its methods, as Chalice's swagger names them."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from app import app  # cheap: importing the app loads no capability (cold start)
+
+    return {
+        path: sorted(method.lower() for method in entries)
+        for path, entries in sorted(app.routes.items())
+    }
+
+
+def api_through_alias(resources: dict[str, Any]) -> None:
+    """Every route of the REST API invokes the API function's SnapStart alias, and API Gateway
+    may invoke that alias (Chalice's swagger names the unpublished function)."""
+    uri = _sub(
+        "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+        f"${{{API_ALIAS}}}/invocations"
+    )
+    api = resources.setdefault("RestAPI", {}).setdefault("Properties", {})
+    api.setdefault("DefinitionBody", {})["paths"] = {
+        path: {method: {"x-amazon-apigateway-integration": {"uri": uri}} for method in methods}
+        for path, methods in api_routes().items()
+    }
+    permission = resources.setdefault("APIHandlerInvokePermission", {})
+    permission.setdefault("Properties", {})["FunctionName"] = {"Ref": API_ALIAS}
+
+
 def merge_template(current: dict[str, Any]) -> dict[str, Any]:
     """``infra/app-merge.json`` with the per-function policies, role patches and outputs."""
     template = json.loads(json.dumps(current))
@@ -476,6 +506,8 @@ def merge_template(current: dict[str, Any]) -> dict[str, Any]:
         if function in SNAPSTART_FUNCTIONS:
             props["AutoPublishAlias"] = SNAPSTART_ALIAS
             props["SnapStart"] = {"ApplyOn": "PublishedVersions"}
+    if "api_handler" in SNAPSTART_FUNCTIONS:
+        api_through_alias(template["Resources"])
     outputs = template.setdefault("Outputs", {})
     outputs.pop("FunctionPolicyArn", None)
     outputs.pop("FunctionRoleArnPattern", None)

@@ -12,7 +12,10 @@ named: ``core.invocation``). The role session is named after who acts and for wh
 One botocore data loader serves every session (the home one and each assumed-role one), so a
 service's model is read and parsed once per process, whichever account a client is for.
 ``reset`` drops clients, sessions and their pooled connections and credentials but keeps that
-loader: what a SnapStart restore needs (``handlers.snapstart``).
+loader. A SnapStart function builds its home clients before the snapshot with their credentials
+deferred (``defer_credentials``; nothing is resolved until a request is signed) and, after each
+restore, ``renew`` drops their pooled connections and the assumed-role sessions but keeps the
+clients themselves (``handlers.snapstart``, ``handlers.prime``).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ _loader: list[Any] = []  # the one botocore data loader (made with the first ses
 _sessions: dict[str, boto3.Session] = {}
 _sessions_named: dict[tuple[str, str], boto3.Session] = {}
 _clients: dict[tuple[str, str, str, str], Any] = {}
+_defer: list[bool] = []  # set by defer_credentials(): the home session resolves on first use
 
 FUNCTION = "{function}"  # in a role_arn: the name of the opsbot function that assumes it
 _ROLE_SESSION_NAME = "opsbot"
@@ -110,7 +114,12 @@ def _home_session() -> boto3.Session:
 
     session = _sessions.get("")
     if session is None:
-        session = boto3.Session(botocore_session=_botocore_session())
+        botocore_session = _botocore_session()
+        if _defer:
+            from chalicelib.aws.credentials import defer
+
+            defer(botocore_session)
+        session = boto3.Session(botocore_session=botocore_session)
         _sessions[""] = session
     return session
 
@@ -197,18 +206,53 @@ class LazyClient:
         return getattr(client(self._service, self._environment), name)
 
 
-def preload(services: tuple[str, ...]) -> None:
-    """Parse these services' models into the shared loader now (before a SnapStart snapshot):
-    a client made after ``reset`` then costs no model loading."""
-    for service in services:
-        client(service)
-    reset()
+def defer_credentials() -> None:
+    """From now on the home session resolves its credentials on the first signed request, not
+    when a client is built (before a SnapStart snapshot: no credentials in it)."""
+    with _lock:
+        if not _defer:
+            _defer.append(True)
+        _sessions.pop("", None)
+        for key in [k for k in _clients if not k[2]]:
+            del _clients[key]
+
+
+def home_credentials() -> Any:
+    """The home session's credentials object if one was made (None: nothing made or resolved);
+    never resolves anything."""
+    session = _sessions.get("")
+    botocore_session: Any = None if session is None else session._session
+    return None if botocore_session is None else botocore_session._credentials
+
+
+def renew() -> None:
+    """After a SnapStart restore: keep the home clients (built before the snapshot) but close
+    their pooled connections and forget their credentials; drop every assumed-role session
+    and its clients (their credentials are this copy's to fetch)."""
+    from chalicelib.aws.credentials import DeferredCredentials
+
+    with _lock:
+        for key in [k for k in _clients if k[2]]:
+            del _clients[key]
+        for role in [r for r in _sessions if r]:
+            del _sessions[role]
+        _sessions_named.clear()
+        for cached in _clients.values():
+            cached._endpoint.http_session.close()  # a connection made before the snapshot is dead
+        credentials = home_credentials()
+        if isinstance(credentials, DeferredCredentials):
+            credentials.forget()
+        elif credentials is not None:  # resolved into the snapshot: never reuse them
+            _sessions.pop("", None)
+            _clients.clear()
 
 
 def reset() -> None:
-    """Forget every cached client and session, with their pooled connections and credentials
-    (tests, a settings change, a SnapStart restore); the parsed models stay."""
+    """Forget every cached client and session, with their pooled connections and credentials,
+    and go back to resolving credentials with the first client (tests, a settings change); the
+    parsed models stay."""
     with _lock:
+        _defer.clear()
         _clients.clear()
         _sessions.clear()
         _sessions_named.clear()

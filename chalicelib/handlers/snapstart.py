@@ -6,52 +6,45 @@ snapshots the process and restores copies of it: a cold start becomes a restore.
 Python runtime (3.12 and later) provides ``snapshot_restore_py``; anywhere else (local stack,
 tests) it is absent and nothing here runs.
 
-- before the snapshot: import what an event needs (capabilities, pydantic, Powertools), load
-  the policy and parse the AWS service models, so the restored process starts warm;
+- before the snapshot: prime (``handlers.prime``): import what the function's handlers reach,
+  build its models, its clients (credentials deferred) and its dependencies, load the policy;
 - after each restore: reseed ``random`` (botocore's retry jitter; every copy would otherwise
-  draw the same numbers) and drop every client and session: pooled connections made before
-  the snapshot are dead, and credentials must not be shared between copies.
+  draw the same numbers), drop the clients' pooled connections (a connection made before the
+  snapshot is dead) and every assumed-role session; credentials are resolved by this copy's
+  first request, never taken from the snapshot.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import random
 from collections.abc import Callable
 
-# What every event or worker invocation may need; imported before the snapshot.
-WARM_MODULES = (
-    "chalicelib.alarms",
-    "chalicelib.deploys",
-    "chalicelib.scaling",
-    "chalicelib.worker",
-    "chalicelib.certificates",
-    "chalicelib.budgets",
-    "chalicelib.store",
-    "aws_lambda_powertools.utilities.idempotency",
-    "aws_lambda_powertools.utilities.batch",
-)
-WARM_SERVICES = ("dynamodb", "sqs", "sns", "ssm", "ecs", "ecr", "application-autoscaling")
-
 
 def before_snapshot() -> None:
     """Do the work of a first event that does not depend on the event or the copy."""
-    from chalicelib.aws import clients
-    from chalicelib.handlers.wiring import get_deps
+    from chalicelib.core.observability import logger
+    from chalicelib.handlers.prime import prime
 
-    for name in WARM_MODULES:
-        importlib.import_module(name)
-    get_deps()  # settings and the policy, validated
-    clients.preload(WARM_SERVICES)
+    primed = prime()
+    logger().info(
+        "primed for the snapshot",
+        extra={
+            "function": primed.function,
+            "modules": primed.modules,
+            "models": primed.models,
+            "clients": primed.clients,
+        },
+    )
 
 
 def after_restore() -> None:
-    """Make this copy unique: fresh randomness, fresh clients and credentials."""
+    """Make this copy unique: fresh randomness, no pooled connection or credentials from
+    before the snapshot."""
     from chalicelib.aws import clients
 
     random.seed()  # from os.urandom
-    clients.reset()
+    clients.renew()
 
 
 def register() -> bool:

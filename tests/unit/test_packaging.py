@@ -265,24 +265,41 @@ def test_the_zip_is_the_same_bytes_for_the_same_files(tmp_path: Path) -> None:
     assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
 
 
-def test_event_and_worker_functions_restore_from_snapstart_through_their_alias(
+def test_every_function_restores_from_snapstart_through_its_alias(
     sam: dict[str, Any], translated: dict[str, Any]
 ) -> None:
     functions = resources_of(sam, "AWS::Serverless::Function")
     for name, logical in FUNCTIONS.items():
         props = functions[logical]["Properties"]
-        if name == "api_handler":  # API Gateway invokes the function itself (README)
-            assert "SnapStart" not in props and "AutoPublishAlias" not in props
-        else:
-            assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}, name
-            assert props["AutoPublishAlias"] == "live", name
+        assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}, name
+        assert props["AutoPublishAlias"] == "live", name
     aliases = resources_of(translated, "AWS::Lambda::Alias")
     assert sorted(a["Properties"]["FunctionName"]["Ref"] for a in aliases.values()) == sorted(
-        logical for name, logical in FUNCTIONS.items() if name != "api_handler"
+        FUNCTIONS.values()
     )
     # what retries an asynchronous event is the alias's invoke config
     configs = resources_of(translated, "AWS::Lambda::EventInvokeConfig")
     assert {c["Properties"]["Qualifier"] for c in configs.values()} == {"live"}
+
+
+def test_every_route_of_the_rest_api_invokes_the_api_functions_snapstart_alias(
+    translated: dict[str, Any],
+) -> None:
+    (api,) = resources_of(translated, "AWS::ApiGateway::RestApi").values()
+    paths = api["Properties"]["Body"]["paths"]
+    assert set(paths) == set(iam_grants.api_routes())  # the app's routes, no other
+    alias = "${APIHandlerAliaslive}"  # the alias ARN (a Ref to the AWS::Lambda::Alias)
+    for path, methods in paths.items():
+        assert sorted(methods) == iam_grants.api_routes()[path], path
+        for method, spec in methods.items():
+            uri = spec["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+            assert uri.endswith(f"/functions/{alias}/invocations"), (path, method)
+    invokers = [
+        p["Properties"]
+        for p in resources_of(translated, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    ]
+    assert [p["FunctionName"] for p in invokers] == [{"Ref": "APIHandlerAliaslive"}]
 
 
 def test_cfn_lint_passes_on_every_template(package_dir: Path) -> None:

@@ -45,10 +45,14 @@ def test_an_on_demand_function_does_no_warming(monkeypatch: pytest.MonkeyPatch) 
     assert hooks == {"before": [], "after": [snapstart.after_restore]}
 
 
-def test_a_restored_copy_draws_its_own_numbers_and_makes_new_clients(
+def test_a_restored_copy_draws_its_own_numbers_and_never_reuses_resolved_credentials(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """A client whose credentials were resolved before the snapshot (not primed: priming
+    defers them, see test_prime.py) is dropped with its session."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     clients.reset()
     before = clients.client("sqs")
     loader = clients._loader[0]
@@ -60,3 +64,20 @@ def test_a_restored_copy_draws_its_own_numbers_and_makes_new_clients(
     assert after is not before  # no pooled connection or credentials from before the snapshot
     assert clients._loader == [loader]  # the parsed models are kept: read once per process
     clients.reset()
+
+
+def test_before_the_snapshot_the_function_lambda_names_is_primed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chalicelib.handlers import prime
+
+    primed: list[str] = []
+
+    def record(function: str | None = None) -> prime.Primed:
+        primed.append(prime.function_name())
+        return prime.Primed(primed[-1], 0, 0, [], [])
+
+    monkeypatch.setenv("_HANDLER", "app.alarm_notification")
+    monkeypatch.setattr(prime, "prime", record)
+    snapstart.before_snapshot()
+    assert primed == ["alarm_notification"]
