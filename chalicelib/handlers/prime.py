@@ -101,8 +101,10 @@ PLANS: dict[str, Plan] = {
             "chalicelib.alarms",
             "chalicelib.scaling",
             "chalicelib.budgets",
+            "chalicelib.guards",
+            "chalicelib.changes",
         ),
-        services=("sqs", "sns", "cloudwatch", *_SCALE),
+        services=("sqs", "sns", "cloudwatch", "cloudtrail", "elbv2", *_SCALE),
         libraries=(
             "aws_lambda_powertools.utilities.batch",
             "aws_lambda_powertools.utilities.data_classes.sqs_event",
@@ -124,8 +126,12 @@ PLANS: dict[str, Plan] = {
             "chalicelib.scaling",
             "chalicelib.certificates",
             "chalicelib.budgets",
+            "chalicelib.guards",
+            "chalicelib.changes",
+            "chalicelib.alarms",  # a press of "Approve held changes" applies them
         ),
         services=(
+            "cloudtrail",
             "sqs",
             "sns",
             "ecr",
