@@ -75,11 +75,9 @@ def _cap_summary(deps: Deps, message: CapSummary, receive_count: int) -> None:
 
 
 def _cap_apply(deps: Deps, message: CapApply, receive_count: int) -> None:
-    from chalicelib.alarms import held
+    from chalicelib.alarms import held_apply
 
-    held.apply_held(
-        deps, environment=message.environment, bucket=message.bucket, actor=message.actor
-    )
+    held_apply.apply_batch(deps, message)
 
 
 # One handler per member of the work-message union (a test checks none is missing).

@@ -153,12 +153,16 @@ class CapSummary(_Message):
 
 
 class CapApply(_Message):
-    """Work: apply the reactions held in an environment in a minute, approved by ``actor``."""
+    """Work: apply the reactions held in an environment in a minute, approved by ``actor``: one
+    batch, from the held reaction after the key ``after`` (None: from the first); ``attempt``
+    counts the re-runs of a batch that waited for a target's lock."""
 
     kind: Literal["cap.apply"] = "cap.apply"
     environment: str
     bucket: str
     actor: str
+    after: str | None = None
+    attempt: int = 0
 
 
 _Work = (

@@ -32,7 +32,10 @@ class HeldReaction:
     """An alarm reaction held by a cap: enough to apply it once someone approves it.
 
     ``bucket`` is the UTC minute it was held in (``2026-12-06T20:15``); ``key`` its id within
-    that minute; ``status`` ``held`` until approved (then ``approved``, with ``approved_by``).
+    that minute; ``status`` ``held`` until approved, then ``approved`` (with ``approved_by`` and,
+    for a scaling step, ``approved_from`` and ``approved_to``: the count then and the count it is
+    set to), then ``applied``; or ``skipped`` when its alarm had recovered. ``outcome``: what
+    applying it did (or why it was skipped).
     """
 
     environment: str
@@ -48,3 +51,6 @@ class HeldReaction:
     after: int | None = None
     status: str = "held"
     approved_by: str | None = None
+    approved_from: int | None = None
+    approved_to: int | None = None
+    outcome: str | None = None

@@ -84,8 +84,9 @@ def _scale_locked(
     on_change: OnChange | None = None,
     decide: Decide | None = None,
     admit: Admit | None = None,
+    audited: bool = True,
 ) -> Outcome:
-    """Lock, read once, decide, bound, admit, apply, audit."""
+    """Lock, read once, decide, bound, admit, apply, audit (unless the caller audits it)."""
     with _holding(deps, target, actor) as holder:
         before, bounds = current()  # the one read: under the lock when it is ours
         after = bounds.step(before, step) if step is not None else int(desired or 0)
@@ -128,6 +129,8 @@ def _scale_locked(
         )
         if on_change is not None:
             on_change(outcome)
+    if not audited:
+        return outcome
     deps.store.audit(
         now=deps.clock(),
         actor=actor,
@@ -154,9 +157,11 @@ def scale_ecs_service(
     on_change: OnChange | None = None,
     decide: Decide | None = None,
     admit: Admit | None = None,
+    audited: bool = True,
 ) -> Outcome:
     """Change a service's desired count (by ``step`` or to ``desired``) under its lock;
-    ``decide`` sees the plan made from the one read first."""
+    ``decide`` sees the plan made from the one read first; ``audited=False``: the caller
+    writes the audit entry."""
 
     def apply(count: int) -> None:
         deps.aws("ecs", env).update_service(
@@ -176,6 +181,7 @@ def scale_ecs_service(
         on_change=on_change,
         decide=decide,
         admit=admit,
+        audited=audited,
     )
 
 
@@ -184,15 +190,18 @@ def scale_asg(
     env: Environment,
     group: str,
     *,
-    step: int,
     actor: str,
     why: str,
+    step: int | None = None,
+    desired: int | None = None,
     on_change: OnChange | None = None,
     decide: Decide | None = None,
     admit: Admit | None = None,
+    audited: bool = True,
 ) -> Outcome:
-    """Change an Auto Scaling group's desired capacity by ``step`` under its lock;
-    ``decide`` sees the plan made from the one read first."""
+    """Change an Auto Scaling group's desired capacity (by ``step`` or to ``desired``) under
+    its lock; ``decide`` sees the plan made from the one read first; ``audited=False``: the
+    caller writes the audit entry."""
 
     def apply(count: int) -> None:
         deps.aws("autoscaling", env).set_desired_capacity(
@@ -208,10 +217,11 @@ def scale_asg(
         actor=actor,
         why=why,
         step=step,
-        desired=None,
+        desired=desired,
         on_change=on_change,
         decide=decide,
         admit=admit,
+        audited=audited,
     )
 
 
@@ -224,9 +234,10 @@ def force_new_deployment(
     why: str,
     on_change: OnChange | None = None,
     admit: Admit | None = None,
+    audited: bool = True,
 ) -> Outcome:
     """Replace a service's tasks (same task definition), unless a deploy holds its lock
-    (``admit`` as for scaling)."""
+    (``admit`` and ``audited`` as for scaling)."""
     target = Target.service(env.name, service)
     with _holding(deps, target, actor) as holder:
         if holder is not None:
@@ -243,6 +254,8 @@ def force_new_deployment(
         )
         if on_change is not None:
             on_change(outcome)
+    if not audited:
+        return outcome
     deps.store.audit(
         now=deps.clock(),
         actor=actor,

@@ -12,6 +12,7 @@ from chalicelib.store.audit import AuditStore
 from chalicelib.store.caps import CapStore, bucket_of
 from chalicelib.store.deployments import DeploymentStore, DeploymentUpdate
 from chalicelib.store.freeze import FreezeStore
+from chalicelib.store.held import HeldStore
 from chalicelib.store.idempotency import IdempotencyStore
 from chalicelib.store.locks import CooldownClaim, LockHolder, LockResult, LockStore
 from chalicelib.store.once import DeliveryInProgress, Once, OnceStore
@@ -31,6 +32,7 @@ class Store(
     TokenStore,
     SlackRequestStore,
     CapStore,
+    HeldStore,
     FreezeStore,
 ):
     """Typed access to the state table."""

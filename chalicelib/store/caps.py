@@ -7,7 +7,8 @@ Items (``bucket`` is the UTC minute, ``2026-12-06T20:15``):
   targets changed) in that minute;
 - ``CAPCLAIM#<claim>`` / ``CAP``: the decision for one reaction of one alarm state change
   (``admitted`` or ``held``), whatever attempt or redelivery asks again;
-- ``HELD#<env>#<bucket>`` / ``<target label>#<claim>``: a held reaction (``HeldReaction``).
+- ``HELD#<env>#<bucket>`` / ``<target label>#<claim>``: a held reaction (``HeldReaction``;
+  approved and applied through ``store.held``).
 
 A reaction is admitted by one transaction: its claim (``attribute_not_exists``) and the
 counter's ``ADD n :one, targets :t`` under ``n < cap AND (target already counted OR
@@ -25,15 +26,11 @@ from typing import Any
 from chalicelib.records.audit import AuditEntry
 from chalicelib.records.guards import CapDecision, HeldReaction
 from chalicelib.store.audit import audit_items
-from chalicelib.store.table import Table, _epoch, _item, _plain, _ser
+from chalicelib.store.held import HELD_FIELDS, held_pk
+from chalicelib.store.table import Table, _epoch, _item, _ser
 
 _TTL_SECONDS = 2 * 86400
 _HELD_TTL_SECONDS = 30 * 86400
-_HELD_FIELDS = ("rule", "state", "alarm", "target", "at", "reason", "before", "after", "status")
-
-
-def _held_pk(environment: str, bucket: str) -> str:
-    return f"HELD#{environment}#{bucket}"
 
 
 def _claim_put(table: str, claim: str, decision: str, reason: str, expires: int) -> dict[str, Any]:
@@ -120,9 +117,9 @@ class CapStore(Table):
         decision an earlier attempt of the same claim made if there was one."""
         expires = int(datetime.fromisoformat(held.at).timestamp()) + _HELD_TTL_SECONDS
         item = {
-            "pk": _held_pk(held.environment, held.bucket),
+            "pk": held_pk(held.environment, held.bucket),
             "sk": held.key,
-            **{name: getattr(held, name) for name in _HELD_FIELDS},
+            **{name: getattr(held, name) for name in HELD_FIELDS},
             "expires_at": expires,
         }
         writes: list[Any] = [
@@ -140,52 +137,6 @@ class CapStore(Table):
                     return earlier
             raise
         return CapDecision(admitted=False, reason=held.reason, first=True)
-
-    def held_reactions(self, environment: str, bucket: str) -> list[HeldReaction]:
-        """Every reaction held in ``environment`` in the minute ``bucket`` (all pages)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": _ser(_held_pk(environment, bucket))},
-        }
-        out: list[HeldReaction] = []
-        while True:
-            resp = self._ddb.query(**kwargs)
-            for raw in resp.get("Items", []):
-                plain = _plain(raw)
-                fields: dict[str, Any] = {name: plain.get(name) for name in _HELD_FIELDS}
-                out.append(
-                    HeldReaction(
-                        environment=environment,
-                        bucket=bucket,
-                        key=plain["sk"],
-                        approved_by=plain.get("approved_by"),
-                        **fields,
-                    )
-                )
-            if "LastEvaluatedKey" not in resp:
-                return out
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-
-    def approve_held(self, held: HeldReaction, *, by: str) -> bool:
-        """Mark a held reaction approved by ``by`` if it is still held (before it is applied:
-        of two approvals, one applies it)."""
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key=_item({"pk": _held_pk(held.environment, held.bucket), "sk": held.key}),
-                UpdateExpression="SET #s = :approved, approved_by = :by",
-                ConditionExpression="#s = :held",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":approved": _ser("approved"),
-                    ":held": _ser("held"),
-                    ":by": _ser(by),
-                },
-            )
-        except self._ddb.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
 
 
 def bucket_of(now: datetime) -> str:

@@ -182,7 +182,7 @@ def test_approval_applies_the_held_changes_once(all_held: World) -> None:
     scaled = [e for e in world.audit("web") if e["action"] == "scale"]
     assert [(e["actor"], e["before"], e["after"]) for e in scaled] == [("ann", 2, 3)]
     assert world.sent[-1].title == "Held changes in demo applied, approved by ann"
-    assert {h.status for h in world.deps.store.held_reactions("demo", MINUTE)} == {"approved"}
+    assert {h.status for h in world.deps.store.held_reactions("demo", MINUTE)} == {"applied"}
     # approved and manual changes are never capped (the cap here is 0)
     assert bucket_of(world.clock()) == MINUTE
 
