@@ -22,7 +22,7 @@ it and recording it forces it once more on redelivery.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -118,18 +118,20 @@ def _alarm_states(deps: Deps, env: Environment, names: list[str]) -> dict[str, s
     """The state of each named alarm now, as CloudWatch knows it (one call per 100 names)."""
     unique = sorted(set(names))
     states: dict[str, str] = {}
-    cloudwatch = deps.aws("cloudwatch", env) if unique else None
     for start in range(0, len(unique), 100):
-        kwargs = {"AlarmNames": unique[start : start + 100]}
-        while cloudwatch is not None:
-            found = cloudwatch.describe_alarms(
-                **kwargs, AlarmTypes=["CompositeAlarm", "MetricAlarm"]
+        token = ""
+        while True:
+            page: dict[str, Any] = {"NextToken": token} if token else {}
+            found = deps.aws("cloudwatch", env).describe_alarms(
+                AlarmNames=unique[start : start + 100],
+                AlarmTypes=["CompositeAlarm", "MetricAlarm"],
+                **page,
             )
             for alarm in found.get("MetricAlarms", []) + found.get("CompositeAlarms", []):
                 states[str(alarm["AlarmName"])] = str(alarm.get("StateValue"))
-            if not found.get("NextToken"):
+            token = str(found.get("NextToken") or "")
+            if not token:
                 break
-            kwargs["NextToken"] = found["NextToken"]
     return states
 
 
