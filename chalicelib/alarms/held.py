@@ -42,7 +42,7 @@ def post_summary(deps: Deps, environment: str, bucket: str) -> int:
         Message(
             title=f"{len(held)} alarm reaction(s) held by the cap in {environment}",
             text="Nothing was changed for these. Approve applies them now (within bounds, "
-            "as an approved action by you).",
+            "as an approved action by you), except those whose alarm has recovered by then.",
             level="warning",
             facts=(
                 ("Minute (UTC)", bucket),

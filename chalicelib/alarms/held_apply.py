@@ -33,6 +33,7 @@ from chalicelib.alarms.reaction import Reaction, reaction_for
 from chalicelib.aws.errors import describe
 from chalicelib.aws.notifier import Message
 from chalicelib.core.errors import OpsError
+from chalicelib.core.observability import logger
 from chalicelib.domain.actions import ForceNewDeployment, Outcome, ScaleAsg, ScaleEcsService
 from chalicelib.records.audit import AuditEntry
 from chalicelib.records.status import ActionResult
@@ -189,8 +190,9 @@ def _approve(
     if reaction is not None and execute.scales(reaction.action):
         try:
             plan = execute.plan(deps, reaction.env, reaction.action)
-        except (OpsError, ClientError):
-            plan = None  # applying it says why
+        except (OpsError, ClientError) as exc:  # approved without a count: never stepped
+            logger().warning("held reaction's count unreadable", extra={"error": describe(exc)})
+            plan = None
         if plan is not None:
             before, after = plan.before, plan.after
     if not deps.store.approve_held(held, by=actor, count_from=before, count_to=after):
@@ -211,7 +213,10 @@ def _change(
     why = f"approved held reaction to {held.alarm} {held.state}"
     action, acting = reaction.action, deps.acting_for(actor)
     try:
-        if isinstance(action, ScaleEcsService | ScaleAsg) and held.approved_to is not None:
+        if isinstance(action, ScaleEcsService | ScaleAsg):
+            if held.approved_to is None:
+                why_not = "its count could not be read when it was approved; nothing changed"
+                return Outcome(ActionResult.FAILED, why_not), None
             return _set_count(acting, env, held, actor, reaction, why)
         if isinstance(action, ForceNewDeployment):
             outcome = scaling.force_new_deployment(
