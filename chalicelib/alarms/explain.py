@@ -74,11 +74,20 @@ def explain(
             )
             return
     message = reaction_message(alarm, outcome, reaction=reaction, rule_name=rule_name, until=until)
-    wants_follow_up = reaction is not None and outcome.result not in NO_FOLLOW_UP
+    followed = _followed(reaction, outcome)
     # with a Slack bot, the reaction's message ts comes back: its follow-up is a thread reply
-    delivery = deps.notifier.send(message, threaded=wants_follow_up)
-    if reaction is not None and wants_follow_up:
-        follow_up(deps, alarm, reaction, message.title, thread_ts=delivery.ts)
+    delivery = deps.notifier.send(message, threaded=followed is not None)
+    if followed is not None:
+        follow_up(deps, alarm, followed, message.title, thread_ts=delivery.ts)
+
+
+def _followed(reaction: Reaction | None, outcome: Outcome) -> Reaction | None:
+    """The reaction, when a what-changed follow-up comes after its notice (it acted, or was
+    held or at a bound, on an ECS service)."""
+    if reaction is None or outcome.result in NO_FOLLOW_UP:
+        return None
+    target = reaction.target
+    return reaction if target is not None and target.kind == TargetKind.ECS_SERVICE else None
 
 
 def follow_up(

@@ -91,10 +91,10 @@ def _arguments(content_type: str, raw: bytes) -> tuple[dict[str, Any], str]:
     """The method's arguments from a JSON or form body; or the error Slack names."""
     if content_type.startswith("application/json"):
         try:
-            args = json.loads(raw or b"{}")
+            parsed = json.loads(raw or b"{}")
         except ValueError:
             return {}, "invalid_json"
-        return (args, "") if isinstance(args, dict) else ({}, "invalid_json")
+        return (parsed, "") if isinstance(parsed, dict) else ({}, "invalid_json")
     try:
         pairs = parse_qsl(raw.decode(), keep_blank_values=True, strict_parsing=bool(raw))
     except (UnicodeDecodeError, ValueError):

@@ -76,7 +76,7 @@ def _tag_web_api_calls() -> None:
             kwargs["headers"] = {**(kwargs.get("headers") or {}), INPUT_HEADER: running.input_id}
         return original_call(self, api_method, **kwargs)
 
-    WebClient.api_call = api_call  # type: ignore[method-assign]
+    WebClient.api_call = api_call  # type: ignore[method-assign,assignment]
 
 
 def uninstall() -> None:
