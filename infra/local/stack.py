@@ -314,6 +314,8 @@ def banner(settings: LocalSettings, info: dict[str, Any]) -> str:
         f"  lead's token   {settings.lead_token}  ({LOCAL_LEAD}: approves in prod; {lead_note})",
         f"  Slack secret   {settings.slack_signing_secret}  ({secret_note})",
         f"  Slack sink     {info['slack_log']}",
+        f"  Slack bot      {settings.slack_bot_token} in {settings.slack_channel}"
+        f"  (chat.postMessage at {info['sink_url']}/api/: alarm follow-ups reply in threads)",
         "  event sources  " + "\n                 ".join(info["event_sources"]),
         "",
         f"  CLI profile    {info['profile']}  (the local admin, for .venv/bin/opsbot)",

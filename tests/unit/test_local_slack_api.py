@@ -76,6 +76,7 @@ def test_a_post_and_its_thread_reply_as_slack_answers_them(sink: SinkServer) -> 
     assert second["ts"] == reply["ts"]
 
 
+@pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
 @pytest.mark.parametrize(
     ("token", "channel", "text", "error"),
     [
