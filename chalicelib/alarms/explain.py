@@ -74,15 +74,34 @@ def explain(
             )
             return
     message = reaction_message(alarm, outcome, reaction=reaction, rule_name=rule_name, until=until)
-    deps.notifier.send(message)
-    if reaction is not None and outcome.result not in NO_FOLLOW_UP:
-        follow_up(deps, alarm, reaction, message.title)
+    followed = _followed(reaction, outcome)
+    # with a Slack bot, the reaction's message ts comes back: its follow-up is a thread reply
+    delivery = deps.notifier.send(message, threaded=followed is not None)
+    if followed is not None:
+        follow_up(deps, alarm, followed, message.title, thread_ts=delivery.ts)
 
 
-def follow_up(deps: Deps, alarm: AlarmNotification, reaction: Reaction, title: str) -> None:
+def _followed(reaction: Reaction | None, outcome: Outcome) -> Reaction | None:
+    """The reaction, when a what-changed follow-up comes after its notice (it acted, or was
+    held or at a bound, on an ECS service)."""
+    if reaction is None or outcome.result in NO_FOLLOW_UP:
+        return None
+    target = reaction.target
+    return reaction if target is not None and target.kind == TargetKind.ECS_SERVICE else None
+
+
+def follow_up(
+    deps: Deps,
+    alarm: AlarmNotification,
+    reaction: Reaction,
+    title: str,
+    *,
+    thread_ts: str | None = None,
+) -> None:
     """Queue the reaction's follow-up: what changed on its service in the hour before this
-    reaction (posted by the worker, after it). A queue that fails is logged and
-    counted: the reaction stands and was told."""
+    reaction (posted by the worker, after it, in the thread of ``thread_ts`` when the
+    reaction's message has one). A queue that fails is logged and counted: the reaction
+    stands and was told."""
     target = reaction.target
     if target is None or target.kind != TargetKind.ECS_SERVICE:
         return
@@ -98,6 +117,7 @@ def follow_up(deps: Deps, alarm: AlarmNotification, reaction: Reaction, title: s
                 state=alarm.NewStateValue,
                 reaction=title,
                 until=until.isoformat().replace("+00:00", "Z"),
+                thread_ts=thread_ts,
             )
         )
     except Exception:

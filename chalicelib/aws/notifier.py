@@ -1,4 +1,4 @@
-"""Telling people: the notifications topic (email) and the Slack webhook.
+"""Telling people: the notifications topic (email) and Slack (the webhook, or the bot).
 
 A notification that cannot be delivered is logged and counted; it never undoes or fails
 the action it reports on. Message text is plain text: ``slack_payload`` escapes it for mrkdwn,
@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.core.slack import LOCAL_STAGE, escape, reply_url_allowed
+
+if TYPE_CHECKING:
+    from chalicelib.aws.slack_bot import SlackBot
 
 log = logging.getLogger("opsbot.notifications")
 
@@ -151,6 +154,7 @@ class Delivery:
 
     sns: bool | None = None
     slack: bool | None = None
+    ts: str | None = None  # the Slack message's ts, when the bot posted it (a thread's parent)
 
     @property
     def failed(self) -> tuple[str, ...]:
@@ -174,11 +178,13 @@ class Notifier:
         topic_arn: str,
         slack_url: Callable[[], str | None],
         stage: str = LOCAL_STAGE,
+        bot: SlackBot | None = None,
     ) -> None:
         self._sns = sns
         self._topic_arn = topic_arn
         self._slack_url = slack_url
         self._stage = stage
+        self._bot = bot
 
     def send(
         self,
@@ -186,10 +192,17 @@ class Notifier:
         *,
         reply_url: str | None = None,
         skip: frozenset[str] = frozenset(),
+        threaded: bool = False,
+        thread_ts: str | None = None,
     ) -> Delivery:
         """Deliver to every channel (and to a Slack response_url) but those in ``skip``; log
         what failed. What each channel did comes back (callers that must not lose a message
-        retry the failed ones)."""
+        retry the failed ones).
+
+        ``threaded``: post with the Slack bot when one is configured, so the answer carries
+        the message's ``ts`` (a thread to reply in); ``thread_ts``: post as a reply in that
+        thread. Without a bot, or when Slack refuses the bot's post, the webhook takes the
+        message (a message of its own in the channel)."""
         sns: bool | None = None
         if self._topic_arn and "sns" not in skip:
             try:
@@ -207,11 +220,34 @@ class Notifier:
                 log.exception(
                     "could not publish notification to SNS", extra={"title": message.title}
                 )
-        slack = None if "slack" in skip else self._post(message.slack_payload())
+        slack: bool | None = None
+        ts: str | None = None
+        if "slack" not in skip:
+            if threaded or thread_ts:
+                ts = self._post_as_bot(message.slack_payload(), thread_ts)
+            slack = True if ts else self._post(message.slack_payload())
         if reply_url:
             payload = {"response_type": "in_channel", "replace_original": False}
             self.post_slack({**payload, **message.slack_payload()}, url=reply_url)
-        return Delivery(sns=sns, slack=slack)
+        return Delivery(sns=sns, slack=slack, ts=ts)
+
+    def _post_as_bot(self, payload: dict[str, Any], thread_ts: str | None) -> str | None:
+        """``chat.postMessage`` with the bot: the message's ts, or None (no bot, or it failed:
+        logged, and the caller falls back to the webhook)."""
+        if self._bot is None:
+            return None
+        from chalicelib.aws.slack_bot import SlackPostFailed
+
+        try:
+            return self._bot.post(payload, thread_ts=thread_ts)
+        except SlackPostFailed as exc:
+            log.error(
+                "Slack refused the bot's post; posting with the webhook instead",
+                extra={"error": str(exc)[:300], "thread_ts": thread_ts},
+            )
+        except Exception:  # SSM unreadable (the token), anything else: never lose the message
+            log.exception("could not post as the Slack bot; posting with the webhook instead")
+        return None
 
     def _post(self, payload: dict[str, Any]) -> bool | None:
         """POST to the Slack webhook: True taken, False failed, None when none is configured."""

@@ -12,9 +12,12 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.core.errors import DependencyUnavailable
+
+if TYPE_CHECKING:
+    from chalicelib.aws.slack_bot import BotCredentials
 
 #: While SSM fails, a stale answer is served this long before SSM is asked again (so a throttled
 #: SSM is not hammered once per request).
@@ -111,3 +114,16 @@ def slack_signing_secret() -> str | None:
     from chalicelib.core.settings import get_settings
 
     return secure_parameter(get_settings().slack_signing_secret_parameter)
+
+
+def slack_bot_credentials() -> BotCredentials | None:
+    """The Slack bot's token and channel, from SSM (cached); None unless both are set."""
+    from chalicelib.aws.slack_bot import BotCredentials
+    from chalicelib.core.settings import get_settings
+
+    settings = get_settings()
+    token = secure_parameter(settings.slack_bot_token_parameter)
+    if not token:
+        return None
+    channel = secure_parameter(settings.slack_channel_parameter)
+    return BotCredentials(token=token, channel=channel) if channel else None

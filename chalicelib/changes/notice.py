@@ -92,7 +92,8 @@ def alarm_follow_up(deps: Deps, message: AlarmChanges) -> None:
         own = f"alarm:{message.alarm}"  # the reaction itself is the message this follows
         feed = replace(feed, items=tuple(c for c in feed.items if c.actor != own))
         more = _more_at(deps, env.name, message.service)
-        deps.notifier.send(changes_message(feed, reaction=message.reaction, more_at=more))
+        follow = changes_message(feed, reaction=message.reaction, more_at=more)
+        deps.notifier.send(follow, thread_ts=message.thread_ts)  # a reply, with a bot
         count("AlarmChangeFollowUps")
         return "posted"
 

@@ -29,6 +29,8 @@ class Settings:
     # when set, every approval expires after this many seconds instead of the policy's
     # ``expires_after_minutes`` (the local stack's demos and tests; unset in AWS)
     approval_expiry_seconds: int | None = None
+    # Slack's Web API (the bot's chat.postMessage); another base URL only to stand in for Slack
+    slack_api_url: str = "https://slack.com/api/"
 
     @property
     def api_tokens_parameter(self) -> str:
@@ -39,6 +41,17 @@ class Settings:
     def slack_webhook_parameter(self) -> str:
         """SSM SecureString: the Slack incoming-webhook URL."""
         return f"{self.parameter_prefix}/slack-webhook-url"
+
+    @property
+    def slack_bot_token_parameter(self) -> str:
+        """SSM SecureString: the Slack app's bot token (``xoxb-...``, scope ``chat:write``);
+        optional: without it opsbot posts with the webhook only."""
+        return f"{self.parameter_prefix}/slack-bot-token"
+
+    @property
+    def slack_channel_parameter(self) -> str:
+        """SSM parameter: the ID of the channel the bot posts to (``C0123ABCDEF``)."""
+        return f"{self.parameter_prefix}/slack-channel"
 
     @property
     def slack_signing_secret_parameter(self) -> str:
@@ -77,4 +90,5 @@ def get_settings() -> Settings:
         deploy_timeout_seconds=_int("OPSBOT_DEPLOY_TIMEOUT_SECONDS", 900),
         public_url=os.environ.get("OPSBOT_PUBLIC_URL", ""),
         approval_expiry_seconds=_int("OPSBOT_APPROVAL_EXPIRY_SECONDS", 0) or None,
+        slack_api_url=os.environ.get("OPSBOT_SLACK_API_URL") or "https://slack.com/api/",
     )

@@ -134,6 +134,8 @@ class AlarmChanges(_Message):
     state: str
     reaction: str  # the reaction's title, as posted
     until: str  # ISO-8601: when the reaction was posted (the window ends there)
+    # the reaction's Slack message, when the bot posted it: the follow-up replies in its thread
+    thread_ts: str | None = None
 
 
 class SlackReply(_Message):

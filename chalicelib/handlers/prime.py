@@ -58,6 +58,8 @@ CORE_LIBRARIES = (
     "aws_lambda_powertools.utilities.idempotency",
     "aws_lambda_powertools.utilities.idempotency.exceptions",
     "slack_sdk.webhook",
+    "slack_sdk",  # WebClient: the Slack bot's chat.postMessage (when a bot token is set)
+    "slack_sdk.errors",
     "datetime",
     "decimal",
     "fnmatch",

@@ -10,8 +10,9 @@ from functools import lru_cache
 
 from chalicelib.aws import clients
 from chalicelib.aws.notifier import Notifier
-from chalicelib.aws.parameters import secure_parameter
+from chalicelib.aws.parameters import secure_parameter, slack_bot_credentials
 from chalicelib.aws.queue import WorkQueue
+from chalicelib.aws.slack_bot import SlackBot
 from chalicelib.core.settings import get_settings
 from chalicelib.deps import ClientFactory, Deps
 from chalicelib.domain.policy import get_policy
@@ -32,6 +33,7 @@ def get_deps() -> Deps:
             topic_arn=settings.notifications_topic_arn,
             slack_url=lambda: secure_parameter(settings.slack_webhook_parameter),
             stage=settings.stage,
+            bot=SlackBot(credentials=slack_bot_credentials, base_url=settings.slack_api_url),
         ),
         aws=lambda service, env: clients.client(service, env),
         scoped_aws=_scoped,

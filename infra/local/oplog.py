@@ -30,6 +30,8 @@ _FAULTS_LOGGER = "opsbot.local.faults"
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 _SHOWN_KEYS = 4  # structured keys shown on an error line
 _MAX_LINE = 400
+#: the sink's records of posts to the channel: the incoming webhook's and the bot's
+CHANNEL_POSTS = ("webhook", "chat.postMessage")
 _log = logging.getLogger("opsbot.local.events")
 _configured: dict[str, bool] = {}  # set by configure(): only the `make run` process is quieted
 
@@ -212,7 +214,7 @@ class OperatorLog:
             return
         # a reply to a response_url repeats an event, except a message replaced in place (a
         # decision by button: the approval message now says who decided)
-        if record.get("to") != "webhook" and not payload.get("replace_original"):
+        if record.get("to") not in CHANNEL_POSTS and not payload.get("replace_original"):
             return
         line = self.line(record["payload"])
         if line:

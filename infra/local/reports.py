@@ -13,7 +13,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from infra.local.oplog import first_sentence, parse_post
+from infra.local.oplog import CHANNEL_POSTS, first_sentence, parse_post
 
 _SCALED = re.compile(r": (?P<target>\S+) (?P<before>\d+) -> (?P<after>\d+)$")
 _ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
@@ -30,8 +30,9 @@ def local_time(text: str) -> str:
 
 
 def webhook_posts(posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The payloads posted to the channel (a response_url reply repeats one)."""
-    return [p["payload"] for p in posts if p.get("to") == "webhook" and p.get("payload")]
+    """The payloads posted to the channel, by the webhook or the bot (a response_url reply
+    repeats one)."""
+    return [p["payload"] for p in posts if p.get("to") in CHANNEL_POSTS and p.get("payload")]
 
 
 def alarm_reaction(alarm: str, state: str, payload: dict[str, Any]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +38,10 @@ class LocalSettings:
     acm_seconds: float
     deploy_timeout_seconds: int
     approval_expiry_seconds: int | None
+    # the local Slack workspace's bot (the sink answers chat.postMessage for it): alarm
+    # reactions post as the bot, so their follow-ups are thread replies
+    slack_bot_token: str = field(default_factory=lambda: f"xoxb-local-{secrets.token_hex(12)}")
+    slack_channel: str = "C0LOCALOPS"
 
     @classmethod
     def from_env(cls) -> LocalSettings:

@@ -8,6 +8,11 @@ starts empty) and answered ``ok`` as Slack answers::
     {"at": "2026-11-29T17:23:43.402Z", "to": "webhook" | "response_url",
      "url": "<where opsbot posted it>", "payload": {<exactly what was posted>}}
 
+Slack's Web API: ``POST /api/chat.postMessage`` (the bot, ``slack_api``) is answered as Slack
+answers it, and a message it takes is appended as ``"to": "chat.postMessage"`` with the exact
+payload (``channel``, ``text``, ``blocks``, a reply's ``thread_ts``) and the ``channel`` and
+``ts`` it was given.
+
 ``on_post`` (if set) is told of each record and of the invocation that posted it (the input id
 ``slack_relay`` puts in ``X-Opsbot-Input``; never written to the file).
 
@@ -27,6 +32,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from infra.local.slack_api import Answer, SlackWebApi
+
 ControlHandler = Callable[[dict[str, Any]], dict[str, Any]]
 PostListener = Callable[[dict[str, Any], str], None]
 INPUT_HEADER = "X-Opsbot-Input"
@@ -35,8 +42,11 @@ INPUT_HEADER = "X-Opsbot-Input"
 class SinkServer:
     """Loopback HTTP server for the Slack sink and control commands."""
 
-    def __init__(self, *, slack_log: Path, port: int = 0) -> None:
+    def __init__(
+        self, *, slack_log: Path, port: int = 0, web_api: SlackWebApi | None = None
+    ) -> None:
         self.slack_log = slack_log
+        self.web_api = web_api
         self.controls: dict[str, ControlHandler] = {}
         self.on_post: PostListener | None = None
         self._write_lock = threading.Lock()
@@ -53,6 +63,22 @@ class SinkServer:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _web_api(self, raw: bytes) -> None:
+                method = urlsplit(self.path).path.removeprefix("/api/")
+                if sink.web_api is None:
+                    answer = Answer(404, {"ok": False, "error": "unknown_method"})
+                else:
+                    answer = sink.web_api.answer(method, self.headers, raw)
+                if answer.posted is not None:
+                    sink.record_bot_post(
+                        answer.posted,
+                        method=method,
+                        answer=answer.body,
+                        posted_by=self.headers.get(INPUT_HEADER, ""),
+                    )
+                body = json.dumps(answer.body).encode()
+                self._reply(answer.status, body, "application/json; charset=utf-8")
+
             def do_GET(self) -> None:
                 if self.path == "/_control/ping":
                     self._reply(200, b"ok")
@@ -62,6 +88,9 @@ class SinkServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
+                if self.path.startswith("/api/"):  # Slack's Web API (chat.postMessage)
+                    self._web_api(raw)
+                    return
                 if not self.path.startswith("/_control/"):  # anything else is Slack
                     try:
                         payload = json.loads(raw)
@@ -125,6 +154,26 @@ class SinkServer:
             "url": where,
             "payload": payload,
         }
+        self._append(record, posted_by)
+        return record
+
+    def record_bot_post(
+        self, payload: dict[str, Any], *, method: str, answer: dict[str, Any], posted_by: str = ""
+    ) -> dict[str, Any]:
+        """Append one message the bot posted (``chat.postMessage``): the exact payload, and
+        the channel and ts Slack answered (a reply's payload keeps its ``thread_ts``)."""
+        record = {
+            "at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "to": method,
+            "url": f"{self.url}/api/{method}",
+            "payload": payload,
+            "channel": answer.get("channel"),
+            "ts": answer.get("ts"),
+        }
+        self._append(record, posted_by)
+        return record
+
+    def _append(self, record: dict[str, Any], posted_by: str) -> None:
         line = json.dumps(record, separators=(",", ":"))
         with self._write_lock, self.slack_log.open("a") as fh:
             fh.write(line + "\n")
@@ -133,7 +182,6 @@ class SinkServer:
                 self.on_post(record, posted_by)
             except Exception:  # a listener's bug must not fail Slack's answer
                 logging.getLogger("opsbot.local").exception("Slack post listener failed")
-        return record
 
     def start(self) -> None:
         """Start the Slack log afresh (the embedded AWS starts empty too) and serve."""

@@ -65,6 +65,7 @@ class LocalStack:
 
         sink = self._start_sink()
         env = app_environment(outputs, s)
+        env["OPSBOT_SLACK_API_URL"] = f"{sink.url}/api/"  # the sink stands in for slack.com
         os.environ.update(env)
         self._put_secrets(env["OPSBOT_PARAMETER_PREFIX"], sink.url)
         self._start_simulators(sink)
@@ -133,10 +134,14 @@ class LocalStack:
         """The Slack sink and control endpoint; Slack response_urls are relayed to it."""
         from infra.local import slack_relay
         from infra.local.sink import SinkServer
+        from infra.local.slack_api import SlackWebApi
 
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
         slack_log = self.settings.state_dir / "slack.jsonl"
-        sink = SinkServer(slack_log=slack_log)  # starts slack.jsonl afresh
+        web_api = SlackWebApi(
+            token=self.settings.slack_bot_token, channel=self.settings.slack_channel
+        )
+        sink = SinkServer(slack_log=slack_log, web_api=web_api)  # starts slack.jsonl afresh
         sink.start()
         self._parts.append(sink)
         slack_relay.install(sink.url)  # response_urls (hooks.slack.com) land in the sink too
@@ -144,7 +149,8 @@ class LocalStack:
         return sink
 
     def _put_secrets(self, prefix: str, sink_url: str) -> None:
-        """The local admin's token, the Slack webhook (the sink) and signing secret, in SSM."""
+        """The local admin's token, the Slack webhook (the sink), signing secret, bot token and
+        channel, in SSM."""
         s = self.settings
         ssm = client("ssm")
         tokens = {
@@ -155,6 +161,8 @@ class LocalStack:
             ("api-tokens", json.dumps(tokens)),
             ("slack-webhook-url", f"{sink_url}/slack/webhook"),
             ("slack-signing-secret", s.slack_signing_secret),
+            ("slack-bot-token", s.slack_bot_token),
+            ("slack-channel", s.slack_channel),
         ):
             ssm.put_parameter(
                 Name=f"{prefix}/{name}", Value=value, Type="SecureString", Overwrite=True
@@ -306,6 +314,8 @@ def banner(settings: LocalSettings, info: dict[str, Any]) -> str:
         f"  lead's token   {settings.lead_token}  ({LOCAL_LEAD}: approves in prod; {lead_note})",
         f"  Slack secret   {settings.slack_signing_secret}  ({secret_note})",
         f"  Slack sink     {info['slack_log']}",
+        f"  Slack bot      {settings.slack_bot_token} in {settings.slack_channel}"
+        f"  (chat.postMessage at {info['sink_url']}/api/: alarm follow-ups reply in threads)",
         "  event sources  " + "\n                 ".join(info["event_sources"]),
         "",
         f"  CLI profile    {info['profile']}  (the local admin, for .venv/bin/opsbot)",

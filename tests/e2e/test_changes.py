@@ -1,6 +1,6 @@
 """What changed, end to end (issue 20's "Done when"): a change made straight against the
 embedded AWS and a deploy through opsbot both show in the service's change feed, in the
-follow-up of the next alarm reaction (Slack) and in ``opsbot changes``."""
+follow-up of the next alarm reaction (a Slack thread reply to it) and in ``opsbot changes``."""
 
 from __future__ import annotations
 
@@ -48,6 +48,15 @@ def test_a_direct_update_and_a_deploy_show_in_the_feed_the_alarm_follow_up_and_t
         assert "web-cpu-high ALARM: web 3 -> 4" in follow_up  # the reaction it follows
         assert "UpdateService desiredCount=3" in follow_up
         assert deployment_id in follow_up
+        # make run configures a bot token: the follow-up is a reply in the reaction's thread
+        records = stack.slack_records()[mark:]
+        [reaction] = [
+            r for r in records if "web-cpu-high ALARM: web 3 -> 4" in r["payload"]["text"]
+        ]
+        [reply] = [r for r in records if "Changed in the last hour" in r["payload"]["text"]]
+        assert reaction["to"] == reply["to"] == "chat.postMessage"
+        assert reply["payload"]["thread_ts"] == reaction["ts"]
+        assert reply["payload"]["reply_broadcast"] is False
 
         shown = cli(stack, opsbot, "changes", "web", "--since", "60m")
         assert shown.returncode == 0, shown.stderr

@@ -278,7 +278,7 @@ def test_tick_commands_print_what_the_checks_did(stack: Stack) -> None:
 def test_the_terminal_and_slack_log_are_for_people(stack: Stack) -> None:
     records = stack.slack_records()
     assert records and all({"at", "to", "url", "payload"} <= set(r) for r in records)
-    assert {r["to"] for r in records} <= {"webhook", "response_url"}
+    assert {r["to"] for r in records} <= {"webhook", "chat.postMessage", "response_url"}
     after_ready = stack.output[
         next(i for i, ln in enumerate(stack.output) if "opsbot ready" in ln) :
     ]
