@@ -98,6 +98,7 @@ def follow_up(deps: Deps, alarm: AlarmNotification, reaction: Reaction, title: s
                 state=alarm.NewStateValue,
                 reaction=title,
                 until=until.isoformat().replace("+00:00", "Z"),
+                state_changed_at=alarm.StateChangeTime,
             )
         )
     except Exception:

@@ -134,6 +134,9 @@ class AlarmChanges(_Message):
     state: str
     reaction: str  # the reaction's title, as posted
     until: str  # ISO-8601: when the reaction was posted (the window ends there)
+    # the alarm's StateChangeTime: the alarm's own changes from then on are this reaction's
+    # (left out); its earlier reactions are changes like any other. None: all are left out.
+    state_changed_at: str | None = None
 
 
 class SlackReply(_Message):
