@@ -311,6 +311,11 @@ def test_the_slash_command_lists_the_changes_and_refuses_a_bad_window(
     with pytest.raises(InvalidRequest) as refused:
         changes_reply(world.deps, "alice", slash("changes web demo 99999999999999999999"))
     assert "since_minutes" in refused.value.to_body()["error"]["fields"]
+    with pytest.raises(InvalidRequest) as refused:  # full-width digits: MINUTES, not a COUNT
+        changes_reply(world.deps, "alice", slash("changes web demo \uff11\uff15"))
+    error = refused.value.to_body()["error"]
+    assert error["message"].startswith("MINUTES must be a whole number")
+    assert "since_minutes" in error["fields"] and "desired" not in error["fields"]
 
 
 def test_a_source_that_fails_is_named_and_the_others_still_answer(
