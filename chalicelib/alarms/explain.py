@@ -118,6 +118,7 @@ def follow_up(
                 reaction=title,
                 until=until.isoformat().replace("+00:00", "Z"),
                 thread_ts=thread_ts,
+                state_changed_at=alarm.StateChangeTime,
             )
         )
     except Exception:

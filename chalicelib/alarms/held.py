@@ -8,6 +8,7 @@ listing every reaction the caps held in it. Approve queues the work (``cap.apply
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from chalicelib.aws.notifier import Message
@@ -15,6 +16,7 @@ from chalicelib.core.errors import Conflict, Forbidden, InvalidRequest
 from chalicelib.domain.freeze import ensure_not_frozen
 from chalicelib.domain.messages import CapApply
 from chalicelib.domain.policy import Permission
+from chalicelib.store import bucket_of
 
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
@@ -68,7 +70,7 @@ def _move(held: HeldReaction) -> str:
 def request_apply(deps: Deps, *, actor: str, value: str) -> str:
     """The summary's Approve, pressed by ``actor``: checked, claimed once, queued."""
     environment, _, bucket = value.partition("|")
-    if not environment or not bucket:
+    if not environment or not _is_minute(bucket):
         raise InvalidRequest("not a held-changes button", fields={"value": "ENV|MINUTE"})
     env = deps.policy.environment(environment, reader=actor)
     if not deps.policy.permissions(actor, env.name) & {Permission.APPROVE, Permission.SCALE}:
@@ -88,3 +90,11 @@ def request_apply(deps: Deps, *, actor: str, value: str) -> str:
         deps.store.release_cooldown(claim)  # not queued: the button may be pressed again
         raise
     return f"Applying the changes held in {env.name} at {bucket} UTC (approved by {actor})."
+
+
+def _is_minute(bucket: str) -> bool:
+    """``bucket`` is a UTC minute as the summary names it (``YYYY-MM-DDTHH:MM``)."""
+    try:
+        return bucket_of(datetime.strptime(bucket, "%Y-%m-%dT%H:%M")) == bucket
+    except ValueError:
+        return False

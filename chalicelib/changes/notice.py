@@ -1,7 +1,7 @@
 """What changed before an alarm, as the follow-up of its reaction (Slack and email).
 
 The reaction is posted first (the action does not wait for any lookup); the worker then reads
-the service's changes of the hour before the reaction (but the alarm's own) and posts them as a
+the service's changes of the hour before the reaction (but the reaction's own) and posts them as a
 follow-up naming the reaction: the top ``TOP`` changes, newest first, one line each, and where
 to see the rest. Each follow-up is posted once (a redelivered message posts nothing).
 """
@@ -9,7 +9,7 @@ to see the rest. Each follow-up is posted once (a redelivered message posts noth
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from chalicelib.aws.notifier import Message
@@ -63,6 +63,18 @@ def _more_at(deps: Deps, environment: str, service: str) -> str:
     return f"{base}/ui (the {service} row) or {cli}" if base else cli
 
 
+def _is_own(change: Change, message: AlarmChanges) -> bool:
+    """``change`` is the reaction itself (the message this follows): the alarm's change made
+    since this state change. The alarm's earlier reactions are changes like any other."""
+    if change.actor != f"alarm:{message.alarm}":
+        return False
+    try:
+        since = datetime.fromisoformat(message.state_changed_at or "")
+    except ValueError:
+        return True  # no usable state-change time: leave out all of the alarm's own
+    return change.at >= (since if since.tzinfo else since.replace(tzinfo=UTC))
+
+
 def alarm_follow_up(deps: Deps, message: AlarmChanges) -> None:
     """Post what changed on the reaction's service in the hour before the alarm, once."""
     env = deps.policy.environments.get(message.environment)
@@ -89,8 +101,7 @@ def alarm_follow_up(deps: Deps, message: AlarmChanges) -> None:
                 missing_sources=("ecs",),
                 notes=(exc.message,),
             )
-        own = f"alarm:{message.alarm}"  # the reaction itself is the message this follows
-        feed = replace(feed, items=tuple(c for c in feed.items if c.actor != own))
+        feed = replace(feed, items=tuple(c for c in feed.items if not _is_own(c, message)))
         more = _more_at(deps, env.name, message.service)
         follow = changes_message(feed, reaction=message.reaction, more_at=more)
         deps.notifier.send(follow, thread_ts=message.thread_ts)  # a reply, with a bot

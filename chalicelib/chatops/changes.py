@@ -20,7 +20,9 @@ def changes_reply(deps: Deps, actor: str, command: SlashCommand) -> dict[str, An
     args = list(command.args)
     minutes = changes.DEFAULT_MINUTES
     if len(args) >= 2 and args[-1].isdigit():
-        minutes = changes.check_minutes(count_arg(args.pop(), USAGE))
+        minutes = changes.check_minutes(
+            count_arg(args.pop(), USAGE, name="MINUTES", field="since_minutes")
+        )
     env, (service,) = env_and_args(deps, args, 1, USAGE, actor=actor)
     feed = changes.changes(
         deps, actor=actor, environment=env.name, service=service, since_minutes=minutes

@@ -107,7 +107,7 @@ def check_command(deps: Deps, command: SlashCommand) -> None:
     check_origin(deps, team_id=command.team_id, response_url=command.response_url)
 
 
-def count_arg(word: str, usage: str) -> int:
+def count_arg(word: str, usage: str, *, name: str = "COUNT", field: str = "desired") -> int:
     """A COUNT argument: ASCII digits, of any size (the bounds are checked later, where they
     are known, so a huge count is refused naming them). A signed count is refused: ``+1`` or
     ``-1`` reads as "one more" or "one fewer", and setting the count to 1 instead would be the
@@ -121,13 +121,13 @@ def count_arg(word: str, usage: str) -> int:
         )
     if not _COUNT.fullmatch(word):
         raise InvalidRequest(
-            f"COUNT must be a whole number, not {word[:20]!r}; usage: {usage}",
-            fields={"desired": "not a whole number", "text": usage},
+            f"{name} must be a whole number, not {word[:20]!r}; usage: {usage}",
+            fields={field: "not a whole number", "text": usage},
         )
     if len(word) > _COUNT_DIGITS:
         raise InvalidRequest(
-            f"COUNT {word[:20]}... has more than {_COUNT_DIGITS} digits; usage: {usage}",
-            fields={"desired": "too many digits", "text": usage},
+            f"{name} {word[:20]}... has more than {_COUNT_DIGITS} digits; usage: {usage}",
+            fields={field: "too many digits", "text": usage},
         )
     return int(word)
 

@@ -136,6 +136,9 @@ class AlarmChanges(_Message):
     until: str  # ISO-8601: when the reaction was posted (the window ends there)
     # the reaction's Slack message, when the bot posted it: the follow-up replies in its thread
     thread_ts: str | None = None
+    # the alarm's StateChangeTime: the alarm's own changes from then on are this reaction's
+    # (left out); its earlier reactions are changes like any other. None: all are left out.
+    state_changed_at: str | None = None
 
 
 class SlackReply(_Message):

@@ -63,9 +63,18 @@ def request_id_middleware(event: Request, get_response: Callable[[Request], Resp
     token = _request_id.set(request_id)
     begin(request_id)
     try:
-        return get_response(event)
+        response = get_response(event)
     finally:
         _request_id.reset(token)
+    if response.status_code == 415:  # Chalice's own {"Code", "Message"}: the contract's 400
+        sent = (event.headers.get("content-type") or "")[:80]
+        return error_response(
+            InvalidRequest(
+                "send the body as JSON (Content-Type: application/json)",
+                fields={"Content-Type": f"not accepted: {sent}"},
+            )
+        )
+    return response
 
 
 def json_response(body: Any, status: int = 200) -> Response:

@@ -187,6 +187,17 @@ def test_approval_applies_the_held_changes_once(all_held: World) -> None:
     assert bucket_of(world.clock()) == MINUTE
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["demo|garbage", "demo|" + "x" * 3000, "demo|2026-11-20T09:15:00", "demo|2026-13-40T99:99"],
+)
+def test_a_held_changes_button_that_names_no_minute_is_refused(world: World, value: str) -> None:
+    # a forged or mangled value claims nothing (a long one would be a DynamoDB key too big)
+    said = press(world.deps, "U0ANN", SlackAction(action_id=held.APPROVE_HELD, value=value), None)
+    assert said == ":no_entry: not a held-changes button"
+    assert queued(world, CapApply) == []
+
+
 # -- a frozen environment: reactions change nothing, said once per freeze ------------------------
 
 

@@ -231,6 +231,26 @@ def test_an_alarm_reaction_acts_first_then_says_what_changed_in_a_follow_up(
     assert "UpdateService desiredCount=3" in posted.plain()  # the email says the same
 
 
+def test_the_follow_up_leaves_out_only_the_reaction_itself(alarm_world: AlarmWorld) -> None:
+    # on-call wants the alarm's earlier scaling in "what changed", not only other people's
+    world = alarm_world
+    world.clock.now = now()
+    world.put_alarm("web-cpu-high", "ALARM")
+    assert world.results(cpu()) == ["scaled"]  # web 2 -> 3
+    world.clock.now = now() + timedelta(seconds=30)
+    ok_changed = (world.clock.now - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    world.put_alarm("web-cpu-high", "OK")
+    assert world.results(cpu("OK", StateChangeTime=ok_changed[:-3] + "+0000")) == ["scaled"]
+    follow_up = world.queue.follow_ups[-1]
+    assert follow_up.state == "OK"
+
+    worker.handle(world.deps, follow_up.model_dump_json())
+    posted = world.sent[-1]
+    assert posted.title == "Changed in the last hour: demo/web"
+    mine = [line for line in posted.text.splitlines() if "alarm:web-cpu-high" in line]
+    assert len(mine) == 1 and mine[0].endswith("scaled out 2 -> 3")  # not its own 3 -> 2
+
+
 def test_a_quiet_hour_is_one_line_and_a_denied_lookup_still_posts(
     alarm_world: AlarmWorld,
 ) -> None:
@@ -291,6 +311,11 @@ def test_the_slash_command_lists_the_changes_and_refuses_a_bad_window(
     with pytest.raises(InvalidRequest) as refused:
         changes_reply(world.deps, "alice", slash("changes web demo 99999999999999999999"))
     assert "since_minutes" in refused.value.to_body()["error"]["fields"]
+    with pytest.raises(InvalidRequest) as refused:  # full-width digits: MINUTES, not a COUNT
+        changes_reply(world.deps, "alice", slash("changes web demo \uff11\uff15"))
+    error = refused.value.to_body()["error"]
+    assert error["message"].startswith("MINUTES must be a whole number")
+    assert "since_minutes" in error["fields"] and "desired" not in error["fields"]
 
 
 def test_a_source_that_fails_is_named_and_the_others_still_answer(

@@ -113,6 +113,19 @@ def test_freeze_refusals(
     assert world.store.freeze_of("demo").frozen is False
 
 
+@pytest.mark.parametrize("content_type", ["text/xml", "application/octet-stream"])
+def test_a_body_of_another_media_type_is_the_contracts_400(
+    client: Client, world: World, content_type: str
+) -> None:
+    # Chalice itself answers these 415 {"Code", "Message"}: not the contract's shape
+    headers = {"Authorization": "Bearer alice-token", "Content-Type": content_type}
+    resp = client.http.post("/environments/demo/freeze", headers=headers, body=b"<a/>")
+    assert resp.status_code == 400
+    error = json.loads(resp.body)["error"]
+    assert error["code"] == "invalid_request" and "Content-Type" in error["fields"]
+    assert world.store.freeze_of("demo").frozen is False
+
+
 def test_while_frozen_deploys_rollbacks_and_scaling_answer_409_then_work_again(
     client: Client, world: World
 ) -> None:

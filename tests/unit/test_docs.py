@@ -79,6 +79,13 @@ def test_every_page_in_the_nav_exists(config: dict[str, Any]) -> None:
     assert config["strict"] is True and config["site_dir"] == "site"
 
 
+def test_every_page_under_docs_is_in_the_nav(config: dict[str, Any]) -> None:
+    # a page left out of the nav is built but no reader finds it (mkdocs only logs it)
+    pages = set(_nav_pages(config["nav"]))
+    written = {str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")}
+    assert sorted(written - pages) == []
+
+
 def test_links_between_pages_and_from_the_readme_resolve() -> None:
     sources = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
     broken = [b for source in sources for b in _broken_links(source)]
