@@ -38,6 +38,9 @@ class LocalSettings:
     acm_seconds: float
     deploy_timeout_seconds: int
     approval_expiry_seconds: int | None
+    # asynchronous invocations (SNS, EventBridge) of one function run at once, as Lambda runs
+    # them concurrently; 1 (the default) delivers them one after another, in order
+    async_concurrency: int = 1
 
     @classmethod
     def from_env(cls) -> LocalSettings:
@@ -60,4 +63,5 @@ class LocalSettings:
             acm_seconds=float(os.environ.get("OPSBOT_LOCAL_ACM_SECONDS", "2")),
             deploy_timeout_seconds=int(os.environ.get("OPSBOT_DEPLOY_TIMEOUT_SECONDS", "900")),
             approval_expiry_seconds=int(expiry) if expiry else None,
+            async_concurrency=max(1, int(os.environ.get("OPSBOT_LOCAL_CONCURRENCY", "1"))),
         )

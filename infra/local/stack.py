@@ -213,6 +213,7 @@ class LocalStack:
         faults.install()
         effects = Effects()
         effects.install()
+        lambda_runtime.listeners.append(effects)  # counts invocations per function
         sink.controls["effects"] = lambda body: stack_commands.effects(effects, body)
         lambda_runtime.listeners.append(faults)
         sink.controls["faults"] = lambda body: stack_commands.faults(faults, body)
@@ -237,6 +238,7 @@ class LocalStack:
             faults=faults,
             destinations=on_failure_destinations(),
             on_outcome=outcomes.ended,
+            async_concurrency=self.settings.async_concurrency,
         )
         fed = sources.start()
         self._parts.append(sources)
