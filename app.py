@@ -7,6 +7,7 @@ from chalicelib.handlers import (
     api,
     dashboard,
     events,
+    guards,
     reads,
     schedules,
     slack,
@@ -22,6 +23,7 @@ app.register_middleware(request_id_middleware, "http")
 app.register_middleware(auth_middleware, "http")
 app.register_blueprint(api.bp)
 app.register_blueprint(reads.bp)
+app.register_blueprint(guards.bp)
 app.register_blueprint(dashboard.bp)
 app.register_blueprint(worker.bp)
 app.register_blueprint(events.bp)

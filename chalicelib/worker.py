@@ -12,6 +12,8 @@ from chalicelib.domain.messages import (
     WORK_MESSAGE,
     AlarmRetry,
     ApprovalExpiry,
+    CapApply,
+    CapSummary,
     DeployStart,
     DeployTimeout,
     SlackReply,
@@ -58,6 +60,20 @@ def _slack_reply(deps: Deps, message: SlackReply, receive_count: int) -> None:
     deps.notifier.post_slack(message.payload, url=message.url)
 
 
+def _cap_summary(deps: Deps, message: CapSummary, receive_count: int) -> None:
+    from chalicelib.alarms import held
+
+    held.post_summary(deps, message.environment, message.bucket)
+
+
+def _cap_apply(deps: Deps, message: CapApply, receive_count: int) -> None:
+    from chalicelib.alarms import held
+
+    held.apply_held(
+        deps, environment=message.environment, bucket=message.bucket, actor=message.actor
+    )
+
+
 # One handler per member of the work-message union (a test checks none is missing).
 # Each gets the message and its SQS receive count (1 on the first delivery).
 HANDLERS: dict[type[Any], Callable[[Deps, Any, int], None]] = {
@@ -66,6 +82,8 @@ HANDLERS: dict[type[Any], Callable[[Deps, Any, int], None]] = {
     ApprovalExpiry: _approval_expiry,
     AlarmRetry: _alarm_retry,
     SlackReply: _slack_reply,
+    CapSummary: _cap_summary,
+    CapApply: _cap_apply,
 }
 
 

@@ -49,10 +49,11 @@ class Executor(Generic[A]):
         why: str,
         on_change: OnChange | None = None,
         decide: scaling.Decide | None = None,
+        admit: scaling.Admit | None = None,
     ) -> Outcome:
         """Do it; ``on_change`` is told as soon as the AWS change is made. Scaling actions read
         the count once, after trying the target's lock, and ``decide`` sees that plan before
-        anything changes (the others never call it)."""
+        anything changes (the others never call it); ``admit`` is asked last, under the lock."""
         raise NotImplementedError
 
 
@@ -72,6 +73,7 @@ class _ScaleEcsService(Executor[ScaleEcsService]):
         why: str,
         on_change: OnChange | None = None,
         decide: scaling.Decide | None = None,
+        admit: scaling.Admit | None = None,
     ) -> Outcome:
         return scaling.scale_ecs_service(
             deps,
@@ -82,6 +84,7 @@ class _ScaleEcsService(Executor[ScaleEcsService]):
             why=why,
             on_change=on_change,
             decide=decide,
+            admit=admit,
         )
 
 
@@ -101,6 +104,7 @@ class _ScaleAsg(Executor[ScaleAsg]):
         why: str,
         on_change: OnChange | None = None,
         decide: scaling.Decide | None = None,
+        admit: scaling.Admit | None = None,
     ) -> Outcome:
         return scaling.scale_asg(
             deps,
@@ -111,6 +115,7 @@ class _ScaleAsg(Executor[ScaleAsg]):
             why=why,
             on_change=on_change,
             decide=decide,
+            admit=admit,
         )
 
 
@@ -125,10 +130,12 @@ class _ForceNewDeployment(Executor[ForceNewDeployment]):
         why: str,
         on_change: OnChange | None = None,
         decide: scaling.Decide | None = None,
+        admit: scaling.Admit | None = None,
     ) -> Outcome:
         return scaling.force_new_deployment(
-            deps, env, action.params.service, actor=actor, why=why, on_change=on_change
-        )
+            deps, env, action.params.service, actor=actor, why=why, on_change=on_change,
+            admit=admit,
+        )  # fmt: skip
 
 
 class _NotifyOnly(Executor[NotifyOnly]):
@@ -142,6 +149,7 @@ class _NotifyOnly(Executor[NotifyOnly]):
         why: str,
         on_change: OnChange | None = None,
         decide: scaling.Decide | None = None,
+        admit: scaling.Admit | None = None,
     ) -> Outcome:
         note = action.params.note
         return Outcome(ActionResult.NOTIFIED, note or "no action configured: notification only")
@@ -182,9 +190,11 @@ def apply(
     why: str,
     on_change: OnChange | None = None,
     decide: scaling.Decide | None = None,
+    admit: scaling.Admit | None = None,
 ) -> Outcome:
     """Run the action; ``on_change`` is told as soon as it has changed something in AWS;
-    a scaling action asks ``decide`` first, with the plan made from its one read."""
+    a scaling action asks ``decide`` first, with the plan made from its one read; ``admit``
+    is asked under the target's lock just before the change."""
     return executor(action).apply(
-        deps, env, action, actor=actor, why=why, on_change=on_change, decide=decide
+        deps, env, action, actor=actor, why=why, on_change=on_change, decide=decide, admit=admit
     )

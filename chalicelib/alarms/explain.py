@@ -28,6 +28,7 @@ _TITLE = {
     ActionResult.HELD: "{alarm} {state}: scale-out of {target} held",
     ActionResult.BUSY: "{alarm} {state}: waiting for {target}",
     ActionResult.DROPPED: "{alarm} {state}: reaction dropped",
+    ActionResult.FROZEN: "{alarm} {state}: {env} is frozen, nothing changed",
     ActionResult.NOTIFIED: "{alarm} {state}",
 }
 _LEVEL = {
@@ -38,6 +39,7 @@ _LEVEL = {
     ActionResult.COOLDOWN: "info",
     ActionResult.HELD: "warning",
     ActionResult.BUSY: "info",
+    ActionResult.FROZEN: "warning",
 }
 REASON_SHOWN = 300  # characters of CloudWatch's state reason in a notice
 
@@ -107,6 +109,7 @@ def reaction_message(
         before=outcome.before,
         after=outcome.after,
         bound="min" if reaction is not None and reaction.direction == "in" else "max",
+        env=reaction.env.name if reaction is not None else "-",
     )
     facts: list[tuple[str, str]] = []
     if rule_name:

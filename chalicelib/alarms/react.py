@@ -9,7 +9,12 @@ INSUFFICIENT_DATA only notifies. A scaling action checks, in this order:
    so a burst or a flapping alarm causes at most one action per direction per window;
 3. guard: a scale-out may be held (``guard.check_scale_out``);
 4. lock: the target's lock, shared with deploys. If a deploy holds it, the reaction waits
-   (``wait``).
+   (``wait``);
+5. cap: under the lock, just before the change, one slot of the environment's blast-radius
+   caps (``caps``); over a cap the reaction is held (a reaction stopped by 1-4 never takes a
+   slot).
+
+Before all of them, a frozen environment stops every reaction (said once per freeze).
 
 One read per decision: a scaling action tries the target's lock first and reads the count and
 bounds once (under the lock when it is ours); the checks above and the change all use that
@@ -22,7 +27,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chalicelib.alarms import execute, guard
+from chalicelib.alarms import caps, execute, guard
 from chalicelib.alarms.explain import at, audit_skip, explain
 from chalicelib.alarms.notification import AlarmNotification
 from chalicelib.alarms.reaction import Reaction, matching_rules, reaction_for
@@ -67,6 +72,12 @@ def react(
         outcome = Outcome(ActionResult.NOTIFIED, f"{what}; nothing done")
         explain(deps, alarm, outcome, rule_name=rule_name)
         return outcome
+    if reaction.target is not None:
+        from chalicelib.alarms.frozen import stopped_by_freeze
+
+        frozen = stopped_by_freeze(deps, alarm, reaction)
+        if frozen is not None:
+            return frozen
     return _run(deps, alarm, reaction, attempt)
 
 
@@ -112,6 +123,7 @@ class _Decision:
         self.stopped: Outcome | None = None
         self.audited = True
         self.until: int | None = None  # the cooldown window that stopped it, if one did
+        self.cap = caps.Cap(deps, alarm, reaction)  # asked under the lock, before the change
 
     @property
     def claimed(self) -> bool:
@@ -125,6 +137,7 @@ class _Decision:
     def __call__(self, plan: Plan | None) -> Outcome | None:
         deps, alarm, reaction = self.deps, self.alarm, self.reaction
         action, seconds = reaction.action, reaction.seconds
+        self.cap.plan = plan
         if plan is not None and not plan.moves:
             bound = "max" if action.direction() == "out" else "min"
             return self._stop(
@@ -184,6 +197,7 @@ def _apply(
             why=alarm.why,
             on_change=changed.append,
             decide=decision if scales else None,
+            admit=decision.cap,
         )
     except Exception as exc:
         if not changed:
@@ -228,6 +242,9 @@ def _run(deps: Deps, alarm: AlarmNotification, reaction: Reaction, attempt: int)
         from chalicelib.alarms import wait
 
         wait.end_wait(deps, reaction)
+    if outcome.result == ActionResult.HELD_BY_CAP:  # audited with its record; summed up later
+        caps.on_held(deps, alarm, reaction)
+        return outcome
     if outcome.result == ActionResult.AT_BOUND:  # moved while we looked: give the window back
         _release(deps, reaction)
     count("AlarmActions", rule=reaction.rule_name, result=outcome.result)

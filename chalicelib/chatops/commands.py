@@ -17,6 +17,7 @@ from chalicelib.certificates import listener_certificates
 from chalicelib.certificates.inventory import certificate_list
 from chalicelib.chatops.dashboard import dashboard_reply
 from chalicelib.chatops.deploy import deploy_command, dry_run_reply
+from chalicelib.chatops.freeze import freeze_command, unfreeze_command
 from chalicelib.chatops.parse import (
     SlashCommand,
     check_command,
@@ -42,6 +43,7 @@ HELP = """*opsbot* commands (the environment is optional; default `{default}`):
 • `status SERVICE [ENV]`: what ECS runs now
 • `history SERVICE [ENV]`: what was done to a service (deploys, scaling)
 • `certificates [ENV]`, `budget [ENV]`: certificate expiry, spend against budgets
+• `freeze ENV REASON`, `unfreeze ENV`: no deploys, rollbacks, scaling or alarm actions in ENV
 • `dashboard`: a link to the web dashboard, signed in read-only for an hour"""
 
 HISTORY_LENGTH = 10
@@ -226,6 +228,8 @@ COMMANDS: dict[str, Command] = {
     "budget": Command(_budget),
     "budgets": Command(_budget),
     "dashboard": Command(dashboard_reply),
+    "freeze": Command(freeze_command),
+    "unfreeze": Command(unfreeze_command),
 }
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from chalicelib import deploys
+from chalicelib.alarms import held
 from chalicelib.chatops.parse import check_origin, form_fields, principal
 from chalicelib.core.errors import InvalidRequest, OpsError
 from chalicelib.core.slack import escape
@@ -73,7 +74,12 @@ def _deny(deps: Deps, actor: str, user: str, value: str, response_url: str | Non
     return f"You denied `{escape(record.id)}`: nothing was deployed."
 
 
+def _approve_held(deps: Deps, actor: str, user: str, value: str, response_url: str | None) -> str:
+    return held.request_apply(deps, actor=actor, value=value)
+
+
 BUTTONS: dict[str, Callable[[Deps, str, str, str, str | None], str]] = {
+    held.APPROVE_HELD: _approve_held,  # the held alarm reactions' summary (alarms.held)
     "rollback": _rollback,
     "approve": _approve,  # the approval message's buttons (deploys.approval_message)
     "deny": _deny,

@@ -60,6 +60,12 @@ class Conflict(OpsError):
     code = "conflict"
 
 
+class Frozen(Conflict):
+    """The environment is frozen: no deploys, rollbacks or scaling until it is unfrozen (409)."""
+
+    code = "frozen"
+
+
 class DependencyUnavailable(OpsError):
     """A dependency (DynamoDB, SQS, an AWS API) could not be reached (503)."""
 

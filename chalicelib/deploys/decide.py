@@ -24,6 +24,7 @@ from chalicelib.deploys.approvals import AWAITING, post, who
 from chalicelib.deploys.locking import admit_with_lock, busy
 from chalicelib.deploys.request import enqueue_start, get_deployment, resume_start
 from chalicelib.deploys.rollout import lock_lease
+from chalicelib.domain.freeze import ensure_not_frozen
 from chalicelib.domain.messages import SlackReply
 from chalicelib.records.deployment import DeploymentEvent
 from chalicelib.records.status import DeploymentStatus
@@ -98,6 +99,8 @@ def decide(
             return _repeated(deps, deployment)
         if deployment.status != DeploymentStatus.AWAITING_APPROVAL:
             raise _no_longer(deployment)
+        if verdict == Verdict.APPROVE:  # it would start work: it keeps awaiting approval
+            ensure_not_frozen(deps.store, deployment.environment, doing="approved deploys")
         deps = deps.acting_for(actor, deployment.id)
         if verdict == Verdict.APPROVE:
             decided = _approve(deps, actor, deployment)

@@ -18,6 +18,7 @@ from chalicelib.deploys.images import requested, resolve
 from chalicelib.deploys.locking import admit_with_lock, busy
 from chalicelib.deploys.revision import container_image
 from chalicelib.deploys.rollout import lock_lease
+from chalicelib.domain.freeze import ensure_not_frozen
 from chalicelib.domain.messages import DeployStart
 from chalicelib.domain.policy import Permission
 from chalicelib.records.deployment import Deployment, DeploymentEvent
@@ -146,6 +147,10 @@ def request_deploy(
     earlier = _made_before(deps, id_seed)
     if earlier is not None:
         return earlier
+    target = Target.service(env.name, request.service).label
+    ensure_not_frozen(
+        deps.store, env.name, doing="deploys", audit_as=(actor, "deploy", target, deps.clock())
+    )
     svc = env.service(request.service)
     deps = deps.acting_for(actor)
     try:
@@ -208,6 +213,10 @@ def request_rollback(
     earlier = _made_before(deps, id_seed)
     if earlier is not None:
         return earlier
+    target = Target.service(env.name, original.service).label
+    ensure_not_frozen(
+        deps.store, env.name, doing="rollbacks", audit_as=(actor, "rollback", target, deps.clock())
+    )
     deps = deps.acting_for(actor, deployment_id)
     if original.status.active:
         raise Conflict(

@@ -131,6 +131,25 @@ class SlackReply(_Message):
     payload: dict[str, Any]
 
 
-_Work = DeployStart | DeployTimeout | ApprovalExpiry | AlarmRetry | SlackReply
+class CapSummary(_Message):
+    """Work: post the summary of the alarm reactions an environment's caps held in a minute."""
+
+    kind: Literal["cap.summary"] = "cap.summary"
+    environment: str
+    bucket: str  # the UTC minute, 2026-12-06T20:15
+
+
+class CapApply(_Message):
+    """Work: apply the reactions held in an environment in a minute, approved by ``actor``."""
+
+    kind: Literal["cap.apply"] = "cap.apply"
+    environment: str
+    bucket: str
+    actor: str
+
+
+_Work = (
+    DeployStart | DeployTimeout | ApprovalExpiry | AlarmRetry | SlackReply | CapSummary | CapApply
+)
 WorkMessage = Annotated[_Work, Field(discriminator="kind")]
 WORK_MESSAGE: TypeAdapter[_Work] = TypeAdapter(WorkMessage, config=ConfigDict(defer_build=True))

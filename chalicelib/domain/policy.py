@@ -29,6 +29,7 @@ class Permission(StrEnum):
     SCALE = "scale"
     ROLLBACK = "rollback"
     APPROVE = "approve"  # decide another person's request in a protected environment
+    FREEZE = "freeze"  # freeze and unfreeze an environment (no deploys, rollbacks, scaling)
 
 
 class _Model(BaseModel):
@@ -47,6 +48,27 @@ class Bounds(_Model):
         if self.min > self.max:
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
         return self
+
+
+class Limits(_Model):
+    """Blast-radius caps on automated changes (alarm reactions) in one environment.
+
+    ``max_automated_changes_per_minute``: changes (scalings, forced new deployments) that alarm
+    reactions may make in the environment per UTC calendar minute. ``max_services_scaled_at_once``:
+    distinct targets (ECS services, Auto Scaling groups) that alarm reactions may change in the
+    environment in one such minute (a target changed twice counts once). A reaction over either
+    cap is held. Manual and approved actions are never capped. 0 holds every automated change.
+    """
+
+    max_automated_changes_per_minute: Annotated[int, Field(ge=0, le=100_000)] = 10
+    max_services_scaled_at_once: Annotated[int, Field(ge=0, le=100_000)] = 5
+
+
+class EnvironmentLimits(_Model):
+    """An environment's own caps; each one unset takes the policy's top-level ``limits``."""
+
+    max_automated_changes_per_minute: Annotated[int | None, Field(ge=0, le=100_000)] = None
+    max_services_scaled_at_once: Annotated[int | None, Field(ge=0, le=100_000)] = None
 
 
 class Service(Bounds):
@@ -91,6 +113,9 @@ class Environment(_Model):
     )
     approval: Approval | None = Field(
         default=None, description="requests that need a second person's approval (protected)"
+    )
+    limits: EnvironmentLimits | None = Field(
+        default=None, description="caps on automated changes here (unset: the top-level limits)"
     )
 
     def approval_for(self, service: str, action: str) -> Approval | None:
@@ -241,6 +266,9 @@ class Policy(_Model):
     alarm_rules: dict[Annotated[str, Field(pattern=_NAME)], AlarmRule] = {}
     certificates: CertificateSettings = Field(default_factory=CertificateSettings)
     budgets: BudgetSettings = Field(default_factory=BudgetSettings)
+    limits: Limits = Field(
+        default_factory=Limits, description="default caps on automated changes per environment"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -301,6 +329,24 @@ class Policy(_Model):
                         people=self.people,
                         may=partial(self._may_approve_in, env_name),
                     )
+
+    def limits_for(self, environment: str) -> Limits:
+        """The caps in force in ``environment``: its own, each unset one from ``limits``."""
+        own = self.environments[environment].limits
+        if own is None:
+            return self.limits
+        return Limits(
+            max_automated_changes_per_minute=(
+                own.max_automated_changes_per_minute
+                if own.max_automated_changes_per_minute is not None
+                else self.limits.max_automated_changes_per_minute
+            ),
+            max_services_scaled_at_once=(
+                own.max_services_scaled_at_once
+                if own.max_services_scaled_at_once is not None
+                else self.limits.max_services_scaled_at_once
+            ),
+        )
 
     def _may_approve_in(self, environment: str, principal: str) -> bool:
         return Permission.APPROVE in self.permissions(principal, environment)

@@ -41,7 +41,16 @@ if TYPE_CHECKING:
     import botocore.exceptions as botocore_exceptions
     import pydantic
 
-    from chalicelib import alarms, budgets, certificates, chatops, deploys, scaling, worker
+    from chalicelib import (
+        alarms,
+        budgets,
+        certificates,
+        chatops,
+        deploys,
+        guards,
+        scaling,
+        worker,
+    )
     from chalicelib.aws import errors as aws_errors
     from chalicelib.aws import parameters
     from chalicelib.domain import events, messages, policy
@@ -62,6 +71,7 @@ else:
     certificates = LazyLoader("certificates", _g, "chalicelib.certificates")
     chatops = LazyLoader("chatops", _g, "chalicelib.chatops")
     deploys = LazyLoader("deploys", _g, "chalicelib.deploys")
+    guards = LazyLoader("guards", _g, "chalicelib.guards")
     scaling = LazyLoader("scaling", _g, "chalicelib.scaling")
     status_audit = LazyLoader("status_audit", _g, "chalicelib.status.audit")
     status_dashboard = LazyLoader("status_dashboard", _g, "chalicelib.status.dashboard")

@@ -22,6 +22,7 @@ from chalicelib.domain.messages import (
     RollbackRequest,
     ScaleRequest,
 )
+from chalicelib.guards import FreezeRequest, UnfreezeRequest
 from chalicelib.handlers.views import models as m
 
 REF = "#/components/schemas/{model}"
@@ -34,7 +35,9 @@ ERRORS = {
     401: "No or bad credentials",
     403: "The principal may not do this",
     404: "Unknown environment, service or id",
-    409: "Conflicts with work in flight (such as a deploy): `error.holder` names it",
+    409: "Conflicts with work in flight (such as a deploy): `error.holder` names it; or the "
+    "environment is frozen: `error.code` is `frozen`, `error.frozen_by` / `frozen_reason` say "
+    "who froze it and why",
     503: "A dependency (an AWS call) failed: a plain message; nothing was changed by this call",
 }
 AUTHED = (401, 503)  # the auth middleware answers these on every route that needs a token
@@ -234,6 +237,28 @@ OPERATIONS += (
         ok={200: m.CertificatesBody},
         errors=(400, 403, 404),
         query=(ENVIRONMENT,),
+        examples={"environment": "demo"},
+    ),
+    Operation(
+        "POST",
+        "/environments/{environment}/freeze",
+        "freeze_environment",
+        "Freeze an environment: deploys, rollbacks, approvals and scale requests there answer "
+        "409 frozen, and alarm reactions change nothing, until it is unfrozen",
+        ok={200: m.FreezeBody},
+        errors=(400, 403, 404),
+        body=FreezeRequest,
+        examples={"environment": "demo", "body": {"reason": "regional incident"}},
+    ),
+    Operation(
+        "POST",
+        "/environments/{environment}/unfreeze",
+        "unfreeze_environment",
+        "End an environment's freeze (answers 200 whether or not it was frozen)",
+        ok={200: m.FreezeBody},
+        errors=(400, 403, 404),
+        body=UnfreezeRequest,
+        body_required=False,
         examples={"environment": "demo"},
     ),
     Operation(

@@ -26,6 +26,8 @@ NOT_DONE = frozenset(
         "busy",
         "dropped",
         "dry_run",
+        "held_by_cap",
+        "frozen",
     }
 )
 

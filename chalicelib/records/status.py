@@ -57,6 +57,8 @@ class ActionResult(StrEnum):
     DROPPED = "dropped"  # a reaction that waited for a lock, dropped when the alarm moved on
     REJECTED = "rejected"  # a scale request outside the bounds (audited, answered 400)
     CONFLICT = "conflict"  # a scale request while a deploy holds the service (answered 409)
+    HELD_BY_CAP = "held_by_cap"  # an alarm reaction over its environment's blast-radius cap
+    FROZEN = "frozen"  # refused (409) or skipped (alarm reaction): the environment is frozen
 
 
 class RotationStatus(StrEnum):

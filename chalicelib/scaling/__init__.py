@@ -20,6 +20,7 @@ from chalicelib.scaling.bounds import (
 )
 from chalicelib.scaling.manual import ManualScale, manual_scale
 from chalicelib.scaling.procedure import (
+    Admit,
     Decide,
     force_new_deployment,
     scale_asg,
@@ -27,6 +28,7 @@ from chalicelib.scaling.procedure import (
 )
 
 __all__ = [
+    "Admit",
     "Decide",
     "EffectiveBounds",
     "ManualScale",

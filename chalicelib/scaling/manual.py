@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, NoReturn
 from chalicelib.aws.notifier import Message
 from chalicelib.core.errors import Conflict, InvalidRequest
 from chalicelib.domain.actions import Outcome
+from chalicelib.domain.freeze import ensure_not_frozen
 from chalicelib.domain.policy import Permission
 from chalicelib.records.status import ActionResult
 from chalicelib.records.target import Target
@@ -44,8 +45,11 @@ def manual_scale(
     bounds is refused (400) even while a deploy holds the service: it would fail after the
     deploy too, so the on-call engineer learns that first, not "busy, try later" (409)."""
     env = deps.policy.resolve(actor, environment, Permission.SCALE, service)
-    deps = deps.acting_for(actor)
     target = Target.service(env.name, service)
+    ensure_not_frozen(
+        deps.store, env.name, doing="scaling", audit_as=(actor, "scale", target.label, deps.clock())
+    )
+    deps = deps.acting_for(actor)
     planned: list[Plan] = []
 
     def within_bounds(plan: Plan) -> Outcome | None:

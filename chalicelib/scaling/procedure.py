@@ -7,7 +7,10 @@ are read once, after the lock is tried (so under it when it is ours), and the ca
 when someone else holds the lock, so a request that can never succeed (outside the bounds, at a
 bound, in cooldown) is told so rather than "busy, try later". ``on_change`` is told the outcome
 as soon as the AWS change is made, before anything that may still fail after it (releasing the
-lock, the audit entry): a caller that holds a cooldown knows not to give it back.
+lock, the audit entry): a caller that holds a cooldown knows not to give it back. ``admit`` is
+asked last, under the lock and just before the change (after every check that could stop it):
+an alarm reaction takes its blast-radius cap slot there, so a reaction that changes nothing
+never takes one.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ OnChange = Callable[[Outcome], None]
 # Given the plan made from the one read: an outcome to stop with (nothing is changed), or None
 # to go ahead.
 Decide = Callable[[Plan], Outcome | None]
+# Under the lock, just before the change: an outcome to stop with, or None to make it.
+Admit = Callable[[], Outcome | None]
 
 
 def _locked(deps: Deps, target: Target, actor: str) -> tuple[str, str | None]:
@@ -78,8 +83,9 @@ def _scale_locked(
     desired: int | None,
     on_change: OnChange | None = None,
     decide: Decide | None = None,
+    admit: Admit | None = None,
 ) -> Outcome:
-    """Lock, read once, decide, bound, apply, audit."""
+    """Lock, read once, decide, bound, admit, apply, audit."""
     with _holding(deps, target, actor) as holder:
         before, bounds = current()  # the one read: under the lock when it is ours
         after = bounds.step(before, step) if step is not None else int(desired or 0)
@@ -109,6 +115,9 @@ def _scale_locked(
                 before,
                 bounds=held_to,
             )
+        refused = admit() if admit is not None else None
+        if refused is not None:
+            return refused
         apply(after)
         outcome = Outcome(
             ActionResult.SCALED,
@@ -144,6 +153,7 @@ def scale_ecs_service(
     desired: int | None = None,
     on_change: OnChange | None = None,
     decide: Decide | None = None,
+    admit: Admit | None = None,
 ) -> Outcome:
     """Change a service's desired count (by ``step`` or to ``desired``) under its lock;
     ``decide`` sees the plan made from the one read first."""
@@ -165,6 +175,7 @@ def scale_ecs_service(
         desired=desired,
         on_change=on_change,
         decide=decide,
+        admit=admit,
     )
 
 
@@ -178,6 +189,7 @@ def scale_asg(
     why: str,
     on_change: OnChange | None = None,
     decide: Decide | None = None,
+    admit: Admit | None = None,
 ) -> Outcome:
     """Change an Auto Scaling group's desired capacity by ``step`` under its lock;
     ``decide`` sees the plan made from the one read first."""
@@ -199,6 +211,7 @@ def scale_asg(
         desired=None,
         on_change=on_change,
         decide=decide,
+        admit=admit,
     )
 
 
@@ -210,12 +223,17 @@ def force_new_deployment(
     actor: str,
     why: str,
     on_change: OnChange | None = None,
+    admit: Admit | None = None,
 ) -> Outcome:
-    """Replace a service's tasks (same task definition), unless a deploy holds its lock."""
+    """Replace a service's tasks (same task definition), unless a deploy holds its lock
+    (``admit`` as for scaling)."""
     target = Target.service(env.name, service)
     with _holding(deps, target, actor) as holder:
         if holder is not None:
             return Outcome(ActionResult.BUSY, f"{target.label} is busy with {holder}")
+        refused = admit() if admit is not None else None
+        if refused is not None:
+            return refused
         deps.aws("ecs", env).update_service(
             cluster=env.cluster, service=service, forceNewDeployment=True
         )

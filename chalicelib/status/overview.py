@@ -13,6 +13,7 @@ from chalicelib.certificates import listener_certificates
 from chalicelib.certificates.inventory import certificate_list
 from chalicelib.core.errors import InvalidRequest
 from chalicelib.domain.policy import NAME_PATTERN, Permission
+from chalicelib.records.guards import Freeze
 from chalicelib.status.services import ServiceStatus, service_status
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class EnvironmentSummary:
     services: list[str]
     autoscaling_groups: list[str]
     load_balancers: list[str]
+    freeze: Freeze | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,9 @@ def readable(deps: Deps, actor: str, environment: str | None) -> Environment:
 def environments(deps: Deps, actor: str) -> list[EnvironmentSummary]:
     """Every environment ``actor`` may read, by name."""
     out = []
-    for name in deps.policy.readable(actor):
+    names = deps.policy.readable(actor)
+    freezes = deps.store.freezes(names)
+    for name in names:
         env = deps.policy.environments[name]
         out.append(
             EnvironmentSummary(
@@ -77,6 +81,7 @@ def environments(deps: Deps, actor: str) -> list[EnvironmentSummary]:
                 services=sorted(env.services),
                 autoscaling_groups=sorted(env.autoscaling_groups),
                 load_balancers=list(env.load_balancers),
+                freeze=freezes.get(name),
             )
         )
     return out

@@ -1,6 +1,6 @@
 """DynamoDB state: deployments, locks, cooldowns, certificate rotations, audit, Idempotency-Key
-answers, the idempotency records of redelivered input, dashboard tokens and the Slack requests
-already received.
+answers, the idempotency records of redelivered input, dashboard tokens, the Slack requests
+already received, environment freezes and the blast-radius cap counters.
 
 The only package that knows DynamoDB item shapes; records go in and come out typed.
 """
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from chalicelib.store.admission import AdmissionStore
 from chalicelib.store.audit import AuditStore
+from chalicelib.store.caps import CapStore, bucket_of
 from chalicelib.store.deployments import DeploymentStore, DeploymentUpdate
+from chalicelib.store.freeze import FreezeStore
 from chalicelib.store.idempotency import IdempotencyStore
 from chalicelib.store.locks import CooldownClaim, LockHolder, LockResult, LockStore
 from chalicelib.store.once import DeliveryInProgress, Once, OnceStore
@@ -28,6 +30,8 @@ class Store(
     OnceStore,
     TokenStore,
     SlackRequestStore,
+    CapStore,
+    FreezeStore,
 ):
     """Typed access to the state table."""
 
@@ -52,4 +56,5 @@ __all__ = [
     "LockResult",
     "Once",
     "Store",
+    "bucket_of",
 ]

@@ -60,17 +60,25 @@ def _item_to_entry(item: dict[str, Any]) -> AuditEntry:
     )
 
 
+def audit_items(entry: AuditEntry) -> list[dict[str, Any]]:
+    """The DynamoDB items of one entry (its environment's, its target's and, when it records
+    something done, its target's history): for a transaction that writes it with others."""
+    item = _entry_to_item(entry)
+    items = [item, {**item, "pk": _partition(entry.environment, entry.service)}]
+    if entry.done:
+        items.append({**item, "pk": _history(entry.environment, entry.service)})
+    return [_item(i) for i in items]
+
+
 class AuditStore(Table):
     """The audit trail (see the module): an environment's, a target's, a target's history."""
 
     def append_audit(self, entry: AuditEntry) -> None:
         """Append one entry to the trail (its environment's and its target's partitions)."""
-        item = _entry_to_item(entry)
-        items = [item, {**item, "pk": _partition(entry.environment, entry.service)}]
-        if entry.done:
-            items.append({**item, "pk": _history(entry.environment, entry.service)})
         self._ddb.transact_write_items(
-            TransactItems=[{"Put": {"TableName": self._table, "Item": _item(i)}} for i in items]
+            TransactItems=[
+                {"Put": {"TableName": self._table, "Item": i}} for i in audit_items(entry)
+            ]
         )
 
     def audit(

@@ -72,7 +72,7 @@ def test_every_verb_in_the_help_is_in_the_table() -> None:
             assert usage.strip(" •`").split()[0] in COMMANDS
     assert not COMMANDS["help"].needs_person
     assert all(c.needs_person for verb, c in COMMANDS.items() if verb != "help")
-    assert set(BUTTONS) == {"rollback", "approve", "deny"}
+    assert set(BUTTONS) == {"rollback", "approve", "deny", "cap_approve"}
 
 
 @pytest.mark.parametrize("payload", ["", "null", "[]", '{"user": "x"}', '{"user": {"id": 1}}'])

@@ -15,7 +15,7 @@ from chalicelib.core.errors import Forbidden, NotFound, OpsError, PolicyError
 from chalicelib.domain.policy import Permission, Policy, load_policy_file, parse_policy
 
 SHIPPED = Path(__file__).resolve().parents[2] / "chalicelib" / "policy.yaml"
-ALL = {Permission.READ, Permission.DEPLOY, Permission.SCALE, Permission.ROLLBACK}
+ALL = {Permission.READ, Permission.DEPLOY, Permission.SCALE, Permission.ROLLBACK, Permission.FREEZE}
 
 BASE: dict[str, Any] = {
     "environments": {

@@ -27,6 +27,8 @@ class ErrorDetail(_Answer):
         default=None, description="400: each bad field and what is wrong with it"
     )
     holder: str | None = Field(default=None, description="409: what holds the service")
+    frozen_by: str | None = Field(default=None, description="409 frozen: who froze it")
+    frozen_reason: str | None = Field(default=None, description="409 frozen: why")
 
 
 class ErrorBody(BaseModel):
@@ -239,6 +241,20 @@ class EnvironmentItem(_Answer):
     services: list[str]
     autoscaling_groups: list[str]
     load_balancers: list[str]
+    frozen: bool = Field(description="no deploys, rollbacks, scaling or alarm actions there")
+    frozen_by: str | None = Field(default=None, description="who froze it (when frozen)")
+    frozen_reason: str | None = Field(default=None, description="why (when frozen)")
+    frozen_at: str | None = Field(default=None, description="since when (when frozen)")
+
+
+class FreezeBody(_Answer):
+    """``POST /environments/{env}/freeze|unfreeze``: the environment's freeze now."""
+
+    environment: str
+    frozen: bool
+    by: str | None = Field(default=None, description="who froze (or unfroze) it")
+    reason: str | None = None
+    at: str | None = Field(default=None, description="when, ISO-8601 UTC")
 
 
 class EnvironmentsBody(BaseModel):

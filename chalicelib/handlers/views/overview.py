@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.handlers.views.deployments import public
+from chalicelib.handlers.views.guards import freeze_fields
 from chalicelib.handlers.views.status import service_body
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ def environments_body(found: Iterable[EnvironmentSummary]) -> dict[str, Any]:
                 "services": e.services,
                 "autoscaling_groups": e.autoscaling_groups,
                 "load_balancers": e.load_balancers,
+                **freeze_fields(e.freeze),
             }
             for e in found
         ]

@@ -1,0 +1,193 @@
+"""Blast-radius caps: a per-environment, per-minute counter of automated changes, and the
+reactions it held.
+
+Items (``bucket`` is the UTC minute, ``2026-12-06T20:15``):
+
+- ``CAP#<env>`` / ``<bucket>``: ``n`` (changes admitted) and ``targets`` (a string set of the
+  targets changed) in that minute;
+- ``CAPCLAIM#<claim>`` / ``CAP``: the decision for one reaction of one alarm state change
+  (``admitted`` or ``held``), whatever attempt or redelivery asks again;
+- ``HELD#<env>#<bucket>`` / ``<target label>#<claim>``: a held reaction (``HeldReaction``).
+
+A reaction is admitted by one transaction: its claim (``attribute_not_exists``) and the
+counter's ``ADD n :one, targets :t`` under ``n < cap AND (target already counted OR
+size(targets) < cap)``. Over a cap, one transaction writes its claim as ``held``, the held
+item and its audit entry (``alarm_reaction`` / ``held_by_cap``). Either way a redelivery or a
+retry after a crash finds the claim and keeps its decision: never a second slot, never held
+and applied.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib.records.audit import AuditEntry
+from chalicelib.records.guards import CapDecision, HeldReaction
+from chalicelib.store.audit import audit_items
+from chalicelib.store.table import Table, _epoch, _item, _plain, _ser
+
+_TTL_SECONDS = 2 * 86400
+_HELD_TTL_SECONDS = 30 * 86400
+_HELD_FIELDS = ("rule", "state", "alarm", "target", "at", "reason", "before", "after", "status")
+
+
+def _held_pk(environment: str, bucket: str) -> str:
+    return f"HELD#{environment}#{bucket}"
+
+
+def _claim_put(table: str, claim: str, decision: str, reason: str, expires: int) -> dict[str, Any]:
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": _item(
+                {
+                    "pk": f"CAPCLAIM#{claim}",
+                    "sk": "CAP",
+                    "decision": decision,
+                    "reason": reason,
+                    "expires_at": expires,
+                }
+            ),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+class CapStore(Table):
+    """The cap counter, each reaction's decision, the held reactions."""
+
+    def admit_automated(
+        self,
+        *,
+        claim: str,
+        environment: str,
+        target: str,
+        now: datetime,
+        max_changes: int,
+        max_targets: int,
+    ) -> CapDecision | None:
+        """Take one slot of ``environment``'s caps this minute for ``target``, once per
+        ``claim``: admitted (first or again), the earlier decision of this claim, or None when
+        the caps are full (nothing written: hold it with ``hold_automated``)."""
+        if max_changes <= 0 or max_targets <= 0:
+            return self._decided(claim)
+        expires = _epoch(now) + _TTL_SECONDS
+        counter: Any = {
+            "Update": {
+                "TableName": self._table,
+                "Key": _item({"pk": f"CAP#{environment}", "sk": bucket_of(now)}),
+                "UpdateExpression": "ADD #n :one, #t :target SET expires_at = :ttl",
+                "ConditionExpression": "(attribute_not_exists(#n) OR #n < :changes) AND "
+                "(attribute_not_exists(#t) OR contains(#t, :name) OR size(#t) < :targets)",
+                "ExpressionAttributeNames": {"#n": "n", "#t": "targets"},
+                "ExpressionAttributeValues": {
+                    ":one": _ser(1),
+                    ":target": {"SS": [target]},
+                    ":name": _ser(target),
+                    ":changes": _ser(max_changes),
+                    ":targets": _ser(max_targets),
+                    ":ttl": _ser(expires),
+                },
+            }
+        }
+        put: Any = _claim_put(self._table, claim, "admitted", "", expires)
+        try:
+            self._ddb.transact_write_items(TransactItems=[put, counter])
+        except self._ddb.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            codes = [r.get("Code") for r in reasons]
+            if codes and codes[0] == "ConditionalCheckFailed":
+                return self._decided(claim)
+            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                return None
+            raise
+        return CapDecision(admitted=True, reason="", first=True)
+
+    def _decided(self, claim: str) -> CapDecision | None:
+        found = self._get(f"CAPCLAIM#{claim}", "CAP")
+        if found is None:
+            return None
+        return CapDecision(found["decision"] == "admitted", found.get("reason", ""), first=False)
+
+    def cap_usage(self, environment: str, now: datetime) -> tuple[int, int]:
+        """(changes admitted, distinct targets changed) in ``environment`` this minute."""
+        found = self._get(f"CAP#{environment}", bucket_of(now)) or {}
+        return int(found.get("n", 0)), len(found.get("targets", []))
+
+    def hold_automated(self, *, claim: str, held: HeldReaction, audit: AuditEntry) -> CapDecision:
+        """Record a reaction the caps held, with its audit entry, in one transaction; the
+        decision an earlier attempt of the same claim made if there was one."""
+        expires = int(datetime.fromisoformat(held.at).timestamp()) + _HELD_TTL_SECONDS
+        item = {
+            "pk": _held_pk(held.environment, held.bucket),
+            "sk": held.key,
+            **{name: getattr(held, name) for name in _HELD_FIELDS},
+            "expires_at": expires,
+        }
+        writes: list[Any] = [
+            _claim_put(self._table, claim, "held", held.reason, expires),
+            {"Put": {"TableName": self._table, "Item": _item(item)}},
+            *({"Put": {"TableName": self._table, "Item": i}} for i in audit_items(audit)),
+        ]
+        try:
+            self._ddb.transact_write_items(TransactItems=writes)
+        except self._ddb.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                earlier = self._decided(claim)
+                if earlier is not None:
+                    return earlier
+            raise
+        return CapDecision(admitted=False, reason=held.reason, first=True)
+
+    def held_reactions(self, environment: str, bucket: str) -> list[HeldReaction]:
+        """Every reaction held in ``environment`` in the minute ``bucket`` (all pages)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _ser(_held_pk(environment, bucket))},
+        }
+        out: list[HeldReaction] = []
+        while True:
+            resp = self._ddb.query(**kwargs)
+            for raw in resp.get("Items", []):
+                plain = _plain(raw)
+                fields: dict[str, Any] = {name: plain.get(name) for name in _HELD_FIELDS}
+                out.append(
+                    HeldReaction(
+                        environment=environment,
+                        bucket=bucket,
+                        key=plain["sk"],
+                        approved_by=plain.get("approved_by"),
+                        **fields,
+                    )
+                )
+            if "LastEvaluatedKey" not in resp:
+                return out
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def approve_held(self, held: HeldReaction, *, by: str) -> bool:
+        """Mark a held reaction approved by ``by`` if it is still held (before it is applied:
+        of two approvals, one applies it)."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=_item({"pk": _held_pk(held.environment, held.bucket), "sk": held.key}),
+                UpdateExpression="SET #s = :approved, approved_by = :by",
+                ConditionExpression="#s = :held",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":approved": _ser("approved"),
+                    ":held": _ser("held"),
+                    ":by": _ser(by),
+                },
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+
+def bucket_of(now: datetime) -> str:
+    """The UTC minute of ``now``: ``2026-12-06T20:15``."""
+    return now.strftime("%Y-%m-%dT%H:%M")
