@@ -175,6 +175,9 @@ def read_back(
     ):
         desired.update(counts)
     audit = [e for m in fleet for e in world.audit_entries(ddb, table, m.environment)]
+    admitted: dict[tuple[str, str], int] = {}
+    for m in fleet:
+        admitted.update(world.cap_counters(ddb, table, m.environment))
     return Reading(
         seeded={(m.environment, s): world.SEEDED_DESIRED for m in fleet for s in m.services},
         desired=desired,
@@ -182,6 +185,7 @@ def read_back(
         cooldowns=world.claimed_cooldowns(ddb, table),
         updates=[u for u in effects["log"] if u["op"] == "ecs.UpdateService"],
         published=published,
+        admitted=admitted,
     )
 
 

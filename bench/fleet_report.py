@@ -2,7 +2,7 @@
 and opsbot's own records say (no timing here: the figures are computed from what was read).
 
 * changed: the service's desired count in ECS moved from its seeded count (+1 once, or more);
-* held: the audit trail holds an alarm reaction with result ``held`` for it (a cap held it);
+* held: the audit trail holds an alarm reaction with result ``held_by_cap`` for it;
 * cooled down: neither, but the reaction's cooldown window is claimed in the state table (a
   delivery that died after claiming it, or a repeat within the window: nothing changed);
 * unaccounted: none of these (a reaction lost, or still in flight when the bench gave up).
@@ -38,6 +38,11 @@ class Reading:
     cooldowns: set[tuple[str, str]]  # (environment, service) whose scale-out window is claimed
     updates: list[dict[str, Any]]  # UpdateService calls opsbot made (the effects log)
     published: list[Published] = field(default_factory=list)
+    # (environment, UTC minute) -> changes the cap counter admitted (``CAP#<env>`` items)
+    admitted: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+HELD = "held_by_cap"  # the audit result of a reaction a blast-radius cap held
 
 
 def _target(entry: dict[str, Any]) -> tuple[str, str]:
@@ -78,7 +83,7 @@ def account(reading: Reading) -> dict[str, Any]:
     held = {
         _target(e)
         for e in reading.audit
-        if e.get("action") == "alarm_reaction" and e.get("result") == "held"
+        if e.get("action") == "alarm_reaction" and e.get("result") == HELD
     } & alarmed
     held -= once | more
     cooled = (reading.cooldowns & alarmed) - once - more - held
@@ -105,6 +110,7 @@ def account(reading: Reading) -> dict[str, Any]:
         "accounted": not unaccounted and not more and not wrong,
         "max_changes_per_minute_per_environment": max(by_audit.values(), default=0),
         "changes_per_environment_busiest_minute": dict(sorted(by_audit.items())),
+        "max_admitted_per_minute_per_environment": max(reading.admitted.values(), default=0),
         "p95_alarm_to_action_ms": round(p95, 1) if p95 is not None else None,
         "alarm_to_action_samples": len(latencies),
         "unaccounted_examples": sorted(f"{e}/{s}" for e, s in unaccounted)[:10],

@@ -211,6 +211,20 @@ def audit_entries(ddb: Any, table: str, environment: str) -> list[dict[str, Any]
     )
 
 
+def cap_counters(ddb: Any, table: str, environment: str) -> dict[tuple[str, str], int]:
+    """(environment, UTC minute) -> changes the environment's cap counter admitted then."""
+    return {
+        (environment, str(item["sk"])): int(item.get("n", 0))
+        for item in _items(
+            ddb,
+            operation="query",
+            TableName=table,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": f"CAP#{environment}"}},
+        )
+    }
+
+
 def claimed_cooldowns(ddb: Any, table: str) -> set[tuple[str, str]]:
     """(environment, service) whose scale-out cooldown window is claimed (the bench scans the
     table: opsbot itself never does)."""

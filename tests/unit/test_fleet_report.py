@@ -26,7 +26,7 @@ def held(environment: str, service: str) -> dict[str, Any]:
     return {
         "at": "2026-12-06T20:01:30.000000Z",
         "action": "alarm_reaction",
-        "result": "held",
+        "result": "held_by_cap",
         "target": f"{environment}/{service}",
     }
 
@@ -69,6 +69,12 @@ def test_each_service_is_changed_held_or_cooled_down() -> None:
     assert got["changes_per_environment_busiest_minute"] == {"fleet00": 2, "fleet01": 1}
 
 
+def test_held_by_something_else_is_not_held_by_the_cap() -> None:
+    budget = {**held("fleet00", "svc00"), "result": "held"}  # a budget guard's hold
+    got = account(reading(audit=[budget], cooldowns={(e, s) for e, s in SERVICES}))
+    assert (got["held_by_cap"], got["cooled_down"]) == (0, 7)
+
+
 def test_a_service_moved_twice_or_never_reached_is_not_accounted() -> None:
     desired = dict.fromkeys(SERVICES, 1)
     desired[("fleet00", "svc00")] = 3  # +2: acted on twice
@@ -108,7 +114,7 @@ def test_the_fleet_policy_loads_with_distinct_accounts() -> None:
     fleet = members(20, 50)
     assert len({m.account for m in fleet}) == 20
     assert all(len(m.account) == 12 for m in fleet)
-    policy = parse_policy(fleet_policy(fleet, cap=5, at_once=5, limits=False))
+    policy = parse_policy(fleet_policy(fleet, cap=5, at_once=5, limits=True))
     assert len(policy.alarm_rules) == 1000
     assert sum(len(e.services) for e in policy.environments.values()) == 1000
     assert (
