@@ -7,7 +7,7 @@ Tests build their own ``Deps`` pointed at the embedded AWS or a botocore Stubber
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
@@ -77,6 +77,9 @@ class Deps:
     clock: Callable[[], datetime] = utcnow
     # (actor, deployment id) -> a client factory whose assumed-role sessions carry them
     scoped_aws: Callable[[str, str | None], ClientFactory] | None = None
+    # facts that never change once read (a task definition revision's images), kept for the
+    # life of these deps (the process, in Lambda); shared by ``acting_for``'s copies
+    memo: dict[Any, Any] = field(default_factory=dict)
 
     def acting_for(self, actor: str, deployment_id: str | None = None) -> Deps:
         """These deps, with environment clients whose AssumeRole session names ``actor`` and

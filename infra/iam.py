@@ -61,6 +61,7 @@ SNAPSTART_FUNCTIONS = tuple(f for f in FUNCTIONS if f != "api_handler")
 
 TABLE = (
     "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",

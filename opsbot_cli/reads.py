@@ -15,7 +15,33 @@ from opsbot_cli.exits import Exit
 if TYPE_CHECKING:
     from opsbot_cli.main import Io
 
-MAX_DEPLOYMENTS = 100  # GET /deployments answers at most this many
+MAX_DEPLOYMENTS = 100  # GET /deployments answers at most this many per page
+MAX_AUDIT = 500  # GET /audit: per page
+MAX_SERVICES = 100  # GET /services/{env}: per page
+MAX_PAGES = 1000  # a guard against an API that never stops answering `next`
+
+
+def collect(
+    api: Api, route: str, query: dict[str, Any], *, page: int, want: int | None = None
+) -> dict[str, Any]:
+    """Every page of a list route (or its first ``want`` items), following ``next``: the
+    first answer with the items of all, and ``next`` only when more remain than were wanted."""
+    answer: dict[str, Any] = {}
+    items: list[Any] = []
+    cursor = None
+    for _ in range(MAX_PAGES):
+        size = page if want is None else min(page, want - len(items))
+        body = api.get(route, {**query, "limit": size, "next": cursor}).body
+        answer = answer or dict(body)
+        items += body.get("items") or []
+        cursor = body.get("next")
+        if cursor is None or (want is not None and len(items) >= want):
+            break
+    answer["items"] = items
+    answer.pop("next", None)
+    if cursor is not None:
+        answer["next"] = cursor
+    return answer
 
 
 def _show(io: Io, answer: dict[str, Any], table: Any) -> int:
@@ -28,7 +54,7 @@ def _show(io: Io, answer: dict[str, Any], table: Any) -> int:
 
 
 def cmd_status(api: Api, io: Io, args: argparse.Namespace) -> int:
-    """GET /services/{env}/{service}; without a service, GET /services/{env} (every one)."""
+    """GET /services/{env}/{service}; without a service, GET /services/{env}, every page."""
     if args.service:
         answer = api.get(path("services", args.env, args.service)).body
         return _show(io, answer, lambda a: render.service(a, io.out))
@@ -37,24 +63,21 @@ def cmd_status(api: Api, io: Io, args: argparse.Namespace) -> int:
         io.out.write(f"environment {answer.get('environment', args.env)}\n")
         render.services(answer.get("items") or [], io.out)
 
-    return _show(io, api.get(path("services", args.env)).body, table)
+    answer = collect(api, path("services", args.env), {}, page=MAX_SERVICES)
+    return _show(io, answer, table)
 
 
 def cmd_history(api: Api, io: Io, args: argparse.Namespace) -> int:
     """A service's deploys and rollbacks, newest first: GET /deployments?environment=&service=."""
-    query = {
-        "environment": args.env,
-        "service": args.service,
-        "limit": min(MAX_DEPLOYMENTS, args.limit),
-    }
-    answer = api.get("/deployments", query).body
+    query = {"environment": args.env, "service": args.service}
+    answer = collect(api, "/deployments", query, page=MAX_DEPLOYMENTS, want=args.limit)
     return _show(io, answer, lambda a: render.deployments(a.get("items") or [], io.out))
 
 
 def cmd_audit(api: Api, io: Io, args: argparse.Namespace) -> int:
     """GET /audit."""
-    query = {"environment": args.env, "service": args.service, "limit": args.limit}
-    answer = api.get("/audit", query).body
+    query = {"environment": args.env, "service": args.service}
+    answer = collect(api, "/audit", query, page=MAX_AUDIT, want=args.limit)
     return _show(io, answer, lambda a: render.audit(a.get("items") or [], io.out))
 
 
@@ -88,12 +111,14 @@ def add_parsers(sub: Any, *, common: Any, env: Any, limit: Any, default_limit: i
     p = sub.add_parser("history", parents=[common, env], help="a service's deployments")
     p.add_argument("service")
     p.add_argument(
-        "--limit", type=limit, default=default_limit, help=f"at most {MAX_DEPLOYMENTS} are shown"
+        "--limit", type=limit, default=default_limit, help="show this many (1 to 500), newest first"
     )
     p.set_defaults(run=cmd_history)
     p = sub.add_parser("audit", parents=[common, env], help="the audit trail, newest first")
     p.add_argument("--service")
-    p.add_argument("--limit", type=limit, default=default_limit)
+    p.add_argument(
+        "--limit", type=limit, default=default_limit, help="show this many (1 to 500), newest first"
+    )
     p.set_defaults(run=cmd_audit)
     p = sub.add_parser(
         "certificates", parents=[common, env], help="an environment's certificates and expiry"

@@ -12,7 +12,6 @@ from chalicelib.handlers.http import (
     json_response,
     parse_body,
     principal,
-    query_int,
     query_text,
 )
 from chalicelib.handlers.idempotency import creation_seed, idempotent, resumes_dead_attempt
@@ -28,6 +27,7 @@ from chalicelib.handlers.lazy import (
     status_services,
     wiring,
 )
+from chalicelib.handlers.paging import page_request, with_next
 from chalicelib.handlers.views.audit import audit_body
 from chalicelib.handlers.views.deployments import public
 from chalicelib.handlers.views.dry_run import dry_run_body
@@ -171,14 +171,16 @@ def scale_service(environment: str, service: str) -> Any:
 @bp.route("/audit", methods=["GET"])
 @guarded
 def audit() -> Any:
-    """Audit entries, newest first: ``?environment=&service=&limit=`` (limit 1..500)."""
+    """Audit entries, newest first: ``?environment=&service=&limit=&next=`` (limit 1..500;
+    ``next``: the cursor of the previous page's answer)."""
     request = bp.current_request
-    limit = query_int(request, "limit", default=DEFAULT_AUDIT, low=1, high=MAX_AUDIT)
-    entries = status_audit.audit(
+    limit, before = page_request(request, "audit", default=DEFAULT_AUDIT, high=MAX_AUDIT)
+    entries, after = status_audit.audit(
         wiring.get_deps(),
         actor=principal(request),
         environment=query_text(request, "environment"),
         service=query_text(request, "service"),
         limit=limit,
+        before=before,
     )
-    return json_response(audit_body(entries))
+    return json_response(with_next(audit_body(entries), "audit", after))

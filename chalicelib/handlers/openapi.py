@@ -76,6 +76,12 @@ class Operation:
         return re.findall(r"{(\w+)}", self.path)
 
 
+NEXT = Query(
+    "next",
+    {"type": "string", "maxLength": 1024},
+    "The `next` of the previous page's answer (opaque); absent for the first page",
+)
+
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "GET",
@@ -177,6 +183,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
                 "At most this many entries",
             ),
+            NEXT,
         ),
         examples={"environment": "demo", "service": "web", "limit": 5},
     ),
@@ -196,9 +203,18 @@ OPERATIONS += (
         "GET",
         "/services/{environment}",
         "list_services",
-        "Every service of an environment, as GET /services/{environment}/{service} shows it",
+        "The services of an environment by name, a page at a time, as "
+        "GET /services/{environment}/{service} shows each",
         ok={200: m.ServicesBody},
-        errors=(403, 404),
+        errors=(400, 403, 404),
+        query=(
+            Query(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
+                "At most this many services",
+            ),
+            NEXT,
+        ),
         examples={"environment": "demo"},
     ),
     Operation(
@@ -216,6 +232,7 @@ OPERATIONS += (
                 {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
                 "At most this many deployments",
             ),
+            NEXT,
         ),
         examples={"environment": "demo", "service": "web", "limit": 5},
     ),

@@ -7,8 +7,9 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.handlers.http import guarded, json_response, principal, query_int, query_text
+from chalicelib.handlers.http import guarded, json_response, principal, query_text
 from chalicelib.handlers.lazy import status_overview, wiring
+from chalicelib.handlers.paging import page_request, with_next
 from chalicelib.handlers.views.overview import (
     budgets_body,
     certificates_body,
@@ -21,6 +22,8 @@ bp = Blueprint(__name__)
 
 DEFAULT_DEPLOYMENTS = 20
 MAX_DEPLOYMENTS = 100
+DEFAULT_SERVICES = 50  # services per page (each page describes only its own services)
+MAX_SERVICES = 100
 
 
 @bp.route("/environments", methods=["GET"])
@@ -34,25 +37,33 @@ def list_environments() -> Any:
 @bp.route("/services/{environment}", methods=["GET"])
 @guarded
 def list_services(environment: str) -> Any:
-    """Every service of an environment, as ``GET /services/{environment}/{service}``."""
-    found = status_overview.services(wiring.get_deps(), principal(bp.current_request), environment)
-    return json_response(services_body(environment, found))
+    """The services of an environment by name, as ``GET /services/{environment}/{service}``:
+    ``?limit=&next=`` (limit 1..100)."""
+    request = bp.current_request
+    limit, after = page_request(request, "services", default=DEFAULT_SERVICES, high=MAX_SERVICES)
+    found, last = status_overview.services(
+        wiring.get_deps(), principal(request), environment, limit=limit, after=after
+    )
+    return json_response(with_next(services_body(environment, found), "services", last))
 
 
 @bp.route("/deployments", methods=["GET"])
 @guarded
 def list_deployments() -> Any:
-    """Deployments, newest first: ``?environment=&service=&limit=`` (limit 1..100)."""
+    """Deployments, newest first: ``?environment=&service=&limit=&next=`` (limit 1..100)."""
     request = bp.current_request
-    limit = query_int(request, "limit", default=DEFAULT_DEPLOYMENTS, low=1, high=MAX_DEPLOYMENTS)
-    found = status_overview.deployments(
+    limit, before = page_request(
+        request, "deployments", default=DEFAULT_DEPLOYMENTS, high=MAX_DEPLOYMENTS
+    )
+    found, after = status_overview.deployments(
         wiring.get_deps(),
         principal(request),
         environment=query_text(request, "environment"),
         service=query_text(request, "service"),
         limit=limit,
+        before=before,
     )
-    return json_response(deployments_body(found))
+    return json_response(with_next(deployments_body(found), "deployments", after))
 
 
 @bp.route("/budgets", methods=["GET"])

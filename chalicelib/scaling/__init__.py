@@ -16,6 +16,7 @@ from chalicelib.scaling.bounds import (
     effective_service_bounds,
     plan_asg,
     plan_ecs,
+    services_bounds,
     tighter,
 )
 from chalicelib.scaling.manual import ManualScale, manual_scale
@@ -42,5 +43,6 @@ __all__ = [
     "plan_ecs",
     "scale_asg",
     "scale_ecs_service",
+    "services_bounds",
     "tighter",
 ]

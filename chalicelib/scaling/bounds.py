@@ -93,6 +93,33 @@ def effective_service_bounds(deps: Deps, env: Environment, name: str) -> Effecti
     )
 
 
+# DescribeScalableTargets: at most 50 resource ids per call (its MaxResults)
+SCALABLE_TARGETS_PAGE = 50
+
+
+def services_bounds(deps: Deps, env: Environment, names: list[str]) -> dict[str, EffectiveBounds]:
+    """``effective_service_bounds`` of several services: one DescribeScalableTargets per 50."""
+    aas = deps.aws("application-autoscaling", env)
+    own: dict[str, tuple[int, int]] = {}
+    for start in range(0, len(names), SCALABLE_TARGETS_PAGE):
+        ids = [f"service/{env.cluster}/{n}" for n in names[start : start + SCALABLE_TARGETS_PAGE]]
+        resp = aas.describe_scalable_targets(
+            ServiceNamespace="ecs",
+            ResourceIds=ids,
+            ScalableDimension="ecs:service:DesiredCount",
+            MaxResults=SCALABLE_TARGETS_PAGE,
+        )
+        for target in resp.get("ScalableTargets", []):
+            name = str(target["ResourceId"]).rsplit("/", 1)[-1]
+            own[name] = (target["MinCapacity"], target["MaxCapacity"])
+    out = {}
+    for name in names:
+        lo, hi = own.get(name, (None, None))
+        source = "application-autoscaling" if name in own else ""
+        out[name] = tighter(env.service(name), lo, hi, source)
+    return out
+
+
 def ecs_current(deps: Deps, env: Environment, service: str) -> tuple[int, EffectiveBounds]:
     """(desired count, bounds) of an ECS service."""
     current = describe_service(deps.aws("ecs", env), env.cluster, service)

@@ -29,13 +29,20 @@ def _validate(environment: str | None, service: str | None) -> None:
 
 
 def audit(
-    deps: Deps, *, actor: str, environment: str | None, service: str | None, limit: int
-) -> list[AuditEntry]:
+    deps: Deps,
+    *,
+    actor: str,
+    environment: str | None,
+    service: str | None,
+    limit: int,
+    before: str | None = None,
+) -> tuple[list[AuditEntry], str | None]:
     """Newest-first audit entries the actor may read: of one environment or of every one the
     actor may read, optionally of one target (a service, a group, ``budget:x``, a domain).
 
     Names are validated first, then permissions; a not-found answer names only what the actor
-    may read."""
+    may read. One page, older than the position ``before``: the entries and the next page's
+    position, if any."""
     _validate(environment, service)
     if environment:
         env = deps.policy.environment(environment, reader=actor)
@@ -55,11 +62,7 @@ def audit(
         if service not in known:
             extra = {"known": sorted(known)} if known else {}
             raise NotFound(f"unknown service {service!r}", **extra)
-    items: list[AuditEntry] = []
-    for name in names:
-        items.extend(deps.store.audit_entries(environment=name, service=service, limit=limit))
-    items.sort(key=lambda e: e.at, reverse=True)
-    return items[:limit]
+    return deps.store.audit_page(environments=names, service=service, limit=limit, before=before)
 
 
 def history(

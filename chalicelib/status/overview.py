@@ -4,6 +4,7 @@ it. Names are validated, then the environment is found, then the actor's ``read`
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -14,7 +15,7 @@ from chalicelib.certificates.inventory import certificate_list
 from chalicelib.core.errors import InvalidRequest
 from chalicelib.domain.policy import NAME_PATTERN, Permission
 from chalicelib.records.guards import Freeze
-from chalicelib.status.services import ServiceStatus, service_status
+from chalicelib.status.services import ServiceStatus, services_status
 
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
@@ -87,21 +88,33 @@ def environments(deps: Deps, actor: str) -> list[EnvironmentSummary]:
     return out
 
 
-def services(deps: Deps, actor: str, environment: str) -> list[ServiceStatus]:
-    """Every service of the environment as ``GET /services/{environment}/{service}`` shows it
-    (a path's environment: unknown, whatever its spelling, is a 404 as on that route)."""
+def services(
+    deps: Deps, actor: str, environment: str, *, limit: int, after: str | None = None
+) -> tuple[list[ServiceStatus], str | None]:
+    """One page of the environment's services by name (after the service ``after``), each as
+    ``GET /services/{environment}/{service}`` shows it, and the last name of the page when
+    more follow (a path's environment: unknown, whatever its spelling, is a 404 as on that
+    route). Only the page's services are described."""
     env = deps.policy.resolve(actor, environment, Permission.READ)
-    return [
-        service_status(deps, actor=actor, environment=env.name, service=name)
-        for name in sorted(env.services)
-    ]
+    names = sorted(env.services)
+    start = bisect.bisect_right(names, after) if after is not None else 0
+    page = names[start : start + limit]
+    more = start + limit < len(names)
+    return services_status(deps, actor=actor, env=env, names=page), page[-1] if more else None
 
 
 def deployments(
-    deps: Deps, actor: str, *, environment: str | None, service: str | None, limit: int
-) -> list[Deployment]:
-    """The newest deployments (and rollbacks) of an environment, or of one service in it, or
-    (no environment) of every environment the actor may read; newest first."""
+    deps: Deps,
+    actor: str,
+    *,
+    environment: str | None,
+    service: str | None,
+    limit: int,
+    before: str | None = None,
+) -> tuple[list[Deployment], str | None]:
+    """One page of the newest deployments (and rollbacks) of an environment, or of one service
+    in it, or (no environment) of every environment the actor may read; newest first, older
+    than the position ``before``. The deployments and the next page's position, if any."""
     _names(environment=environment, service=service)
     if environment is None:
         if service is not None:
@@ -109,11 +122,9 @@ def deployments(
         names = deps.policy.readable(actor)
     else:
         names = [deps.policy.resolve(actor, environment, Permission.READ, service).name]
-    found: list[Deployment] = []
-    for name in names:
-        found += deps.store.recent_deployments(environment=name, service=service, limit=limit)
-    found.sort(key=lambda d: (d.created_at, d.id), reverse=True)
-    return found[:limit]
+    return deps.store.deployment_page(
+        environments=names, service=service, limit=limit, before=before
+    )
 
 
 def budgets(deps: Deps, actor: str, environment: str | None) -> list[Budget]:

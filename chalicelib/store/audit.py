@@ -47,7 +47,10 @@ def _entry_to_item(entry: AuditEntry) -> dict[str, Any]:
 
 
 def _item_to_entry(item: dict[str, Any]) -> AuditEntry:
-    plain = _plain(item)
+    return _plain_to_entry(_plain(item))
+
+
+def _plain_to_entry(plain: dict[str, Any]) -> AuditEntry:
     details = {k: v for k, v in plain.items() if k not in _FIXED and k not in _KEYS}
     return AuditEntry.of(
         at=datetime.fromisoformat(plain["at"]),
@@ -111,6 +114,16 @@ class AuditStore(Table):
         """Newest-first audit entries of one environment, optionally of one target: at most
         ``limit`` items read."""
         return self._newest(_partition(environment, service), limit)
+
+    def audit_page(
+        self, *, environments: list[str], service: str | None, limit: int, before: str | None
+    ) -> tuple[list[AuditEntry], str | None]:
+        """One page of the newest audit entries of these environments together (of one target
+        in each, when ``service``), older than ``before`` (a position this returned): the
+        entries and the position of the next page (None: no more)."""
+        partitions = [_partition(environment, service) for environment in environments]
+        items, after = self._newest_merged(partitions, limit, before)
+        return [_plain_to_entry(item) for item in items], after
 
     def history_entries(self, *, environment: str, target: str, limit: int) -> list[AuditEntry]:
         """Newest-first entries of what was done to one target (``AuditEntry.done``): at most

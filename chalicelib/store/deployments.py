@@ -21,8 +21,6 @@ from chalicelib.store.table import (
     Table,
     _epoch,
     _item,
-    _plain,
-    _ser,
 )
 
 _ECS_INDEX_TTL_SECONDS = 30 * 86400
@@ -143,21 +141,22 @@ class DeploymentStore(Table):
     def recent_deployments(
         self, *, environment: str, service: str | None, limit: int
     ) -> list[Deployment]:
-        """The newest ``limit`` deployments of an environment (or of one service in it),
-        newest first: one query of its list, then each record read consistently."""
-        resp = self._ddb.query(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": _ser(_list_partition(environment, service))},
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        out: list[Deployment] = []
-        for item in resp.get("Items", []):
-            record = self.get_deployment(str(_plain(item)["deployment_id"]))
-            if record is not None:
-                out.append(record)
-        return out
+        """The newest ``limit`` deployments of an environment (or of one service in it)."""
+        return self.deployment_page(
+            environments=[environment], service=service, limit=limit, before=None
+        )[0]
+
+    def deployment_page(
+        self, *, environments: list[str], service: str | None, limit: int, before: str | None
+    ) -> tuple[list[Deployment], str | None]:
+        """One page of the newest deployments of these environments together (of one service
+        in each, when ``service``), older than ``before`` (a position this returned): one query
+        per list, then each deployment of the page read consistently. The deployments and the
+        position of the next page (None: no more)."""
+        partitions = [_list_partition(environment, service) for environment in environments]
+        listed, after = self._newest_merged(partitions, limit, before)
+        found = (self.get_deployment(str(item["deployment_id"])) for item in listed)
+        return [record for record in found if record is not None], after
 
     def update_deployment(
         self,

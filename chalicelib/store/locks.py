@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from chalicelib.store.table import Table, _epoch, _item, _ser
+from chalicelib.store.table import Table, _epoch, _item, _plain, _ser
+
+BATCH_GET = 100  # BatchGetItem reads at most 100 items per call
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,25 @@ class LockStore(Table):
             return None
         taken = lock.get("taken_at")
         return LockHolder(lock["owner"], int(lock["lease_until"]), int(taken) if taken else None)
+
+    def lock_holders(self, names: list[str]) -> dict[str, LockHolder]:
+        """``lock_holder`` of several locks: one consistent BatchGetItem per 100; the held ones."""
+        out: dict[str, LockHolder] = {}
+        for start in range(0, len(names), BATCH_GET):
+            keys = [
+                _item({"pk": f"LOCK#{n}", "sk": "LOCK"}) for n in names[start : start + BATCH_GET]
+            ]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            while request:  # what DynamoDB left unprocessed, asked for again
+                resp = self._ddb.batch_get_item(RequestItems=request)
+                for item in resp.get("Responses", {}).get(self._table, []):
+                    lock = _plain(item)
+                    taken = lock.get("taken_at")
+                    out[str(lock["pk"]).removeprefix("LOCK#")] = LockHolder(
+                        lock["owner"], int(lock["lease_until"]), int(taken) if taken else None
+                    )
+                request = dict(resp.get("UnprocessedKeys") or {})
+        return out
 
     def release_lock(self, name: str, owner: str) -> bool:
         """Release the lock if ``owner`` still holds it."""

@@ -174,6 +174,50 @@ class Table:
             "ExpressionAttributeValues": values,
         }
 
+    def _newest_merged(
+        self, partitions: list[str], limit: int, before: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the newest items of several partitions together (sort keys descending,
+        below ``before`` when given): each partition is queried for at most ``limit`` items,
+        never scanned. Returns the page's items (plain, keys kept) and the sort key to pass as
+        ``before`` for the next page: None when none can follow (a partition that filled its
+        limit may have more, so the page after it can be empty)."""
+        found: list[dict[str, Any]] = []
+        full = False
+        for partition in partitions:
+            items, more = self._query_newest(partition, limit, before)
+            found += items
+            full = full or more
+        found.sort(key=lambda item: str(item["sk"]), reverse=True)
+        page = found[:limit]
+        more = full or len(found) > limit
+        return page, str(page[-1]["sk"]) if more and page else None
+
+    def _query_newest(
+        self, partition: str, limit: int, before: str | None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """At most ``limit`` items of a partition, newest first, and whether more may follow."""
+        condition = "pk = :pk"
+        values = {":pk": _ser(partition)}
+        if before is not None:
+            condition += " AND sk < :before"
+            values[":before"] = _ser(before)
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
+        out: list[dict[str, Any]] = []
+        while True:  # more than one query only when a page hits DynamoDB's 1 MB
+            resp = self._ddb.query(**kwargs, Limit=limit - len(out))
+            out += [_plain(item) for item in resp.get("Items", [])]
+            if "LastEvaluatedKey" not in resp:
+                return out, False
+            if len(out) >= limit:
+                return out, True
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
     def ping(self) -> None:
         """Cheapest call that proves the table answers."""
         self._ddb.get_item(TableName=self._table, Key=_item({"pk": "HEALTH", "sk": "HEALTH"}))

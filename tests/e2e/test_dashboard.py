@@ -200,3 +200,23 @@ def test_the_page_with_a_trailing_slash_is_sent_to_the_one_whose_links_work(
     followed = stack.request("GET", "/ui/#token=x", token=None)
     assert followed.status_code == 200 and followed.url == f"{stack.api_url}/ui#token=x"
     assert 'src="ui/dashboard.js"' in followed.text
+
+
+def test_the_services_panel_pages_through_every_service(stack: Stack, page: Any) -> None:
+    """One service per request (``/ui?page=1``): every service of demo still shows, fetched
+    across pages with the API's ``next`` cursor."""
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/services/demo" in r.url else None)
+    names = sorted(s["service"] for s in stack.request("GET", "/services/demo").json()["items"])
+    assert len(names) >= 2
+
+    page.goto(f"{stack.api_url}/ui?page=1#token={TOKEN}")
+    panel = f"{DEMO} [data-panel=services]"
+    page.wait_for_selector(f"{panel}[data-complete=true]", timeout=20_000)
+    shown = page.eval_on_selector_all(
+        f"{panel} tr[data-service]", "rows => rows.map(r => r.dataset.service)"
+    )
+    assert shown == names
+    assert page.locator(f"{panel} h3 .count").inner_text() == str(len(names))
+    pages = [u for u in asked if "limit=1" in u]
+    assert len(pages) >= len(names) and sum("next=" in u for u in pages) >= len(names) - 1

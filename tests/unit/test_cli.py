@@ -298,7 +298,43 @@ def test_status_without_a_service_lists_the_environment(fake: FakeApi) -> None:
     assert out.splitlines()[2].split() == ["api", "1.0", "api:1", "2", "2", "1..6", "-"]
     code, out, _, _ = run(fake, "status", "-o", "json")
     assert json.loads(out) == {"environment": "demo", "items": items}
-    assert [s.path for s in fake.seen] == ["/services/demo", "/services/demo"]  # one read each
+    # one read each: every service fits the first page
+    assert [s.path for s in fake.seen] == ["/services/demo?limit=100"] * 2
+
+
+def test_status_follows_next_to_every_service_and_history_stops_at_its_limit(
+    fake: FakeApi,
+) -> None:
+    def page(names: list[str], cursor: str | None) -> tuple[int, dict[str, Any]]:
+        items = [{"environment": "demo", "service": n, "desired": 1, "running": 1} for n in names]
+        body: dict[str, Any] = {"environment": "demo", "items": items}
+        return 200, body if cursor is None else {**body, "next": cursor}
+
+    fake.on("GET /services/demo", page(["a", "b"], "c1"), page(["c"], "c2"), page(["d"], None))
+    code, out, _, _ = run(fake, "status", "-o", "json")
+    assert code == 0
+    assert [i["service"] for i in json.loads(out)["items"]] == ["a", "b", "c", "d"]
+    assert "next" not in json.loads(out)
+    assert [s.path for s in fake.seen] == [
+        "/services/demo?limit=100",
+        "/services/demo?limit=100&next=c1",
+        "/services/demo?limit=100&next=c2",
+    ]
+    fake.seen.clear()
+    first = [deployment("succeeded", id=f"dep-{i}") for i in range(100)]
+    fake.on(
+        "GET /deployments",
+        (200, {"items": first, "next": "n1"}),
+        (200, {"items": first[:50], "next": "n2"}),
+    )
+    code, out, _, _ = run(fake, "history", "web", "--limit", "150", "-o", "json")
+    assert code == 0
+    answer = json.loads(out)
+    assert len(answer["items"]) == 150 and answer["next"] == "n2"  # more remain: say where
+    assert [s.path.split("?")[1] for s in fake.seen] == [
+        "environment=demo&service=web&limit=100",
+        "environment=demo&service=web&limit=50&next=n1",
+    ]
 
 
 def test_history_lists_the_services_deployments(fake: FakeApi) -> None:

@@ -7,8 +7,13 @@
   const DEPLOYMENTS = 15;
   const AUDIT = 100;
   const REACTIONS = 10;
+  // Services per request (GET /services/{env}?limit=): the first page renders at once, the
+  // rest are appended as they arrive. `/ui?page=N` asks for smaller pages (1 to 100).
+  const SERVICE_PAGE = Math.min(100, Math.max(1,
+    parseInt(new URLSearchParams(window.location.search).get("page"), 10) || 100));
   let timer = null;
   let loading = false;
+  let generation = 0;  // the current load; an older one's pages stop appending
 
   // ---- token: from the URL fragment (then removed from the address bar), or typed in ----
   function takeTokenFromFragment() {
@@ -112,18 +117,61 @@
   }
 
   // ---- panels ----
+  function serviceRow(s) {
+    return el("tr", { "data-service": s.service }, [
+      el("td", {}, [el("strong", { text: s.service })]),
+      el("td", { class: "mono", title: s.image || "", text: shortImage(s.image) }),
+      el("td", { class: "num", text: (s.running ?? "?") + " / " + (s.desired ?? "?") }),
+      el("td", { class: "num", text: s.min + " .. " + s.max }),
+      el("td", {}, [s.busy_with ? badge("busy: " + s.busy_with, "busy") : el("span", { class: "muted", text: "idle" })]),
+      el("td", { class: "muted", text: s.status || "" }),
+    ]);
+  }
+
   function servicesPanel(data) {
-    const rows = data.items.map((s) =>
-      el("tr", { "data-service": s.service }, [
-        el("td", {}, [el("strong", { text: s.service })]),
-        el("td", { class: "mono", title: s.image || "", text: shortImage(s.image) }),
-        el("td", { class: "num", text: (s.running ?? "?") + " / " + (s.desired ?? "?") }),
-        el("td", { class: "num", text: s.min + " .. " + s.max }),
-        el("td", {}, [s.busy_with ? badge("busy: " + s.busy_with, "busy") : el("span", { class: "muted", text: "idle" })]),
-        el("td", { class: "muted", text: s.status || "" }),
-      ]));
     return table([["service"], ["image"], ["running / desired", "num"], ["bounds", "num"], ["busy"], ["ECS"]],
-      rows, "No services in this environment.");
+      data.items.map(serviceRow), "No services in this environment.");
+  }
+
+  // The services card: the first page now; the following pages (GET ...?next=) appended to its
+  // table as they come, while this load is the current one. data-complete once all are in.
+  async function servicesCard(env) {
+    const base = "services/" + encodeURIComponent(env.name) + "?limit=" + SERVICE_PAGE;
+    const mine = generation;
+    let first;
+    try {
+      first = await api(base);
+    } catch (err) {
+      if (err instanceof Unauthorized) throw err;
+      return card("Services", el("p", { class: "error", text: "could not read: " + err.message }), true, "services");
+    }
+    const section = card("Services", servicesPanel(first), true, "services");
+    const count = el("span", { class: "count", text: String(first.items.length) });
+    section.querySelector("h3").append(" ", count);
+    const done = () => { section.dataset.complete = "true"; };
+    if (!first.next) { done(); return section; }
+    count.textContent += "+";
+    (async () => {
+      const tbody = section.querySelector("tbody");
+      let shown = first.items.length;
+      let cursor = first.next;
+      try {
+        while (cursor && mine === generation) {
+          const page = await api(base + "&next=" + encodeURIComponent(cursor));
+          if (mine !== generation) return;
+          const rows = document.createDocumentFragment();
+          rows.append(...page.items.map(serviceRow));
+          tbody.append(rows);
+          shown += page.items.length;
+          cursor = page.next;
+          count.textContent = shown + (cursor ? "+" : "");
+        }
+        if (mine === generation) done();
+      } catch (err) {
+        count.textContent = shown + "+ (could not read the rest: " + err.message + ")";
+      }
+    })();
+    return section;
   }
 
   function deploymentsPanel(data) {
@@ -220,7 +268,7 @@
   async function environment(env) {
     const q = "?environment=" + encodeURIComponent(env.name);
     const panels = await Promise.all([
-      panel("Services", "services/" + encodeURIComponent(env.name), servicesPanel, true, "services"),
+      servicesCard(env),
       panel("Deployments", "deployments" + q + "&limit=" + DEPLOYMENTS, deploymentsPanel, true, "deployments"),
       panel("Alarm reactions", "audit" + q + "&limit=" + AUDIT, reactionsPanel, true, "reactions"),
       panel("Budgets", "budgets" + q, budgetsPanel, false, "budgets"),
@@ -247,6 +295,7 @@
   async function load() {
     if (loading) return;
     loading = true;
+    generation += 1;
     clearTimeout(timer);
     const updated = document.getElementById("updated");
     try {

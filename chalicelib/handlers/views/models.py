@@ -221,6 +221,9 @@ class AuditBody(BaseModel):
     """``GET /audit``: entries, newest first."""
 
     items: list[AuditItem]
+    next: str | None = Field(
+        default=None, description="present when more follow: pass it as ?next= for the next page"
+    )
 
 
 class OpenApiDocument(_Answer):
@@ -268,12 +271,18 @@ class ServicesBody(_Answer):
 
     environment: str
     items: list[ServiceBody]
+    next: str | None = Field(
+        default=None, description="present when more follow: pass it as ?next= for the next page"
+    )
 
 
 class DeploymentsBody(BaseModel):
     """``GET /deployments``: deployments, newest first."""
 
     items: list[DeploymentBody]
+    next: str | None = Field(
+        default=None, description="present when more follow: pass it as ?next= for the next page"
+    )
 
 
 class BudgetItem(_Answer):
