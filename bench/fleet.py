@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_dashboard:
             from bench.fleet_render import dashboard_render_ms
 
-            render = dashboard_render_ms(stack.api_url, TOKEN, len(reading.seeded))
+            render = dashboard_render_ms(stack.api_url, TOKEN, len(fleet), len(reading.seeded))
     outcome = account(reading)
     invocations = effects.get("invocations", {})
     report: dict[str, Any] = {
