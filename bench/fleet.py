@@ -146,15 +146,32 @@ def write_calls(calls: dict[str, int]) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
+def queued(stack: Stack) -> int:
+    """Messages on opsbot's work queue: visible, in flight or delayed (a reaction waiting for a
+    lock, a minute's summary of held reactions)."""
+    info = json.loads((stack.state_dir / "stack.json").read_text())
+    sqs = stack.aws("sqs")
+    url = sqs.get_queue_url(QueueName=info["app_env"]["OPSBOT_WORK_QUEUE"])["QueueUrl"]
+    names = [
+        "ApproximateNumberOf" + n for n in ("Messages", "MessagesNotVisible", "MessagesDelayed")
+    ]
+    found = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return sum(int(found.get(n, 0)) for n in names)
+
+
 def settle(stack: Stack, ids: list[str], timeout: float) -> tuple[int, float]:
-    """Wait until every published notification has been handled (or the timeout): how many
-    were, and how long it took."""
+    """Wait until every published notification has been handled and the work queue is empty
+    (what a reaction left for later, done), or the timeout: how many notifications were
+    handled, and how long it took."""
     began = time.monotonic()
+    quiet = 0
     while True:
         answer = stack.endpoint("outcome", {"inputs": ids})
         done = sum(1 for e in answer["ended"].values() if e is not None)
-        print(f"  {done} of {len(ids)} notifications handled", flush=True)
-        if done == len(ids) or time.monotonic() - began > timeout:
+        waiting = queued(stack)
+        quiet = quiet + 1 if done == len(ids) and waiting == 0 else 0
+        print(f"  {done} of {len(ids)} notifications handled; {waiting} queued", flush=True)
+        if quiet >= 2 or time.monotonic() - began > timeout:
             return done, time.monotonic() - began
         time.sleep(5)
 
@@ -339,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         "unaccounted",
         "accounted",
         "max_changes_per_minute_per_environment",
+        "max_changes_per_audited_minute_per_environment",
         "p95_alarm_to_action_ms",
         "lambda_invocations",
         "dynamodb_consumed_wcu",

@@ -88,6 +88,8 @@ def account(reading: Reading) -> dict[str, Any]:
     held -= once | more
     cooled = (reading.cooldowns & alarmed) - once - more - held
     unaccounted = alarmed - once - more - held - cooled - wrong
+    # every change took a cap slot first: fewer slots than changes would mean one went around
+    uncapped = bool(reading.admitted) and sum(reading.admitted.values()) < len(once) + len(more)
     scaled = [
         e for e in reading.audit if e.get("action") == "scale" and e.get("result") == "scaled"
     ]
@@ -107,10 +109,15 @@ def account(reading: Reading) -> dict[str, Any]:
         "held_by_cap": len(held),
         "cooled_down": len(cooled),
         "unaccounted": len(unaccounted),
-        "accounted": not unaccounted and not more and not wrong,
-        "max_changes_per_minute_per_environment": max(by_audit.values(), default=0),
-        "changes_per_environment_busiest_minute": dict(sorted(by_audit.items())),
-        "max_admitted_per_minute_per_environment": max(reading.admitted.values(), default=0),
+        "accounted": not unaccounted and not more and not wrong and not uncapped,
+        # per environment and minute of the cap's counter: every change took a slot there
+        # first (admitted >= changed), so its busiest minute bounds the changes made in it
+        "max_changes_per_minute_per_environment": max(reading.admitted.values(), default=0),
+        "slots_admitted": sum(reading.admitted.values()),
+        # the same changes by the clock minute of their audit entry (written just after the
+        # change: one admitted in a minute's last moment may be audited in the next one)
+        "max_changes_per_audited_minute_per_environment": max(by_audit.values(), default=0),
+        "changes_per_environment_busiest_audited_minute": dict(sorted(by_audit.items())),
         "p95_alarm_to_action_ms": round(p95, 1) if p95 is not None else None,
         "alarm_to_action_samples": len(latencies),
         "unaccounted_examples": sorted(f"{e}/{s}" for e, s in unaccounted)[:10],

@@ -65,8 +65,32 @@ def test_each_service_is_changed_held_or_cooled_down() -> None:
     assert (got["targets_changed_once"], got["held_by_cap"], got["cooled_down"]) == (3, 2, 2)
     assert got["targets_changed_twice_or_more"] == 0
     assert got["unaccounted"] == 0 and got["accounted"] is True
-    assert got["max_changes_per_minute_per_environment"] == 2  # fleet00 in minute 20:00
-    assert got["changes_per_environment_busiest_minute"] == {"fleet00": 2, "fleet01": 1}
+    assert got["max_changes_per_audited_minute_per_environment"] == 2  # fleet00 at 20:00
+    assert got["changes_per_environment_busiest_audited_minute"] == {"fleet00": 2, "fleet01": 1}
+
+
+def test_changes_per_minute_by_the_cap_counters_minute() -> None:
+    desired = dict.fromkeys(SERVICES, 1)
+    for key in SERVICES[:3]:
+        desired[key] = 2
+    admitted = {("fleet00", "2026-12-06T20:00"): 2, ("fleet00", "2026-12-06T20:01"): 1}
+    # the third change was admitted at 20:00:59.9 and audited at 20:01:00.1
+    audit = [
+        scaled("fleet00", "svc00", "2026-12-06T20:00:10.000000Z"),
+        scaled("fleet00", "svc01", "2026-12-06T20:01:00.100000Z"),
+        scaled("fleet00", "svc02", "2026-12-06T20:01:20.000000Z"),
+    ]
+    rest = {(e, s) for e, s in SERVICES[3:]}
+    got = account(reading(desired=desired, audit=audit, admitted=admitted, cooldowns=rest))
+    assert got["max_changes_per_minute_per_environment"] == 2
+    assert got["max_changes_per_audited_minute_per_environment"] == 2
+    assert got["slots_admitted"] == 3 and got["accounted"] is True
+    # a change that took no slot: not accounted for
+    fewer = {("fleet00", "2026-12-06T20:00"): 2}
+    assert (
+        account(reading(desired=desired, audit=audit, admitted=fewer, cooldowns=rest))["accounted"]
+        is False
+    )
 
 
 def test_held_by_something_else_is_not_held_by_the_cap() -> None:
