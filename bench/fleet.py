@@ -135,6 +135,17 @@ def notifications(
     return out
 
 
+def dashboard(stack: Stack, fleet: list[world.Member], *, quiet: bool) -> dict[str, Any]:
+    """The dashboard's render of the whole fleet (``bench.fleet_render``)."""
+    from bench.fleet_render import dashboard_render
+
+    services = sum(len(m.services) for m in fleet)
+    found = dashboard_render(stack.api_url, TOKEN, len(fleet), services)
+    when = "before the storm" if quiet else "after it"
+    print(f"  dashboard, {services} services, {when}: {found.get('ms')} ms")
+    return found
+
+
 def write_calls(calls: dict[str, int]) -> dict[str, int]:
     """DynamoDB write calls (those that bill write units) by operation, over every function."""
     writes = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
@@ -273,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         seeded_in = time.monotonic() - t0
         print(f"  seeded {sum(made)} services in {len(fleet)} accounts in {seeded_in:.0f} s")
 
+        quiet = {} if args.no_dashboard else dashboard(stack, fleet, quiet=True)
         stack.endpoint("effects", {"reset": True})
         print(
             stack.control(
@@ -302,11 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(2)  # the last posts in flight
         effects = stack.endpoint("effects", {})
         reading = read_back(stack, fleet, clients, effects, storm.sent)
-        render = None
-        if not args.no_dashboard:
-            from bench.fleet_render import dashboard_render_ms
-
-            render = dashboard_render_ms(stack.api_url, TOKEN, len(fleet), len(reading.seeded))
+        render = {} if args.no_dashboard else dashboard(stack, fleet, quiet=False)
     outcome = account(reading)
     invocations = effects.get("invocations", {})
     report: dict[str, Any] = {
@@ -337,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         "dynamodb_consumed_wcu": sum(effects.get("wcu", {}).values()),
         "dynamodb_write_calls": write_calls(effects["calls"]),
         "update_service_calls": len(reading.updates),
-        "dashboard_render_ms": render,
+        "dashboard_render_ms": render.get("ms"),
+        "dashboard": {"after_the_storm": render, "before_the_storm": quiet},
         "seed_seconds": round(seeded_in, 1),
         "settle_seconds": round(settled_in, 1),
         "seconds": round(time.monotonic() - began, 1),

@@ -6,6 +6,7 @@ every service's row in the page."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
@@ -19,15 +20,22 @@ _SHOWN = """([environments, services]) => {
 }"""
 
 
-def dashboard_render_ms(api_url: str, token: str, environments: int, services: int) -> float | None:
+_SLOWEST = """() => performance.getEntriesByType('resource')
+  .filter(e => e.initiatorType === 'fetch')
+  .map(e => ({path: new URL(e.name).pathname + new URL(e.name).search,
+              ms: Math.round(e.duration)}))"""
+
+
+def dashboard_render(api_url: str, token: str, environments: int, services: int) -> dict[str, Any]:
     """Milliseconds from navigation start to the fleet shown, the best of three page loads
-    (a cold browser's first load pays for its own start); None without Chromium."""
+    (a cold browser's first load pays for its own start), with that load's API requests: how
+    many, and the slowest ones. Empty without Chromium."""
     if not CHROMIUM.exists():
         print("  no /usr/bin/chromium (make browser): dashboard render not measured")
-        return None
+        return {}
     from playwright.sync_api import sync_playwright
 
-    timings = []
+    loads = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
@@ -36,10 +44,14 @@ def dashboard_render_ms(api_url: str, token: str, environments: int, services: i
                 page = context.new_page()
                 page.goto(f"{api_url}/ui#token={token}")
                 page.wait_for_function(
-                    _SHOWN, arg=[environments, services], timeout=60_000, polling=20
+                    _SHOWN, arg=[environments, services], timeout=120_000, polling=20
                 )
-                timings.append(float(page.evaluate("performance.now()")))
+                ms = float(page.evaluate("performance.now()"))
+                fetched = list(page.evaluate(_SLOWEST))
+                loads.append((ms, fetched))
                 context.close()
         finally:
             browser.close()
-    return round(min(timings), 1)
+    ms, fetched = min(loads, key=lambda load: load[0])
+    slowest = sorted(fetched, key=lambda f: -f["ms"])[:5]
+    return {"ms": round(ms, 1), "requests": len(fetched), "slowest_requests": slowest}
