@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from opsbot_cli import __version__, config, reads, render
+from opsbot_cli import __version__, config, guards, reads, render
 from opsbot_cli.client import Api, ApiError, Unreachable
 from opsbot_cli.client import path as _path
 from opsbot_cli.exits import Exit
@@ -213,6 +213,7 @@ def parser(default_env: str) -> argparse.ArgumentParser:
     p.add_argument("--reason")
     p.set_defaults(run=cmd_scale)
     reads.add_parsers(sub, common=common, env=env, limit=_limit, default_limit=HISTORY_LIMIT)
+    guards.add_parsers(sub, common=common, post=post)
     return top
 
 

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ClientError
+
 from chalicelib.alarms import execute
 from chalicelib.alarms.reaction import reaction_for
+from chalicelib.aws.errors import describe
 from chalicelib.aws.notifier import Message
-from chalicelib.core.errors import Conflict, Forbidden, InvalidRequest
+from chalicelib.core.errors import Conflict, Forbidden, InvalidRequest, OpsError
+from chalicelib.domain.freeze import ensure_not_frozen
 from chalicelib.domain.messages import CapApply
 from chalicelib.domain.policy import Permission
 from chalicelib.records.status import ActionResult
@@ -82,21 +86,43 @@ def request_apply(deps: Deps, *, actor: str, value: str) -> str:
             environment=env.name,
             permission="approve",
         )
+    ensure_not_frozen(deps.store, env.name, doing="approved changes")
     claim = f"capapproval#{env.name}#{bucket}"
     if not deps.store.claim_cooldown(claim, seconds=_POSTED_WINDOW, now=deps.clock()).claimed:
         raise Conflict(f"the held changes of {env.name} at {bucket} were approved already")
-    deps.queue.send(CapApply(environment=env.name, bucket=bucket, actor=actor))
+    try:
+        deps.queue.send(CapApply(environment=env.name, bucket=bucket, actor=actor))
+    except Exception:
+        deps.store.release_cooldown(claim)  # not queued: the button may be pressed again
+        raise
     return f"Applying the changes held in {env.name} at {bucket} UTC (approved by {actor})."
 
 
 def apply_held(deps: Deps, *, environment: str, bucket: str, actor: str) -> list[str]:
     """Apply every reaction still held in ``environment`` at ``bucket`` as approved by
-    ``actor``; one line per reaction, also posted."""
+    ``actor``; one line per reaction, also posted. Frozen since the press: nothing is applied,
+    and the button works again once it is unfrozen."""
+    freeze = deps.store.freeze_of(environment)
+    if freeze.frozen:
+        deps.store.release_cooldown(f"capapproval#{environment}#{bucket}")
+        deps.notifier.send(
+            Message(
+                title=f"Held changes in {environment} not applied: it is frozen",
+                text="Approve them again once it is unfrozen.",
+                level="warning",
+                facts=(("Minute (UTC)", bucket), ("Frozen", f"by {freeze.by}: {freeze.reason}")),
+            )
+        )
+        return []
     done: list[str] = []
     for held in deps.store.held_reactions(environment, bucket):
         if held.status != "held" or not deps.store.approve_held(held, by=actor):
             continue
-        done.append(f"{held.target}: {_apply_one(deps, held, actor)}")
+        try:
+            line = _apply_one(deps, held, actor)
+        except (OpsError, ClientError) as exc:  # marked approved: said, never applied twice
+            line = f"failed, nothing changed: {describe(exc)}"
+        done.append(f"{held.target}: {line}")
     if done:
         deps.notifier.send(
             Message(

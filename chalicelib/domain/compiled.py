@@ -37,6 +37,7 @@ SCHEMA_MODULES = (
     "chalicelib.core.errors",
     "chalicelib.domain.actions",
     "chalicelib.domain.approval",
+    "chalicelib.domain.limits",
     "chalicelib.domain.policy",
     "chalicelib.records.status",
     "chalicelib.records.target",

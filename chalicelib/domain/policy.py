@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from chalicelib.core.errors import Forbidden, NotFound, PolicyError
 from chalicelib.domain.actions import Action
 from chalicelib.domain.approval import Approval
+from chalicelib.domain.limits import EnvironmentLimits, Limits
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 NAME_PATTERN = _NAME  # environment, service, group and rule names
@@ -48,27 +49,6 @@ class Bounds(_Model):
         if self.min > self.max:
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
         return self
-
-
-class Limits(_Model):
-    """Blast-radius caps on automated changes (alarm reactions) in one environment.
-
-    ``max_automated_changes_per_minute``: changes (scalings, forced new deployments) that alarm
-    reactions may make in the environment per UTC calendar minute. ``max_services_scaled_at_once``:
-    distinct targets (ECS services, Auto Scaling groups) that alarm reactions may change in the
-    environment in one such minute (a target changed twice counts once). A reaction over either
-    cap is held. Manual and approved actions are never capped. 0 holds every automated change.
-    """
-
-    max_automated_changes_per_minute: Annotated[int, Field(ge=0, le=100_000)] = 10
-    max_services_scaled_at_once: Annotated[int, Field(ge=0, le=100_000)] = 5
-
-
-class EnvironmentLimits(_Model):
-    """An environment's own caps; each one unset takes the policy's top-level ``limits``."""
-
-    max_automated_changes_per_minute: Annotated[int | None, Field(ge=0, le=100_000)] = None
-    max_services_scaled_at_once: Annotated[int | None, Field(ge=0, le=100_000)] = None
 
 
 class Service(Bounds):
@@ -332,21 +312,7 @@ class Policy(_Model):
 
     def limits_for(self, environment: str) -> Limits:
         """The caps in force in ``environment``: its own, each unset one from ``limits``."""
-        own = self.environments[environment].limits
-        if own is None:
-            return self.limits
-        return Limits(
-            max_automated_changes_per_minute=(
-                own.max_automated_changes_per_minute
-                if own.max_automated_changes_per_minute is not None
-                else self.limits.max_automated_changes_per_minute
-            ),
-            max_services_scaled_at_once=(
-                own.max_services_scaled_at_once
-                if own.max_services_scaled_at_once is not None
-                else self.limits.max_services_scaled_at_once
-            ),
-        )
+        return self.limits.overridden_by(self.environments[environment].limits)
 
     def _may_approve_in(self, environment: str, principal: str) -> bool:
         return Permission.APPROVE in self.permissions(principal, environment)

@@ -261,9 +261,10 @@ OPERATIONS += (
         "/environments/{environment}/freeze",
         "freeze_environment",
         "Freeze an environment: deploys, rollbacks, approvals and scale requests there answer "
-        "409 frozen, and alarm reactions change nothing, until it is unfrozen",
+        "409 frozen, and alarm reactions change nothing, until it is unfrozen (409 here: a "
+        "repeat of an Idempotency-Key still being served)",
         ok={200: m.FreezeBody},
-        errors=(400, 403, 404),
+        errors=(400, 403, 404, 409),
         body=FreezeRequest,
         examples={"environment": "demo", "body": {"reason": "regional incident"}},
     ),
@@ -273,7 +274,7 @@ OPERATIONS += (
         "unfreeze_environment",
         "End an environment's freeze (answers 200 whether or not it was frozen)",
         ok={200: m.FreezeBody},
-        errors=(400, 403, 404),
+        errors=(400, 403, 404, 409),
         body=UnfreezeRequest,
         body_required=False,
         examples={"environment": "demo"},

@@ -105,6 +105,7 @@ def dry_run(deps: Deps, *, actor: str, request: DeployRequest) -> DryRun:
         image_check,
         *_service_checks(deps, env, request.service, plan),
         _lock_check(deps, env, request.service),
+        _freeze_check(deps, env),
         _approval_check(deps, env, request.service, actor),
     ]
     result = DryRun(
@@ -173,6 +174,17 @@ def _lock_check(deps: Deps, env: Environment, service: str) -> Check:
     return Check("lock_free", CheckResult.FAIL, detail, holder=holder.owner)
 
 
+def _freeze_check(deps: Deps, env: Environment) -> Check:
+    freeze = deps.store.freeze_of(env.name)
+    if not freeze.frozen:
+        return Check("not_frozen", CheckResult.PASS, f"{env.name} is not frozen")
+    detail = (
+        f"{env.name} is frozen by {freeze.by} since {freeze.at}: {freeze.reason}; "
+        "a deploy now would be a 409 frozen"
+    )
+    return Check("not_frozen", CheckResult.FAIL, detail)
+
+
 def _approval_check(deps: Deps, env: Environment, service: str, actor: str) -> Check:
     approval = env.approval_for(service, "deploy")
     if approval is None:
@@ -194,9 +206,11 @@ def _outcome(checks: list[Check]) -> Outcome:
     results = {c.name: c.result for c in checks}
     if results.get("image_exists") == CheckResult.FAIL:
         return Outcome.REJECTED
+    if results.get("not_frozen") == CheckResult.FAIL:  # before an approval: 409 at once
+        return Outcome.CONFLICT
     if results.get("approval") == CheckResult.NEEDED:  # the lock is taken once approved
         return Outcome.AWAIT_APPROVAL
-    if results.get("lock_free") == CheckResult.FAIL:
+    if CheckResult.FAIL in (results.get("lock_free"), results.get("not_frozen")):
         return Outcome.CONFLICT
     if results.get("service_exists") == CheckResult.FAIL:
         return Outcome.FAIL

@@ -56,12 +56,13 @@ class Stack(Launched):
         return self.run_control(*args)
 
     def reset_cooldowns(self) -> int:
-        """Forget every alarm cooldown and notice window (test setup between scenarios)."""
+        """Forget every alarm cooldown and notice window, and the blast-radius caps' counters
+        (test setup between scenarios: each starts with the demo's 5 changes a minute free)."""
         ddb = self.aws("dynamodb")
         items = ddb.scan(
             TableName="opsbot-state",
-            FilterExpression="begins_with(pk, :p)",
-            ExpressionAttributeValues={":p": {"S": "COOLDOWN#"}},
+            FilterExpression="begins_with(pk, :p) OR begins_with(pk, :c)",
+            ExpressionAttributeValues={":p": {"S": "COOLDOWN#"}, ":c": {"S": "CAP#"}},
         )["Items"]
         for item in items:
             ddb.delete_item(TableName="opsbot-state", Key={"pk": item["pk"], "sk": item["sk"]})

@@ -61,6 +61,7 @@ def test_a_dry_run_shows_the_change_and_changes_nothing(stack: Stack) -> None:
         "image_exists": "pass",
         "within_bounds": "pass",
         "lock_free": "pass",
+        "not_frozen": "pass",
         "approval": "pass",
     }
     # the same from Slack: an ephemeral Block Kit reply that posts nothing to the channel

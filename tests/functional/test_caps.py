@@ -185,3 +185,49 @@ def test_approval_applies_the_held_changes_once(all_held: World) -> None:
     assert {h.status for h in world.deps.store.held_reactions("demo", MINUTE)} == {"approved"}
     # approved and manual changes are never capped (the cap here is 0)
     assert bucket_of(world.clock()) == MINUTE
+
+
+# -- a frozen environment: reactions change nothing, said once per freeze ------------------------
+
+
+def test_in_a_frozen_environment_reactions_change_nothing_and_say_so_once(world: World) -> None:
+    from chalicelib.records.guards import Freeze
+
+    store = world.deps.store
+    store.set_freeze(Freeze("demo", True, by="ann", reason="game day", at="2026-11-20T09:14:00Z"))
+    assert world.results(cpu()) == ["frozen"]
+    assert world.results(workers()) == ["frozen"]
+    assert (world.web_desired(), world.workers_desired()) == (2, 2)
+    [notice] = world.sent  # once per freeze, not once per alarm
+    assert notice.title == "web-cpu-high ALARM: demo is frozen, nothing changed"
+    assert "frozen by ann since 2026-11-20T09:14:00Z: game day" in notice.text
+    assert [e["result"] for e in world.audit("web")] == ["frozen"]
+    assert store.cap_usage("demo", world.clock()) == (0, 0)
+
+    store.set_freeze(Freeze("demo", False, by="ann"))
+    assert world.results(cpu()) == ["scaled"]
+    store.set_freeze(Freeze("demo", True, by="ann", reason="again", at="2026-11-20T09:16:00Z"))
+    assert world.results(workers()) == ["frozen"]
+    assert world.sent[-1].title == "workers-queue-deep ALARM: demo is frozen, nothing changed"
+
+
+def test_held_changes_are_not_applied_in_a_frozen_environment(all_held: World) -> None:
+    from chalicelib.records.guards import Freeze
+
+    world = all_held
+    store = world.deps.store
+    button = SlackAction(action_id=held.APPROVE_HELD, value=f"demo|{MINUTE}")
+    said = press(world.deps, "U0ANN", button, None)  # approved, then frozen before it ran
+    [(apply, _)] = queued(world, CapApply)
+    store.set_freeze(Freeze("demo", True, by="ann", reason="game day", at="2026-11-20T09:16:00Z"))
+    assert said.startswith("Applying")
+    assert press(world.deps, "U0ANN", button, None).startswith(":no_entry: environment 'demo'")
+    run_work(world, apply)
+    assert (world.web_desired(), world.workers_desired()) == (2, 2)
+    assert world.sent[-1].title == "Held changes in demo not applied: it is frozen"
+    assert {h.status for h in store.held_reactions("demo", MINUTE)} == {"held"}
+
+    store.set_freeze(Freeze("demo", False, by="ann"))
+    assert press(world.deps, "U0ANN", button, None).startswith("Applying")
+    run_work(world, queued(world, CapApply)[-1][0])
+    assert (world.web_desired(), world.workers_desired()) == (3, 3)

@@ -120,6 +120,7 @@ def test_a_dry_run_shows_the_images_the_diff_and_the_checks_and_changes_nothing(
         "image_exists": "pass",
         "within_bounds": "pass",
         "lock_free": "pass",
+        "not_frozen": "pass",
         "approval": "pass",
     }
     _nothing_changed(world, posts, revisions)

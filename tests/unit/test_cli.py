@@ -552,3 +552,57 @@ def test_a_reader_that_leaves_early_gets_no_traceback(fake: FakeApi) -> None:
     fake.on("GET /audit", (200, {"items": [{"at": "2026-11-29T14:00:00Z", "actor": "a"}] * 50}))
     code, _, err, _ = run(fake, "audit", out=ClosedPipe())
     assert code == Exit.BROKEN_PIPE == 141 and err == ""
+
+
+# -- freeze / unfreeze ------------------------------------------------------------------------
+
+FROZEN = {
+    "environment": "demo",
+    "frozen": True,
+    "by": "local-admin",
+    "reason": "regional incident",
+    "at": "2026-11-29T14:00:00Z",
+}
+
+
+def test_freeze_posts_the_reason_and_says_what_it_means(fake: FakeApi) -> None:
+    fake.on("POST /environments/demo/freeze", (200, FROZEN))
+    code, out, err, _ = run(fake, "freeze", "demo", "--reason", "regional incident")
+    assert code == Exit.OK, err
+    assert out.startswith("demo: FROZEN by local-admin at 2026-11-29T14:00:00Z: regional incident")
+    assert "opsbot unfreeze demo" in out
+    (post,) = fake.requests("POST /environments/demo/freeze")
+    assert post.body == {"reason": "regional incident"}
+    assert post.headers["idempotency-key"].startswith("opsbot-cli-")
+
+
+def test_unfreeze_json_prints_the_api_answer_only(fake: FakeApi) -> None:
+    thawed = {**FROZEN, "frozen": False, "reason": None}
+    fake.on("POST /environments/demo/unfreeze", (200, thawed))
+    code, out, _, _ = run(fake, "unfreeze", "demo", "--output", "json")
+    assert code == Exit.OK
+    assert json.loads(out) == thawed
+    assert fake.requests("POST /environments/demo/unfreeze")[0].body == {}
+
+
+def test_freeze_refusals_and_usage_errors_have_the_usual_codes(fake: FakeApi) -> None:
+    error = {"error": {"code": "forbidden", "message": "bob may not freeze in environment 'demo'"}}
+    fake.on("POST /environments/demo/freeze", (403, error))
+    code, out, err, _ = run(fake, "freeze", "demo", "--reason", "x", "--output", "json")
+    assert code == Exit.API_ERROR
+    assert json.loads(out) == error and "may not freeze" in err
+    with pytest.raises(SystemExit) as usage:
+        run(fake, "freeze", "demo")  # --reason is required
+    assert usage.value.code == Exit.USAGE
+    with pytest.raises(SystemExit) as blank:
+        run(fake, "freeze", "demo", "--reason", "  ")
+    assert blank.value.code == Exit.USAGE
+
+
+def test_a_frozen_refusal_names_the_freeze(fake: FakeApi) -> None:
+    message = "environment 'demo' is frozen by ann since 2026-11-29T14:00:00Z: game day"
+    error = {"error": {"code": "frozen", "message": message, "frozen_by": "ann"}}
+    fake.on("POST /services/demo/web/scale", (409, error))
+    code, _, err, _ = run(fake, "scale", "web", "3")
+    assert code == Exit.API_ERROR
+    assert message in err

@@ -328,3 +328,30 @@ def test_resource_permissions_notice_a_missing_grant() -> None:
     assert _grants(granted, "ecs:DescribeServices")
     assert _grants(granted, "autoscaling:DescribeAutoScalingGroups")
     assert not _grants(granted, "ecs:UpdateService")
+
+
+def test_caps_default_per_key_and_the_shipped_demo_caps_five_a_minute(shipped: Policy) -> None:
+    demo = shipped.limits_for("demo")
+    assert (demo.max_automated_changes_per_minute, demo.max_services_scaled_at_once) == (5, 3)
+    prod = shipped.limits_for("prod")
+    assert prod == shipped.limits  # no limits of its own: the top-level ones
+    own = parse_policy(
+        mutated(
+            **{
+                "limits": {"max_automated_changes_per_minute": 7},
+                "environments.demo.limits": {"max_services_scaled_at_once": 2},
+            }
+        )
+    )
+    caps = own.limits_for("demo")
+    assert (caps.max_automated_changes_per_minute, caps.max_services_scaled_at_once) == (7, 2)
+    unset = parse_policy(BASE).limits_for("demo")  # caps are on by default
+    assert (unset.max_automated_changes_per_minute, unset.max_services_scaled_at_once) == (10, 5)
+
+
+def test_bad_caps_name_their_path(tmp_path: Path) -> None:
+    bad = mutated(**{"environments.demo.limits": {"max_automated_changes_per_minute": -1}})
+    message = load_error(write(tmp_path, bad))
+    assert "environments.demo.limits.max_automated_changes_per_minute" in message
+    unknown = mutated(**{"limits": {"max_changes": 3}})
+    assert "limits.max_changes" in load_error(write(tmp_path, unknown))

@@ -265,6 +265,16 @@
     }
   }
 
+  // A frozen environment: who froze it, why and since when, in red above its panels.
+  function frozenBanner(env) {
+    return el("p", { class: "frozen-banner", role: "alert" }, [
+      el("strong", { text: "FROZEN" }),
+      " by " + (env.frozen_by || "?") + (env.frozen_at ? " since " + when(env.frozen_at) : "") +
+        ": " + (env.frozen_reason || "") +
+        ". No deploys, rollbacks or scaling; alarm reactions change nothing.",
+    ]);
+  }
+
   async function environment(env) {
     const q = "?environment=" + encodeURIComponent(env.name);
     const panels = await Promise.all([
@@ -274,11 +284,13 @@
       panel("Budgets", "budgets" + q, budgetsPanel, false, "budgets"),
       panel("Certificates", "certificates" + q, certificatesPanel, false, "certificates"),
     ]);
-    return el("section", { class: "env", "data-environment": env.name }, [
+    const head = [
       el("h2", {}, [env.name, el("span", { class: "muted",
         text: "account " + env.account + " · " + env.region + " · cluster " + env.cluster })]),
-      el("div", { class: "grid" }, panels),
-    ]);
+    ];
+    if (env.frozen) head.push(frozenBanner(env));
+    return el("section", { class: env.frozen ? "env frozen" : "env", "data-environment": env.name },
+      head.concat([el("div", { class: "grid" }, panels)]));
   }
 
   // ---- the loop ----

@@ -138,7 +138,9 @@ class CheckBody(_Answer):
     """One check of a dry run: ``fail`` means the real request would be refused (or fail at its
     start), ``warn`` worth knowing, ``needed`` an approval it would wait for."""
 
-    name: str = Field(examples=["image_exists", "lock_free", "within_bounds", "approval"])
+    name: str = Field(
+        examples=["image_exists", "lock_free", "within_bounds", "not_frozen", "approval"]
+    )
     result: Literal["pass", "fail", "warn", "needed"]
     detail: str
     holder: str | None = Field(default=None, description="lock_free: what holds the service")
