@@ -11,6 +11,10 @@ one), which under the lock makes every transaction, and everything waiting for i
 the table grows (a fleet's alarm storm writes thousands of items). ``install`` keeps the
 items a transaction touches instead, restores them when it is cancelled, and tells moto's
 backup to keep the table itself.
+
+And a Query reads its partition: moto's goes through every item of the table (sorted, each
+time) to find those of one partition key, so a dashboard's reads of a table holding a storm's
+audit trail took seconds; DynamoDB reads the partition alone.
 """
 
 from __future__ import annotations
@@ -101,6 +105,31 @@ def _transact(original: Any) -> Any:
     return transact_write_items
 
 
+def _partition_query(original: Any) -> Any:
+    """Table.query on the base table, given only the items of its partition key."""
+
+    @functools.wraps(original)
+    def query(table: Table, *args: Any, **kwargs: Any) -> Any:
+        hash_key = args[0] if args else kwargs.get("hash_key")
+        index_name = args[7] if len(args) > 7 else kwargs.get("index_name")
+        if index_name or hash_key is None:
+            return original(table, *args, **kwargs)
+        found = table.items.get(hash_key)  # a defaultdict: never index it (that adds a key)
+        if not found:
+            partition: list[Any] = []
+        elif table.range_key_attr:
+            partition = list(found.values())
+        else:
+            partition = [found]
+        table.all_items = lambda: partition  # type: ignore[method-assign]
+        try:
+            return original(table, *args, **kwargs)
+        finally:
+            del table.all_items
+
+    return query
+
+
 def install() -> None:
     """Serialise moto's DynamoDB item operations; transactions back up only what they touch
     (idempotent)."""
@@ -118,6 +147,8 @@ def install() -> None:
         setattr(DynamoDBBackend, name, functools.wraps(original)(wrapped))
     _originals["copy"] = ddb_models.copy  # type: ignore[attr-defined]
     ddb_models.copy = _KeepTables()  # type: ignore[attr-defined]
+    _originals["table.query"] = Table.query
+    Table.query = _partition_query(Table.query)  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
@@ -125,6 +156,8 @@ def uninstall() -> None:
     for name, original in _originals.items():
         if name == "copy":
             ddb_models.copy = original  # type: ignore[attr-defined]
+        elif name == "table.query":
+            Table.query = original  # type: ignore[method-assign]
         else:
             setattr(DynamoDBBackend, name, original)
     _originals.clear()

@@ -1,5 +1,5 @@
-"""The embedded DynamoDB's transactions (``infra.local.ddb_atomic``): all or nothing, as
-DynamoDB makes them, while backing up only the items they touch (not the whole table)."""
+"""The embedded DynamoDB (``infra.local.ddb_atomic``): transactions all or nothing, as
+DynamoDB makes them, backing up only the items they touch; a Query reads its partition only."""
 
 from __future__ import annotations
 
@@ -87,3 +87,37 @@ def test_no_transaction_copies_the_table(ddb: Any, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(copy, "deepcopy", spy)
     ddb.transact_write_items(TransactItems=[put("a", "1")])
     assert copied == []
+
+
+def test_a_query_reads_its_partition_only(ddb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.dynamodb.models.table import Table
+
+    for pk in ("a", "b", "c"):
+        for sk in ("1", "3", "2"):
+            ddb.put_item(TableName=TABLE, Item={"pk": {"S": pk}, "sk": {"S": sk}})
+    whole: list[str] = []
+    real = Table.all_items
+    monkeypatch.setattr(Table, "all_items", lambda t: whole.append(t.name) or real(t))
+    found = ddb.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": "b"}},
+        ScanIndexForward=False,
+        Limit=2,
+    )
+    assert [(i["pk"]["S"], i["sk"]["S"]) for i in found["Items"]] == [("b", "3"), ("b", "2")]
+    rest = ddb.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": "b"}},
+        ScanIndexForward=False,
+        ExclusiveStartKey=found["LastEvaluatedKey"],
+    )
+    assert [i["sk"]["S"] for i in rest["Items"]] == ["1"]
+    none = ddb.query(
+        TableName=TABLE,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": "nobody"}},
+    )
+    assert none["Items"] == []
+    assert whole == []  # no query went through every item of the table
