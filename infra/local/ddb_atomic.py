@@ -145,8 +145,8 @@ def install() -> None:
         _originals[name] = original
         wrapped = _transact(original) if name == "transact_write_items" else atomic
         setattr(DynamoDBBackend, name, functools.wraps(original)(wrapped))
-    _originals["copy"] = ddb_models.copy  # type: ignore[attr-defined]
-    ddb_models.copy = _KeepTables()  # type: ignore[attr-defined]
+    _originals["copy"] = ddb_models.copy
+    setattr(ddb_models, "copy", _KeepTables())  # noqa: B010 (a module's global, replaced)
     _originals["table.query"] = Table.query
     Table.query = _partition_query(Table.query)  # type: ignore[method-assign]
 
@@ -155,7 +155,7 @@ def uninstall() -> None:
     """Restore moto's own operations."""
     for name, original in _originals.items():
         if name == "copy":
-            ddb_models.copy = original  # type: ignore[attr-defined]
+            setattr(ddb_models, "copy", original)  # noqa: B010
         elif name == "table.query":
             Table.query = original  # type: ignore[method-assign]
         else:

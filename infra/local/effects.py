@@ -59,10 +59,10 @@ def write_units(operation: str, params: dict[str, Any]) -> int:
             for request in requests
         )
     if operation == "TransactWriteItems":
-        return 2 * sum(
-            units(next(iter(part.values()), {}).get("Item") or {})
-            for part in params.get("TransactItems") or []
-        )
+        parts: list[dict[str, Any]] = [
+            next(iter(part.values()), {}) for part in params.get("TransactItems") or []
+        ]
+        return 2 * sum(units(op.get("Item") or op.get("Key") or {}) for op in parts)
     return 0
 
 

@@ -252,10 +252,17 @@ def test_the_sweeper_reads_every_lock_in_batches_not_one_read_per_service(
     batches: list[list[str]] = []
     single: list[str] = []
     batch_read, single_read = store.lock_holders, store.lock_holder
-    monkeypatch.setattr(
-        store, "lock_holders", lambda names: batches.append(names) or batch_read(names)
-    )
-    monkeypatch.setattr(store, "lock_holder", lambda name: single.append(name) or single_read(name))
+
+    def batch(names: list[str]) -> Any:
+        batches.append(names)
+        return batch_read(names)
+
+    def one(name: str) -> Any:
+        single.append(name)
+        return single_read(name)
+
+    monkeypatch.setattr(store, "lock_holders", batch)
+    monkeypatch.setattr(store, "lock_holder", one)
 
     [found] = deploys.sweep(world.deps)
     assert found["holder"] == first
