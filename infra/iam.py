@@ -33,6 +33,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 CHALICE = ROOT / ".chalice"
 MERGE_TEMPLATE = ROOT / "infra" / "app-merge.json"
+MEMBER_TEMPLATE = ROOT / "infra" / "member-account.yaml"
 TASK_ROLE_PATH = "/opsbot-tasks/"
 STAGES = {"dev": "opsbot-dev", "prod": "opsbot"}  # stage -> NamePrefix
 
@@ -354,7 +355,10 @@ def policy_file(stage: str, function: str) -> dict[str, Any]:
         "Key": "arn:aws:kms:*:*:key/*",
         "ViaOperator": "StringLike",
         "Via": "ssm.*.amazonaws.com",
-        "Member": f"arn:aws:iam::*:role/{prefix}-member",
+        "Member": [
+            f"arn:aws:iam::*:role/{prefix}-{function}",
+            f"arn:aws:iam::*:role/{prefix}-member",
+        ],
     }
     statements = _own_statements(function, resources)
     statements += environment_statements(GRANTS[function].get("Environment", ()), _file_resource)
@@ -422,7 +426,10 @@ def managed_policy(function: str) -> dict[str, Any]:
         "Key": _sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"),
         "ViaOperator": "StringEquals",
         "Via": _sub("ssm.${AWS::Region}.amazonaws.com"),
-        "Member": _sub("arn:${AWS::Partition}:iam::*:role/${NamePrefix}-member"),
+        "Member": [
+            _sub("arn:${AWS::Partition}:iam::*:role/${NamePrefix}-" + function),
+            _sub("arn:${AWS::Partition}:iam::*:role/${NamePrefix}-member"),
+        ],
     }
     statements = _own_statements(function, resources)
     statements += environment_statements(
@@ -465,9 +472,18 @@ def merge_template(current: dict[str, Any]) -> dict[str, Any]:
     outputs.pop("FunctionRoleArnPattern", None)
     trusted = [role_id(f) for f in FUNCTIONS if assumes_member_roles(f)]
     outputs["MemberTrustedRoleArns"] = {
-        "Description": "The function roles that assume a member account's role: the "
-        "OpsbotRoleArns parameter of infra/member-account.yaml.",
+        "Description": "The function roles that assume a role in a member account.",
         "Value": {"Fn::Join": [",", [{"Fn::GetAtt": [r, "Arn"]} for r in trusted]]},
+    }
+    for role in trusted:
+        outputs[f"{role}Arn"] = {
+            "Description": f"The {role} execution role: a parameter of infra/member-account.yaml.",
+            "Value": {"Fn::GetAtt": [role, "Arn"]},
+        }
+    outputs["MemberStackParameters"] = {
+        "Description": "The parameters of infra/member-account.yaml naming each function's "
+        "role, for `aws cloudformation deploy --parameter-overrides`.",
+        "Value": {"Fn::Join": [" ", [{"Fn::Sub": f"{r}Arn=${{{r}.Arn}}"} for r in trusted]]},
     }
     template["Parameters"]["TaskRolePath"] = {
         "Type": "String",
@@ -501,7 +517,11 @@ def rendered() -> dict[Path, str]:
     }
     files[MERGE_TEMPLATE] = merge_template(json.loads(MERGE_TEMPLATE.read_text()))
     files[CHALICE / "config.json"] = config(json.loads((CHALICE / "config.json").read_text()))
-    return {path: json.dumps(doc, indent=2) + "\n" for path, doc in files.items()}
+    texts = {path: json.dumps(doc, indent=2) + "\n" for path, doc in files.items()}
+    from infra import member_account  # it renders from this module's grants
+
+    texts[MEMBER_TEMPLATE] = member_account.rendered()
+    return texts
 
 
 def main() -> int:

@@ -3,9 +3,11 @@
 Clients for opsbot's own resources (table, queue, topics, parameters) use the function's
 credentials. Clients for an environment use that environment's role when the policy names one
 (the cross-account role pattern): credentials come from STS AssumeRole and are refreshed by
-botocore before they expire. The role session is named after who acts and for which deployment
+botocore before they expire. A ``role_arn`` holding ``{function}`` names one role per opsbot
+function (``infra/member-account.yaml``): each function assumes its own (the one its handler
+named: ``core.invocation``). The role session is named after who acts and for which deployment
 (``session_name``), so the member account's CloudTrail shows it on every call
-(``assumed-role/opsbot-member/alice@d-0123``); credentials are cached per role and session name.
+(``assumed-role/opsbot-work/alice@d-0123``); credentials are cached per role and session name.
 
 One botocore data loader serves every session (the home one and each assumed-role one), so a
 service's model is read and parsed once per process, whichever account a client is for.
@@ -18,6 +20,8 @@ from __future__ import annotations
 import re
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
+
+from chalicelib.core.invocation import current_function
 
 if TYPE_CHECKING:
     import boto3
@@ -39,6 +43,7 @@ _sessions: dict[str, boto3.Session] = {}
 _sessions_named: dict[tuple[str, str], boto3.Session] = {}
 _clients: dict[tuple[str, str, str, str], Any] = {}
 
+FUNCTION = "{function}"  # in a role_arn: the name of the opsbot function that assumes it
 _ROLE_SESSION_NAME = "opsbot"
 _ROLE_DURATION_SECONDS = 3600
 _MAX_NAMED_SESSIONS = 32  # one per recent actor/deployment; the oldest are forgotten
@@ -60,6 +65,21 @@ def session_name(actor: str | None = None, deployment_id: str | None = None) -> 
     else:
         name = f"{actor_part[: 63 - len(deployment)]}@{deployment}".lstrip("@")
     return name if len(name) >= 2 else _ROLE_SESSION_NAME
+
+
+def role_arn(environment: Account) -> str:
+    """The role to assume for ``environment`` ("" for none): its ``role_arn``, with
+    ``{function}`` replaced by the running function's name (a role per function); a
+    ``role_arn`` without it is one role shared by every function, as before."""
+    arn = environment.role_arn or ""
+    if FUNCTION not in arn:
+        return arn
+    function = current_function()
+    if not function:
+        raise RuntimeError(
+            f"{arn} names a role per function, but no handler named the function it runs in"
+        )
+    return arn.replace(FUNCTION, function)
 
 
 def _config() -> Any:
@@ -151,7 +171,7 @@ def client(service: str, environment: Account | None = None, session: str | None
     from chalicelib.core.settings import get_settings
 
     region = environment.region if environment else get_settings().region
-    role = environment.role_arn if environment and environment.role_arn else ""
+    role = role_arn(environment) if environment else ""
     name = (session or _ROLE_SESSION_NAME) if role else ""
     key = (service, region, role, name)
     cached = _clients.get(key)

@@ -81,7 +81,14 @@ class Environment(_Model):
     account: Annotated[str, Field(pattern=r"^\d{12}$")]
     region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
     cluster: Annotated[str, Field(min_length=1)]
-    role_arn: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")] = None
+    role_arn: Annotated[
+        str | None,
+        Field(
+            pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/([\w+=,.@/-]|\{function\})+$",
+            description="the role opsbot assumes in this account; {function} in it names one "
+            "role per opsbot function (arn:aws:iam::ACCOUNT:role/opsbot-{function})",
+        ),
+    ] = None
     services: dict[Annotated[str, Field(pattern=_NAME)], Service] = {}
     autoscaling_groups: dict[Annotated[str, Field(pattern=_NAME)], AutoScalingGroup] = {}
     load_balancers: list[Annotated[str, Field(min_length=1)]] = Field(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
+from chalicelib.core.invocation import as_function
 from chalicelib.core.observability import begin, count, logger
 from chalicelib.handlers.lazy import certificates, deploys, events, wiring
 
@@ -49,6 +50,7 @@ def _reply(done: Once[Any], source: str, event_id: str, reply: dict[str, Any]) -
 @bp.on_cw_event(ECS_DEPLOYMENT_PATTERN)
 def ecs_deployment_state(event: Any) -> dict[str, Any]:
     """Advance the opsbot deployment an ECS deployment belongs to (once per event id)."""
+    as_function("ecs_deployment_state")
     change = events.EcsDeploymentStateChange.model_validate(event.to_dict())
     begin(change.id)
     deps = wiring.get_deps()
@@ -70,6 +72,7 @@ def ecs_deployment_state(event: Any) -> dict[str, Any]:
 def ecs_task_state(event: Any) -> dict[str, Any]:
     """Count a stopped task against its rollout; roll back a crash loop early (once per event
     id; a task counts once however often its events come)."""
+    as_function("ecs_task_state")
     change = events.EcsTaskStateChange.model_validate(event.to_dict())
     begin(change.id)
     deps = wiring.get_deps()
@@ -86,6 +89,7 @@ def ecs_task_state(event: Any) -> dict[str, Any]:
 def acm_certificate_event(event: Any) -> dict[str, Any]:
     """Finish a rotation whose new certificate is issued; check an environment whose certificate
     approaches expiry (once per event id)."""
+    as_function("acm_certificate_event")
     parsed = events.AcmCertificateEvent.model_validate(event.to_dict())
     begin(parsed.id)
     deps = wiring.get_deps()

@@ -21,6 +21,7 @@ from chalicelib.core.errors import (
     OpsError,
     Unauthorized,
 )
+from chalicelib.core.invocation import as_function
 from chalicelib.core.observability import begin, logger
 from chalicelib.handlers.lazy import (
     aws_errors,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 M = TypeVar("M", bound="BaseModel")
 
+API_FUNCTION = "api_handler"  # the Lambda function serving every route
 PUBLIC_PREFIXES = ("/health", "/openapi.json", "/slack/", "/ui")
 PRINCIPAL_KEY = "opsbot_principal"
 READ_ONLY_KEY = "opsbot_read_only"  # set for a dashboard token: GET (and HEAD) only
@@ -51,7 +53,9 @@ def request_id() -> str:
 
 
 def request_id_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    """Remember the request's id, so an error answer and its log line can name it."""
+    """Remember the request's id, so an error answer and its log line can name it (and that
+    this is the API function: its member role, when an environment has one per function)."""
+    as_function(API_FUNCTION)
     context = event.context or {}
     lambda_context = getattr(event, "lambda_context", None)
     rid = context.get("requestId") or getattr(lambda_context, "aws_request_id", None)

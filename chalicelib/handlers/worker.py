@@ -12,6 +12,7 @@ from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib.core.invocation import as_function
 from chalicelib.core.names import WORK_QUEUE
 from chalicelib.handlers.lazy import wiring, worker
 
@@ -21,4 +22,5 @@ bp = Blueprint(__name__)
 @bp.on_sqs_message(queue=WORK_QUEUE, batch_size=10)
 def work(event: Any) -> dict[str, Any]:
     """Process a batch from the work queue; reply with the failures only."""
+    as_function("work")
     return worker.process_batch(wiring.get_deps(), event.to_dict())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterator
 
 import boto3
@@ -9,6 +10,7 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.aws import clients
+from chalicelib.core.invocation import as_function
 from chalicelib.domain.policy import Environment
 
 ROLE = "arn:aws:iam::210987654321:role/opsbot-member"
@@ -53,6 +55,31 @@ def test_an_environment_with_a_role_uses_assumed_credentials(aws: None) -> None:
         aws_session_token=member_creds.token,
     )
     assert ":assumed-role/opsbot-member/opsbot" in sts.get_caller_identity()["Arn"]
+
+
+def test_a_role_per_function_is_the_role_of_the_function_that_runs(aws: None) -> None:
+    """``{function}`` in a role_arn: each function assumes its own member role (the one
+    infra/member-account.yaml makes for it); a plain role_arn stays one shared role."""
+    template = _env("arn:aws:iam::210987654321:role/opsbot-{function}")
+
+    def caller_as(function: str, env: Environment = template) -> str:
+        as_function(function)
+        return _caller(clients.client("ecs", env))
+
+    assert (
+        contextvars.copy_context()
+        .run(caller_as, "work")
+        .endswith(":assumed-role/opsbot-work/opsbot")
+    )
+    api = contextvars.copy_context().run(caller_as, "api_handler")
+    assert api.endswith(":assumed-role/opsbot-api_handler/opsbot")
+    assert contextvars.copy_context().run(caller_as, "budgets").split("/")[1] == "opsbot-budgets"
+    shared = _env(ROLE)  # a role_arn without {function}: one role, whichever function runs
+    for function in ("work", "api_handler"):
+        caller = contextvars.copy_context().run(caller_as, function, shared)
+        assert caller.endswith(":assumed-role/opsbot-member/opsbot")
+    with pytest.raises(RuntimeError, match="no handler named the function"):
+        contextvars.copy_context().run(clients.client, "ecs", template)
 
 
 def test_clients_are_cached_per_service_region_and_role(aws: None) -> None:

@@ -97,15 +97,71 @@ def test_alarm_reactions_hold_what_the_action_registry_declares() -> None:
     assert declared | set(alarms.PERMISSIONS) <= set(iam.GRANTS["work"]["Environment"])
 
 
-def test_member_role_allows_exactly_what_opsbot_functions_do_in_an_environment() -> None:
-    performed = {a for c in iam_scan.function_calls().values() for a in c.environment}
-    assert {"ecs:UpdateService", "ecs:RegisterTaskDefinition"} <= performed, performed
+def _member_roles() -> dict[str, Any]:
+    """infra/member-account.yaml's roles, by the function each trusts."""
     template = load_yaml_template(INFRA / "member-account.yaml")
-    role = template["Resources"]["MemberRole"]["Properties"]
-    statements = role["Policies"][0]["PolicyDocument"]["Statement"]
-    granted = {a for s in statements for a in as_list(s["Action"])}
-    assert performed - granted == set(), "opsbot would be denied these: grant them"
-    assert granted - performed == set(), "opsbot never does these: do not grant them"
+    roles = {}
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::IAM::Role" or "RoleName" not in resource["Properties"]:
+            continue
+        props = resource["Properties"]
+        (trust,) = props["AssumeRolePolicyDocument"]["Statement"]
+        parameter = trust["Condition"]["ArnEquals"]["aws:PrincipalArn"]["Ref"]
+        function = next(f for f in iam.FUNCTIONS if f"{iam.role_id(f)}Arn" == parameter)
+        assert props["RoleName"] == {"Fn::Sub": "${NamePrefix}-" + function}
+        roles[function] = props
+    return roles
+
+
+def test_each_member_role_allows_exactly_the_calls_its_function_makes_in_an_environment(
+    calls: dict[str, iam_scan.Calls],
+) -> None:
+    """One role per function in a member account (trusting that function's role only), allowing
+    exactly what the function's code calls in an environment's account; none for a function
+    that calls nothing there."""
+    performed = {a for c in calls.values() for a in c.environment}
+    assert {"ecs:UpdateService", "ecs:RegisterTaskDefinition"} <= performed, performed
+    roles = _member_roles()
+    assert set(roles) == {f for f in iam.FUNCTIONS if calls[f].environment}
+    for function, props in roles.items():
+        (policy,) = props["Policies"]
+        granted = {a for s in policy["PolicyDocument"]["Statement"] for a in as_list(s["Action"])}
+        made = set(calls[function].environment)
+        assert made - granted == set(), f"{function} would be denied these: grant them"
+        assert granted - made == set(), f"{function} never does these: do not grant them"
+
+
+def test_each_function_may_assume_its_own_member_role_only() -> None:
+    for function in iam.FUNCTIONS:
+        statements = {s["Sid"]: s for s in iam.policy_file("prod", function)["Statement"]}
+        if not iam.assumes_member_roles(function):
+            assert "AssumeMemberRoles" not in statements
+            continue
+        # its own role, and the shared role of a member stack from before roles per function
+        assert statements["AssumeMemberRoles"]["Resource"] == [
+            f"arn:aws:iam::*:role/opsbot-{function}",
+            "arn:aws:iam::*:role/opsbot-member",
+        ]
+
+
+def test_every_handler_names_its_function_first() -> None:
+    """The member role a function assumes is the one its handler names (``as_function``): each
+    event handler does so first, and the HTTP middleware for every route of the API function."""
+    import ast
+    import inspect
+
+    from chalicelib.handlers import http
+
+    for function, entries in iam_scan.function_entries().items():
+        if function == "api_handler":
+            continue
+        for module, name in entries:
+            node = iam_scan.modules()[module].defs[name]
+            assert isinstance(node, ast.FunctionDef), (module, name)
+            first = node.body[1]  # after the docstring
+            assert ast.unparse(first) == f"as_function('{function}')", (module, name)
+    source = inspect.getsource(http.request_id_middleware)
+    assert "as_function(API_FUNCTION)" in source and http.API_FUNCTION == "api_handler"
 
 
 def test_pass_role_and_ecs_writes_are_scoped() -> None:

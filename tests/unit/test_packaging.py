@@ -27,6 +27,7 @@ import yaml
 from moto import mock_aws
 
 from infra import iam as iam_grants
+from infra import member_account as member
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -798,6 +799,11 @@ def test_app_stack_runs_on_the_stateful_stacks_resources(
     # every role of a function that acts in an environment's account, by its exact ARN
     acting = [f"-{iam_grants.role_id(f)}-" for f in FUNCTIONS if iam_grants.assumes_member_roles(f)]
     assert sorted(trusted) == sorted(r for r in roles if any(a in r for a in acting))
+    # each as a parameter of the member-account stack: NAME=ARN, one per acting function
+    given = dict(p.split("=", 1) for p in outputs["MemberStackParameters"].split(" "))
+    assert sorted(given.values()) == sorted(trusted)
+    for name, arn in given.items():
+        assert outputs[name] == arn and f"-{name.removesuffix('Arn')}-" in arn
     # one policy per function (which role it is attached to is checked on the template)
     policies = {
         p["PolicyName"]: p["Arn"]
@@ -818,7 +824,11 @@ def test_app_stack_runs_on_the_stateful_stacks_resources(
     assert granted["Parameters"]["Resource"] == (
         f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/opsbot/prod/*"
     )
-    assert granted["AssumeMemberRoles"]["Resource"] == "arn:aws:iam::*:role/opsbot-member"
+    # its own role in a member account (and the shared role of a member stack before them)
+    assert granted["AssumeMemberRoles"]["Resource"] == [
+        "arn:aws:iam::*:role/opsbot-work",
+        "arn:aws:iam::*:role/opsbot-member",
+    ]
     assert granted["HomePassTaskRoles"]["Resource"] == (
         f"arn:aws:iam::{ACCOUNT}:role/opsbot-tasks/*"
     )
@@ -868,48 +878,57 @@ def _tiny_zip() -> bytes:
     return buf.getvalue()
 
 
-OPSBOT_ROLES = (
-    "arn:aws:iam::111122223333:role/opsbot/opsbot-prod-ApiHandlerRole-AAA,"
-    "arn:aws:iam::111122223333:role/opsbot/opsbot-prod-WorkRole-BBB"
-)
+OPSBOT = "arn:aws:iam::111122223333:role/opsbot/opsbot-prod-{}-AAA"
+OPSBOT_ROLES = {
+    member.parameter(f): OPSBOT.format(iam_grants.role_id(f)) for f in member.acting_functions()
+}
 
 
-def test_member_account_stack_creates_the_role_opsbot_assumes(
-    aws: None, sam: dict[str, Any]
-) -> None:
+def test_member_account_stack_creates_one_role_per_function(aws: None, sam: dict[str, Any]) -> None:
     outputs = create_stack(
         "opsbot-member",
         (INFRA / "member-account.yaml").read_text(),
-        OpsbotRoleArns=OPSBOT_ROLES,
+        **OPSBOT_ROLES,
         ClusterNames="payments,checkout",
     )
-    assert outputs["RoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/opsbot-member"
+    assert outputs["RoleArnTemplate"] == f"arn:aws:iam::{ACCOUNT}:role/opsbot-{{function}}"
     assert outputs["AccountId"] == ACCOUNT
     iam = boto3.client("iam", region_name=REGION)
-    role = iam.get_role(RoleName="opsbot-member")["Role"]
-    assert role["AssumeRolePolicyDocument"]["Statement"] == [
-        {
-            "Sid": "OpsbotFunctions",
-            "Effect": "Allow",
-            "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
-            "Action": "sts:AssumeRole",
-            # exactly these roles: no pattern, no other role of the opsbot account
-            "Condition": {"ArnEquals": {"aws:PrincipalArn": OPSBOT_ROLES.split(",")}},
-        }
-    ]
-    # the name opsbot's own policies allow it to assume
+    made = {
+        r["RoleName"]
+        for r in iam.list_roles()["Roles"]
+        if r["RoleName"].startswith("opsbot-") and "-EcsEventsForwarderRole-" not in r["RoleName"]
+    }
+    acting = member.acting_functions()
+    assert made == {f"opsbot-{f}" for f in acting}
+    assert "sweeper" not in acting  # it acts in no environment's account: no role
+    for function in acting:
+        role = iam.get_role(RoleName=f"opsbot-{function}")["Role"]
+        # trusting exactly its function's execution role: no pattern, no other role
+        assert role["AssumeRolePolicyDocument"]["Statement"] == [
+            {
+                "Sid": "OpsbotFunction",
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "ArnEquals": {"aws:PrincipalArn": OPSBOT_ROLES[member.parameter(function)]}
+                },
+            }
+        ]
+    # the names opsbot's own policies allow each function to assume: its own
     for name, function in FUNCTIONS.items():
         policy = _statements(sam["Resources"][f"{function}Policy"]["Properties"]["PolicyDocument"])
         if not iam_grants.assumes_member_roles(name):  # the sweeper reads only the state table
             assert "AssumeMemberRoles" not in policy
             continue
-        assert policy["AssumeMemberRoles"]["Resource"] == {
-            "Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${NamePrefix}-member"
+        assert policy["AssumeMemberRoles"]["Resource"][0] == {
+            "Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${NamePrefix}-" + name
         }
 
-    (name,) = iam.list_role_policies(RoleName="opsbot-member")["PolicyNames"]
+    (name,) = iam.list_role_policies(RoleName="opsbot-work")["PolicyNames"]
     document = _document(
-        iam.get_role_policy(RoleName="opsbot-member", PolicyName=name)["PolicyDocument"]
+        iam.get_role_policy(RoleName="opsbot-work", PolicyName=name)["PolicyDocument"]
     )
     for statement in document["Statement"]:
         for resource in as_list(statement["Resource"]):
@@ -930,6 +949,13 @@ def test_member_account_stack_creates_the_role_opsbot_assumes(
     assert by_sid["PassTaskRoles"]["Condition"] == {
         "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
     }
+    # the internet-facing function's role here cannot deploy or pass roles
+    (name,) = iam.list_role_policies(RoleName="opsbot-api_handler")["PolicyNames"]
+    api = _document(
+        iam.get_role_policy(RoleName="opsbot-api_handler", PolicyName=name)["PolicyDocument"]
+    )
+    api_actions = {a for st in api["Statement"] for a in as_list(st["Action"])}
+    assert not api_actions & {"ecs:RegisterTaskDefinition", "iam:PassRole"}
 
 
 def test_member_account_forwards_ecs_deployment_events_to_opsbot(aws: None) -> None:
@@ -937,7 +963,7 @@ def test_member_account_forwards_ecs_deployment_events_to_opsbot(aws: None) -> N
     outputs = create_stack(
         "opsbot-member",
         (INFRA / "member-account.yaml").read_text(),
-        OpsbotRoleArns=OPSBOT_ROLES,
+        **OPSBOT_ROLES,
         ClusterNames="payments",
         OpsbotRegion="eu-west-1",
     )
@@ -971,17 +997,17 @@ def test_member_account_forwards_ecs_deployment_events_to_opsbot(aws: None) -> N
     assert document["Statement"] == [
         {"Effect": "Allow", "Action": "events:PutEvents", "Resource": bus}
     ]
-    assert outputs["RoleArn"].endswith(":role/opsbot-member")
+    assert outputs["RoleArnTemplate"].endswith(":role/opsbot-{function}")
 
-    # a second region of the same account: forwarding only, the (global) role exists already
+    # a second region of the same account: forwarding only, the (global) roles exist already
     second = create_stack(
         "opsbot-member-2",
         (INFRA / "member-account.yaml").read_text(),
-        OpsbotRoleArns=OPSBOT_ROLES,
+        **OPSBOT_ROLES,
         ClusterNames="payments",
         ForwardEventsOnly="true",
     )
-    assert "RoleArn" not in second
+    assert "RoleArnTemplate" not in second
 
 
 def test_opsbot_bus_accepts_ecs_events_from_member_accounts_only() -> None:

@@ -297,11 +297,15 @@ def test_resource_permissions() -> None:
     """Every permission the registry declares is granted wherever opsbot acts on an environment:
     by the member-account role (environments with a role_arn) and by the functions' own policy
     in each stage (environments in opsbot's account)."""
+    from infra import member_account
     from tests.unit.test_packaging import ENVIRONMENT_SIDS, INFRA, ROOT, load_yaml_template
 
     member = load_yaml_template(INFRA / "member-account.yaml")
-    role = member["Resources"]["MemberRole"]["Properties"]["Policies"][0]["PolicyDocument"]
-    grants = {"infra/member-account.yaml MemberRole": _allowed(role["Statement"])}
+    grants = {}
+    for function in ("alarm_notification", "work"):  # reactions, and their retries
+        role = member["Resources"][member_account.role_resource(function)]["Properties"]
+        document = role["Policies"][0]["PolicyDocument"]
+        grants[f"infra/member-account.yaml {function} role"] = _allowed(document["Statement"])
     for stage in ("dev", "prod"):
         for function in ("alarm_notification", "work"):  # reactions, and their retries
             name = f"policy-{stage}-{function}.json"

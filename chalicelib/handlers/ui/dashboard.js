@@ -135,7 +135,10 @@
 
   // The services card: the first page now; the following pages (GET ...?next=) appended to its
   // table as they come, while this load is the current one. data-complete once all are in.
+  // A refresh (a card is on screen already) reads every page before the card replaces the old
+  // one, so a long table does not shrink to its first page and grow back every 10 s.
   async function servicesCard(env) {
+    const refresh = !!document.querySelector("[data-panel=services][data-complete]");
     const base = "services/" + encodeURIComponent(env.name) + "?limit=" + SERVICE_PAGE;
     const mine = generation;
     let first;
@@ -151,7 +154,7 @@
     const done = () => { section.dataset.complete = "true"; };
     if (!first.next) { done(); return section; }
     count.textContent += "+";
-    (async () => {
+    const rest = (async () => {
       const tbody = section.querySelector("tbody");
       let shown = first.items.length;
       let cursor = first.next;
@@ -171,6 +174,7 @@
         count.textContent = shown + "+ (could not read the rest: " + err.message + ")";
       }
     })();
+    if (refresh) await rest;
     return section;
   }
 
