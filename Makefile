@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed
 VENV_PY := $(VENV)/.python-$(PYTHON_VERSION)
 CLI := $(BIN)/opsbot
 
-.PHONY: run test lint unit e2e bench load package clean docs schema
+.PHONY: run test lint unit e2e bench load fleet package clean docs schema
 
 $(VENV_PY):
 	@[ -n "$(PY)" ] || { echo "need Python $(PYTHON_VERSION): python$(PYTHON_VERSION) on PATH, pyenv's, or PY=..."; exit 1; }
@@ -66,6 +66,12 @@ bench: package
 # Not part of `make test` (about 8 minutes on 2 cores). Flags: LOAD_ARGS="--seed 9 --crashes 0.1"
 load: $(STAMP)
 	$(BIN)/python -m bench.load $(LOAD_ARGS)
+
+# 20 member accounts, 1,000 ECS services and an alarm storm under faults, through a local stack
+# of its own; writes bench/fleet.json. Not part of `make test` (several minutes on 2 cores).
+# Flags: FLEET_ARGS="--accounts 5 --no-dashboard"
+fleet: $(STAMP) browser
+	$(BIN)/python -m bench.fleet $(FLEET_ARGS)
 
 # The app stack for real AWS: out/sam.json (SAM template, merged with infra/app-merge.json) and
 # out/deployment.zip. Offline: needs no AWS account or credentials, only a region name for

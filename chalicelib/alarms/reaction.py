@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from chalicelib.alarms.notification import AlarmNotification
     from chalicelib.deps import Deps
     from chalicelib.domain.actions import Action
-    from chalicelib.domain.policy import AlarmRule, Environment
+    from chalicelib.domain.policy import AlarmRule, Environment, Policy
     from chalicelib.records.target import Target
 
 
@@ -57,10 +57,47 @@ class Reaction:
         return self.rule.cooldown.seconds(self.direction)
 
 
+class RuleIndex:
+    """A policy's alarm rules by exact alarm name, and the glob rules apart: matching one
+    notification looks at the rules named after its alarm and the globs, never at every rule
+    (a fleet policy has one rule per service: a thousand of them)."""
+
+    def __init__(self, rules: dict[str, AlarmRule]) -> None:
+        self._order = {name: n for n, name in enumerate(rules)}
+        self._named: dict[str, list[tuple[str, AlarmRule]]] = {}
+        self._globs: list[tuple[str, AlarmRule]] = []
+        for name, rule in rules.items():
+            if any(c in rule.alarm for c in _GLOB):
+                self._globs.append((name, rule))
+            else:
+                self._named.setdefault(rule.alarm, []).append((name, rule))
+
+    def candidates(self, alarm_name: str) -> list[tuple[str, AlarmRule]]:
+        """The rules that may match an alarm of this name, in policy order."""
+        found = self._named.get(alarm_name, []) + self._globs
+        return sorted(found, key=lambda pair: self._order[pair[0]])
+
+
+_GLOB = "*?["  # what makes a rule's alarm a pattern (fnmatch)
+_indexes: dict[int, tuple[Policy, RuleIndex]] = {}  # id(policy) -> (policy, its index)
+
+
+def rule_index(policy: Policy) -> RuleIndex:
+    """The rule index of ``policy``, built once per policy object."""
+    cached = _indexes.get(id(policy))
+    if cached is not None and cached[0] is policy:
+        return cached[1]
+    index = RuleIndex(policy.alarm_rules)
+    if len(_indexes) >= 4:  # a process sees one policy; tests a few
+        _indexes.clear()
+    _indexes[id(policy)] = (policy, index)
+    return index
+
+
 def matching_rules(deps: Deps, alarm: AlarmNotification) -> list[tuple[str, AlarmRule]]:
-    """Rules that match the alarm, in policy order."""
+    """Rules that match the alarm, in policy order (by the index: see ``RuleIndex``)."""
     found = []
-    for name, rule in deps.policy.alarm_rules.items():
+    for name, rule in rule_index(deps.policy).candidates(alarm.AlarmName):
         env = deps.policy.environments[rule.environment]
         if env.account != alarm.AWSAccountId:
             continue

@@ -66,7 +66,8 @@ def request_id_middleware(event: Request, get_response: Callable[[Request], Resp
         response = get_response(event)
     finally:
         _request_id.reset(token)
-    if response.status_code == 415:  # Chalice's own {"Code", "Message"}: the contract's 400
+    # Chalice's own 415 {"Code", "Message"} for another media type: the contract's 400
+    if getattr(response, "status_code", None) == 415:
         sent = (event.headers.get("content-type") or "")[:80]
         return error_response(
             InvalidRequest(

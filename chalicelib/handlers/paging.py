@@ -22,14 +22,16 @@ if TYPE_CHECKING:
     from chalice.app import Request
 
 VERSION = 1
-MAX_CURSOR = 1024  # characters of an encoded cursor
+MAX_CURSOR = 4096  # characters of an encoded cursor (600 characters of 4 UTF-8 bytes fit)
 MAX_POSITION = 600  # characters of the position inside it
 _BAD = "next must be the `next` of an earlier answer of this route, unchanged"
 
 
 def encode(route: str, position: str) -> str:
     """The opaque cursor of ``position`` on ``route``."""
-    raw = json.dumps({"v": VERSION, "r": route, "p": position}, separators=(",", ":"))
+    raw = json.dumps(
+        {"v": VERSION, "r": route, "p": position}, separators=(",", ":"), ensure_ascii=False
+    )
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 

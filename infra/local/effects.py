@@ -9,18 +9,27 @@ invocation's function, its input (the REST request id, the SNS message id, the E
 event id, the SQS message ids) and, for UpdateService, the ECS deployment it made PRIMARY.
 Only invocations the local runtime runs are seen; the stack's own calls never are.
 
-Read through the control endpoint: ``/_control/effects`` answers ``{"calls": {...}, "log": [...]}``.
+It is also a ``lambda_runtime`` listener: it counts the invocations of each function. And it
+estimates the DynamoDB write capacity the functions consumed (``wcu``), as on-demand bills it:
+one unit per KB of each item a PutItem, UpdateItem or DeleteItem writes (a conditional write
+that fails consumes it too), one per item of a BatchWriteItem, two per item of a
+TransactWriteItems.
+
+Read through the control endpoint: ``/_control/effects`` answers
+``{"calls": {...}, "log": [...], "invocations": {...}, "wcu": {...}}``.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import math
 import threading
 import time
 from collections import Counter
 from typing import Any
 
-from infra.local.lambda_runtime import current
+from infra.local.lambda_runtime import Invocation, current
 
 # service.Operation whose calls are logged one by one
 RECORDED = (
@@ -31,6 +40,30 @@ RECORDED = (
 )
 _KEPT_PARAMS = ("cluster", "service", "taskDefinition", "desiredCount", "forceNewDeployment")
 _PARAMS = "opsbot_effects_params"
+_DDB_SINGLE = ("PutItem", "UpdateItem", "DeleteItem")
+
+
+def write_units(operation: str, params: dict[str, Any]) -> int:
+    """The write capacity units a DynamoDB call consumes (0 for a read), from its parameters:
+    1 per KB of each item written, doubled in a transaction."""
+
+    def units(item: Any) -> int:
+        return max(1, math.ceil(len(json.dumps(item, default=str)) / 1024))
+
+    if operation in _DDB_SINGLE:
+        return units(params.get("Item") or params.get("Key") or {})
+    if operation == "BatchWriteItem":
+        return sum(
+            units(next(iter(request.values()), {}))
+            for requests in (params.get("RequestItems") or {}).values()
+            for request in requests
+        )
+    if operation == "TransactWriteItems":
+        parts: list[dict[str, Any]] = [
+            next(iter(part.values()), {}) for part in params.get("TransactItems") or []
+        ]
+        return 2 * sum(units(op.get("Item") or op.get("Key") or {}) for op in parts)
+    return 0
 
 
 class Effects:
@@ -40,17 +73,39 @@ class Effects:
         self._lock = threading.Lock()
         self._calls: Counter[str] = Counter()  # "function service.Operation" -> calls
         self._log: list[dict[str, Any]] = []
+        self._invocations: Counter[str] = Counter()  # function -> invocations
+        self._wcu: Counter[str] = Counter()  # function -> DynamoDB write units
 
     def reset(self) -> None:
         """Forget what was counted and logged."""
         with self._lock:
             self._calls.clear()
             self._log.clear()
+            self._invocations.clear()
+            self._wcu.clear()
 
     def status(self) -> dict[str, Any]:
         """The counts per function and operation, and the log of ``RECORDED`` calls."""
         with self._lock:
-            return {"calls": dict(sorted(self._calls.items())), "log": list(self._log)}
+            return {
+                "calls": dict(sorted(self._calls.items())),
+                "log": list(self._log),
+                "invocations": dict(sorted(self._invocations.items())),
+                "wcu": dict(sorted(self._wcu.items())),
+            }
+
+    # -- the invocation listener (lambda_runtime.listeners) --------------------------------
+
+    def started(self, invocation: Invocation) -> None:
+        """Count the invocation."""
+        with self._lock:
+            self._invocations[invocation.function] += 1
+
+    def returning(self, invocation: Invocation) -> None:
+        """Nothing to do."""
+
+    def ended(self, invocation: Invocation) -> None:
+        """Nothing to do."""
 
     def install(self) -> None:
         """Hook every botocore client created from now on in this process (idempotent)."""
@@ -87,9 +142,17 @@ class Effects:
         **_: Any,
     ) -> None:
         invocation = current()
-        if invocation is None or http_response is None or http_response.status_code >= 300:
+        if invocation is None or http_response is None:
             return
         op = f"{model.service_model.service_id.hyphenize()}.{model.name}"
+        refused = (parsed.get("Error") or {}).get("Code") if isinstance(parsed, dict) else None
+        if op.startswith("dynamodb.") and refused in (None, "ConditionalCheckFailedException"):
+            units = write_units(model.name, context.get(_PARAMS) or {})
+            if units:
+                with self._lock:
+                    self._wcu[invocation.function] += units
+        if http_response.status_code >= 300:
+            return
         with self._lock:
             self._calls[f"{invocation.function} {op}"] += 1
         if op not in RECORDED:

@@ -62,6 +62,7 @@ class EventSources:
         faults: Faults | None = None,
         destinations: dict[str, str] | None = None,
         on_outcome: Callable[[str, str, AsyncOutcome], None] | None = None,
+        async_concurrency: int = 1,
     ) -> None:
         self._app = app
         self._client = client
@@ -72,6 +73,9 @@ class EventSources:
         self._on_outcome = on_outcome  # told how each asynchronous invocation ended
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # asynchronous deliveries in flight at once (Lambda runs them concurrently; 1: in order)
+        self._slots = threading.BoundedSemaphore(max(1, async_concurrency))
+        self._concurrent = async_concurrency > 1
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -242,10 +246,36 @@ class EventSources:
     def _deliver(
         self, name: str, handler: Callable[..., Any], event: dict[str, Any], input_id: str
     ) -> None:
-        """An asynchronous delivery, made a second time when faults duplicate it."""
-        self._invoke_async(name, handler, event, input_id)
-        if self._faults.duplicate(name):
+        """An asynchronous delivery, made a second time when faults duplicate it; on a thread
+        of its own when deliveries run concurrently (waiting for a free slot first)."""
+        twice = self._faults.duplicate(name)
+        if not self._concurrent:
+            self._deliver_now(name, handler, event, input_id, twice)
+            return
+        self._slots.acquire()
+        threading.Thread(
+            target=self._deliver_now,
+            args=(name, handler, event, input_id, twice, True),
+            name=f"async-{name}",
+            daemon=True,
+        ).start()
+
+    def _deliver_now(
+        self,
+        name: str,
+        handler: Callable[..., Any],
+        event: dict[str, Any],
+        input_id: str,
+        twice: bool,
+        slot: bool = False,
+    ) -> None:
+        try:
             self._invoke_async(name, handler, event, input_id)
+            if twice:
+                self._invoke_async(name, handler, event, input_id)
+        finally:
+            if slot:
+                self._slots.release()
 
     def _sns_loop(
         self, name: str, handler: Callable[..., Any], url: str, subscription: str

@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict, deque
 from typing import Any
 
-KEEP = 1000  # inputs and posts remembered
+KEEP = 5000  # inputs and posts remembered (a fleet storm publishes over a thousand)
 
 
 def _duplicate(result: Any) -> bool:

@@ -42,6 +42,9 @@ class LocalSettings:
     # reactions post as the bot, so their follow-ups are thread replies
     slack_bot_token: str = field(default_factory=lambda: f"xoxb-local-{secrets.token_hex(12)}")
     slack_channel: str = "C0LOCALOPS"
+    # asynchronous invocations (SNS, EventBridge) of one function run at once, as Lambda runs
+    # them concurrently; 1 (the default) delivers them one after another, in order
+    async_concurrency: int = 1
 
     @classmethod
     def from_env(cls) -> LocalSettings:
@@ -64,4 +67,5 @@ class LocalSettings:
             acm_seconds=float(os.environ.get("OPSBOT_LOCAL_ACM_SECONDS", "2")),
             deploy_timeout_seconds=int(os.environ.get("OPSBOT_DEPLOY_TIMEOUT_SECONDS", "900")),
             approval_expiry_seconds=int(expiry) if expiry else None,
+            async_concurrency=max(1, int(os.environ.get("OPSBOT_LOCAL_CONCURRENCY", "1"))),
         )

@@ -225,6 +225,7 @@ class LocalStack:
         faults.install()
         effects = Effects()
         effects.install()
+        lambda_runtime.listeners.append(effects)  # counts invocations per function
         sink.controls["effects"] = lambda body: stack_commands.effects(effects, body)
         lambda_runtime.listeners.append(faults)
         sink.controls["faults"] = lambda body: stack_commands.faults(faults, body)
@@ -249,6 +250,7 @@ class LocalStack:
             faults=faults,
             destinations=on_failure_destinations(),
             on_outcome=outcomes.ended,
+            async_concurrency=self.settings.async_concurrency,
         )
         fed = sources.start()
         self._parts.append(sources)

@@ -241,3 +241,35 @@ def test_the_approver_retrying_after_a_crash_resumes_their_approval_at_once(
     # and a re-run once it has run changes nothing
     done = deploys.approve(world.deps, actor="lena", deployment_id=asked.id, again=True)
     assert done.status == "succeeded" and starts(world, asked.id) == 1
+
+
+def test_the_sweeper_reads_every_lock_in_batches_not_one_read_per_service(
+    world: World, crash_at_send: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = stuck_deploy(world)
+    world.clock.advance(STALE_SECONDS + 1)
+    store = world.deps.store
+    batches: list[list[str]] = []
+    single: list[str] = []
+    batch_read, single_read = store.lock_holders, store.lock_holder
+
+    def batch(names: list[str]) -> Any:
+        batches.append(names)
+        return batch_read(names)
+
+    def one(name: str) -> Any:
+        single.append(name)
+        return single_read(name)
+
+    monkeypatch.setattr(store, "lock_holders", batch)
+    monkeypatch.setattr(store, "lock_holder", one)
+
+    [found] = deploys.sweep(world.deps)
+    assert found["holder"] == first
+    every = {
+        Target.service(env, service).lock
+        for env, spec in world.deps.policy.environments.items()
+        for service in spec.services
+    }
+    assert [set(b) for b in batches] == [every]  # one batch of every service's lock
+    assert single == []  # no read per service

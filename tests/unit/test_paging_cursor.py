@@ -29,3 +29,8 @@ def test_anything_else_is_invalid_and_names_next(text: str) -> None:
         paging.decode("services", text)
     except InvalidRequest as exc:
         assert "next" in exc.to_body()["error"]["fields"]
+
+
+def test_the_longest_position_of_the_widest_characters_fits_a_cursor() -> None:
+    position = "\U0001f600" * paging.MAX_POSITION  # 4 UTF-8 bytes each
+    assert paging.decode("audit", paging.encode("audit", position)) == position
