@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from chalicelib.alarms.held_order import happened
 from chalicelib.aws.notifier import Message
 from chalicelib.core.errors import Conflict, Forbidden, InvalidRequest
 from chalicelib.domain.freeze import ensure_not_frozen
@@ -30,7 +31,7 @@ _POSTED_WINDOW = 86400
 def post_summary(deps: Deps, environment: str, bucket: str) -> int:
     """Post the summary of the reactions held in ``environment`` in the minute ``bucket``,
     once; how many it lists (0: nothing held, or posted already)."""
-    held = deps.store.held_reactions(environment, bucket)
+    held = sorted(deps.store.held_reactions(environment, bucket), key=happened)
     if not held:
         return 0
     claim = f"capsummary#{environment}#{bucket}"
