@@ -15,7 +15,7 @@ from chalicelib.alarms import held, held_apply
 from chalicelib.chatops.interactions import SlackAction, press
 from chalicelib.domain.messages import CapApply
 from tests.functional.test_alarm_reactions import World, cpu, hold_lock, make_world, workers
-from tests.functional.test_caps import MINUTE, _policy, aws_env, queued
+from tests.functional.test_caps import MINUTE, _policy, aws_env, minute_over, queued
 
 __all__ = ["aws_env"]  # the fixture, from test_caps
 
@@ -61,6 +61,7 @@ held_web = pytest.fixture(one_held)
 
 
 def approve(world: World) -> CapApply:
+    minute_over(world)  # the summary's button: pressed once the minute has ended
     button = SlackAction(action_id=held.APPROVE_HELD, value=f"demo|{MINUTE}")
     assert press(world.deps, "U0ANN", button, None).startswith("Applying")
     return queued(world, CapApply)[-1][0]
