@@ -38,6 +38,12 @@ class CloudTrailClient(Protocol):
     def lookup_events(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
+class StsClient(Protocol):
+    """The STS call the change feed makes (``GetCallerIdentity``: who opsbot's clients are)."""
+
+    def get_caller_identity(self) -> dict[str, Any]: ...
+
+
 class ClientFactory(Protocol):
     """``deps.aws(service, env)``: a typed boto3 client in an environment's account and region."""
 
@@ -69,6 +75,8 @@ class ClientFactory(Protocol):
     def __call__(self, service: Literal["ce"], env: Environment, /) -> CostExplorerClient: ...
     @overload
     def __call__(self, service: Literal["cloudtrail"], env: Environment, /) -> CloudTrailClient: ...
+    @overload
+    def __call__(self, service: Literal["sts"], env: Environment, /) -> StsClient: ...
     def __call__(self, service: str, env: Environment, /) -> Any: ...
 
 

@@ -96,8 +96,13 @@ ROTATE = (
 )
 
 # What changed on a service: CloudTrail's management events of its resources (its target
-# groups and their listeners named by ARN).
-CHANGES = ("cloudtrail:LookupEvents", "elasticloadbalancing:DescribeTargetGroups")
+# groups and their listeners named by ARN), and opsbot's own identity (to tell its own calls
+# from ones that only claim its user agent; AWS allows GetCallerIdentity to everyone).
+CHANGES = (
+    "cloudtrail:LookupEvents",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "sts:GetCallerIdentity",
+)
 
 # The reviewed list: resource group -> actions, per function. "Environment" is what the function
 # does in an environment's account (directly in the opsbot account; through the member role in
@@ -213,6 +218,7 @@ ENVIRONMENT_STATEMENTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
             "elasticloadbalancing:DescribeListenerCertificates",
             "elasticloadbalancing:DescribeTargetGroups",
             "cloudtrail:LookupEvents",  # names no resource
+            "sts:GetCallerIdentity",  # names no resource
             "route53:ListHostedZonesByName",
             "ce:GetCostAndUsage",
         ),

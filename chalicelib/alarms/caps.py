@@ -108,6 +108,7 @@ class Cap:
             alarm=self.alarm.AlarmName,
             target=self.reaction.target_label,
             at=iso(now),
+            changed=self.alarm.StateChangeTime,
             reason=self.reason,
             before=plan.before if plan is not None else None,
             after=plan.after if plan is not None else None,

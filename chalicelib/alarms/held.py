@@ -8,9 +8,10 @@ listing every reaction the caps held in it. Approve queues the work (``cap.apply
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from chalicelib.alarms.held_order import happened
 from chalicelib.aws.notifier import Message
 from chalicelib.core.errors import Conflict, Forbidden, InvalidRequest
 from chalicelib.domain.freeze import ensure_not_frozen
@@ -30,7 +31,7 @@ _POSTED_WINDOW = 86400
 def post_summary(deps: Deps, environment: str, bucket: str) -> int:
     """Post the summary of the reactions held in ``environment`` in the minute ``bucket``,
     once; how many it lists (0: nothing held, or posted already)."""
-    held = deps.store.held_reactions(environment, bucket)
+    held = sorted(deps.store.held_reactions(environment, bucket), key=happened)
     if not held:
         return 0
     claim = f"capsummary#{environment}#{bucket}"
@@ -68,7 +69,9 @@ def _move(held: HeldReaction) -> str:
 
 
 def request_apply(deps: Deps, *, actor: str, value: str) -> str:
-    """The summary's Approve, pressed by ``actor``: checked, claimed once, queued."""
+    """The summary's Approve, pressed by ``actor``: checked, claimed once, queued. A minute
+    that has not ended is refused before anything is claimed (more may be held in it, and its
+    summary's button must still work)."""
     environment, _, bucket = value.partition("|")
     if not environment or not _is_minute(bucket):
         raise InvalidRequest("not a held-changes button", fields={"value": "ENV|MINUTE"})
@@ -80,6 +83,11 @@ def request_apply(deps: Deps, *, actor: str, value: str) -> str:
             environment=env.name,
             permission="approve",
         )
+    if deps.clock() < _minute_end(bucket):  # more may be held in it yet: no claim made
+        raise Conflict(
+            f"that minute is still open: the changes held in {env.name} at {bucket} UTC can "
+            "be approved once it has ended (its summary comes then)"
+        )
     ensure_not_frozen(deps.store, env.name, doing="approved changes")
     claim = f"capapproval#{env.name}#{bucket}"
     if not deps.store.claim_cooldown(claim, seconds=_POSTED_WINDOW, now=deps.clock()).claimed:
@@ -90,6 +98,10 @@ def request_apply(deps: Deps, *, actor: str, value: str) -> str:
         deps.store.release_cooldown(claim)  # not queued: the button may be pressed again
         raise
     return f"Applying the changes held in {env.name} at {bucket} UTC (approved by {actor})."
+
+
+def _minute_end(bucket: str) -> datetime:
+    return datetime.strptime(bucket, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC) + timedelta(minutes=1)
 
 
 def _is_minute(bucket: str) -> bool:

@@ -10,10 +10,13 @@ a step and never losing one:
    and never against the step's direction (a redelivery that finds it reached changes nothing);
 3. ``approved`` -> ``applied``, in one transaction with its audit entry (written once).
 
-A reaction whose alarm is back in the other state (ALARM or OK) when its turn comes is not
-applied: ``held`` -> ``skipped``, audited. The minute's reactions are worked through in batches
-of ``BATCH``, one ``cap.apply`` each: a batch queues the next when it is done. A reaction whose
-target is busy (a deploy holds its lock) stays approved; its batch runs again in
+The minute's reactions are applied in the order they happened, and of one alarm's reactions on
+one target only the net effect (``held_order``): an ALARM and a later OK cancel out, both
+``held`` -> ``skipped`` as superseded, audited. A reaction whose alarm is back in the other
+state (ALARM or OK) when its turn comes is not applied: ``held`` -> ``skipped``, audited. The
+minute's reactions are worked through in that order in batches of ``BATCH``, one ``cap.apply``
+each (``after``: the key of the last one done): a batch queues the next when it is done. A
+reaction whose target is busy (a deploy holds its lock) stays approved; its batch runs again in
 ``BUSY_RETRY_SECONDS``, at most ``BUSY_ATTEMPTS`` times, then it is given up (said, applied as
 nothing). A forced new deployment has no count to compare: a worker that dies between forcing
 it and recording it forces it once more on redelivery.
@@ -22,13 +25,14 @@ it and recording it forces it once more on redelivery.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from chalicelib import scaling
 from chalicelib.alarms import execute
 from chalicelib.alarms.held import SHOWN
+from chalicelib.alarms.held_order import alarm_states, batch
 from chalicelib.alarms.reaction import Reaction, reaction_for
 from chalicelib.aws.errors import describe
 from chalicelib.aws.notifier import Message
@@ -66,13 +70,16 @@ def apply_batch(deps: Deps, message: CapApply) -> list[str]:
     environment, bucket, actor = message.environment, message.bucket, message.actor
     if _frozen(deps, environment, bucket):
         return []
-    page, after = deps.store.held_page(environment, bucket, after=message.after, limit=BATCH)
+    page, after = batch(deps, message, BATCH)
     env = deps.policy.environments[environment]
-    states = _alarm_states(deps, env, [h.alarm for h in page if h.status == "held"])
+    states = alarm_states(deps, env, [h.alarm for h, o in page if h.status == "held" and not o])
     lines: list[str] = []
     busy = False
-    for held in page:
-        done = _one(deps, env, held, actor, states.get(held.alarm), give_up=_last(message))
+    for held, other in page:
+        if other is not None:
+            done = _superseded(deps, held, other, actor)
+        else:
+            done = _one(deps, env, held, actor, states.get(held.alarm), give_up=_last(message))
         if done is not None:
             lines.append(f"{held.target}: {done.line}")
             busy = busy or done.busy
@@ -95,6 +102,16 @@ def apply_batch(deps: Deps, message: CapApply) -> list[str]:
     return lines
 
 
+def _superseded(deps: Deps, held: HeldReaction, other: HeldReaction, actor: str) -> _Done | None:
+    """``held`` -> ``skipped``: a later (or earlier) reaction of its alarm cancels it out."""
+    if held.status != "held":
+        return None
+    line = f"superseded: cancels out with {other.alarm} {other.state} ({other.changed or other.at})"
+    skip = _entry(deps, held, actor, "alarm_reaction", ActionResult.DROPPED, line)
+    finished = deps.store.finish_held(held, status="skipped", was="held", outcome=line, audit=skip)
+    return _Done(line) if finished else None
+
+
 def _last(message: CapApply) -> bool:
     return message.attempt >= BUSY_ATTEMPTS
 
@@ -113,27 +130,6 @@ def _frozen(deps: Deps, environment: str, bucket: str) -> bool:
         )
     )
     return True
-
-
-def _alarm_states(deps: Deps, env: Environment, names: list[str]) -> dict[str, str]:
-    """The state of each named alarm now, as CloudWatch knows it (one call per 100 names)."""
-    unique = sorted(set(names))
-    states: dict[str, str] = {}
-    for start in range(0, len(unique), 100):
-        token = ""
-        while True:
-            page: dict[str, Any] = {"NextToken": token} if token else {}
-            found = deps.aws("cloudwatch", env).describe_alarms(
-                AlarmNames=unique[start : start + 100],
-                AlarmTypes=["CompositeAlarm", "MetricAlarm"],
-                **page,
-            )
-            for alarm in found.get("MetricAlarms", []) + found.get("CompositeAlarms", []):
-                states[str(alarm["AlarmName"])] = str(alarm.get("StateValue"))
-            token = str(found.get("NextToken") or "")
-            if not token:
-                break
-    return states
 
 
 def _one(
@@ -177,7 +173,7 @@ def _reaction(deps: Deps, held: HeldReaction) -> Reaction | None:
         AlarmName=held.alarm,
         AWSAccountId=deps.policy.environments[rule.environment].account,
         NewStateValue=held.state,
-        StateChangeTime=held.at,
+        StateChangeTime=held.changed or held.at,
     )
     return reaction_for(deps, alarm, held.rule, rule)
 

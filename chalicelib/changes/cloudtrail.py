@@ -4,8 +4,10 @@ environment's member role, read with ``LookupEvents`` through the environment's 
 
 CloudTrail's LookupEvents takes one lookup attribute per call, so each resource name is one
 lookup (``ResourceName``), paged (``MAX_PAGES`` of ``PAGE_SIZE``). Read-only events are left
-out, and so are opsbot's own calls (their user agent carries opsbot's mark): opsbot's records
-say those, with who asked and the deployment. An AccessDenied or a throttling answer ends the
+out, and so are opsbot's own calls: their user agent carries opsbot's mark AND their principal
+is one of opsbot's (``principals``); opsbot's records say those, with who asked and the
+deployment. A call that only says opsbot in its user agent is shown, marked as claiming to
+be. An AccessDenied or a throttling answer ends the
 source with a note; it never fails the feed.
 """
 
@@ -17,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.changes.actors import event_actor
+from chalicelib.changes.principals import Owners
 from chalicelib.records.change import Change, ChangeSource
 
 if TYPE_CHECKING:
@@ -29,6 +32,7 @@ MAX_NAMES = 8  # resource names looked up per feed
 OPSBOT_AGENT = "opsbot"  # botocore's user_agent_extra on every opsbot client (aws.clients)
 _SKIPPED_PARAMS = ("cluster", "service")
 MAX_VALUE = 60  # a parameter longer than this (a manifest, a policy) is left to the detail
+CLAIMS = " (claims to be opsbot)"  # an opsbot user agent from a principal not opsbot's
 
 
 @dataclass
@@ -52,6 +56,7 @@ def cloudtrail_changes(
     trail = deps.aws("cloudtrail", env)
     read = TrailRead()
     seen: set[str] = set()
+    owners = Owners(deps, env)
     for name in list(dict.fromkeys(names))[:MAX_NAMES]:
         kwargs: dict[str, Any] = {
             "LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": name}],
@@ -63,7 +68,7 @@ def cloudtrail_changes(
             for _ in range(MAX_PAGES):
                 page = trail.lookup_events(**kwargs)
                 for event in page.get("Events", []):
-                    change = _change(event, env, seen)
+                    change = _change(event, env, seen, owners)
                     if change is not None:
                         read.items.append(change)
                 if not page.get("NextToken"):
@@ -82,7 +87,9 @@ def cloudtrail_changes(
     return read
 
 
-def _change(event: dict[str, Any], env: Environment, seen: set[str]) -> Change | None:
+def _change(
+    event: dict[str, Any], env: Environment, seen: set[str], owners: Owners
+) -> Change | None:
     event_id = str(event.get("EventId") or "")
     if not event_id or event_id in seen or str(event.get("ReadOnly")).lower() == "true":
         return None
@@ -91,8 +98,10 @@ def _change(event: dict[str, Any], env: Environment, seen: set[str]) -> Change |
         record = json.loads(event.get("CloudTrailEvent") or "{}")
     except ValueError:
         record = {}
-    if OPSBOT_AGENT in str(record.get("userAgent") or "").split():
-        return None
+    identity = record.get("userIdentity") or {}
+    claims = OPSBOT_AGENT in str(record.get("userAgent") or "").split()
+    if claims and owners.own(identity):
+        return None  # opsbot's own call: its records say it
     params = record.get("requestParameters") or {}
     cluster = params.get("cluster") if isinstance(params, dict) else None
     if isinstance(cluster, str) and cluster.rsplit("/", 1)[-1] != env.cluster:
@@ -107,7 +116,7 @@ def _change(event: dict[str, Any], env: Environment, seen: set[str]) -> Change |
     return Change(
         at=when,
         source=ChangeSource.CLOUDTRAIL,
-        actor=event_actor(record.get("userIdentity") or {}, str(event.get("Username") or "")),
+        actor=event_actor(identity, str(event.get("Username") or "")) + (CLAIMS if claims else ""),
         what=f"{name}{_said(params)}",
         detail=f"{event.get('EventSource', '')} {resources} (event {event_id})".strip(),
     )

@@ -35,7 +35,8 @@ class HeldReaction:
     that minute; ``status`` ``held`` until approved, then ``approved`` (with ``approved_by`` and,
     for a scaling step, ``approved_from`` and ``approved_to``: the count then and the count it is
     set to), then ``applied``; or ``skipped`` when its alarm had recovered. ``outcome``: what
-    applying it did (or why it was skipped).
+    applying it did (or why it was skipped). ``at``: when it was held (to the second);
+    ``changed``: when its alarm changed state (CloudWatch's ``StateChangeTime``).
     """
 
     environment: str
@@ -54,3 +55,4 @@ class HeldReaction:
     approved_from: int | None = None
     approved_to: int | None = None
     outcome: str | None = None
+    changed: str | None = None  # the alarm's StateChangeTime (None: held before it was kept)

@@ -22,7 +22,18 @@ from chalicelib.records.guards import HeldReaction
 from chalicelib.store.audit import audit_items
 from chalicelib.store.table import Table, _item, _plain, _ser
 
-HELD_FIELDS = ("rule", "state", "alarm", "target", "at", "reason", "before", "after", "status")
+HELD_FIELDS = (
+    "rule",
+    "state",
+    "alarm",
+    "target",
+    "at",
+    "reason",
+    "before",
+    "after",
+    "status",
+    "changed",
+)
 _LATER_FIELDS = ("approved_by", "approved_from", "approved_to", "outcome")
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from infra.local import trail_events
+from infra.local import trail_events, trail_identity
 
 log = logging.getLogger("opsbot.local.cloudtrail")
 
@@ -138,6 +138,7 @@ class Trail:
             return json.dumps(answer, default=_epoch)
 
         self._original = original
+        trail_identity.install()
         BaseResponse.call_action = call_action  # type: ignore[method-assign,assignment]
         CloudTrailResponse.lookup_events = lookup_events  # type: ignore[attr-defined]
 
@@ -148,6 +149,7 @@ class Trail:
         if self._original is not None:
             BaseResponse.call_action = self._original  # type: ignore[method-assign]
             self._original = None
+            trail_identity.uninstall()
 
     # -- LookupEvents ---------------------------------------------------------------------
 

@@ -1,6 +1,8 @@
 """Who made a call to the embedded AWS, as CloudTrail's ``userIdentity`` says it: the STS
 session of an assumed role, an IAM user moto knows, or else the account's root (the local
-``testing`` key)."""
+``testing`` key). ``install`` makes moto's STS ``GetCallerIdentity`` say the same for a key it
+does not know (the account's root, as AWS answers for root keys; moto says ``user/moto``), so
+what opsbot learns of its own identity is what its CloudTrail events carry."""
 
 from __future__ import annotations
 
@@ -74,3 +76,32 @@ def _iam_user(access_key: str, account: str) -> Any:
     if access_key not in backend.access_keys:
         return None
     return backend.get_user_from_access_key_id(access_key)
+
+
+_original: list[Any] = []
+
+
+def install() -> None:
+    """moto's ``GetCallerIdentity`` answers an unknown key as the account's root."""
+    from moto.sts.models import STSBackend
+
+    if _original:
+        return
+    original = STSBackend.get_caller_identity
+
+    def get_caller_identity(backend: Any, access_key_id: str, region: str) -> tuple[str, str, str]:
+        user_id, arn, account = original(backend, access_key_id, region)
+        if arn.endswith(":user/moto") and user_id == "AKIAIOSFODNN7EXAMPLE":
+            return account, f"arn:{arn.split(':')[1]}:iam::{account}:root", account
+        return user_id, arn, account
+
+    _original.append(original)
+    STSBackend.get_caller_identity = get_caller_identity  # type: ignore[method-assign,assignment]
+
+
+def uninstall() -> None:
+    """Give moto its own ``GetCallerIdentity`` back."""
+    from moto.sts.models import STSBackend
+
+    if _original:
+        STSBackend.get_caller_identity = _original.pop()  # type: ignore[method-assign]

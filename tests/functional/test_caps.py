@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -50,6 +51,11 @@ def held_audit(world: World, target: str = "demo-workers") -> list[dict[str, Any
 
 def queued(world: World, kind: type) -> list[tuple[Any, int]]:
     return [(m, d) for m, d in world.queue.sent if isinstance(m, kind)]
+
+
+def minute_over(world: World) -> None:
+    """The clock past the held minute, when its summary (and its button) comes."""
+    world.clock.now = reactions.START + timedelta(minutes=1, seconds=5)
 
 
 def run_work(world: World, message: Any) -> None:
@@ -165,6 +171,7 @@ def test_the_summary_is_posted_once_per_environment_per_minute(all_held: World) 
 
 def test_approval_applies_the_held_changes_once(all_held: World) -> None:
     world = all_held
+    minute_over(world)
     button = SlackAction(action_id=held.APPROVE_HELD, value=f"demo|{MINUTE}")
     refused = press(world.deps, "U0VIC", button, None)
     assert refused.startswith(":no_entry: vic may not approve held changes")
@@ -183,8 +190,23 @@ def test_approval_applies_the_held_changes_once(all_held: World) -> None:
     assert [(e["actor"], e["before"], e["after"]) for e in scaled] == [("ann", 2, 3)]
     assert world.sent[-1].title == "Held changes in demo applied, approved by ann"
     assert {h.status for h in world.deps.store.held_reactions("demo", MINUTE)} == {"applied"}
-    # approved and manual changes are never capped (the cap here is 0)
-    assert bucket_of(world.clock()) == MINUTE
+    # approved and manual changes are never capped (the cap here is 0, in every minute)
+    assert world.deps.policy.limits_for("demo").max_automated_changes_per_minute == 0
+
+
+def test_a_minute_still_open_is_not_approved_and_its_summary_button_still_works(
+    all_held: World,
+) -> None:
+    world = all_held
+    button = SlackAction(action_id=held.APPROVE_HELD, value=f"demo|{MINUTE}")
+    assert bucket_of(world.clock()) == MINUTE  # pressed while the minute runs
+    said = press(world.deps, "U0ANN", button, None)
+    assert said.startswith(":no_entry: that minute is still open")
+    assert queued(world, CapApply) == []
+
+    minute_over(world)  # the summary comes, and its button is pressed
+    assert press(world.deps, "U0ANN", button, None).startswith("Applying the changes held")
+    assert len(queued(world, CapApply)) == 1
 
 
 @pytest.mark.parametrize(
@@ -227,6 +249,7 @@ def test_held_changes_are_not_applied_in_a_frozen_environment(all_held: World) -
 
     world = all_held
     store = world.deps.store
+    minute_over(world)
     button = SlackAction(action_id=held.APPROVE_HELD, value=f"demo|{MINUTE}")
     said = press(world.deps, "U0ANN", button, None)  # approved, then frozen before it ran
     [(apply, _)] = queued(world, CapApply)

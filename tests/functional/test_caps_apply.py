@@ -15,7 +15,7 @@ from chalicelib.alarms import held, held_apply
 from chalicelib.chatops.interactions import SlackAction, press
 from chalicelib.domain.messages import CapApply
 from tests.functional.test_alarm_reactions import World, cpu, hold_lock, make_world, workers
-from tests.functional.test_caps import MINUTE, _policy, aws_env, queued
+from tests.functional.test_caps import MINUTE, _policy, aws_env, minute_over, queued
 
 __all__ = ["aws_env"]  # the fixture, from test_caps
 
@@ -61,6 +61,7 @@ held_web = pytest.fixture(one_held)
 
 
 def approve(world: World) -> CapApply:
+    minute_over(world)  # the summary's button: pressed once the minute has ended
     button = SlackAction(action_id=held.APPROVE_HELD, value=f"demo|{MINUTE}")
     assert press(world.deps, "U0ANN", button, None).startswith("Applying")
     return queued(world, CapApply)[-1][0]
@@ -194,8 +195,8 @@ def test_a_minute_is_applied_in_batches_each_queueing_the_next(
         assert world.results(cpu()) == ["held_by_cap"]
         assert world.results(workers()) == ["held_by_cap"]
         first = approve(world)
-        run(world, first)  # the minute's first held reaction (by key): demo/demo-workers
-        assert (world.web_desired(), world.workers_desired()) == (2, 3)
+        run(world, first)  # the minute's first held reaction (in time): web's
+        assert (world.web_desired(), world.workers_desired()) == (3, 2)
         second = queued(world, CapApply)[-1][0]
         assert second.after is not None and second.attempt == 0
         run(world, first)  # redelivered: its batch is done, the next is queued once more
@@ -206,3 +207,44 @@ def test_a_minute_is_applied_in_batches_each_queueing_the_next(
         assert statuses == {"applied"}
         assert len(applied_entries(world, "demo-workers")) == 1
         assert len(applied_entries(world, "web")) == 1
+
+
+def flapped(states: tuple[str, ...], now: str) -> World:
+    """web-cpu-high's reactions in ``states`` held in one minute; the alarm ``now``."""
+    world = make_world(_policy(max_automated_changes_per_minute=0))
+    for state in states:
+        assert world.results(cpu(state)) == ["held_by_cap"], state
+    world.put_alarm("web-cpu-high", now)
+    run(world, approve(world))
+    return world
+
+
+def in_time_order(world: World) -> list[tuple[str, str, str]]:
+    records = sorted(world.deps.store.held_reactions("demo", MINUTE), key=lambda h: h.changed or "")
+    return [(h.state, h.status, (h.outcome or "").split(":")[0]) for h in records]
+
+
+def test_a_flapping_alarm_held_in_one_minute_comes_to_its_net_effect_once(aws_env: None) -> None:
+    with mock_aws():
+        world = flapped(("ALARM", "OK", "ALARM"), now="ALARM")
+        assert world.web_desired() == 3  # one step out, not 2 -> 3 -> 4 -> 3
+        assert [(e["before"], e["after"]) for e in applied_entries(world)] == [(2, 3)]
+        assert in_time_order(world) == [
+            ("ALARM", "skipped", "superseded"),
+            ("OK", "skipped", "superseded"),
+            ("ALARM", "applied", "2 -> 3"),
+        ]
+        said = world.sent[-1]
+        assert said.title == "Held changes in demo applied, approved by ann"
+        assert dict(said.facts)["Applied"].count("superseded") == 2
+
+
+def test_an_alarm_and_its_recovery_held_in_one_minute_change_nothing(aws_env: None) -> None:
+    with mock_aws():
+        world = flapped(("ALARM", "OK"), now="OK")
+        assert world.web_desired() == 2
+        assert applied_entries(world) == []
+        assert in_time_order(world) == [
+            ("ALARM", "skipped", "superseded"),
+            ("OK", "skipped", "superseded"),
+        ]

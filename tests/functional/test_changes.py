@@ -337,3 +337,40 @@ def test_a_source_that_fails_is_named_and_the_others_still_answer(
     assert feed.missing_sources == ("opsbot",)
     assert feed.notes == ("opsbot: ThrottlingException: Rate exceeded",)
     assert feed.items[0].what == "UpdateService desiredCount=3"
+
+
+# -- who may hide a call from the feed: opsbot's principal with opsbot's user agent ----------
+
+
+def test_an_opsbot_user_agent_alone_does_not_hide_a_change(world: World, trail: Trail) -> None:
+    from botocore.config import Config
+
+    from chalicelib.aws import clients
+    from chalicelib.changes import principals
+
+    principals.forget()
+    iam = boto3.client("iam", region_name=REGION)
+    iam.create_user(UserName="mallory")
+    key = iam.create_access_key(UserName="mallory")["AccessKey"]
+    mallory = boto3.client(
+        "ecs",
+        region_name=REGION,
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        config=Config(user_agent_extra="opsbot"),
+    )
+    world.clock.now = now()
+    mallory.update_service(cluster="demo", service="web", desiredCount=4)
+    clients.reset()  # opsbot's own client: its user agent, the local stack's key (root)
+    clients.client("ecs", world.deps.policy.environments["demo"]).update_service(
+        cluster="demo", service="web", desiredCount=6
+    )
+    world.clock.now = now() + timedelta(seconds=1)
+
+    feed = changes.changes(
+        world.deps, actor="alice", environment="demo", service="web", since_minutes=5
+    )
+
+    trail_lines = [(c.actor, c.what) for c in feed.items if c.source == "cloudtrail"]
+    assert ("mallory (claims to be opsbot)", "UpdateService desiredCount=4") in trail_lines
+    assert not any("desiredCount=6" in what for _, what in trail_lines)  # opsbot's own

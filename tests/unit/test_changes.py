@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib.changes import change_line, changes_message
 from chalicelib.changes.actors import event_actor, short_principal
+from chalicelib.changes.principals import Principal, of_event, owner, parse
 from chalicelib.records.change import Change, ChangeFeed, ChangeSource
 from opsbot_cli.changes import since_minutes
 
@@ -162,3 +163,38 @@ def test_the_cli_prints_each_change_on_one_line_and_the_missing_sources() -> Non
         "not included: ecs: ThrottlingException: Rate exceeded",
     ]
     assert code_json == 0 and json.loads(out_json) == answer
+
+
+def _known(principal: Principal | None) -> Principal:
+    assert principal is not None
+    return principal
+
+
+def test_opsbot_principals_are_its_roles_by_template_and_its_own_identity() -> None:
+    def assumed(role: str, account: str = "444455556666") -> Principal:
+        issuer = {"type": "Role", "arn": f"arn:aws:iam::{account}:role/{role}"}
+        return _known(
+            of_event(
+                {
+                    "type": "AssumedRole",
+                    "arn": f"arn:aws:sts::{account}:assumed-role/{role}/alice@dep-1",
+                    "sessionContext": {"sessionIssuer": issuer},
+                }
+            )
+        )
+
+    template = _known(owner("arn:aws:iam::444455556666:role/opsbot-{function}"))
+    assert template.holds(assumed("opsbot-work"))
+    assert template.holds(assumed("opsbot-api_handler"))
+    assert not template.holds(assumed("deployer"))
+    assert not template.holds(assumed("opsbot-work", "111122223333"))
+    # no role_arn: the caller identity of the function's own execution role, one per function
+    home = _known(
+        owner("arn:aws:sts::123456789012:assumed-role/opsbot-dev-api_handler/x", "api_handler")
+    )
+    assert home.holds(_known(parse("arn:aws:sts::123456789012:assumed-role/opsbot-dev-work/s")))
+    assert not home.holds(_known(parse("arn:aws:iam::123456789012:user/mallory")))
+    root = _known(owner("arn:aws:iam::123456789012:root"))
+    assert root.holds(_known(of_event({"type": "Root", "arn": "arn:aws:iam::123456789012:root"})))
+    user = {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/m"}
+    assert not root.holds(_known(of_event(user)))
