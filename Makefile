@@ -45,8 +45,12 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/cfn-lint infra/*.yaml
 
+# pytest-xdist workers: 3 on 2 cores, since the e2e tests mostly wait on their local stacks
+# (docs/development/testing.md). TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 3
+
 test: lint browser $(CLI)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 # Headless Chromium for the dashboard's browser test: Debian's package (playwright drives it by
 # executable_path; never `playwright install`). Quick when present; as root, or with sudo.
