@@ -45,8 +45,22 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/cfn-lint infra/*.yaml
 
-test: lint browser $(CLI)
-	$(BIN)/python -m pytest -q
+# pytest-xdist workers: 3 on 2 cores, since the e2e tests mostly wait on their local stacks
+# (docs/development/testing.md). TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 3
+
+# The linters run while the tests do (they use the CPU the e2e tests leave while they wait);
+# their output is printed after the tests', and either failing fails `make test`.
+test: $(STAMP) browser $(CLI)
+	@lint_log=$$(mktemp); \
+	$(MAKE) --no-print-directory lint >"$$lint_log" 2>&1 & lint_pid=$$!; \
+	echo "$(BIN)/python -m pytest -q -n $(TEST_WORKERS)  (make lint running alongside)"; \
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS); tests=$$?; \
+	wait $$lint_pid; linted=$$?; \
+	echo "--- make lint ---"; cat "$$lint_log"; rm -f "$$lint_log"; \
+	[ $$linted -eq 0 ] || echo "make test: lint FAILED (output above)"; \
+	[ $$tests -eq 0 ] || echo "make test: tests FAILED (pytest output above the lint's)"; \
+	[ $$tests -eq 0 ] && [ $$linted -eq 0 ]
 
 # Headless Chromium for the dashboard's browser test: Debian's package (playwright drives it by
 # executable_path; never `playwright install`). Quick when present; as root, or with sudo.

@@ -72,6 +72,10 @@ class _Gateway(LocalGateway):
 class ApiRequestHandler(ChaliceRequestHandler):
     """One HTTP request = one invocation of the API function."""
 
+    # An answer goes out in more than one write (headers, then body); with Nagle's algorithm on,
+    # the body waits for the client's delayed ACK of the headers: 40 ms per kept-alive request.
+    disable_nagle_algorithm = True
+
     def __init__(
         self, request: Any, client_address: Any, server: Any, app_object: Any, config: Config
     ) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -154,10 +155,13 @@ class EventSources:
     # -- loops ---------------------------------------------------------------------------------
 
     def _receive(self, url: str, count: int) -> list[dict[str, Any]]:
+        # Long polling, as Lambda's pollers do (20 s): a message sent, or one whose visibility
+        # timeout or delay ends, is received at once (the embedded SQS wakes the waiting
+        # receive), and an idle queue costs one request per 20 s instead of one a second.
         resp = self._client("sqs").receive_message(
             QueueUrl=url,
             MaxNumberOfMessages=max(1, min(10, count)),
-            WaitTimeSeconds=1,
+            WaitTimeSeconds=20,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
@@ -316,7 +320,10 @@ class EventSources:
         return self._invoke_async(source.name, handler, event, input_id)
 
     def stop(self) -> None:
-        """Stop every loop (each finishes its current receive)."""
+        """Stop every loop: each stops once its current receive or invocation returns; this waits
+        3 s in all for them (they are daemon threads: a long poll still waiting then ends with
+        the process)."""
         self._stop.set()
+        deadline = time.monotonic() + 3
         for thread in self._threads:
-            thread.join(timeout=3)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -6,6 +6,7 @@ import json
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,17 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30, interval: float 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Start the local stack as a user would, wait for 'opsbot ready', stop it with Ctrl-C."""
+    """Start the local stack as a user would, wait for 'opsbot ready', stop it with Ctrl-C.
+
+    One for the session: under pytest-xdist, one per worker that runs e2e tests (each test
+    module runs whole on one worker: tests/scheduling.py)."""
+    with started_stack(tmp_path_factory) as up:
+        yield up
+
+
+@contextmanager
+def started_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A local stack of its own, started as the ``stack`` fixture starts it."""
     output: list[str] = []
     with launch(
         tmp_path_factory.mktemp("opsbot-local"),
@@ -133,7 +144,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test under tests/e2e as e2e; schemathesis' run (which deploys and scales at
-    random) goes last, so the other tests find the demo as seeded."""
+    random) goes last. It has a stack of its own (test_openapi.py), so whatever it does, the
+    other tests find the demo as seeded, in one process or under pytest-xdist."""
     for item in items:
         if "/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)

@@ -3,7 +3,8 @@
 Runs schemathesis' examples, coverage and fuzzing phases on every documented operation, with the
 e2e admin token, and fails on a server error or an answer whose status, content type or body the
 document does not list (and on a route that serves a caller who sent no token). It deploys, rolls
-back and scales ``demo`` services, so it runs after every other e2e test (see conftest).
+back and scales ``demo`` services at random, so it runs on a stack of its own (this module's
+``stack``), started for it, and after every other e2e test (see conftest).
 
 ``OPSBOT_SCHEMATHESIS_SEED`` (default fixed, so CI is reproducible) and
 ``OPSBOT_SCHEMATHESIS_EXAMPLES`` (fuzzed cases per operation) widen a local hunt.
@@ -15,11 +16,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import TOKEN, Stack, wait_for
+from tests.e2e.conftest import TOKEN, Stack, started_stack, wait_for
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 CHECKS = (
@@ -30,6 +32,13 @@ CHECKS = (
     "ignored_auth",
 )
 TIMEOUT = 240
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack of its own: the other tests' stack (conftest's) never sees the fuzzing."""
+    with started_stack(tmp_path_factory) as up:
+        yield up
 
 
 def _document_with_a_deployment(stack: Stack, path: Path) -> Path:
