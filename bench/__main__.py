@@ -299,7 +299,7 @@ def main() -> int:
     parser.add_argument(
         "--cold-only",
         action="store_true",
-        help="only the cold alarm and deploy pairs (cold_vs_libraries); prints JSON, writes nothing",
+        help="only the cold alarm and deploy pairs (cold_vs_libraries); prints JSON",
     )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     args = parser.parse_args()
