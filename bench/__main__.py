@@ -5,6 +5,7 @@ embedded AWS (moto on loopback), except the stack figures, which go through the 
 user runs. ``make bench`` builds the package first (``package_*`` figures need it).
 
     .venv/bin/python -m bench [--app DIR] [--cold-runs 15] [--warm-runs 200] [--out FILE]
+    .venv/bin/python -m bench --cold-only [--app DIR] [--cold-runs 15]   # cold_vs_libraries only
 
 ``--app`` measures another checkout's app (its chalicelib and app.py) with this bench: how the
 "before" figures in docs/operations/performance.md were taken.
@@ -105,6 +106,28 @@ def _compile_policy(app_dir: Path, env: dict[str, str]) -> None:
         )  # fmt: skip
 
 
+def _cold_only(
+    results: dict[str, Any], alarms: cold.Pair, deploys: cold.Pair, started: float
+) -> dict[str, Any]:
+    """``--cold-only``: the cold alarm and deploy figures alone (import + first event, not
+    primed), each side's medians and the load average at the end."""
+    results["cold_vs_libraries"] = {
+        "alarm": stats.ratio_to(alarms, "libraries"),
+        "deploy": stats.ratio_to(deploys, "libraries"),
+    }
+    results["cold_alarm_ratio"], results["cold_deploy_ratio"] = (
+        stats.ratio(alarms),
+        stats.ratio(deploys),
+    )
+    results["detail"] = {
+        f"cold_{kind}": {side: stats.side(getattr(pair, side)) for side in cold.SIDES}
+        for kind, pair in (("alarm", alarms), ("deploy", deploys))
+    }
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["seconds"] = round(time.monotonic() - started)
+    return results
+
+
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Every figure of ``bench/results.json``."""
     app_dir = Path(args.app).resolve()
@@ -134,6 +157,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         deploys = cold.cold_pair(
             "deploy", deploy_files, app_dir=app_dir, env=world.env, workdir=workdir
         )
+        if args.cold_only:
+            return _cold_only(results, alarms, deploys, started)
         # SnapStart: primed alarm and deploy runs against the floor with its clients built
         primed_files = [
             world.write_event(f"primed-alarm-{n}", world.alarm_event()) for n in range(n_cold)
@@ -271,9 +296,17 @@ def main() -> int:
     parser.add_argument("--acks", type=int, default=200)
     parser.add_argument("--alarms", type=int, default=20)
     parser.add_argument("--no-stack", action="store_true", help="skip the local-stack figures")
+    parser.add_argument(
+        "--cold-only",
+        action="store_true",
+        help="only the cold alarm and deploy pairs (cold_vs_libraries); prints JSON",
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     args = parser.parse_args()
     results = measure(args)
+    if args.cold_only:
+        print(json.dumps(results, indent=2))
+        return 0
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     print(f"\nwritten to {args.out}")

@@ -186,6 +186,9 @@ def run_script(
     return Run(data["import"], data["event"], int(data["rss_kb"]), made, extra)
 
 
+SIDES = ("opsbot", "floor", "libraries")
+
+
 @dataclass
 class Pair:
     """Alternating opsbot, floor and libraries runs of one kind of event."""

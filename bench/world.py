@@ -1,8 +1,9 @@
 """The bench's own embedded AWS: moto on a free loopback port, the stateful stack, the demo.
 
-The bench policy is the demo policy with the alarm cooldowns at 0 (every run is a reaction, not
-a suppressed one) and a few more services cloned from ``web``, one per cold deploy run (a
-deploy holds its service until ECS says it ended, which nothing here does).
+The bench policy is the demo policy with the alarm cooldowns at 0 and no blast-radius caps (every
+run is a reaction that scales, not a suppressed or held one) and a few more services cloned from
+``web``, one per cold deploy run (a deploy holds its service until ECS says it ended, which
+nothing here does).
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def bench_policy(deploy_services: list[str]) -> str:
     for rule in policy.get("alarm_rules", {}).values():
         rule["cooldown"] = {"out": 0, "in": 0}
     demo = policy["environments"]["demo"]
+    # no blast-radius cap either: every alarm run scales (15 in a minute would be held past 5)
+    uncapped = {"max_automated_changes_per_minute": 100_000, "max_services_scaled_at_once": 100_000}
+    policy["limits"] = demo["limits"] = uncapped
     for name in deploy_services:
         demo["services"][name] = {**demo["services"]["web"]}
     return str(yaml.safe_dump(policy, sort_keys=False))

@@ -146,7 +146,7 @@ def on_held(deps: Deps, alarm: AlarmNotification, reaction: Reaction) -> None:
 def queue_summary(deps: Deps, environment: str, now: datetime) -> None:
     """Queue the summary of ``environment``'s held reactions of this minute, unless done: sent
     first, marked after (a crash in between sends one more, which finds it posted)."""
-    from chalicelib.domain.messages import CapSummary  # only once something is held (cold start)
+    from chalicelib.domain.alarm_work import CapSummary  # only once something is held
 
     bucket = bucket_of(now)
     mark = f"capsummary-queued#{environment}#{bucket}"

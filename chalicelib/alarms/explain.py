@@ -105,7 +105,7 @@ def follow_up(
     target = reaction.target
     if target is None or target.kind != TargetKind.ECS_SERVICE:
         return
-    from chalicelib.domain.messages import AlarmChanges  # pydantic: only once a reaction posted
+    from chalicelib.domain.alarm_work import AlarmChanges  # pydantic: once a reaction posted
 
     until = deps.clock().astimezone(UTC)
     try:

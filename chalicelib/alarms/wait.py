@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from chalicelib.alarms.explain import audit_skip, explain
 from chalicelib.core.observability import logger
 from chalicelib.domain.actions import Outcome
-from chalicelib.domain.messages import AlarmRetry
+from chalicelib.domain.alarm_work import AlarmRetry
 from chalicelib.records.status import ActionResult
 
 if TYPE_CHECKING:

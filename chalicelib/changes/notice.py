@@ -20,7 +20,7 @@ from chalicelib.records.change import Change, ChangeFeed
 
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
-    from chalicelib.domain.messages import AlarmChanges
+    from chalicelib.domain.alarm_work import AlarmChanges
 
 TOP = 5
 WINDOW = timedelta(hours=1)

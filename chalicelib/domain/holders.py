@@ -28,12 +28,11 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from chalicelib.core.clock import iso
-from chalicelib.records.deployment import DeploymentEvent
 from chalicelib.records.status import DeploymentStatus
 
 if TYPE_CHECKING:
     from chalicelib.aws.queue import WorkQueue
-    from chalicelib.records.deployment import Deployment
+    from chalicelib.records.deployment import Deployment  # at run time only where used (cold start)
     from chalicelib.records.target import Target
     from chalicelib.store import Store
 
@@ -117,6 +116,7 @@ def examine(deps: Hands, target: Target, holder: str, *, now: datetime, actor: s
 def hand_again(deps: Hands, deployment: Deployment, *, now: datetime, actor: str) -> Holding:
     """Note on the record that its stuck start is handed to the worker again, then send it."""
     from chalicelib.domain.messages import DeployStart
+    from chalicelib.records.deployment import DeploymentEvent
 
     status = "accepted" if deployment.status == DeploymentStatus.QUEUED else "started"
     age = _ago((now - datetime.fromisoformat(deployment.created_at)).total_seconds())

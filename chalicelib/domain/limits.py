@@ -45,5 +45,12 @@ class Limits(_Model):
 
     def overridden_by(self, own: EnvironmentLimits | None) -> Limits:
         """These caps, with each key ``own`` (an environment's) sets taken from it."""
-        changes = own.model_dump(exclude_none=True) if own is not None else {}
+        if own is None:
+            return self
+        # the set keys by attribute, not model_dump: an alarm's first event builds no serializer
+        changes = {
+            name: value
+            for name in EnvironmentLimits.model_fields
+            if (value := getattr(own, name)) is not None
+        }
         return self.model_copy(update=changes) if changes else self

@@ -1,4 +1,7 @@
-"""Models at the edges: REST bodies and work-queue messages (one discriminated union)."""
+"""Models at the edges: REST bodies and work-queue messages (one discriminated union).
+
+The messages an alarm reaction queues live in ``domain.alarm_work`` (imported here): the alarm
+function's cold path builds those three classes, not every model of this module."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
+from chalicelib.domain.alarm_work import AlarmChanges, AlarmRetry, CapSummary, WorkMessageBase
 from chalicelib.domain.base import fields_error
 
 # Docker's grammar, ASCII only: name components, an optional tag, an optional digest.
@@ -86,18 +90,14 @@ class DecisionRequest(_Body):
     one is refused rather than ignored (it is checked before the deployment's state)."""
 
 
-class _Message(BaseModel):
-    model_config = ConfigDict(defer_build=True)  # built on first use (cold start)
-
-
-class DeployStart(_Message):
+class DeployStart(WorkMessageBase):
     """Work: start the rollout of a recorded deployment."""
 
     kind: Literal["deploy.start"] = "deploy.start"
     deployment_id: str
 
 
-class DeployTimeout(_Message):
+class DeployTimeout(WorkMessageBase):
     """Guard: a rollout (or its rollback) must have finished by ``deadline``."""
 
     kind: Literal["deploy.timeout"] = "deploy.timeout"
@@ -106,7 +106,7 @@ class DeployTimeout(_Message):
     deadline: int
 
 
-class ApprovalExpiry(_Message):
+class ApprovalExpiry(WorkMessageBase):
     """Guard: a request still awaiting approval at ``deadline`` (epoch seconds) expires."""
 
     kind: Literal["approval.expiry"] = "approval.expiry"
@@ -114,34 +114,7 @@ class ApprovalExpiry(_Message):
     deadline: int
 
 
-class AlarmRetry(_Message):
-    """Work: an alarm reaction that waited for its target's lock (a deploy) tries again."""
-
-    kind: Literal["alarm.retry"] = "alarm.retry"
-    rule: str
-    attempt: int
-    notification: str
-
-
-class AlarmChanges(_Message):
-    """Work: after an alarm reaction acted and was posted, post what changed on its service in
-    the hour before the alarm (a follow-up, so the lookup never delays the reaction)."""
-
-    kind: Literal["alarm.changes"] = "alarm.changes"
-    environment: str
-    service: str
-    alarm: str
-    state: str
-    reaction: str  # the reaction's title, as posted
-    until: str  # ISO-8601: when the reaction was posted (the window ends there)
-    # the reaction's Slack message, when the bot posted it: the follow-up replies in its thread
-    thread_ts: str | None = None
-    # the alarm's StateChangeTime: the alarm's own changes from then on are this reaction's
-    # (left out); its earlier reactions are changes like any other. None: all are left out.
-    state_changed_at: str | None = None
-
-
-class SlackReply(_Message):
+class SlackReply(WorkMessageBase):
     """Work: answer a Slack interaction through its response_url, after the 3-second ack."""
 
     kind: Literal["slack.reply"] = "slack.reply"
@@ -149,15 +122,7 @@ class SlackReply(_Message):
     payload: dict[str, Any]
 
 
-class CapSummary(_Message):
-    """Work: post the summary of the alarm reactions an environment's caps held in a minute."""
-
-    kind: Literal["cap.summary"] = "cap.summary"
-    environment: str
-    bucket: str  # the UTC minute, 2026-12-06T20:15
-
-
-class CapApply(_Message):
+class CapApply(WorkMessageBase):
     """Work: apply the reactions held in an environment in a minute, approved by ``actor``: one
     batch, from the held reaction after the key ``after`` (None: from the first); ``attempt``
     counts the re-runs of a batch that waited for a target's lock."""

@@ -9,9 +9,8 @@ ended without letting go) can be told stale and taken over, conditionally on its
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.records.deployment import Deployment, DeploymentEvent
 from chalicelib.records.status import DeploymentStatus
 from chalicelib.store.deployments import (
     _CLAIM_NAMES,
@@ -23,6 +22,9 @@ from chalicelib.store.deployments import (
 )
 from chalicelib.store.locks import LockResult, LockStore, _lock_put
 from chalicelib.store.table import Condition, _epoch
+
+if TYPE_CHECKING:
+    from chalicelib.records.deployment import Deployment, DeploymentEvent
 
 
 class AdmissionStore(LockStore):

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.records.deployment import Deployment, DeploymentEvent, EcsDeploymentRef
 from chalicelib.records.status import DeploymentPhase, DeploymentStatus, StartStep
 from chalicelib.store.table import (
     _DEPLOYMENT_TTL_SECONDS,
@@ -23,9 +23,25 @@ from chalicelib.store.table import (
     _item,
 )
 
+if TYPE_CHECKING:  # imported where used: a function that never reads a deployment (the alarm
+    # function: every sub-store is mixed into ``Store``) does not load the records' module
+    from chalicelib.records.deployment import Deployment, DeploymentEvent, EcsDeploymentRef
+
 _ECS_INDEX_TTL_SECONDS = 30 * 86400
-_FIELDS = frozenset(f.name for f in dataclass_fields(Deployment))
-_SETTABLE = _FIELDS - {"id", "events"}  # events are appended, one at a time
+
+
+@cache
+def _fields() -> frozenset[str]:
+    """The fields of ``Deployment``."""
+    from chalicelib.records.deployment import Deployment
+
+    return frozenset(f.name for f in dataclass_fields(Deployment))
+
+
+@cache
+def _settable_fields() -> frozenset[str]:
+    """The fields an update may set: events are appended, one at a time."""
+    return _fields() - {"id", "events"}
 
 
 def _event_item(event: DeploymentEvent) -> dict[str, str]:
@@ -34,7 +50,7 @@ def _event_item(event: DeploymentEvent) -> dict[str, str]:
 
 def _deployment_item(deployment: Deployment) -> dict[str, Any]:
     """The attributes of a deployment item (None values are left out when written)."""
-    attrs: dict[str, Any] = {name: getattr(deployment, name) for name in sorted(_FIELDS)}
+    attrs: dict[str, Any] = {name: getattr(deployment, name) for name in sorted(_fields())}
     attrs["status"] = str(deployment.status)
     attrs["phase"] = str(deployment.phase) if deployment.phase else None
     attrs["events"] = [_event_item(e) for e in deployment.events]
@@ -43,7 +59,9 @@ def _deployment_item(deployment: Deployment) -> dict[str, Any]:
 
 def _deployment(attrs: dict[str, Any]) -> Deployment:
     """A deployment item (keys and TTL already gone) as a ``Deployment``."""
-    known = {k: v for k, v in attrs.items() if k in _FIELDS}
+    from chalicelib.records.deployment import Deployment, DeploymentEvent
+
+    known = {k: v for k, v in attrs.items() if k in _fields()}
     known["status"] = DeploymentStatus(known["status"])
     if known.get("phase"):
         known["phase"] = DeploymentPhase(known["phase"])
@@ -94,7 +112,7 @@ def _list_partition(environment: str, service: str | None) -> str:
 
 
 def _settable(fields: dict[str, object]) -> dict[str, object]:
-    unknown = set(fields) - _SETTABLE
+    unknown = set(fields) - _settable_fields()
     if unknown:
         raise TypeError(f"not settable deployment fields: {sorted(unknown)}")
     return {k: _field_value(v) for k, v in fields.items()}
@@ -211,6 +229,8 @@ class DeploymentStore(Table):
         return self._claim(deployment_id, fields, Condition(_ROLLBACK_FREE, _CLAIM_NAMES, values))
 
     def _claim(self, deployment_id: str, fields: dict[str, object], condition: Condition) -> bool:
+        from chalicelib.records.deployment import DeploymentEvent
+
         event = fields.pop("event", None)
         return self._update(
             *_key(deployment_id),
@@ -289,6 +309,8 @@ class DeploymentStore(Table):
 
     def deployment_for_ecs(self, ecs_deployment_id: str) -> EcsDeploymentRef | None:
         """The opsbot deployment, and its phase, behind an ECS deployment id."""
+        from chalicelib.records.deployment import EcsDeploymentRef
+
         pointer = self._get(f"ECSDEP#{ecs_deployment_id}", "ECSDEP")
         if pointer is None:
             return None

@@ -8,12 +8,14 @@ no swap holds the rotation.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.core.clock import iso
-from chalicelib.records.rotation import Rotation, Usage, ValidationRecord
 from chalicelib.records.status import ROTATION_ENDED, RotationStatus
 from chalicelib.store.table import _ROTATION_TTL_SECONDS, Table, _epoch, _item, _ser
+
+if TYPE_CHECKING:  # imported where used (a function that reads no rotation never loads it)
+    from chalicelib.records.rotation import Rotation
 
 _CLEARED: dict[str, Any] = {"lease_until": 0}  # what a field set back to None is written as
 
@@ -159,6 +161,8 @@ def _attrs(rotation: Rotation) -> dict[str, Any]:
 
 def _rotation(item: dict[str, Any]) -> Rotation:
     """The typed record of a rotation item (as ``Table._get`` returns it)."""
+    from chalicelib.records.rotation import Rotation, Usage, ValidationRecord
+
     return Rotation(
         environment=str(item["environment"]),
         domain=str(item["domain"]),

@@ -3,8 +3,12 @@ their expiry (which the reader checks too: TTL deletion may lag by a day or two)
 
 from __future__ import annotations
 
-from chalicelib.records.session import ReadToken
+from typing import TYPE_CHECKING
+
 from chalicelib.store.table import Table
+
+if TYPE_CHECKING:  # imported where used (a function that reads no token never loads it)
+    from chalicelib.records.session import ReadToken
 
 
 def _key(digest: str) -> tuple[str, str]:
@@ -34,6 +38,8 @@ class TokenStore(Table):
         attrs = self._get(*_key(digest))
         if attrs is None:
             return None
+        from chalicelib.records.session import ReadToken
+
         return ReadToken(
             principal=str(attrs["principal"]),
             scope=str(attrs["scope"]),

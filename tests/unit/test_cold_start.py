@@ -65,3 +65,22 @@ def test_an_alarm_reaction_loads_no_deploys_budgets_waits_or_queue_messages() ->
         "'chalicelib.domain.messages', 'chalicelib.worker', 'chalicelib.chatops')))))"
     )
     assert _printed(script) == []
+
+
+def test_an_alarm_reaction_loads_no_deployment_rotation_or_token_records() -> None:
+    """The store an alarm uses mixes in every sub-store, but the records only other paths read
+    (deployments, certificate rotations, dashboard tokens) and the REST bodies are not loaded,
+    also once the reaction's follow-up message is built."""
+    script = (
+        "import json, sys; import app; "
+        "from chalicelib.handlers import alarms as handler, wiring; "
+        "from chalicelib.alarms import react, explain, caps; from chalicelib.store import Store; "
+        "from chalicelib.domain.policy import get_policy; get_policy().limits_for('demo'); "
+        "from chalicelib.domain.alarm_work import AlarmChanges; "
+        "AlarmChanges(environment='e', service='s', alarm='a', state='ALARM', reaction='r', "
+        "until='2026-12-06T21:00:00Z').model_dump_json(); "
+        "print(json.dumps(sorted(m for m in sys.modules if m in ("
+        "'chalicelib.records.deployment', 'chalicelib.records.rotation', "
+        "'chalicelib.records.session', 'chalicelib.domain.messages'))))"
+    )
+    assert _printed(script) == []

@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.core.errors import InvalidRequest
+from chalicelib.domain.alarm_work import AlarmChanges, AlarmRetry, CapSummary
 from chalicelib.domain.messages import (
     WORK_MESSAGE,
     DeployRequest,
@@ -149,6 +150,13 @@ def test_work_message_parses_deploy_timeout() -> None:
     [
         DeployStart(deployment_id="dep-20261120091500-a1b2c3"),
         DeployTimeout(deployment_id="dep-2", phase="rollout", deadline=1_795_167_000),
+        # the alarm's messages (domain.alarm_work) are in the worker's union too
+        AlarmChanges.model_validate_json(
+            '{"environment": "demo", "service": "web", "alarm": "cpu", "state": "ALARM", '
+            '"reaction": "cpu ALARM: web 2 -> 3", "until": "2026-12-06T21:00:00Z"}'
+        ),
+        AlarmRetry(rule="web-cpu-high", attempt=1, notification="{}"),
+        CapSummary(environment="demo", bucket="2026-12-06T21:00"),
     ],
 )
 def test_what_the_queue_sends_is_what_the_worker_reads(message: BaseModel) -> None:
