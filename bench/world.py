@@ -115,16 +115,22 @@ class World:
         made = calls.CALLS[before:]
         sqs = self.client("sqs")
         url = sqs.get_queue_url(QueueName=self.outputs["WorkQueueName"])["QueueUrl"]
-        found = sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=1,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-            WaitTimeSeconds=1,
-        )["Messages"]
-        sqs.delete_message(QueueUrl=url, ReceiptHandle=found[0]["ReceiptHandle"])
+        # the deploy's start, not another work message (an alarm run's change follow-up)
+        start = None
+        while start is None:
+            found = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                WaitTimeSeconds=1,
+            )["Messages"]
+            for message in found:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                if json.loads(message["Body"]).get("kind") == "deploy.start":
+                    start = message
         arn = f"arn:aws:sqs:{REGION}:123456789012:{self.outputs['WorkQueueName']}"
-        return {"Records": [sqs_lambda_record(found[0], arn, REGION)]}, made
+        return {"Records": [sqs_lambda_record(start, arn, REGION)]}, made
 
     def slack_event(self, text: str = "status web") -> dict[str, Any]:
         """The API Gateway proxy event of a signed ``/opsbot`` slash command."""
@@ -235,6 +241,10 @@ def embedded_world(workdir: Path, deploy_runs: int) -> Iterator[World]:
     }
     saved = dict(os.environ)
     os.environ.update(env)
+    from infra.local.cloudtrail import Trail
+
+    trail = Trail()  # the embedded AWS records CloudTrail as the local stack's does
+    trail.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
@@ -261,5 +271,6 @@ def embedded_world(workdir: Path, deploy_runs: int) -> Iterator[World]:
         yield World(endpoint, {**saved, **env}, workdir, outputs, services)
     finally:
         server.stop()
+        trail.stop()
         os.environ.clear()
         os.environ.update(saved)
