@@ -390,12 +390,18 @@
     };
   }
 
-  // Every environment's services first (the browser sends six requests at a time, in this
-  // order), then the deployments and alarm reactions of all of them, then budgets and
-  // certificates; each panel goes on screen as its answer arrives.
+  // Every environment's services first; once their first pages are in, the deployments and
+  // alarm reactions of all of them, then each one's budgets and certificates (the browser sends
+  // six requests at a time, in this order). Each panel goes on screen as its answer arrives.
   function environments(envs, sections) {
-    const fills = envs.map((env, i) => servicesCard(env, !!sections[i].querySelector("[data-panel=services][data-complete]"))
+    const services = envs.map((env, i) => servicesCard(env, !!sections[i].querySelector("[data-panel=services][data-complete]"))
       .then(place(sections[i], "services")));
+    const others = Promise.allSettled(services).then(() => token() ? Promise.all(otherPanels(envs, sections)) : null);
+    return Promise.all(services.concat([others]));
+  }
+
+  function otherPanels(envs, sections) {
+    const fills = [];
     const deployments = shared("deployments?limit=100");
     const audit = shared("audit?limit=" + 2 * AUDIT);
     envs.forEach((env, i) => {
@@ -412,7 +418,7 @@
       fills.push(panel("Certificates", "certificates" + q, certificatesPanel, false, "certificates")
         .then(place(sections[i], "certificates")));
     });
-    return Promise.all(fills);
+    return fills;
   }
 
   // ---- the loop ----
