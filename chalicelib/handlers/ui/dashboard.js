@@ -12,7 +12,7 @@
   const SERVICE_PAGE = Math.min(100, Math.max(1,
     parseInt(new URLSearchParams(window.location.search).get("page"), 10) || 100));
   let timer = null;
-  let loading = false;
+  let loading = false;  // a load is under way
   let generation = 0;  // the current load; an older one's pages stop appending
 
   // ---- token: from the URL fragment (then removed from the address bar), or typed in ----
@@ -432,8 +432,11 @@
     document.getElementById("updated").textContent = "signed out";
   }
 
+  // Refresh (or a new token) while a load is under way: one more load once it ends.
+  let again = false;
+
   async function load() {
-    if (loading) return;
+    if (loading) { again = true; return; }
     loading = true;
     generation += 1;
     clearTimeout(timer);
@@ -463,6 +466,9 @@
       }
     } finally {
       loading = false;
+      const more = again;
+      again = false;
+      if (more && token()) load();
     }
   }
 
