@@ -121,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settle-timeout", type=float, default=900)
     parser.add_argument("--no-dashboard", action="store_true", help="skip the render timing")
     parser.add_argument(
+        "--no-storm",
+        action="store_true",
+        help="only seed the fleet and time the dashboard (prints it; writes no report)",
+    )
+    parser.add_argument(
         "--machine-note",
         default="shared 2-core machine: several engineers' sessions ran tests and stacks at once",
     )
@@ -174,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  seeded {sum(made)} services in {len(fleet)} accounts in {seeded_in:.0f} s")
 
         quiet = {} if args.no_dashboard else dashboard(stack, fleet, quiet=True)
+        if args.no_storm:
+            where["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+            print(json.dumps({"dashboard": quiet, "machine": where}, indent=2))
+            return 0
         stack.endpoint("effects", {"reset": True})
         print(
             stack.control(

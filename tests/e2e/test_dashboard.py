@@ -226,3 +226,32 @@ def test_the_services_panel_pages_through_every_service(stack: Stack, page: Any)
     assert page.locator(f"{panel} h3 .count").inner_text() == str(len(names))
     pages = [u for u in asked if "limit=1" in u]
     assert len(pages) >= len(names) and sum("next=" in u for u in pages) >= len(names) - 1
+
+
+def test_a_refresh_reads_lists_once_and_keeps_the_rows_that_did_not_change(
+    stack: Stack, page: Any
+) -> None:
+    """Deployments and audit entries are read once for every environment (not once per
+    environment), and on a refresh a service whose data did not change keeps its row."""
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url))
+    page.goto(f"{stack.api_url}/ui?page=1#token={TOKEN}")
+    panel = f"{DEMO} [data-panel=services]"
+    page.wait_for_selector(f"{panel}[data-complete=true]", timeout=20_000)
+    page.wait_for_selector("body[data-loaded]", timeout=20_000)
+    assert [u for u in asked if "/deployments?" in u] == [f"{stack.api_url}/deployments?limit=100"]
+    assert [u for u in asked if "/audit?" in u] == [f"{stack.api_url}/audit?limit=200"]
+
+    before = stack.request("GET", "/services/demo?limit=100").json()["items"]
+    page.eval_on_selector_all(
+        f"{panel} tr[data-service]", "rows => rows.forEach(r => r.dataset.mark = 'old')"
+    )
+    loaded = page.get_attribute("body", "data-loaded")
+    page.click("#refresh")
+    page.wait_for_function(f"() => document.body.dataset.loaded !== '{loaded}'", timeout=20_000)
+    after = stack.request("GET", "/services/demo?limit=100").json()["items"]
+    same = sorted(b["service"] for b in before if b in after)
+    kept = page.eval_on_selector_all(
+        f"{panel} tr[data-service][data-mark=old]", "rows => rows.map(r => r.dataset.service)"
+    )
+    assert same and sorted(kept) == same

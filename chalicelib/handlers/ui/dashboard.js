@@ -12,7 +12,7 @@
   const SERVICE_PAGE = Math.min(100, Math.max(1,
     parseInt(new URLSearchParams(window.location.search).get("page"), 10) || 100));
   let timer = null;
-  let loading = false;
+  let loading = false;  // a load is under way
   let generation = 0;  // the current load; an older one's pages stop appending
 
   // ---- token: from the URL fragment (then removed from the address bar), or typed in ----
@@ -148,8 +148,21 @@
   // A service's row, and its changes under it when they are open.
   const SERVICE_COLUMNS = 7;
 
+  // The rows of the last render by environment/service, with the data they show: a refresh
+  // keeps a row whose service did not change instead of building it again.
+  let shownRows = new Map();
+  let keptRows = new Map();
+
   function serviceRows(env, s) {
     const key = env + "/" + s.service;
+    const same = JSON.stringify(s);
+    const kept = shownRows.get(key);
+    const row = kept && kept.same === same ? kept.row : serviceRow(env, s, key);
+    keptRows.set(key, { same: same, row: row });
+    return openChanges.has(key) ? [row, changesRow(env, s.service, SERVICE_COLUMNS)] : [row];
+  }
+
+  function serviceRow(env, s, key) {
     const toggle = el("button", { class: "link", "data-action": "changes", text: openChanges.has(key) ? "changes ▾" : "changes ▸" });
     const row = el("tr", { "data-service": s.service }, [
       el("td", {}, [el("strong", { text: s.service })]),
@@ -167,7 +180,7 @@
       toggle.textContent = "changes ▾";
       row.after(changesRow(env, s.service, SERVICE_COLUMNS));
     });
-    return openChanges.has(key) ? [row, changesRow(env, s.service, SERVICE_COLUMNS)] : [row];
+    return row;
   }
 
   function servicesPanel(env, data) {
@@ -177,18 +190,21 @@
 
   // The services card: the first page now; the following pages (GET ...?next=) appended to its
   // table as they come, while this load is the current one. data-complete once all are in.
-  // A refresh (a card is on screen already) reads every page before the card replaces the old
+  // A refresh (the card is on screen already) reads every page before the card replaces the old
   // one, so a long table does not shrink to its first page and grow back every 10 s.
-  async function servicesCard(env) {
-    const refresh = !!document.querySelector("[data-panel=services][data-complete]");
+  async function servicesCard(env, refresh) {
     const base = "services/" + encodeURIComponent(env.name) + "?limit=" + SERVICE_PAGE;
     const mine = generation;
+    const after = (cursor) => api(base + "&next=" + encodeURIComponent(cursor));
     let first;
     try {
       first = await api(base);
+      while (refresh && first.next) {
+        const page = await after(first.next);
+        first = { items: first.items.concat(page.items), next: page.next };
+      }
     } catch (err) {
-      if (err instanceof Unauthorized) throw err;
-      return card("Services", el("p", { class: "error", text: "could not read: " + err.message }), true, "services");
+      return failed("Services", err, true, "services");
     }
     const section = card("Services", servicesPanel(env.name, first), true, "services");
     const count = el("span", { class: "count", text: String(first.items.length) });
@@ -196,13 +212,13 @@
     const done = () => { section.dataset.complete = "true"; };
     if (!first.next) { done(); return section; }
     count.textContent += "+";
-    const rest = (async () => {
+    (async () => {
       const tbody = section.querySelector("tbody");
       let shown = first.items.length;
       let cursor = first.next;
       try {
         while (cursor && mine === generation) {
-          const page = await api(base + "&next=" + encodeURIComponent(cursor));
+          const page = await after(cursor);
           if (mine !== generation) return;
           const rows = document.createDocumentFragment();
           rows.append(...page.items.flatMap((s) => serviceRows(env.name, s)));
@@ -216,7 +232,6 @@
         count.textContent = shown + "+ (could not read the rest: " + err.message + ")";
       }
     })();
-    if (refresh) await rest;
     return section;
   }
 
@@ -302,14 +317,43 @@
       rows, "No certificates.");
   }
 
+  function failed(title, err, wide, name) {
+    if (err instanceof Unauthorized) throw err;
+    return card(title, el("p", { class: "error", text: "could not read: " + err.message }), wide, name);
+  }
+
   async function panel(title, path, render, wide, name) {
     try {
       return card(title, render(await api(path)), wide, name);
     } catch (err) {
-      if (err instanceof Unauthorized) throw err;
-      return card(title, el("p", { class: "error", text: "could not read: " + err.message }), wide, name);
+      return failed(title, err, wide, name);
     }
   }
+
+  // Deployments and audit entries are read once for every environment (the routes merge the
+  // newest of each environment the token may read); an environment with fewer than it shows in
+  // that page, when the page is not the whole list, is read on its own as before.
+  function shared(path) {
+    return api(path).catch((err) => { if (err instanceof Unauthorized) throw err; return err; });
+  }
+
+  async function ownList(title, all, path, env, enough, render, wide, name) {
+    try {
+      const merged = await all;
+      if (!(merged instanceof Error)) {
+        const items = merged.items.filter((i) => i.environment === env.name);
+        if (!merged.next || enough(items)) return card(title, render({ items: items }), wide, name);
+      }
+      return card(title, render(await api(path + (path.indexOf("?") < 0 ? "?" : "&") +
+        "environment=" + encodeURIComponent(env.name))), wide, name);
+    } catch (err) {
+      return failed(title, err, wide, name);
+    }
+  }
+
+  const alarmed = (a) => String(a.actor).startsWith("alarm:");
+  const PANELS = [["Services", true, "services"], ["Deployments", true, "deployments"],
+    ["Alarm reactions", true, "reactions"], ["Budgets", false, "budgets"], ["Certificates", false, "certificates"]];
 
   // A frozen environment: who froze it, why and since when, in red above its panels.
   function frozenBanner(env) {
@@ -321,22 +365,60 @@
     ]);
   }
 
-  async function environment(env) {
-    const q = "?environment=" + encodeURIComponent(env.name);
-    const panels = await Promise.all([
-      servicesCard(env),
-      panel("Deployments", "deployments" + q + "&limit=" + DEPLOYMENTS, deploymentsPanel, true, "deployments"),
-      panel("Alarm reactions", "audit" + q + "&limit=" + AUDIT, reactionsPanel, true, "reactions"),
-      panel("Budgets", "budgets" + q, budgetsPanel, false, "budgets"),
-      panel("Certificates", "certificates" + q, certificatesPanel, false, "certificates"),
-    ]);
-    const head = [
-      el("h2", {}, [env.name, el("span", { class: "muted",
-        text: "account " + env.account + " · " + env.region + " · cluster " + env.cluster })]),
-    ];
+  // An environment's section: the one on screen (its panels stay until their new ones are in)
+  // or a new one whose panels say they are being read.
+  function environmentSection(env) {
+    const root = document.getElementById("environments");
+    let section = [...root.querySelectorAll(":scope > [data-environment]")]
+      .find((s) => s.dataset.environment === env.name);
+    if (!section) {
+      section = el("section", { "data-environment": env.name }, [el("div", { class: "head" }), el("div", { class: "grid" },
+        PANELS.map(([title, wide, name]) => card(title, el("p", { class: "muted", text: "reading…" }), wide, name)))]);
+    }
+    section.className = env.frozen ? "env frozen" : "env";
+    const head = [el("h2", {}, [env.name, el("span", { class: "muted",
+      text: "account " + env.account + " · " + env.region + " · cluster " + env.cluster })])];
     if (env.frozen) head.push(frozenBanner(env));
-    return el("section", { class: env.frozen ? "env frozen" : "env", "data-environment": env.name },
-      head.concat([el("div", { class: "grid" }, panels)]));
+    section.querySelector(".head").replaceChildren(...head);
+    return section;
+  }
+
+  function place(section, name) {
+    return (panelCard) => {
+      const old = section.querySelector(":scope > .grid > [data-panel=" + name + "]");
+      if (old) old.replaceWith(panelCard);
+    };
+  }
+
+  // Every environment's services first; once their first pages are in, the deployments and
+  // alarm reactions of all of them, then each one's budgets and certificates (the browser sends
+  // six requests at a time, in this order). Each panel goes on screen as its answer arrives.
+  function environments(envs, sections) {
+    const services = envs.map((env, i) => servicesCard(env, !!sections[i].querySelector("[data-panel=services][data-complete]"))
+      .then(place(sections[i], "services")));
+    const others = Promise.allSettled(services).then(() => token() ? Promise.all(otherPanels(envs, sections)) : null);
+    return Promise.all(services.concat([others]));
+  }
+
+  function otherPanels(envs, sections) {
+    const fills = [];
+    const deployments = shared("deployments?limit=100");
+    const audit = shared("audit?limit=" + 2 * AUDIT);
+    envs.forEach((env, i) => {
+      fills.push(ownList("Deployments", deployments, "deployments?limit=" + DEPLOYMENTS, env,
+        (items) => items.length >= DEPLOYMENTS, (d) => deploymentsPanel({ items: d.items.slice(0, DEPLOYMENTS) }),
+        true, "deployments").then(place(sections[i], "deployments")));
+      fills.push(ownList("Alarm reactions", audit, "audit?limit=" + AUDIT, env,
+        (items) => items.filter(alarmed).length >= REACTIONS, reactionsPanel, true, "reactions")
+        .then(place(sections[i], "reactions")));
+    });
+    envs.forEach((env, i) => {
+      const q = "?environment=" + encodeURIComponent(env.name);
+      fills.push(panel("Budgets", "budgets" + q, budgetsPanel, false, "budgets").then(place(sections[i], "budgets")));
+      fills.push(panel("Certificates", "certificates" + q, certificatesPanel, false, "certificates")
+        .then(place(sections[i], "certificates")));
+    });
+    return fills;
   }
 
   // ---- the loop ----
@@ -350,21 +432,27 @@
     document.getElementById("updated").textContent = "signed out";
   }
 
+  // Refresh (or a new token) while a load is under way: one more load once it ends.
+  let again = false;
+
   async function load() {
-    if (loading) return;
+    if (loading) { again = true; return; }
     loading = true;
     generation += 1;
     clearTimeout(timer);
     const updated = document.getElementById("updated");
     try {
       const envs = await api("environments");
-      const sections = await Promise.all(envs.items.map(environment));
+      const sections = envs.items.map(environmentSection);
       const root = document.getElementById("environments");
       root.replaceChildren(...(sections.length ? sections
         : [el("p", { class: "empty", text: "This token may not read any environment." })]));
       document.getElementById("signin").hidden = true;
       document.getElementById("refresh").hidden = false;
       document.getElementById("signout").hidden = false;
+      keptRows = new Map();
+      await environments(envs.items, sections);
+      shownRows = keptRows;
       updated.textContent = "updated " + new Date().toLocaleTimeString() + " · every " + REFRESH_MS / 1000 + " s";
       document.body.dataset.loaded = String(Date.now());
       timer = setTimeout(load, REFRESH_MS);
@@ -378,6 +466,9 @@
       }
     } finally {
       loading = false;
+      const more = again;
+      again = false;
+      if (more && token()) load();
     }
   }
 
