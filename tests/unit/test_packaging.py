@@ -15,6 +15,7 @@ import copy
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -129,10 +130,35 @@ def stage_functions(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return result
 
 
+def _project_copy(into: Path) -> Path:
+    """The files ``chalice package`` reads, copied: under xdist other workers' local stacks
+    write into the checkout (the compiled policy's cache) while it packages; a copy packages
+    what the checkout holds, whatever runs beside it. Chalice's dependency cache comes along."""
+    for name in ("app.py", "requirements.txt"):
+        shutil.copy2(ROOT / name, into / name)
+    shutil.copytree(ROOT / "chalicelib", into / "chalicelib", ignore=shutil.ignore_patterns(".*"))
+    shutil.copytree(ROOT / ".chalice", into / ".chalice")
+    (into / "infra").mkdir()
+    shutil.copy2(MERGE_TEMPLATE, into / "infra" / MERGE_TEMPLATE.name)
+    return into
+
+
+def _keep_dependency_cache(project: Path) -> None:
+    """Chalice's dependency zip, built in the copy, kept in the checkout for the next run."""
+    cache = ROOT / ".chalice" / "deployments"
+    for built in (project / ".chalice" / "deployments").glob("*.zip"):
+        if not (cache / built.name).exists():
+            cache.mkdir(exist_ok=True)
+            tmp = cache / f".{built.name}.tmp"
+            shutil.copy2(built, tmp)
+            os.replace(tmp, cache / built.name)
+
+
 @pytest.fixture(scope="module")
 def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``chalice package`` as ``make package`` runs it, into a temporary directory."""
     out = tmp_path_factory.mktemp("package") / "out"
+    project = _project_copy(tmp_path_factory.mktemp("project"))
     env = {**os.environ, "AWS_DEFAULT_REGION": REGION}
     for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         env.pop(name, None)  # packaging must not need credentials
@@ -146,7 +172,7 @@ def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             str(MERGE_TEMPLATE.relative_to(ROOT)),
             str(out),
         ],
-        cwd=ROOT,
+        cwd=project,
         env=env,
         capture_output=True,
         text=True,
@@ -154,6 +180,7 @@ def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=False,
     )
     assert done.returncode == 0, f"chalice package failed:\n{done.stdout}\n{done.stderr}"
+    _keep_dependency_cache(project)
     bytecode = subprocess.run(
         [
             sys.executable,
