@@ -18,6 +18,8 @@ from chalicelib.domain.policy import Permission
 from chalicelib.records.guards import Freeze
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from chalicelib.deps import Deps
 
 MAX_REASON = 500
@@ -39,8 +41,22 @@ class UnfreezeRequest(BaseModel):
     reason: Annotated[str | None, Field(max_length=MAX_REASON)] = None
 
 
-def _target(environment: str) -> str:
-    return f"{environment}/environment"
+def _record(
+    deps: Deps, state: Freeze, *, now: datetime, audit_reason: str, message: Message
+) -> Freeze:
+    """Record a freeze or an unfreeze: the item, its audit entry, its announcement."""
+    deps.store.set_freeze(state)
+    deps.store.audit(
+        now=now,
+        actor=state.by or "",
+        action="freeze" if state.frozen else "unfreeze",
+        environment=state.environment,
+        target=f"{state.environment}/environment",
+        result="frozen" if state.frozen else "unfrozen",
+        reason=audit_reason,
+    )
+    deps.notifier.send(message)
+    return state
 
 
 def freeze(deps: Deps, *, actor: str, environment: str, reason: str) -> Freeze:
@@ -48,50 +64,37 @@ def freeze(deps: Deps, *, actor: str, environment: str, reason: str) -> Freeze:
     env = deps.policy.resolve(actor, environment, Permission.FREEZE)
     now = deps.clock()
     frozen = Freeze(env.name, frozen=True, by=actor, reason=reason, at=iso(now))
-    deps.store.set_freeze(frozen)
-    deps.store.audit(
+    return _record(
+        deps,
+        frozen,
         now=now,
-        actor=actor,
-        action="freeze",
-        environment=env.name,
-        target=_target(env.name),
-        result="frozen",
-        reason=reason,
-    )
-    deps.notifier.send(
-        Message(
+        audit_reason=reason,
+        message=Message(
             title=f"{env.name} is frozen",
             text="No deploys, rollbacks or scaling there, and alarm reactions change nothing, "
             "until it is unfrozen. What is in flight finishes.",
             level="warning",
             facts=(("Frozen by", actor), ("Reason", reason), ("Since", frozen.at or "")),
-        )
+        ),
     )
-    return frozen
 
 
 def unfreeze(deps: Deps, *, actor: str, environment: str, reason: str | None = None) -> Freeze:
     """End ``environment``'s freeze (whether or not it was frozen): audited, announced."""
     env = deps.policy.resolve(actor, environment, Permission.FREEZE)
-    now = deps.clock()
     was = deps.store.freeze_of(env.name)
+    now = deps.clock()
     thawed = Freeze(env.name, frozen=False, by=actor, reason=reason, at=iso(now))
-    deps.store.set_freeze(thawed)
-    deps.store.audit(
+    return _record(
+        deps,
+        thawed,
         now=now,
-        actor=actor,
-        action="unfreeze",
-        environment=env.name,
-        target=_target(env.name),
-        result="unfrozen",
-        reason=reason or (f"frozen by {was.by}: {was.reason}" if was.frozen else "was not frozen"),
-    )
-    deps.notifier.send(
-        Message(
+        audit_reason=reason
+        or (f"frozen by {was.by}: {was.reason}" if was.frozen else "was not frozen"),
+        message=Message(
             title=f"{env.name} is unfrozen",
             text="Deploys, rollbacks, scaling and alarm reactions work again.",
             level="success",
             facts=(("Unfrozen by", actor), *((("Reason", reason),) if reason else ())),
-        )
+        ),
     )
-    return thawed
