@@ -133,7 +133,8 @@ def stage_functions(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def _project_copy(into: Path) -> Path:
     """The files ``chalice package`` reads, copied: under xdist other workers' local stacks
     write into the checkout (the compiled policy's cache) while it packages; a copy packages
-    what the checkout holds, whatever runs beside it. Chalice's dependency cache comes along."""
+    what the checkout holds, whatever runs beside it. Chalice's dependency cache comes along
+    (read from the checkout, never written back to it: nothing in the checkout is written)."""
     for name in ("app.py", "requirements.txt"):
         shutil.copy2(ROOT / name, into / name)
     shutil.copytree(ROOT / "chalicelib", into / "chalicelib", ignore=shutil.ignore_patterns(".*"))
@@ -141,17 +142,6 @@ def _project_copy(into: Path) -> Path:
     (into / "infra").mkdir()
     shutil.copy2(MERGE_TEMPLATE, into / "infra" / MERGE_TEMPLATE.name)
     return into
-
-
-def _keep_dependency_cache(project: Path) -> None:
-    """Chalice's dependency zip, built in the copy, kept in the checkout for the next run."""
-    cache = ROOT / ".chalice" / "deployments"
-    for built in (project / ".chalice" / "deployments").glob("*.zip"):
-        if not (cache / built.name).exists():
-            cache.mkdir(exist_ok=True)
-            tmp = cache / f".{built.name}.tmp"
-            shutil.copy2(built, tmp)
-            os.replace(tmp, cache / built.name)
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +170,6 @@ def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=False,
     )
     assert done.returncode == 0, f"chalice package failed:\n{done.stdout}\n{done.stderr}"
-    _keep_dependency_cache(project)
     bytecode = subprocess.run(
         [
             sys.executable,
