@@ -12,12 +12,9 @@ from chalicelib.handlers import (
     reads,
     schedules,
     slack,
-    snapstart,
     worker,
 )
 from chalicelib.handlers.http import auth_middleware, request_id_middleware
-
-snapstart.register()  # Lambda SnapStart's runtime hooks, where the runtime has them
 
 app = Chalice(app_name="opsbot")
 app.register_middleware(request_id_middleware, "http")

@@ -36,11 +36,21 @@ peak = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:")).spli
 print(json.dumps({"import": t1 - t0, "event": t2 - t1, "rss_kb": int(peak)}))
 """
 
+# Each function's Lambda handler, as Chalice packages it: an event function's is its Blueprint
+# module's (Lambda imports that module, not app.py); the REST API's is the app itself. A unit
+# test holds these to the app's own handler strings.
 HANDLERS = {
     "alarm": ("chalicelib.handlers.alarms", "alarm_notification"),
     "deploy": ("chalicelib.handlers.worker", "work"),
     "slack": ("app", "app"),  # the API function: a signed slash command through the app
 }
+
+
+def handler_string(kind: str) -> str:
+    """Lambda's ``_HANDLER`` for the function of ``kind``."""
+    return ".".join(HANDLERS[kind])
+
+
 # What the handler is given besides the event: Chalice's REST handler reads a Lambda context.
 CONTEXT = {"slack": "_Context()"}
 _CONTEXT_CLASS = """
@@ -55,15 +65,15 @@ class _Context:
 def opsbot_script(
     kind: str, *, prelude: str = PRELUDE, init: str = "", restore: str = "", report: str = REPORT
 ) -> str:
-    """Import the app and the handler (and run ``init``), then ``restore``, then handle the event
-    in ``argv[1]``; the event is timed from ``t_restored`` (``bench.primed`` fills these in)."""
+    """Import the handler as Lambda does (and run ``init``), then ``restore``, then handle the
+    event in ``argv[1]``; the event is timed from ``t_restored`` (``bench.primed`` fills these
+    in)."""
     module, handler = HANDLERS[kind]
     return (
         prelude
         + _CONTEXT_CLASS
         + f"""
 t0 = time.perf_counter()
-from app import app
 from {module} import {handler} as handler
 {init}
 t1 = time.perf_counter()

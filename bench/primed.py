@@ -2,9 +2,10 @@
 clients at init; and the Slack ack of a fresh (not primed) API process.
 
 A primed run is a fresh interpreter that does what Lambda does for a SnapStart function:
-init with ``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`` and the function's ``_HANDLER`` (the
-app imported, its hooks registered with a stand-in for the runtime's ``snapshot_restore_py``),
-the before-snapshot hooks (priming), then the after-restore hooks, then the first event. Only
+init with ``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`` and the function's ``_HANDLER`` (its
+handler module imported, its hooks registered with a stand-in for the runtime's
+``snapshot_restore_py``), the before-snapshot hooks (priming), then the after-restore hooks,
+then the first event. Only
 the event is timed (the restore hooks are reported apart). Its floor is a fresh interpreter
 that imports boto3 and builds a client for each service the opsbot run called at init, then
 makes exactly the calls the opsbot run made; only the calls are timed. Runs alternate.
@@ -16,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from bench import cold
-
-FUNCTION = {"alarm": "alarm_notification", "deploy": "work", "slack": "app"}
 
 # The Lambda runtime's SnapStart hooks, as the runtime calls them (before the snapshot after
 # init, after each restore before the first event).
@@ -56,7 +55,7 @@ def primed_env(kind: str, env: dict[str, str]) -> dict[str, str]:
     return {
         **env,
         "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start",
-        "_HANDLER": f"app.{FUNCTION[kind]}",
+        "_HANDLER": cold.handler_string(kind),
     }
 
 
