@@ -71,10 +71,12 @@ browser:
 		$$SUDO apt-get install -y -q --no-install-recommends chromium \
 		|| { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium; }; }
 
-# Cold start, warm overhead, AWS calls, memory, Slack ack, package: writes bench/results.json.
+# Cold start, warm overhead, AWS calls, memory, Slack ack, package: writes bench/results.json;
+# then what opsbot's own share of a cold start is made of: bench/own_share.json.
 # Not part of `make test` (several minutes). Flags: BENCH_ARGS="--cold-runs 5 --no-stack"
 bench: package
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.own_share
 
 # 1,000 REST requests through a local stack of its own with faults on; writes bench/load.json.
 # Not part of `make test` (about 8 minutes on 2 cores). Flags: LOAD_ARGS="--seed 9 --crashes 0.1"
