@@ -94,7 +94,8 @@ def policy_schema_page() -> str:
         "# Policy schema",
         "",
         "Generated from `chalicelib/policy.schema.json` (itself generated from the pydantic "
-        "models in `chalicelib/domain/policy.py`: `make schema` regenerates it). "
+        "models in `chalicelib/domain/policy.py` and the modules it imports: `make schema` "
+        "regenerates it). "
         "See [the ops policy](../concepts/policy.md) for how the pieces fit together.",
         "",
         "## Policy (the file)",

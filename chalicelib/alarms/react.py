@@ -39,7 +39,7 @@ from chalicelib.records.status import ActionResult
 
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
-    from chalicelib.domain.policy import AlarmRule
+    from chalicelib.domain.alarm_rule import AlarmRule
     from chalicelib.scaling import Plan
     from chalicelib.store.locks import CooldownClaim
 

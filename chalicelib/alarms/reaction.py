@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from chalicelib.alarms.notification import AlarmNotification
     from chalicelib.deps import Deps
     from chalicelib.domain.actions import Action
-    from chalicelib.domain.policy import AlarmRule, Environment, Policy
+    from chalicelib.domain.alarm_rule import AlarmRule
+    from chalicelib.domain.policy import Environment, Policy
     from chalicelib.records.target import Target
 
 

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from mypy_boto3_ecr.type_defs import ImageIdentifierTypeDef
 
     from chalicelib.deps import Deps
+    from chalicelib.domain.environment import Environment, Service
     from chalicelib.domain.messages import DeployRequest
-    from chalicelib.domain.policy import Environment, Service
 
 # ECS rollout states in which a service does not yet (or no longer) run its primary's image
 _UNSETTLED = {"IN_PROGRESS": "is mid-rollout", "FAILED": "has a failed rollout"}

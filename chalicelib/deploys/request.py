@@ -27,8 +27,8 @@ from chalicelib.records.target import Target
 
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
+    from chalicelib.domain.environment import Service
     from chalicelib.domain.messages import DeployRequest
-    from chalicelib.domain.policy import Service
     from chalicelib.store.locks import LockResult
 
 # Ids are ``dep-`` and ``ID_HEX`` hex digits; a longer one is never looked up (4 bytes a

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
 
     from chalicelib.deps import Deps
-    from chalicelib.domain.policy import Environment, Service
+    from chalicelib.domain.environment import Environment, Service
     from chalicelib.records.deployment import Deployment
 
 

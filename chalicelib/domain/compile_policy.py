@@ -6,7 +6,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from chalicelib.domain.policy import compile_policy_file
+from chalicelib.domain.policy import validate_policy_bytes
+
+
+def compile_policy_file(path: Path) -> Path:
+    """Validate a policy file and write its compiled form even where bytecode is not written
+    (``make package``, ``make bench``); where it went (PolicyError, OSError)."""
+    from chalicelib.domain import compiled
+
+    data = path.read_bytes()
+    return compiled.write(path, data, validate_policy_bytes(data, str(path)))
 
 
 def main(argv: list[str]) -> int:

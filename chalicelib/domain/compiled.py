@@ -35,10 +35,15 @@ T = TypeVar("T")
 # that): their source is part of the key.
 SCHEMA_MODULES = (
     "chalicelib.core.errors",
+    "chalicelib.domain.access",
     "chalicelib.domain.actions",
+    "chalicelib.domain.alarm_rule",
     "chalicelib.domain.approval",
+    "chalicelib.domain.environment",
     "chalicelib.domain.limits",
     "chalicelib.domain.policy",
+    "chalicelib.domain.policy_base",
+    "chalicelib.domain.policy_settings",
     "chalicelib.records.status",
     "chalicelib.records.target",
 )

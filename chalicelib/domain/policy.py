@@ -1,4 +1,5 @@
-"""The declarative ops policy: environments, services, bounds, people and what they may do.
+"""The declarative ops policy: the whole model (its parts in ``environment``, ``alarm_rule``,
+``access`` and ``policy_settings``), what each person may do where, and loading it.
 
 Loaded from one YAML file and validated by pydantic once per process. A bad policy fails at
 load with the file and the dotted path of every bad field, never later when an event arrives.
@@ -6,346 +7,32 @@ load with the file and the dotted path of every bad field, never later when an e
 
 from __future__ import annotations
 
-from enum import StrEnum
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic import Field, ValidationError, model_validator
 
 from chalicelib.core.errors import Forbidden, NotFound, PolicyError
-from chalicelib.domain.actions import Action
+from chalicelib.domain.access import Permission as Permission  # re-exported, as is Environment
+from chalicelib.domain.access import Person
+from chalicelib.domain.alarm_rule import AlarmRule
 from chalicelib.domain.approval import Approval
-from chalicelib.domain.limits import EnvironmentLimits, Limits
-
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
-NAME_PATTERN = _NAME  # environment, service, group and rule names
-
-
-class Permission(StrEnum):
-    """What a principal may do in an environment."""
-
-    READ = "read"
-    DEPLOY = "deploy"
-    SCALE = "scale"
-    ROLLBACK = "rollback"
-    APPROVE = "approve"  # decide another person's request in a protected environment
-    FREEZE = "freeze"  # freeze and unfreeze an environment (no deploys, rollbacks, scaling)
+from chalicelib.domain.environment import Environment as Environment
+from chalicelib.domain.limits import Limits
+from chalicelib.domain.policy_base import NAME_PATTERN, PolicyModel, problems_error
+from chalicelib.domain.policy_settings import (
+    BudgetSettings,
+    CertificateSettings,
+    DeployDefaults,
+    SlackSettings,
+)
 
 
-def problems_error(model: str, problems: list[tuple[str, str]]) -> ValidationError:
-    """A ValidationError with one error per ``(dotted path, message)``: raised from a model
-    validator, each problem is reported at its own path (below the model's)."""
-    return ValidationError.from_exception_data(
-        model,
-        [
-            InitErrorDetails(
-                type=PydanticCustomError("policy_reference", "{problem}", {"problem": message}),
-                loc=(path,),
-                input=None,
-            )
-            for path, message in problems
-        ],
-    )
-
-
-class _Model(BaseModel):
-    # defer_build: built on first validation; the nested models are built once, inside Policy
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-
-class Bounds(_Model):
-    """Scaling bounds: opsbot never sets a count outside them."""
-
-    min: Annotated[int, Field(ge=0, description="the lowest count opsbot sets", examples=[1])]
-    max: Annotated[int, Field(ge=0, description="the highest count opsbot sets", examples=[6])]
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Bounds:
-        if self.min > self.max:
-            problem = f"min ({self.min}) is greater than max ({self.max})"
-            raise problems_error(type(self).__name__, [("max", problem)])
-        return self
-
-
-class Service(Bounds):
-    """An ECS service opsbot deploys and scales."""
-
-    container: Annotated[
-        str, Field(min_length=1, description="container whose image deploys set", examples=["web"])
-    ]
-    repository: Annotated[
-        str, Field(min_length=1, description="ECR repository of its images", examples=["web"])
-    ]
-    deploy_timeout_seconds: Annotated[int | None, Field(ge=30, le=86400)] = Field(
-        default=None,
-        description="how long a rollout may take before opsbot rolls it back (unset: "
-        "deploy.timeout_seconds)",
-        examples=[600],
-    )
-    abort_after_task_failures: Annotated[int | None, Field(ge=0, le=1000)] = Field(
-        default=None,
-        description="roll back once this many new tasks stopped (0: never; unset: the default)",
-        examples=[3],
-    )
-    images: list[Annotated[str, Field(min_length=1)]] = Field(
-        default_factory=list,
-        description="other image repositories it may run (globs, e.g. public.ecr.aws/nginx/*)",
-        examples=[["public.ecr.aws/nginx/*"]],
-    )
-    approval: Approval | None = Field(
-        default=None,
-        description="overrides the environment's approval for this service",
-        examples=[{"actions": ["deploy"], "approvers": "lead"}],
-    )
-
-
-class AutoScalingGroup(Bounds):
-    """An EC2 Auto Scaling group opsbot may scale."""
-
-
-class Environment(_Model):
-    """One AWS account + region + ECS cluster."""
-
-    name: str = Field(default="", description="set from its key in `environments`; not written")
-    account: Annotated[str, Field(pattern=r"^\d{12}$")] = Field(
-        description="the AWS account id (12 digits, quoted in YAML)", examples=["123456789012"]
-    )
-    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] = Field(
-        description="the AWS region", examples=["us-east-1"]
-    )
-    cluster: Annotated[str, Field(min_length=1)] = Field(
-        description="the ECS cluster its services run in", examples=["prod"]
-    )
-    role_arn: Annotated[
-        str | None,
-        Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/([\w+=,.@/-]|\{function\})+$"),
-    ] = Field(
-        default=None,
-        description="the role opsbot assumes in this account (unset: its own account); "
-        "{function} in it names one role per opsbot function",
-        examples=["arn:aws:iam::123456789012:role/opsbot-{function}"],
-    )
-    services: dict[Annotated[str, Field(pattern=_NAME)], Service] = Field(
-        default={},
-        description="ECS services opsbot deploys and scales, by service name",
-        examples=[{"web": {"container": "web", "repository": "web", "min": 1, "max": 6}}],
-    )
-    autoscaling_groups: dict[Annotated[str, Field(pattern=_NAME)], AutoScalingGroup] = Field(
-        default={},
-        description="EC2 Auto Scaling groups opsbot may scale, by group name",
-        examples=[{"workers": {"min": 1, "max": 5}}],
-    )
-    load_balancers: list[Annotated[str, Field(min_length=1)]] = Field(
-        default_factory=list,
-        description="ALB names whose HTTPS listeners' certificates opsbot keeps renewed",
-        examples=[["demo-alb"]],
-    )
-    budgets: list[str] | None = Field(
-        default=None,
-        description="AWS Budgets to watch (names); None watches every budget",
-        examples=[["monthly-ops"]],
-    )
-    approval: Approval | None = Field(
-        default=None,
-        description="requests that need a second person's approval (protected)",
-        examples=[{"actions": ["deploy", "rollback"], "approvers": "approver"}],
-    )
-    limits: EnvironmentLimits | None = Field(
-        default=None,
-        description="caps on automated changes here (unset: the top-level limits)",
-        examples=[{"max_automated_changes_per_minute": 5, "max_services_scaled_at_once": 3}],
-    )
-
-    def approval_for(self, service: str, action: str) -> Approval | None:
-        """The approval a ``action`` (deploy or rollback) of ``service`` needs, or None."""
-        svc = self.services.get(service)
-        approval = svc.approval if svc is not None and svc.approval is not None else self.approval
-        return approval if approval is not None and approval.covers(action) else None
-
-    def service(self, name: str) -> Service:
-        """The named service, or NotFound."""
-        try:
-            return self.services[name]
-        except KeyError:
-            raise NotFound(
-                f"unknown service {name[:100]!r} in environment {self.name!r}",
-                known=sorted(self.services),
-            ) from None
-
-
-class Person(_Model):
-    """A principal: an API token holder and/or a Slack user, with roles per environment."""
-
-    slack_user: Annotated[str | None, Field(pattern=r"^[UW][A-Z0-9]{2,}$")] = Field(
-        default=None, description="their Slack user id", examples=["U0DEMOLEAD"]
-    )
-    roles: dict[str, str] = Field(
-        default_factory=dict,
-        description='environment name (or "*") -> role name',
-        examples=[{"demo": "lead", "prod": "approver"}, {"*": "admin"}],
-    )
-
-
-class DeployDefaults(_Model):
-    """Defaults for deploys."""
-
-    timeout_seconds: Annotated[int, Field(ge=30, le=86400)] = Field(
-        default=900,
-        description="how long a rollout may take before opsbot rolls it back",
-        examples=[900],
-    )
-    abort_after_task_failures: Annotated[int | None, Field(ge=0, le=1000)] = Field(
-        default=None,
-        description="roll a rollout back once this many of its tasks stopped (unset or 0: never)",
-        examples=[3],
-    )
-
-    def abort_threshold(self, service: Service | None) -> int | None:
-        """How many stopped tasks of a rollout make opsbot roll it back early (None: never)."""
-        own = service.abort_after_task_failures if service is not None else None
-        threshold = own if own is not None else self.abort_after_task_failures
-        return threshold or None
-
-
-class ActionSpec(_Model):
-    """A registered action by name, with its parameters (validated by the action's model)."""
-
-    action: str = Field(description="a registered action's name", examples=["scale_asg"])
-    params: dict[str, Any] = Field(
-        default={},
-        description="its parameters (written beside `action` in YAML)",
-        examples=[{"group": "workers", "step": 1}],
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _split(cls, data: Any) -> Any:
-        # YAML form: {action: scale_ecs_service, service: web, step: 1}
-        if isinstance(data, dict) and "params" not in data:
-            rest = {k: v for k, v in data.items() if k != "action"}
-            return {"action": data.get("action"), "params": rest}
-        return data
-
-    @model_validator(mode="after")
-    def _known(self) -> ActionSpec:
-        Action.parse(self.action, self.params)
-        return self
-
-    def build(self) -> Action:
-        """The action object."""
-        return Action.parse(self.action, self.params)
-
-
-class Cooldown(_Model):
-    """Seconds between two actions of one rule on one target, per direction."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
-
-    out: Annotated[int, Field(ge=0, le=86400)] = Field(
-        default=300, description="seconds between two scale-outs", examples=[300]
-    )
-    in_: Annotated[int, Field(ge=0, le=86400, alias="in")] = Field(
-        default=300, description="seconds between two scale-ins", examples=[600]
-    )
-    other: Annotated[int, Field(ge=0, le=86400)] = Field(
-        default=300, description="seconds between two other actions", examples=[300]
-    )
-
-    def seconds(self, direction: str) -> int:
-        """The cooldown of one direction ('out', 'in', or anything else)."""
-        return {"out": self.out, "in": self.in_}.get(direction, self.other)
-
-
-class AlarmRule(_Model):
-    """What to do when a CloudWatch alarm changes state."""
-
-    alarm: Annotated[str, Field(min_length=1)] = Field(
-        description="alarm name, or a glob such as web-*", examples=["web-cpu-high", "web-*"]
-    )
-    environment: str = Field(description="the environment it acts in", examples=["demo"])
-    namespace: str | None = Field(
-        default=None, description="the alarm's metric namespace must be this", examples=["AWS/ECS"]
-    )
-    dimensions: dict[str, str] = Field(
-        default={},
-        description="the alarm's metric dimensions must include these",
-        examples=[{"ClusterName": "demo", "ServiceName": "web"}],
-    )
-    on_alarm: ActionSpec = Field(
-        description="what to do when the alarm goes to ALARM",
-        examples=[{"action": "scale_ecs_service", "service": "web", "step": 1}],
-    )
-    on_ok: ActionSpec | None = Field(
-        default=None,
-        description="what to do when it returns to OK",
-        examples=[{"action": "scale_ecs_service", "service": "web", "step": -1}],
-    )
-    cooldown: Cooldown = Field(
-        default_factory=Cooldown,
-        description="seconds between two actions per direction",
-        examples=[{"out": 300, "in": 600}],
-    )
-
-    def matches(self, *, name: str, namespace: str | None, dimensions: dict[str, str]) -> bool:
-        """Whether an alarm notification is for this rule."""
-        from fnmatch import fnmatchcase
-
-        if not fnmatchcase(name, self.alarm):
-            return False
-        if self.namespace is not None and namespace != self.namespace:
-            return False
-        return all(dimensions.get(k) == v for k, v in self.dimensions.items())
-
-
-class CertificateSettings(_Model):
-    """When and how opsbot rotates listener certificates."""
-
-    renew_before_days: Annotated[int, Field(ge=1, le=365)] = Field(
-        default=30, description="rotate a certificate this long before it expires", examples=[30]
-    )
-    validation_timeout_hours: Annotated[int, Field(ge=1, le=720)] = Field(
-        default=72, description="give up when DNS validation takes longer", examples=[72]
-    )
-
-
-class BudgetSettings(_Model):
-    """How opsbot watches AWS Budgets."""
-
-    top_services: Annotated[int, Field(ge=0, le=20)] = Field(
-        default=5, description="name this many top cost drivers in an alert", examples=[5]
-    )
-    hold_scale_out_at_percent: Annotated[float | None, Field(gt=0, le=1000)] = Field(
-        default=None,
-        description="hold alarm scale-outs while a watched budget's actual spend is at least "
-        "this percent of its limit (None: never)",
-        examples=[100],
-    )
-
-
-class SlackSettings(_Model):
-    """The Slack workspace opsbot answers and how its commands resolve what they act on."""
-
-    default_environment: str | None = Field(
-        default=None, description="the environment a command without one acts in", examples=["demo"]
-    )
-    command: Annotated[str, Field(pattern=r"^/[a-z0-9_-]{1,31}$")] = Field(
-        default="/opsbot",
-        description="the slash command's name in the workspace",
-        examples=["/ops"],
-    )
-    team_id: Annotated[str | None, Field(pattern=r"^T[A-Z0-9]{2,}$")] = Field(
-        default=None,
-        description="the workspace's team id; requests from others are refused",
-        examples=["T0123ABCD"],
-    )
-
-
-class Policy(_Model):
+class Policy(PolicyModel):
     """The whole ops policy."""
 
-    environments: dict[Annotated[str, Field(pattern=_NAME)], Environment] = Field(
+    environments: dict[Annotated[str, Field(pattern=NAME_PATTERN)], Environment] = Field(
         description="what opsbot manages, by environment name",
         examples=[{"demo": {"account": "123456789012", "region": "us-east-1", "cluster": "demo"}}],
     )
@@ -373,7 +60,7 @@ class Policy(_Model):
         description="the Slack workspace",
         examples=[{"default_environment": "demo"}],
     )
-    alarm_rules: dict[Annotated[str, Field(pattern=_NAME)], AlarmRule] = Field(
+    alarm_rules: dict[Annotated[str, Field(pattern=NAME_PATTERN)], AlarmRule] = Field(
         default={},
         description="what to do when a CloudWatch alarm changes state, by rule name",
         examples=[
@@ -607,15 +294,6 @@ def load_policy_file(path: Path) -> Policy:
         policy = validate_policy_bytes(data, str(path))
         compiled.write_quietly(path, data, policy)
     return policy
-
-
-def compile_policy_file(path: Path) -> Path:
-    """Validate a policy file and write its compiled form even where bytecode is not written
-    (``make package``, ``make bench``); where it went (PolicyError, OSError)."""
-    from chalicelib.domain import compiled
-
-    data = path.read_bytes()
-    return compiled.write(path, data, validate_policy_bytes(data, str(path)))
 
 
 @lru_cache(maxsize=1)

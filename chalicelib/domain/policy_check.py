@@ -16,7 +16,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib.domain.policy import Bounds, Policy
+from chalicelib.domain.environment import Bounds
+from chalicelib.domain.policy import Policy
 
 MESSAGES = {  # pydantic's wording -> the policy's
     "extra_forbidden": "unknown key (not part of the policy schema)",

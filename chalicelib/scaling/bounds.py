@@ -15,7 +15,7 @@ from chalicelib.records.target import Target
 
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
-    from chalicelib.domain.policy import Bounds, Environment
+    from chalicelib.domain.environment import Bounds, Environment
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from chalicelib.core.errors import InvalidRequest, NotFound
-from chalicelib.domain.policy import NAME_PATTERN, Permission
+from chalicelib.domain.policy import Permission
+from chalicelib.domain.policy_base import NAME_PATTERN
 
 if TYPE_CHECKING:
     from chalicelib.deps import Deps

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from chalicelib.deploys.diff import Change
     from chalicelib.deploys.plan import Planned
     from chalicelib.deps import Deps
+    from chalicelib.domain.environment import Environment, Service
     from chalicelib.domain.messages import DeployRequest
-    from chalicelib.domain.policy import Environment, Service
 
 DRY_RUN = "dry_run"  # the audit entry's result (records.audit.NOT_DONE: not history)
 

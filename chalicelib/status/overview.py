@@ -13,7 +13,8 @@ from chalicelib.budgets import Budget, account_budgets
 from chalicelib.certificates import listener_certificates
 from chalicelib.certificates.inventory import certificate_list
 from chalicelib.core.errors import InvalidRequest
-from chalicelib.domain.policy import NAME_PATTERN, Permission
+from chalicelib.domain.policy import Permission
+from chalicelib.domain.policy_base import NAME_PATTERN
 from chalicelib.records.guards import Freeze
 from chalicelib.status.services import ServiceStatus, services_status
 

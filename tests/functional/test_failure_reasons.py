@@ -12,7 +12,7 @@ import pytest
 from moto.ecs.models import Task, ecs_backends
 
 from chalicelib import deploys
-from chalicelib.domain.policy import DeployDefaults
+from chalicelib.domain.policy_settings import DeployDefaults
 from chalicelib.handlers.views.deployments import public
 from infra.local import ecs_tasks
 from infra.local.ecs_deployments import ServiceState

@@ -14,7 +14,8 @@ import pytest
 from chalicelib.alarms import AlarmNotification, parse_notification
 from chalicelib.core.errors import PolicyError
 from chalicelib.domain.actions import REGISTRY, valid_names
-from chalicelib.domain.policy import AlarmRule, Cooldown, parse_policy
+from chalicelib.domain.alarm_rule import AlarmRule, Cooldown
+from chalicelib.domain.policy import parse_policy
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 

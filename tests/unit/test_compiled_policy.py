@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.core.errors import PolicyError
-from chalicelib.domain import compiled, policy
+from chalicelib.domain import compile_policy, compiled, policy
 from chalicelib.domain.policy import Permission, load_policy_file, validate_policy_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,7 +136,7 @@ def test_compile_policy_writes_it_even_without_bytecode_writes(
     policy_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    written = policy.compile_policy_file(policy_file)
+    written = compile_policy.compile_policy_file(policy_file)
     assert _caches(policy_file) == [written]
     _no_validation(monkeypatch)
     assert load_policy_file(policy_file) == validate_policy_bytes(DEMO.read_bytes(), "demo")

@@ -13,8 +13,9 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from chalicelib.deploys.explain import cause, explain_failure, failed, summarise, telling_event
+from chalicelib.domain.environment import Service
 from chalicelib.domain.events import EcsTaskStateChange
-from chalicelib.domain.policy import DeployDefaults, Service
+from chalicelib.domain.policy_settings import DeployDefaults
 from chalicelib.handlers.events import ECS_TASK_STOPPED_PATTERN
 from chalicelib.records.deployment import Deployment
 from chalicelib.records.status import DeploymentStatus

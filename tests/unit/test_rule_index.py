@@ -11,7 +11,8 @@ import pytest
 
 from chalicelib.alarms import parse_notification
 from chalicelib.alarms.reaction import matching_rules, rule_index
-from chalicelib.domain.policy import AlarmRule, Policy, parse_policy
+from chalicelib.domain.alarm_rule import AlarmRule
+from chalicelib.domain.policy import Policy, parse_policy
 
 ACCOUNTS = [f"2100000000{n:02d}" for n in range(4)]
 SERVICES = [f"svc{n:02d}" for n in range(50)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.domain.policy import Bounds
+from chalicelib.domain.environment import Bounds
 from chalicelib.handlers.views.scaling import scale_result
 from chalicelib.records.status import ActionResult
 from chalicelib.records.target import Target
