@@ -8,7 +8,7 @@ test holds that), so a policy that loads can always be run.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from chalicelib import scaling
 from chalicelib.domain.actions import (
@@ -29,6 +29,16 @@ A = TypeVar("A", bound=Action)
 OnChange = Callable[[Outcome], None]
 
 
+class Run(NamedTuple):
+    """Who runs an action and why, and the hooks it calls (see ``apply``)."""
+
+    actor: str
+    why: str
+    on_change: OnChange | None = None
+    decide: scaling.Decide | None = None
+    admit: scaling.Admit | None = None
+
+
 class Executor(Generic[A]):
     """Plans and applies one kind of action."""
 
@@ -39,21 +49,11 @@ class Executor(Generic[A]):
         """For scaling actions: what it would do now."""
         return None
 
-    def apply(
-        self,
-        deps: Deps,
-        env: Environment,
-        action: A,
-        *,
-        actor: str,
-        why: str,
-        on_change: OnChange | None = None,
-        decide: scaling.Decide | None = None,
-        admit: scaling.Admit | None = None,
-    ) -> Outcome:
-        """Do it; ``on_change`` is told as soon as the AWS change is made. Scaling actions read
-        the count once, after trying the target's lock, and ``decide`` sees that plan before
-        anything changes (the others never call it); ``admit`` is asked last, under the lock."""
+    def apply(self, deps: Deps, env: Environment, action: A, run: Run) -> Outcome:
+        """Do it; ``run.on_change`` is told as soon as the AWS change is made. Scaling actions
+        read the count once, after trying the target's lock, and ``run.decide`` sees that plan
+        before anything changes (the others never call it); ``run.admit`` is asked last, under
+        the lock."""
         raise NotImplementedError
 
 
@@ -63,29 +63,9 @@ class _ScaleEcsService(Executor[ScaleEcsService]):
     def plan(self, deps: Deps, env: Environment, action: ScaleEcsService) -> scaling.Plan:
         return scaling.plan_ecs(deps, env, action.params.service, action.step)
 
-    def apply(
-        self,
-        deps: Deps,
-        env: Environment,
-        action: ScaleEcsService,
-        *,
-        actor: str,
-        why: str,
-        on_change: OnChange | None = None,
-        decide: scaling.Decide | None = None,
-        admit: scaling.Admit | None = None,
-    ) -> Outcome:
-        return scaling.scale_ecs_service(
-            deps,
-            env,
-            action.params.service,
-            step=action.step,
-            actor=actor,
-            why=why,
-            on_change=on_change,
-            decide=decide,
-            admit=admit,
-        )
+    def apply(self, deps: Deps, env: Environment, action: ScaleEcsService, run: Run) -> Outcome:
+        service = action.params.service
+        return scaling.scale_ecs_service(deps, env, service, step=action.step, **run._asdict())
 
 
 class _ScaleAsg(Executor[ScaleAsg]):
@@ -94,63 +74,20 @@ class _ScaleAsg(Executor[ScaleAsg]):
     def plan(self, deps: Deps, env: Environment, action: ScaleAsg) -> scaling.Plan:
         return scaling.plan_asg(deps, env, action.params.group, action.step)
 
-    def apply(
-        self,
-        deps: Deps,
-        env: Environment,
-        action: ScaleAsg,
-        *,
-        actor: str,
-        why: str,
-        on_change: OnChange | None = None,
-        decide: scaling.Decide | None = None,
-        admit: scaling.Admit | None = None,
-    ) -> Outcome:
-        return scaling.scale_asg(
-            deps,
-            env,
-            action.params.group,
-            step=action.step,
-            actor=actor,
-            why=why,
-            on_change=on_change,
-            decide=decide,
-            admit=admit,
-        )
+    def apply(self, deps: Deps, env: Environment, action: ScaleAsg, run: Run) -> Outcome:
+        return scaling.scale_asg(deps, env, action.params.group, step=action.step, **run._asdict())
 
 
 class _ForceNewDeployment(Executor[ForceNewDeployment]):
-    def apply(
-        self,
-        deps: Deps,
-        env: Environment,
-        action: ForceNewDeployment,
-        *,
-        actor: str,
-        why: str,
-        on_change: OnChange | None = None,
-        decide: scaling.Decide | None = None,
-        admit: scaling.Admit | None = None,
-    ) -> Outcome:
+    def apply(self, deps: Deps, env: Environment, action: ForceNewDeployment, run: Run) -> Outcome:
+        actor, why, on_change, _, admit = run  # it never plans, so never calls ``decide``
         return scaling.force_new_deployment(
-            deps, env, action.params.service, actor=actor, why=why, on_change=on_change,
-            admit=admit,
-        )  # fmt: skip
+            deps, env, action.params.service, actor=actor, why=why, on_change=on_change, admit=admit
+        )
 
 
 class _NotifyOnly(Executor[NotifyOnly]):
-    def apply(
-        self,
-        deps: Deps,
-        env: Environment,
-        action: NotifyOnly,
-        *,
-        actor: str,
-        why: str,
-        on_change: OnChange | None = None,
-        decide: scaling.Decide | None = None,
-        admit: scaling.Admit | None = None,
-    ) -> Outcome:
+    def apply(self, deps: Deps, env: Environment, action: NotifyOnly, run: Run) -> Outcome:
         note = action.params.note
         return Outcome(ActionResult.NOTIFIED, note or "no action configured: notification only")
 
@@ -195,6 +132,5 @@ def apply(
     """Run the action; ``on_change`` is told as soon as it has changed something in AWS;
     a scaling action asks ``decide`` first, with the plan made from its one read; ``admit``
     is asked under the target's lock just before the change."""
-    return executor(action).apply(
-        deps, env, action, actor=actor, why=why, on_change=on_change, decide=decide, admit=admit
-    )
+    run = Run(actor, why, on_change, decide, admit)
+    return executor(action).apply(deps, env, action, run)
