@@ -64,8 +64,10 @@ class _ScaleEcsService(Executor[ScaleEcsService]):
         return scaling.plan_ecs(deps, env, action.params.service, action.step)
 
     def apply(self, deps: Deps, env: Environment, action: ScaleEcsService, run: Run) -> Outcome:
-        service = action.params.service
-        return scaling.scale_ecs_service(deps, env, service, step=action.step, **run._asdict())
+        return scaling.scale_ecs_service(
+            deps, env, action.params.service, step=action.step, actor=run.actor, why=run.why,
+            on_change=run.on_change, decide=run.decide, admit=run.admit,
+        )  # fmt: skip
 
 
 class _ScaleAsg(Executor[ScaleAsg]):
@@ -75,7 +77,10 @@ class _ScaleAsg(Executor[ScaleAsg]):
         return scaling.plan_asg(deps, env, action.params.group, action.step)
 
     def apply(self, deps: Deps, env: Environment, action: ScaleAsg, run: Run) -> Outcome:
-        return scaling.scale_asg(deps, env, action.params.group, step=action.step, **run._asdict())
+        return scaling.scale_asg(
+            deps, env, action.params.group, step=action.step, actor=run.actor, why=run.why,
+            on_change=run.on_change, decide=run.decide, admit=run.admit,
+        )  # fmt: skip
 
 
 class _ForceNewDeployment(Executor[ForceNewDeployment]):
