@@ -100,7 +100,7 @@ class Table:
                 ":at": _ser(at),
                 **{k: _ser(v) for k, v in condition.values.items()},
             },
-            ReturnValues="UPDATED_OLD",
+            ReturnValues="ALL_OLD",
         )
         earlier = resp.get("Attributes", {}).get("forcing_since")
         return int(_plain({"v": earlier})["v"]) if earlier is not None else None
