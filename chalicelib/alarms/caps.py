@@ -83,6 +83,10 @@ class Cap:
         self.held = Outcome(ActionResult.HELD_BY_CAP, why, before, before)
         return self.held
 
+    def forcing(self, at: int) -> int | None:
+        """A forced new deployment's mark (``scaling.Mark``), on this reaction's admitted claim."""
+        return self.deps.store.claim_forcing(claim_of(self.alarm, self.reaction), at)
+
     def _why(self, now: datetime) -> str:
         limits = self.deps.policy.limits_for(self.reaction.env.name)
         changes, targets = self.deps.store.cap_usage(self.reaction.env.name, now)

@@ -37,6 +37,7 @@ class Run(NamedTuple):
     on_change: OnChange | None = None
     decide: scaling.Decide | None = None
     admit: scaling.Admit | None = None
+    mark: scaling.Mark | None = None
 
 
 class Executor(Generic[A]):
@@ -85,10 +86,11 @@ class _ScaleAsg(Executor[ScaleAsg]):
 
 class _ForceNewDeployment(Executor[ForceNewDeployment]):
     def apply(self, deps: Deps, env: Environment, action: ForceNewDeployment, run: Run) -> Outcome:
-        actor, why, on_change, _, admit = run  # it never plans, so never calls ``decide``
+        # it never plans, so never calls ``decide``; ``mark`` keeps it from forcing twice
         return scaling.force_new_deployment(
-            deps, env, action.params.service, actor=actor, why=why, on_change=on_change, admit=admit
-        )
+            deps, env, action.params.service, actor=run.actor, why=run.why,
+            on_change=run.on_change, admit=run.admit, mark=run.mark,
+        )  # fmt: skip
 
 
 class _NotifyOnly(Executor[NotifyOnly]):
@@ -133,9 +135,11 @@ def apply(
     on_change: OnChange | None = None,
     decide: scaling.Decide | None = None,
     admit: scaling.Admit | None = None,
+    mark: scaling.Mark | None = None,
 ) -> Outcome:
     """Run the action; ``on_change`` is told as soon as it has changed something in AWS;
     a scaling action asks ``decide`` first, with the plan made from its one read; ``admit``
-    is asked under the target's lock just before the change."""
-    run = Run(actor, why, on_change, decide, admit)
+    is asked under the target's lock just before the change; a forced new deployment records
+    ``mark`` before it forces (``scaling.force``)."""
+    run = Run(actor, why, on_change, decide, admit, mark)
     return executor(action).apply(deps, env, action, run)

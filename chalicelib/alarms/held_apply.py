@@ -18,8 +18,9 @@ minute's reactions are worked through in that order in batches of ``BATCH``, one
 each (``after``: the key of the last one done): a batch queues the next when it is done. A
 reaction whose target is busy (a deploy holds its lock) stays approved; its batch runs again in
 ``BUSY_RETRY_SECONDS``, at most ``BUSY_ATTEMPTS`` times, then it is given up (said, applied as
-nothing). A forced new deployment has no count to compare: a worker that dies between forcing
-it and recording it forces it once more on redelivery.
+nothing). A forced new deployment has no count to compare: ``forcing_since`` is recorded on the
+approved reaction before it is forced, and a redelivery that finds it forces only if ECS has no
+deployment of the service created since (``scaling.force``): it is forced once.
 """
 
 from __future__ import annotations
@@ -216,8 +217,9 @@ def _change(
             return _set_count(acting, env, held, actor, reaction, why)
         if isinstance(action, ForceNewDeployment):
             outcome = scaling.force_new_deployment(
-                acting, env, action.params.service, actor=actor, why=why, audited=False
-            )
+                acting, env, action.params.service, actor=actor, why=why, audited=False,
+                mark=lambda at: deps.store.held_forcing(held, at),
+            )  # fmt: skip
             if outcome.result != ActionResult.FORCED:
                 return outcome, None
             return outcome, _entry(deps, held, actor, "force_new_deployment", outcome.result, why)

@@ -198,6 +198,7 @@ def _apply(
             on_change=changed.append,
             decide=decision if scales else None,
             admit=decision.cap,
+            mark=decision.cap.forcing,
         )
     except Exception as exc:
         if not changed:

@@ -2,7 +2,8 @@
 
 - ``bounds``: the bounds in force (policy tightened by the target's own) and what a step would do;
 - ``procedure``: the one locked procedure every change goes through (lock, read, bound, apply,
-  audit), and a forced new deployment;
+  audit);
+- ``force``: a forced new deployment, under the same lock, at most once when asked;
 - ``manual``: a person setting a service's desired count.
 """
 
@@ -19,11 +20,11 @@ from chalicelib.scaling.bounds import (
     services_bounds,
     tighter,
 )
+from chalicelib.scaling.force import Mark, force_new_deployment
 from chalicelib.scaling.manual import ManualScale, manual_scale
 from chalicelib.scaling.procedure import (
     Admit,
     Decide,
-    force_new_deployment,
     scale_asg,
     scale_ecs_service,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "Decide",
     "EffectiveBounds",
     "ManualScale",
+    "Mark",
     "Plan",
     "asg_current",
     "ecs_current",

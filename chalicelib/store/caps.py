@@ -6,7 +6,8 @@ Items (``bucket`` is the UTC minute, ``2026-12-06T20:15``):
 - ``CAP#<env>`` / ``<bucket>``: ``n`` (changes admitted) and ``targets`` (a string set of the
   targets changed) in that minute;
 - ``CAPCLAIM#<claim>`` / ``CAP``: the decision for one reaction of one alarm state change
-  (``admitted`` or ``held``), whatever attempt or redelivery asks again;
+  (``admitted`` or ``held``), whatever attempt or redelivery asks again; an admitted forced new
+  deployment also records ``forcing_since`` before it is forced (``claim_forcing``);
 - ``HELD#<env>#<bucket>`` / ``<target label>#<claim>``: a held reaction (``HeldReaction``;
   approved and applied through ``store.held``).
 
@@ -27,7 +28,7 @@ from chalicelib.records.audit import AuditEntry
 from chalicelib.records.guards import CapDecision, HeldReaction
 from chalicelib.store.audit import audit_items
 from chalicelib.store.held import HELD_FIELDS, held_pk
-from chalicelib.store.table import Table, _epoch, _item, _ser
+from chalicelib.store.table import Condition, Table, _epoch, _item, _ser
 
 _TTL_SECONDS = 2 * 86400
 _HELD_TTL_SECONDS = 30 * 86400
@@ -106,6 +107,12 @@ class CapStore(Table):
         if found is None:
             return None
         return CapDecision(found["decision"] == "admitted", found.get("reason", ""), first=False)
+
+    def claim_forcing(self, claim: str, at: int) -> int | None:
+        """Record that the admitted reaction ``claim`` is forcing a new deployment since ``at``
+        (epoch seconds): None, or the time an earlier attempt recorded (it may have forced it)."""
+        admitted = Condition("#d = :admitted", {"#d": "decision"}, {":admitted": "admitted"})
+        return self._forcing_since(f"CAPCLAIM#{claim}", "CAP", at, admitted)
 
     def cap_usage(self, environment: str, now: datetime) -> tuple[int, int]:
         """(changes admitted, distinct targets changed) in ``environment`` this minute."""

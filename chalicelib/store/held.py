@@ -7,6 +7,8 @@ side effect it guards, so a worker that dies anywhere resumes on redelivery:
 - ``held`` -> ``approved`` (``approve_held``): who approved it, and for a scaling step the count
   it was at then and the count it is to be set to (``approved_from``, ``approved_to``), computed
   once: a redelivery sets that count again (idempotent), never a second step;
+- a forced new deployment has no count to compare: ``forcing_since`` (``held_forcing``) is
+  recorded on the approved item before it is forced, so a redelivery asks ECS whether it was;
 - ``approved`` -> ``applied`` (``finish_held``): what was done, in one transaction with its audit
   entry, so the entry is written once however often the work runs;
 - ``held`` -> ``skipped`` (``finish_held``): not applied (its alarm had recovered), with its
@@ -20,7 +22,7 @@ from typing import Any
 from chalicelib.records.audit import AuditEntry
 from chalicelib.records.guards import HeldReaction
 from chalicelib.store.audit import audit_items
-from chalicelib.store.table import Table, _item, _plain, _ser
+from chalicelib.store.table import Condition, Table, _item, _plain, _ser
 
 HELD_FIELDS = (
     "rule",
@@ -103,6 +105,12 @@ class HeldStore(Table):
         except self._ddb.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def held_forcing(self, held: HeldReaction, at: int) -> int | None:
+        """Record that the approved reaction is forcing a new deployment since ``at`` (epoch
+        seconds): None, or the time an earlier attempt recorded (it may have forced it)."""
+        approved = Condition("#s = :approved", {"#s": "status"}, {":approved": "approved"})
+        return self._forcing_since(held_pk(held.environment, held.bucket), held.key, at, approved)
 
     def finish_held(
         self,

@@ -86,6 +86,25 @@ class Table:
         """Write one item as given (pointers and marks that may simply be overwritten)."""
         self._ddb.put_item(TableName=self._table, Item=_item(attrs))
 
+    def _forcing_since(self, pk: str, sk: str, at: int, condition: Condition) -> int | None:
+        """Record on the item, if ``condition`` holds, that its change is forcing since ``at``
+        (epoch seconds), unless an earlier attempt recorded it: that attempt's time, or None
+        (recorded now). ConditionalCheckFailed (a ClientError) when ``condition`` fails."""
+        resp = self._ddb.update_item(
+            TableName=self._table,
+            Key=_item({"pk": pk, "sk": sk}),
+            UpdateExpression="SET forcing_since = if_not_exists(forcing_since, :at)",
+            ConditionExpression=condition.expression,
+            ExpressionAttributeNames=condition.names,
+            ExpressionAttributeValues={
+                ":at": _ser(at),
+                **{k: _ser(v) for k, v in condition.values.items()},
+            },
+            ReturnValues="ALL_OLD",
+        )
+        earlier = resp.get("Attributes", {}).get("forcing_since")
+        return int(_plain({"v": earlier})["v"]) if earlier is not None else None
+
     def _update(
         self,
         pk: str,

@@ -24,7 +24,7 @@ import hashlib
 import json
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -194,6 +194,33 @@ class EcsRollouts:
             reason=f"ECS deployment circuit breaker: rolling back to deploymentId {stable['id']}.",
         )
         return str(failed["id"]), str(rollback["id"])
+
+
+class Crash(BaseException):
+    """The Lambda died (its timeout, its memory): nothing in it can catch this."""
+
+
+class Crasher:
+    """Counts the AWS calls the given clients make while on; dies at call number ``at`` (that
+    call is not made, nothing after it runs)."""
+
+    def __init__(self, clients: Iterable[Any]) -> None:
+        self.calls: list[str] = []
+        self.at: int | None = None
+        self.on = False
+        for client in {id(c): c for c in clients}.values():
+            client.meta.events.register("before-call", self._hook)
+
+    def _hook(self, event_name: str, **_: Any) -> None:
+        if not self.on:
+            return
+        self.calls.append(event_name.removeprefix("before-call."))
+        if len(self.calls) - 1 == self.at:
+            self.on = False
+            raise Crash(event_name)
+
+    def arm(self, at: int | None) -> None:
+        self.calls, self.at, self.on = [], at, True
 
 
 @dataclass

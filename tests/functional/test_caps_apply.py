@@ -14,40 +14,19 @@ from chalicelib import worker
 from chalicelib.alarms import held, held_apply
 from chalicelib.chatops.interactions import SlackAction, press
 from chalicelib.domain.messages import CapApply
+from tests.functional.conftest import Crash, Crasher
 from tests.functional.test_alarm_reactions import World, cpu, hold_lock, make_world, workers
 from tests.functional.test_caps import MINUTE, _policy, aws_env, minute_over, queued
 
 __all__ = ["aws_env"]  # the fixture, from test_caps
 
 VISIBILITY = 120  # SQS redelivers a message whose worker died after this
+SERVICES = ("dynamodb", "sqs", "sns", "ecs", "autoscaling", "application-autoscaling", "cloudwatch")
 
 
-class Crash(BaseException):
-    """The Lambda died (its timeout, its memory): nothing in it can catch this."""
-
-
-class Crasher:
-    """Counts the AWS calls the world's clients make while on; dies at call number ``at``."""
-
-    SERVICES = ("dynamodb", "sqs", "sns", "ecs", "autoscaling", "application-autoscaling")
-
-    def __init__(self, world: World) -> None:
-        self.calls: list[str] = []
-        self.at: int | None = None
-        self.on = False
-        for service in (*self.SERVICES, "cloudwatch"):
-            world.client(service).meta.events.register("before-call", self._hook)
-
-    def _hook(self, event_name: str, **_: Any) -> None:
-        if not self.on:
-            return
-        self.calls.append(event_name.removeprefix("before-call."))
-        if len(self.calls) - 1 == self.at:
-            self.on = False
-            raise Crash(event_name)
-
-    def arm(self, at: int | None) -> None:
-        self.calls, self.at, self.on = [], at, True
+def crashes(world: World) -> Crasher:
+    """A ``Crasher`` on the clients the world's Deps use."""
+    return Crasher(world.client(service) for service in SERVICES)
 
 
 def one_held(aws_env: None) -> Iterator[World]:
@@ -76,7 +55,7 @@ def applied_entries(world: World, target: str = "web") -> list[dict[str, Any]]:
 
 
 def clean_calls(world: World) -> list[str]:
-    crasher = Crasher(world)
+    crasher = crashes(world)
     message = approve(world)
     crasher.arm(None)
     run(world, message)
@@ -139,7 +118,7 @@ def test_a_worker_dying_at_any_call_ends_exactly_one_step_up_audited_once(
     held_web: World, at: int
 ) -> None:
     world = held_web
-    crasher = Crasher(world)
+    crasher = crashes(world)
     message = approve(world)
     crasher.arm(at)
     with pytest.raises(Crash):

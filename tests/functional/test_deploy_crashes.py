@@ -20,7 +20,15 @@ from chalicelib.core.errors import DependencyUnavailable
 from chalicelib.deploys.rollback import begin_rollback
 from chalicelib.domain.messages import DeployStart, DeployTimeout
 from chalicelib.worker import process_batch
-from tests.functional.conftest import ACCOUNT, REGION, REGISTRY, World, sqs_record
+from tests.functional.conftest import (
+    ACCOUNT,
+    REGION,
+    REGISTRY,
+    Crash,
+    Crasher,
+    World,
+    sqs_record,
+)
 
 TD_WEB_1 = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/web:1"
 COMPLETED = "SERVICE_DEPLOYMENT_COMPLETED"
@@ -34,38 +42,11 @@ START_CALLS = 16
 ROLLBACK_CALLS = 13
 
 
-class Crash(BaseException):
-    """The Lambda died (its timeout, its memory): nothing in it can catch this."""
-
-
-class Crasher:
-    """Counts the AWS calls the Deps' clients make while on; dies at call number ``at``."""
-
-    def __init__(self, world: World) -> None:
-        self.calls: list[str] = []
-        self.at: int | None = None
-        self.on = False
-        deps = world.deps
-        clients = [deps.store._ddb, deps.queue._sqs, deps.notifier._sns, world.ecs]
-        clients.append(world.client("ecr"))
-        for client in {id(c): c for c in clients}.values():
-            client.meta.events.register("before-call", self._hook)
-
-    def _hook(self, event_name: str, **_: Any) -> None:
-        if not self.on:
-            return
-        self.calls.append(event_name.removeprefix("before-call."))
-        if len(self.calls) - 1 == self.at:
-            self.on = False
-            raise Crash(event_name)
-
-    def arm(self, at: int | None) -> None:
-        self.calls, self.at, self.on = [], at, True
-
-
 @pytest.fixture
 def crasher(world: World) -> Crasher:
-    return Crasher(world)
+    deps = world.deps
+    clients = [deps.store._ddb, deps.queue._sqs, deps.notifier._sns, world.ecs, world.client("ecr")]
+    return Crasher(clients)
 
 
 def deliver_start(world: World, deployment_id: str, receive_count: int = 1) -> dict[str, Any]:
