@@ -69,6 +69,8 @@ def scope_of(nodeid: str) -> tuple[int, str]:
 class SharedFixtureScheduling(LoadScopeScheduling):
     """xdist's scope scheduling with the units of this module's docstring."""
 
+    collection: list[str] | None  # LoadScopeScheduling's: the tests, once every worker collected
+
     def __init__(self, config: pytest.Config, log: Any = None) -> None:
         super().__init__(config, log)
         config.option.loadscopereorder = False  # the order is chosen here
@@ -77,13 +79,36 @@ class SharedFixtureScheduling(LoadScopeScheduling):
         return scope_of(nodeid)[1]
 
     def schedule(self) -> None:
+        """LoadScopeScheduling's first distribution, with the units in ``_ordered``'s order.
+
+        The workers' collections stay as the workers collected them: the controller sends each
+        worker indices into its own collection, and a worker reports each test by that index.
+        """
+        assert self.collection_is_completed
         collections = list(self.registered_collections.values())
-        same = all(c == collections[0] for c in collections)  # else xdist reports the difference
-        if self.collection is None and collections and same:
-            ordered = self._ordered(collections[0])
-            for node in self.registered_collections:
-                self.registered_collections[node] = ordered
-        super().schedule()
+        if (
+            self.collection is not None
+            or not collections
+            or any(c != collections[0] for c in collections)  # xdist reports the difference
+        ):
+            super().schedule()
+            return
+        collected: list[str] = list(collections[0])
+        self.collection = collected
+        if not collected:
+            return
+        for nodeid in self._ordered(collected):
+            self.workqueue.setdefault(self._split_scope(nodeid), {})[nodeid] = False
+        for _ in range(len(self.nodes) - len(self.workqueue)):  # more workers than units
+            unused, _nothing = self.assigned_work.popitem()
+            unused.shutdown()
+        for node in self.nodes:
+            self._assign_work_unit(node)
+        for node in self.nodes:
+            self._reschedule(node)
+        if not self.workqueue:
+            for node in self.nodes:
+                node.shutdown()
 
     @staticmethod
     def _ordered(collection: list[str]) -> list[str]:

@@ -27,6 +27,7 @@ from chalice.config import Config
 from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGateway, RouteMatcher
 
 from infra.local.lambda_runtime import LambdaCrash, invocation
+from infra.local.settings import STOP_POLL_SECONDS
 
 log = logging.getLogger("opsbot.local.api")
 
@@ -209,7 +210,10 @@ class ApiServer:
         )
         self._dev.server.on_crash = on_crash
         self._thread = threading.Thread(
-            target=self._dev.server.serve_forever, name="api", daemon=True
+            target=self._dev.server.serve_forever,
+            kwargs={"poll_interval": STOP_POLL_SECONDS},
+            name="api",
+            daemon=True,
         )
 
     @property

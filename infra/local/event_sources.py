@@ -74,6 +74,7 @@ class EventSources:
         self._on_outcome = on_outcome  # told how each asynchronous invocation ended
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._polling: set[threading.Thread] = set()  # loops waiting in a receive: no work held
         # asynchronous deliveries in flight at once (Lambda runs them concurrently; 1: in order)
         self._slots = threading.BoundedSemaphore(max(1, async_concurrency))
         self._concurrent = async_concurrency > 1
@@ -158,14 +159,23 @@ class EventSources:
         # Long polling, as Lambda's pollers do (20 s): a message sent, or one whose visibility
         # timeout or delay ends, is received at once (the embedded SQS wakes the waiting
         # receive), and an idle queue costs one request per 20 s instead of one a second.
-        resp = self._client("sqs").receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=max(1, min(10, count)),
-            WaitTimeSeconds=20,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
-        return list(resp.get("Messages", []))
+        # Stopping does not wait for a receive (only for an invocation): one that returns after
+        # ``stop`` hands nothing on, and what it received stays in the queue.
+        me = threading.current_thread()
+        self._polling.add(me)
+        try:
+            if self._stop.is_set():
+                return []
+            resp = self._client("sqs").receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=max(1, min(10, count)),
+                WaitTimeSeconds=20,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+        finally:
+            self._polling.discard(me)
+        return [] if self._stop.is_set() else list(resp.get("Messages", []))
 
     def _delete(self, url: str, messages: list[dict[str, Any]]) -> None:
         sqs = self._client("sqs")
@@ -321,9 +331,10 @@ class EventSources:
 
     def stop(self) -> None:
         """Stop every loop: each stops once its current receive or invocation returns; this waits
-        3 s in all for them (they are daemon threads: a long poll still waiting then ends with
-        the process)."""
+        3 s in all for the invocations (they are daemon threads: a long poll still waiting, or
+        an invocation still running then, ends with the process)."""
         self._stop.set()
         deadline = time.monotonic() + 3
         for thread in self._threads:
-            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+            if thread not in self._polling:
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))

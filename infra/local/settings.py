@@ -10,6 +10,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+# how often a local server checks whether it is being stopped (socketserver's default: 0.5 s)
+STOP_POLL_SECONDS = 0.05
 STACK_NAME = "opsbot-local"
 NAME_PREFIX = "opsbot"
 LOCAL_ADMIN = "local-admin"

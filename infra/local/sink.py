@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from infra.local.settings import STOP_POLL_SECONDS
 from infra.local.slack_api import Answer, SlackWebApi
 
 ControlHandler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -129,7 +130,12 @@ class SinkServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sink", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": STOP_POLL_SECONDS},
+            name="sink",
+            daemon=True,
+        )
 
     @property
     def url(self) -> str:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -92,8 +94,43 @@ def test_under_aws_errors_the_api_answers_a_contract_error_and_faults_off_restor
     assert stack.wait_deployment(deployment, timeout=60)["status"] == "succeeded"
 
 
+SHORT_VISIBILITY_SECONDS = 5
+
+
+@pytest.fixture
+def short_visibility(game_day: Stack) -> Iterator[int]:
+    """The work queue's visibility timeout, 5 s for one test instead of the template's 30 s
+    (the local event source receives with the queue's own), restored after it."""
+    sqs = game_day.aws("sqs")
+    work = sqs.get_queue_url(QueueName="opsbot-work")["QueueUrl"]
+    dlq = sqs.get_queue_url(QueueName="opsbot-work-dlq")["QueueUrl"]
+    name = "VisibilityTimeout"
+    before = sqs.get_queue_attributes(QueueUrl=work, AttributeNames=[name])["Attributes"][name]
+    sqs.set_queue_attributes(QueueUrl=work, Attributes={name: str(SHORT_VISIBILITY_SECONDS)})
+    try:
+        # A receive takes the timeout when it is made, and the worker's 20 s long poll was made
+        # before: a message of its own (poison: dead-lettered at once) ends that receive.
+        wake = "game day: ends the worker's waiting receive"
+        sqs.send_message(QueueUrl=work, MessageBody=wake)
+        wait_for(lambda: _take(sqs, dlq, wake), timeout=60, interval=0.2)
+        yield SHORT_VISIBILITY_SECONDS
+    finally:
+        sqs.set_queue_attributes(QueueUrl=work, Attributes={name: before})
+
+
+def _take(sqs: Any, queue: str, body: str) -> bool:
+    """Whether a message with ``body`` was on ``queue`` (each one received is deleted)."""
+    got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    found = False
+    for message in got.get("Messages", []):
+        if message["Body"] == body:
+            found = True
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    return found
+
+
 def test_a_crashed_worker_gets_its_message_again_after_the_visibility_timeout(
-    game_day: Stack,
+    game_day: Stack, short_visibility: int
 ) -> None:
     stack = game_day
     sqs = stack.aws("sqs")
@@ -102,10 +139,12 @@ def test_a_crashed_worker_gets_its_message_again_after_the_visibility_timeout(
     body = "game day: not a work message"
     on = stack.control("faults", "--crashes", "1", "--seed", "1")
     assert on.stdout.startswith("faults on (seed 1): aws-errors 0, crashes 1"), on.stdout
+    sent = time.monotonic()
     sqs.send_message(QueueUrl=work, MessageBody=body)  # the test's own client: no faults
 
-    # it crashes, is not deleted, comes back after the 30 s visibility timeout, crashes again
-    wait_for(lambda: _counts(stack)["sqs-redeliveries"] >= 2, timeout=120, interval=2)
+    # it crashes, is not deleted, comes back after the visibility timeout, crashes again
+    wait_for(lambda: _counts(stack)["sqs-redeliveries"] >= 2, timeout=120, interval=1)
+    assert time.monotonic() - sent >= short_visibility  # not before the timeout
     counts = _counts(stack)
     assert counts["crashes"] >= 2, counts
 
@@ -119,7 +158,10 @@ def test_a_crashed_worker_gets_its_message_again_after_the_visibility_timeout(
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
-        return any(m["Body"] == body for m in got.get("Messages", []))
+        return any(
+            m["Body"] == body and "opsbot-reason" in m.get("MessageAttributes", {})  # the worker's
+            for m in got.get("Messages", [])
+        )
 
     wait_for(dead_lettered, timeout=90, interval=1)
 
