@@ -7,7 +7,8 @@ bounds, cooldown, guard and lock, under the target's lock just before the AWS ch
 procedure's ``admit``), so a reaction at a bound, in cooldown, held by a budget or waiting for
 a deploy never takes a slot. Slots are counted in DynamoDB (``store.caps``), once per
 (alarm state change, rule, target, direction): a redelivery or a retry after a crash keeps the
-first decision.
+first decision. An admitted scaling step records the count it sets with its claim, before it
+sets it: a retry sets that count (``recorded``), never a second step.
 
 A held reaction changes nothing, gives its cooldown window back, is audited (``alarm_reaction``
 / ``held_by_cap``) and kept (``HELD#<env>#<minute>``); it is not posted by itself: the first
@@ -21,6 +22,7 @@ import hashlib
 import json
 from typing import TYPE_CHECKING
 
+from chalicelib import scaling
 from chalicelib.core.clock import iso
 from chalicelib.core.observability import count, logger
 from chalicelib.domain.actions import Outcome
@@ -56,13 +58,13 @@ class Cap:
         self.plan: Plan | None = None  # the scaling plan, when the decision saw one
         self.held: Outcome | None = None
         self.reason = ""
+        self.claim = claim_of(alarm, reaction)
 
     def __call__(self) -> Outcome | None:
         deps, reaction = self.deps, self.reaction
         env, target = reaction.env.name, reaction.target_label
         limits = deps.policy.limits_for(env)
-        now = deps.clock()
-        claim = claim_of(self.alarm, reaction)
+        now, claim, plan = deps.clock(), self.claim, self.plan
         decided = deps.store.admit_automated(
             claim=claim,
             environment=env,
@@ -70,6 +72,8 @@ class Cap:
             now=now,
             max_changes=limits.max_automated_changes_per_minute,
             max_targets=limits.max_services_scaled_at_once,
+            count_from=plan.before if plan is not None else None,
+            count_to=plan.after if plan is not None else None,
         )
         if decided is None:
             self.reason = self._why(now)
@@ -85,7 +89,14 @@ class Cap:
 
     def forcing(self, at: int) -> int | None:
         """A forced new deployment's mark (``scaling.Mark``), on this reaction's admitted claim."""
-        return self.deps.store.claim_forcing(claim_of(self.alarm, self.reaction), at)
+        return self.deps.store.claim_forcing(self.claim, at)
+
+    def recorded(self) -> scaling.Recorded | None:
+        """The count an earlier attempt of this reaction was admitted to set, if one was."""
+        found = self.deps.store.recorded_step(self.claim)
+        if found is None:
+            return None
+        return scaling.Recorded(*found, out=self.reaction.direction == "out")
 
     def _why(self, now: datetime) -> str:
         limits = self.deps.policy.limits_for(self.reaction.env.name)

@@ -38,6 +38,7 @@ class Run(NamedTuple):
     decide: scaling.Decide | None = None
     admit: scaling.Admit | None = None
     mark: scaling.Mark | None = None
+    recorded: scaling.Recorded | None = None
 
 
 class Executor(Generic[A]):
@@ -67,7 +68,7 @@ class _ScaleEcsService(Executor[ScaleEcsService]):
     def apply(self, deps: Deps, env: Environment, action: ScaleEcsService, run: Run) -> Outcome:
         return scaling.scale_ecs_service(
             deps, env, action.params.service, step=action.step, actor=run.actor, why=run.why,
-            on_change=run.on_change, decide=run.decide, admit=run.admit,
+            on_change=run.on_change, decide=run.decide, admit=run.admit, recorded=run.recorded,
         )  # fmt: skip
 
 
@@ -80,7 +81,7 @@ class _ScaleAsg(Executor[ScaleAsg]):
     def apply(self, deps: Deps, env: Environment, action: ScaleAsg, run: Run) -> Outcome:
         return scaling.scale_asg(
             deps, env, action.params.group, step=action.step, actor=run.actor, why=run.why,
-            on_change=run.on_change, decide=run.decide, admit=run.admit,
+            on_change=run.on_change, decide=run.decide, admit=run.admit, recorded=run.recorded,
         )  # fmt: skip
 
 
@@ -136,10 +137,12 @@ def apply(
     decide: scaling.Decide | None = None,
     admit: scaling.Admit | None = None,
     mark: scaling.Mark | None = None,
+    recorded: scaling.Recorded | None = None,
 ) -> Outcome:
     """Run the action; ``on_change`` is told as soon as it has changed something in AWS;
     a scaling action asks ``decide`` first, with the plan made from its one read; ``admit``
     is asked under the target's lock just before the change; a forced new deployment records
-    ``mark`` before it forces (``scaling.force``)."""
-    run = Run(actor, why, on_change, decide, admit, mark)
+    ``mark`` before it forces (``scaling.force``); a scaling action sets the count ``recorded``
+    by an earlier attempt instead of stepping again (``scaling.procedure``)."""
+    run = Run(actor, why, on_change, decide, admit, mark, recorded)
     return executor(action).apply(deps, env, action, run)

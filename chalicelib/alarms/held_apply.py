@@ -231,32 +231,20 @@ def _change(
 def _set_count(
     deps: Deps, env: Environment, held: HeldReaction, actor: str, reaction: Reaction, why: str
 ) -> tuple[Outcome, AuditEntry | None]:
-    """Set the approved count (never past it, never against the step's direction)."""
-    frm, to, out = held.approved_from, held.approved_to, reaction.direction == "out"
-
-    def toward(plan: scaling.Plan) -> Outcome | None:
-        if (out and plan.before >= (to or 0)) or (not out and plan.before <= (to or 0)):
-            return Outcome(
-                ActionResult.AT_BOUND, f"already at {plan.before}", plan.before, plan.before
-            )
-        return None
-
+    """Set the approved count (never past it, never against the step's direction; found
+    there, an earlier run of this work made the change and died before recording it)."""
+    assert held.approved_to is not None
+    to = scaling.Recorded(held.approved_from, held.approved_to, reaction.direction == "out")
     action = reaction.action
     if isinstance(action, ScaleAsg):
         outcome = scaling.scale_asg(
-            deps, env, action.params.group, desired=to, actor=actor, why=why, decide=toward,
-            audited=False,
-        )  # fmt: skip
+            deps, env, action.params.group, recorded=to, actor=actor, why=why, audited=False
+        )
     else:
         assert isinstance(action, ScaleEcsService)
         outcome = scaling.scale_ecs_service(
-            deps, env, action.params.service, desired=to, actor=actor, why=why, decide=toward,
-            audited=False,
-        )  # fmt: skip
-    if outcome.result == ActionResult.AT_BOUND and outcome.before == to and frm != to:
-        # reached already: an earlier run of this work made the change and died before
-        # recording it
-        outcome = Outcome(ActionResult.SCALED, f"{frm} -> {to}", frm, to)
+            deps, env, action.params.service, recorded=to, actor=actor, why=why, audited=False
+        )
     if outcome.result != ActionResult.SCALED:
         return outcome, None
     before, after = outcome.before, outcome.after

@@ -5,8 +5,9 @@ the account of the rule's environment); ALARM runs the rule's action, OK its rec
 INSUFFICIENT_DATA only notifies. A scaling action checks, in this order:
 
 1. bounds: at a bound nothing changes (the notification says which bound and where it is from);
-2. cooldown: one action per (rule, target, direction) per window, claimed with a conditional write,
-   so a burst or a flapping alarm causes at most one action per direction per window;
+2. cooldown: one action per (rule, target, direction) per window, claimed with a conditional write
+   (owned by the reaction: by its cap claim's key), so a burst or a flapping alarm causes at most
+   one action per direction per window;
 3. guard: a scale-out may be held (``guard.check_scale_out``);
 4. lock: the target's lock, shared with deploys. If a deploy holds it, the reaction waits
    (``wait``);
@@ -19,6 +20,12 @@ Before all of them, a frozen environment stops every reaction (said once per fre
 One read per decision: a scaling action tries the target's lock first and reads the count and
 bounds once (under the lock when it is ours); the checks above and the change all use that
 read (``_Decision`` is called by the scaling procedure with the plan made from it).
+
+Killed at any AWS call, a reaction is run again by Lambda's retry (once the notification's
+in-progress record lapses): the retry finds the cooldown window its own (any other state change
+still finds it taken) and, once admitted, the count its step sets recorded on its cap claim
+before the change: it sets that count, or reports the step made if it is there (``recorded``).
+One step, never zero, never two; its audit entry and notification are at least once.
 
 Every outcome is explained in a notification (``explain``).
 """
@@ -124,20 +131,30 @@ class _Decision:
         self.audited = True
         self.until: int | None = None  # the cooldown window that stopped it, if one did
         self.cap = caps.Cap(deps, alarm, reaction)  # asked under the lock, before the change
+        self.resumed = False  # an earlier attempt of this reaction was admitted to scale
 
     @property
     def claimed(self) -> bool:
         """Whether this reaction holds a cooldown window (to give back if it does nothing)."""
         return self.window is not None and self.window.claimed
 
+    def _claim(self) -> CooldownClaim:
+        """The cooldown window: claimed if free or this reaction's own (an earlier attempt)."""
+        key, seconds, now = self.reaction.key, self.reaction.seconds, self.deps.clock()
+        why, owner = self.alarm.why, self.cap.claim
+        return self.deps.store.claim_cooldown(key, seconds=seconds, now=now, note=why, owner=owner)
+
     def _stop(self, outcome: Outcome, *, audited: bool = True) -> Outcome:
         self.stopped, self.audited = outcome, audited
         return outcome
 
     def __call__(self, plan: Plan | None) -> Outcome | None:
-        deps, alarm, reaction = self.deps, self.alarm, self.reaction
+        deps, reaction = self.deps, self.reaction
         action, seconds = reaction.action, reaction.seconds
         self.cap.plan = plan
+        if self.resumed:  # decided by the earlier attempt: its window, and on to its count
+            self.window = self._claim()
+            return None
         if plan is not None and not plan.moves:
             bound = "max" if action.direction() == "out" else "min"
             return self._stop(
@@ -151,9 +168,7 @@ class _Decision:
                     bounds=f"{plan.bounds.min}..{plan.bounds.max} ({plan.bounds.source})",
                 )
             )
-        self.window = deps.store.claim_cooldown(
-            reaction.key, seconds=seconds, now=deps.clock(), note=alarm.why
-        )
+        self.window = self._claim()
         if not self.window.claimed:
             before = plan.before if plan else None
             count("AlarmActionsSuppressed", rule=reaction.rule_name)
@@ -188,6 +203,8 @@ def _apply(
     never made twice."""
     changed: list[Outcome] = []
     scales = execute.scales(reaction.action)
+    recorded = decision.cap.recorded() if scales else None
+    decision.resumed = recorded is not None
     try:
         return execute.apply(
             deps.acting_for(alarm.actor),
@@ -199,6 +216,7 @@ def _apply(
             decide=decision if scales else None,
             admit=decision.cap,
             mark=decision.cap.forcing,
+            recorded=recorded,
         )
     except Exception as exc:
         if not changed:

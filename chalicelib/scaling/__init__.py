@@ -25,6 +25,7 @@ from chalicelib.scaling.manual import ManualScale, manual_scale
 from chalicelib.scaling.procedure import (
     Admit,
     Decide,
+    Recorded,
     scale_asg,
     scale_ecs_service,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "ManualScale",
     "Mark",
     "Plan",
+    "Recorded",
     "asg_current",
     "ecs_current",
     "effective_service_bounds",

@@ -10,7 +10,10 @@ as soon as the AWS change is made, before anything that may still fail after it 
 lock, the audit entry): a caller that holds a cooldown knows not to give it back. ``admit`` is
 asked last, under the lock and just before the change (after every check that could stop it):
 an alarm reaction takes its blast-radius cap slot there, so a reaction that changes nothing
-never takes one.
+never takes one. ``recorded``: the count an earlier attempt of the same change recorded it sets
+(before it set it): it is set again (idempotent) if the count is not there yet, never past it
+and never against the step's direction; found already there, the change is reported made (by
+the earlier attempt) and audited.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from chalicelib.domain.actions import Outcome
 from chalicelib.domain.holders import Verdict, examine
@@ -38,6 +41,27 @@ OnChange = Callable[[Outcome], None]
 Decide = Callable[[Plan], Outcome | None]
 # Under the lock, just before the change: an outcome to stop with, or None to make it.
 Admit = Callable[[], Outcome | None]
+
+
+class Recorded(NamedTuple):
+    """The count a change sets, recorded before it was made: from ``before`` to ``after``, a
+    step ``out`` (up) or in."""
+
+    before: int | None
+    after: int
+    out: bool
+
+    def reached(self, count: int) -> bool:
+        """Whether ``count`` is at ``after`` or past it in the step's direction."""
+        return count >= self.after if self.out else count <= self.after
+
+    def done(self, count: int, what: str, held_to: str) -> Outcome:
+        """What a change found reached is: made (by an earlier attempt) if the count is at
+        ``after``, else nothing changed (someone moved it past)."""
+        if count == self.after and self.before is not None and self.before != count:
+            message = f"{what} {self.before} -> {count} (set by an earlier attempt)"
+            return Outcome(ActionResult.SCALED, message, self.before, count, bounds=held_to)
+        return Outcome(ActionResult.AT_BOUND, f"already at {count}", count, count, bounds=held_to)
 
 
 def _locked(deps: Deps, target: Target, actor: str) -> tuple[str, str | None]:
@@ -85,11 +109,15 @@ def _scale_locked(
     decide: Decide | None = None,
     admit: Admit | None = None,
     audited: bool = True,
+    recorded: Recorded | None = None,
 ) -> Outcome:
     """Lock, read once, decide, bound, admit, apply, audit (unless the caller audits it)."""
     with _holding(deps, target, actor) as holder:
         before, bounds = current()  # the one read: under the lock when it is ours
-        after = bounds.step(before, step) if step is not None else int(desired or 0)
+        if recorded is not None:
+            step, after = None, recorded.after
+        else:
+            after = bounds.step(before, step) if step is not None else int(desired or 0)
         if decide is not None:
             decided = decide(Plan(target, before, after, bounds))
             if decided is not None:
@@ -97,36 +125,13 @@ def _scale_locked(
         if holder is not None:
             busy = f"{target.label} is busy with {holder}"
             return Outcome(ActionResult.BUSY, busy, holder=holder)
-        limits = f"bounds {bounds.min}..{bounds.max} from {bounds.source}"
-        held_to = f"{bounds.min}..{bounds.max} ({bounds.source})"
-        if step is None and not bounds.min <= after <= bounds.max:
-            return Outcome(
-                ActionResult.AT_BOUND,
-                f"{after} is outside the {limits}; nothing changed",
-                before,
-                before,
-                bounds=held_to,
-            )
-        if after == before:
-            where = "max" if step and step > 0 else "min" if step else "requested count"
-            return Outcome(
-                ActionResult.AT_BOUND,
-                f"already at its {where} ({before}; {limits}); nothing changed",
-                before,
-                before,
-                bounds=held_to,
-            )
-        refused = admit() if admit is not None else None
-        if refused is not None:
-            return refused
-        apply(after)
-        outcome = Outcome(
-            ActionResult.SCALED,
-            f"{what} {before} -> {after} (bounds {bounds.min}..{bounds.max})",
-            before,
-            after,
-            bounds=held_to,
-        )
+        if recorded is not None and recorded.reached(before):
+            held_to = f"{bounds.min}..{bounds.max} ({bounds.source})"
+            outcome = recorded.done(before, what, held_to)
+        else:
+            outcome = _change(before, after, bounds, what, step, admit, apply)
+        if outcome.result != ActionResult.SCALED:
+            return outcome
         if on_change is not None:
             on_change(outcome)
     if not audited:
@@ -138,11 +143,53 @@ def _scale_locked(
         environment=target.environment,
         target=target.label,
         result=ActionResult.SCALED,
-        before=before,
-        after=after,
+        before=outcome.before,
+        after=outcome.after,
         reason=why,
     )
     return outcome
+
+
+def _change(
+    before: int,
+    after: int,
+    bounds: EffectiveBounds,
+    what: str,
+    step: int | None,
+    admit: Admit | None,
+    apply: Callable[[int], None],
+) -> Outcome:
+    """Inside the bounds and moving: admitted, then made (SCALED); else why not."""
+    limits = f"bounds {bounds.min}..{bounds.max} from {bounds.source}"
+    held_to = f"{bounds.min}..{bounds.max} ({bounds.source})"
+    if step is None and not bounds.min <= after <= bounds.max:
+        return Outcome(
+            ActionResult.AT_BOUND,
+            f"{after} is outside the {limits}; nothing changed",
+            before,
+            before,
+            bounds=held_to,
+        )
+    if after == before:
+        where = "max" if step and step > 0 else "min" if step else "requested count"
+        return Outcome(
+            ActionResult.AT_BOUND,
+            f"already at its {where} ({before}; {limits}); nothing changed",
+            before,
+            before,
+            bounds=held_to,
+        )
+    refused = admit() if admit is not None else None
+    if refused is not None:
+        return refused
+    apply(after)
+    return Outcome(
+        ActionResult.SCALED,
+        f"{what} {before} -> {after} (bounds {bounds.min}..{bounds.max})",
+        before,
+        after,
+        bounds=held_to,
+    )
 
 
 def scale_ecs_service(
@@ -158,10 +205,11 @@ def scale_ecs_service(
     decide: Decide | None = None,
     admit: Admit | None = None,
     audited: bool = True,
+    recorded: Recorded | None = None,
 ) -> Outcome:
-    """Change a service's desired count (by ``step`` or to ``desired``) under its lock;
-    ``decide`` sees the plan made from the one read first; ``audited=False``: the caller
-    writes the audit entry."""
+    """Change a service's desired count (by ``step``, to ``desired``, or to the ``recorded``
+    count) under its lock; ``decide`` sees the plan made from the one read first;
+    ``audited=False``: the caller writes the audit entry."""
 
     def apply(count: int) -> None:
         deps.aws("ecs", env).update_service(
@@ -182,6 +230,7 @@ def scale_ecs_service(
         decide=decide,
         admit=admit,
         audited=audited,
+        recorded=recorded,
     )
 
 
@@ -198,10 +247,11 @@ def scale_asg(
     decide: Decide | None = None,
     admit: Admit | None = None,
     audited: bool = True,
+    recorded: Recorded | None = None,
 ) -> Outcome:
-    """Change an Auto Scaling group's desired capacity (by ``step`` or to ``desired``) under
-    its lock; ``decide`` sees the plan made from the one read first; ``audited=False``: the
-    caller writes the audit entry."""
+    """Change an Auto Scaling group's desired capacity (by ``step``, to ``desired``, or to the
+    ``recorded`` count) under its lock; ``decide`` sees the plan made from the one read first;
+    ``audited=False``: the caller writes the audit entry."""
 
     def apply(count: int) -> None:
         deps.aws("autoscaling", env).set_desired_capacity(
@@ -222,4 +272,5 @@ def scale_asg(
         decide=decide,
         admit=admit,
         audited=audited,
+        recorded=recorded,
     )

@@ -6,8 +6,10 @@ Items (``bucket`` is the UTC minute, ``2026-12-06T20:15``):
 - ``CAP#<env>`` / ``<bucket>``: ``n`` (changes admitted) and ``targets`` (a string set of the
   targets changed) in that minute;
 - ``CAPCLAIM#<claim>`` / ``CAP``: the decision for one reaction of one alarm state change
-  (``admitted`` or ``held``), whatever attempt or redelivery asks again; an admitted forced new
-  deployment also records ``forcing_since`` before it is forced (``claim_forcing``);
+  (``admitted`` or ``held``), whatever attempt or redelivery asks again; an admitted scaling
+  step records with it the count it sets, ``count_from`` -> ``count_to`` (``recorded_step``:
+  a retry sets that count, never a second step); an admitted forced new deployment records
+  ``forcing_since`` before it is forced (``claim_forcing``);
 - ``HELD#<env>#<bucket>`` / ``<target label>#<claim>``: a held reaction (``HeldReaction``;
   approved and applied through ``store.held``).
 
@@ -34,7 +36,10 @@ _TTL_SECONDS = 2 * 86400
 _HELD_TTL_SECONDS = 30 * 86400
 
 
-def _claim_put(table: str, claim: str, decision: str, reason: str, expires: int) -> dict[str, Any]:
+def _claim_put(
+    table: str, claim: str, decision: str, reason: str, expires: int, **counts: int | None
+) -> dict[str, Any]:
+    recorded = {name: count for name, count in counts.items() if count is not None}
     return {
         "Put": {
             "TableName": table,
@@ -45,6 +50,7 @@ def _claim_put(table: str, claim: str, decision: str, reason: str, expires: int)
                     "decision": decision,
                     "reason": reason,
                     "expires_at": expires,
+                    **recorded,
                 }
             ),
             "ConditionExpression": "attribute_not_exists(pk)",
@@ -64,10 +70,13 @@ class CapStore(Table):
         now: datetime,
         max_changes: int,
         max_targets: int,
+        count_from: int | None = None,
+        count_to: int | None = None,
     ) -> CapDecision | None:
         """Take one slot of ``environment``'s caps this minute for ``target``, once per
         ``claim``: admitted (first or again), the earlier decision of this claim, or None when
-        the caps are full (nothing written: hold it with ``hold_automated``)."""
+        the caps are full (nothing written: hold it with ``hold_automated``). A scaling step
+        records the count it sets (``count_from`` -> ``count_to``) with its claim."""
         if max_changes <= 0 or max_targets <= 0:
             return self._decided(claim)
         expires = _epoch(now) + _TTL_SECONDS
@@ -89,7 +98,9 @@ class CapStore(Table):
                 },
             }
         }
-        put: Any = _claim_put(self._table, claim, "admitted", "", expires)
+        put: Any = _claim_put(
+            self._table, claim, "admitted", "", expires, count_from=count_from, count_to=count_to
+        )
         try:
             self._ddb.transact_write_items(TransactItems=[put, counter])
         except self._ddb.exceptions.TransactionCanceledException as exc:
@@ -107,6 +118,14 @@ class CapStore(Table):
         if found is None:
             return None
         return CapDecision(found["decision"] == "admitted", found.get("reason", ""), first=False)
+
+    def recorded_step(self, claim: str) -> tuple[int, int] | None:
+        """The count the admitted reaction ``claim`` recorded it sets (from, to), or None (not
+        admitted, or not a scaling step)."""
+        found = self._get(f"CAPCLAIM#{claim}", "CAP")
+        if found is None or found["decision"] != "admitted" or "count_to" not in found:
+            return None
+        return int(found["count_from"]), int(found["count_to"])
 
     def claim_forcing(self, claim: str, at: int) -> int | None:
         """Record that the admitted reaction ``claim`` is forcing a new deployment since ``at``

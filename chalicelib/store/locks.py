@@ -1,4 +1,9 @@
-"""Leased locks and cooldown windows."""
+"""Leased locks and cooldown windows.
+
+A cooldown window may have an owner (``claim_cooldown(owner=...)``): the one change it was
+claimed for, under a key stable across that change's attempts. A retry of that change finds
+the window its own and claims it again (its end unchanged); any other claimant finds it taken.
+"""
 
 from __future__ import annotations
 
@@ -156,9 +161,11 @@ class LockStore(Table):
         return True
 
     def claim_cooldown(
-        self, key: str, *, seconds: int, now: datetime, note: str = ""
+        self, key: str, *, seconds: int, now: datetime, note: str = "", owner: str = ""
     ) -> CooldownClaim:
-        """Claim the cooldown window ``key`` if it is free; else say until when it is taken."""
+        """Claim the cooldown window ``key`` if it is free, or if ``owner`` (when given) is the
+        one that claimed it (claimed again, until when it first was); else say until when it is
+        taken."""
         until = _epoch(now) + seconds
         if seconds <= 0:  # no window at all: always free, nothing to remember
             return CooldownClaim(True, until)
@@ -171,6 +178,7 @@ class LockStore(Table):
                         "sk": "COOLDOWN",
                         "until": until,
                         "note": note,
+                        "owner": owner,
                         "expires_at": until + 3600,
                     }
                 ),
@@ -180,7 +188,10 @@ class LockStore(Table):
             )
         except self._ddb.exceptions.ConditionalCheckFailedException:
             window = self._get(f"COOLDOWN#{key}", "COOLDOWN")
-            return CooldownClaim(False, int(window["until"]) if window else until)
+            if window is None:
+                return CooldownClaim(False, until)
+            ours = bool(owner) and window.get("owner") == owner
+            return CooldownClaim(ours, int(window["until"]))
         return CooldownClaim(True, until)
 
     def cooldown_until(self, key: str, *, now: datetime) -> int | None:

@@ -23,7 +23,7 @@ from moto import mock_aws
 from moto.ecs.models import EC2ContainerServiceBackend, Service
 
 from chalicelib import alarms
-from tests.functional.conftest import Crash
+from tests.functional.conftest import Crash, Crasher
 from tests.functional.test_alarm_reactions import START, World, make_world, sample, sns_event
 from tests.functional.test_alarm_reactions import state_change_time as fresh
 from tests.functional.test_caps import MINUTE, _policy, aws_env
@@ -131,6 +131,22 @@ def dying() -> Any:
     return SimpleNamespace(get_remaining_time_in_millis=lambda: 0)
 
 
+def die_and_retry(
+    world: World, crasher: Crasher, event: dict[str, Any], at: int
+) -> tuple[str, list[str]]:
+    """Kill the delivery of the SNS ``event`` at AWS call ``at``, then retry it as Lambda does
+    once the in-progress record has lapsed: the call it died at, and the retry's results."""
+    crasher.arm(at)
+    with pytest.raises(Crash):
+        alarms.handle_sns_event(world.deps, event, context=dying())
+    died_at = crasher.calls[-1]
+    time.sleep(0.002)  # the in-progress record's deadline (in real milliseconds) passes
+    world.clock.advance(LAMBDA_RETRY)
+    [record] = alarms.handle_sns_event(world.deps, event)["records"]
+    results: list[str] = record["results"]
+    return died_at, results
+
+
 def direct(ecs: Ecs) -> World:
     world = world_of(ecs, max_automated_changes_per_minute=5)
     world.clock.advance(60)  # web's first deployment is older than the alarm
@@ -150,15 +166,8 @@ def test_the_direct_crash_walk_covers_every_call(ecs: Ecs) -> None:
 def test_a_direct_force_dying_at_any_call_starts_one_deployment(ecs: Ecs, at: int) -> None:
     world = direct(ecs)
     crasher = crashes(world)
-    event = sns_event(unhealthy())
-    crasher.arm(at)
-    with pytest.raises(Crash):
-        alarms.handle_sns_event(world.deps, event, context=dying())
-    died_at = crasher.calls[-1]
-    time.sleep(0.002)  # the in-progress record's deadline (in real milliseconds) passes
-    world.clock.advance(LAMBDA_RETRY)
-    [record] = alarms.handle_sns_event(world.deps, event)["records"]
-    assert record["results"] == ["forced"], died_at
+    died_at, results = die_and_retry(world, crasher, sns_event(unhealthy()), at)
+    assert results == ["forced"], died_at
     assert ecs.forced == 1, died_at
     # audited at least once: a death after its entry and before the delivery is recorded done
     # writes it again (the direct path's audit is at least once)
