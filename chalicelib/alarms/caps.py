@@ -8,7 +8,9 @@ procedure's ``admit``), so a reaction at a bound, in cooldown, held by a budget 
 a deploy never takes a slot. Slots are counted in DynamoDB (``store.caps``), once per
 (alarm state change, rule, target, direction): a redelivery or a retry after a crash keeps the
 first decision. An admitted scaling step records the count it sets with its claim, before it
-sets it: a retry sets that count (``recorded``), never a second step.
+sets it: a retry sets that count (``recorded``), never a second step. A retry that makes its
+change in a later minute than its admission (its Lambda died before the change) takes a slot of
+that minute too, or is held: no minute sees more automated changes than its cap.
 
 A held reaction changes nothing, gives its cooldown window back, is audited (``alarm_reaction``
 / ``held_by_cap``) and kept (``HELD#<env>#<minute>``); it is not posted by itself: the first
@@ -27,7 +29,7 @@ from chalicelib.core.clock import iso
 from chalicelib.core.observability import count, logger
 from chalicelib.domain.actions import Outcome
 from chalicelib.records.audit import AuditEntry
-from chalicelib.records.guards import HeldReaction
+from chalicelib.records.guards import CapDecision, HeldReaction
 from chalicelib.records.status import ActionResult
 from chalicelib.store import bucket_of
 
@@ -41,6 +43,11 @@ if TYPE_CHECKING:
 
 SUMMARY_GRACE_SECONDS = 5  # the summary of a minute is posted this long after it ends
 _QUEUED_WINDOW = 3600
+
+
+def _late(decided: CapDecision, now: datetime) -> bool:
+    """Whether an earlier attempt's admission was in an earlier minute than ``now``'s."""
+    return decided.admitted and not decided.first and decided.bucket not in (None, bucket_of(now))
 
 
 def claim_of(alarm: AlarmNotification, reaction: Reaction) -> str:
@@ -65,16 +72,25 @@ class Cap:
         env, target = reaction.env.name, reaction.target_label
         limits = deps.policy.limits_for(env)
         now, claim, plan = deps.clock(), self.claim, self.plan
-        decided = deps.store.admit_automated(
-            claim=claim,
-            environment=env,
-            target=target,
-            now=now,
-            max_changes=limits.max_automated_changes_per_minute,
-            max_targets=limits.max_services_scaled_at_once,
-            count_from=plan.before if plan is not None else None,
-            count_to=plan.after if plan is not None else None,
-        )
+
+        def admit(claim: str) -> CapDecision | None:
+            return deps.store.admit_automated(
+                claim=claim,
+                environment=env,
+                target=target,
+                now=now,
+                max_changes=limits.max_automated_changes_per_minute,
+                max_targets=limits.max_services_scaled_at_once,
+                count_from=plan.before if plan is not None else None,
+                count_to=plan.after if plan is not None else None,
+            )
+
+        decided = admit(claim)
+        if decided is not None and _late(decided, now):
+            # an earlier attempt took a slot of an earlier minute and died before its change:
+            # the change is made now, so it takes a slot of this minute (or is held) too
+            claim = f"{claim}@{bucket_of(now)}"
+            decided = admit(claim)
         if decided is None:
             self.reason = self._why(now)
             decided = deps.store.hold_automated(

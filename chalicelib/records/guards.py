@@ -20,11 +20,13 @@ class Freeze:
 class CapDecision:
     """Whether an automated change was admitted under its environment's caps or held (and
     why); ``first``: this call decided it (False: an earlier attempt of the same delivery
-    had, and its decision stands)."""
+    had, and its decision stands); ``bucket``: the UTC minute whose slot an admitted change
+    took (None when not known)."""
 
     admitted: bool
     reason: str
     first: bool
+    bucket: str | None = None
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,17 @@ _HELD_TTL_SECONDS = 30 * 86400
 
 
 def _claim_put(
-    table: str, claim: str, decision: str, reason: str, expires: int, **counts: int | None
+    table: str,
+    claim: str,
+    decision: str,
+    reason: str,
+    expires: int,
+    bucket: str | None = None,
+    **counts: int | None,
 ) -> dict[str, Any]:
-    recorded = {name: count for name, count in counts.items() if count is not None}
+    recorded: dict[str, Any] = {k: v for k, v in counts.items() if v is not None}
+    if bucket is not None:
+        recorded["bucket"] = bucket
     return {
         "Put": {
             "TableName": table,
@@ -99,8 +107,9 @@ class CapStore(Table):
             }
         }
         put: Any = _claim_put(
-            self._table, claim, "admitted", "", expires, count_from=count_from, count_to=count_to
-        )
+            self._table, claim, "admitted", "", expires, bucket_of(now),
+            count_from=count_from, count_to=count_to,
+        )  # fmt: skip
         try:
             self._ddb.transact_write_items(TransactItems=[put, counter])
         except self._ddb.exceptions.TransactionCanceledException as exc:
@@ -111,13 +120,14 @@ class CapStore(Table):
             if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
                 return None
             raise
-        return CapDecision(admitted=True, reason="", first=True)
+        return CapDecision(admitted=True, reason="", first=True, bucket=bucket_of(now))
 
     def _decided(self, claim: str) -> CapDecision | None:
         found = self._get(f"CAPCLAIM#{claim}", "CAP")
         if found is None:
             return None
-        return CapDecision(found["decision"] == "admitted", found.get("reason", ""), first=False)
+        admitted, reason = found["decision"] == "admitted", found.get("reason", "")
+        return CapDecision(admitted, reason, first=False, bucket=found.get("bucket"))
 
     def recorded_step(self, claim: str) -> tuple[int, int] | None:
         """The count the admitted reaction ``claim`` recorded it sets (from, to), or None (not

@@ -99,3 +99,45 @@ def test_a_killed_reactions_window_stops_another_state_change(aws_env: None) -> 
         [record] = alarms.handle_sns_event(world.deps, event)["records"]
         assert record["results"] == ["scaled"]
         assert world.web_desired() == 3
+
+
+def _killed_before_its_change(world: World) -> dict[str, object]:
+    """Kill a scale-out at its UpdateService (admitted, nothing changed), let its in-progress
+    record lapse and move on to the minute of Lambda's retry: the event to redeliver."""
+    crasher = crashes(world)
+    event = sns_event(cpu())
+    crasher.arm(UPDATE_SERVICE_AT)
+    with pytest.raises(Crash):
+        alarms.handle_sns_event(world.deps, event, context=dying())
+    assert crasher.calls[-1] == "ecs.UpdateService"
+    time.sleep(0.002)
+    world.clock.advance(LAMBDA_RETRY)
+    return event
+
+
+def test_a_retry_that_changes_in_a_later_minute_takes_a_slot_of_that_minute(
+    aws_env: None,
+) -> None:
+    with mock_aws():
+        world = world_with(300)
+        event = _killed_before_its_change(world)
+        assert world.deps.store.cap_usage("demo", world.deps.clock()) == (0, 0)
+        [record] = alarms.handle_sns_event(world.deps, event)["records"]
+        assert record["results"] == ["scaled"]
+        assert world.web_desired() == 3
+        assert world.deps.store.cap_usage("demo", world.deps.clock())[0] == 1  # counted now
+
+
+def test_a_retry_whose_later_minute_is_full_is_held_not_made(aws_env: None) -> None:
+    with mock_aws():
+        world = world_with(300)
+        event = _killed_before_its_change(world)
+        for n in range(5):  # five other changes took this minute's slots first
+            other = world.deps.store.admit_automated(
+                claim=f"other-{n}", environment="demo", target="ecs:demo/api",
+                now=world.deps.clock(), max_changes=5, max_targets=5,
+            )  # fmt: skip
+            assert other is not None and other.admitted
+        [record] = alarms.handle_sns_event(world.deps, event)["records"]
+        assert record["results"] == ["held_by_cap"]
+        assert world.web_desired() == 2  # no sixth change in this minute
