@@ -264,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         "accounted",
         "max_changes_per_minute_per_environment",
         "max_changes_per_audited_minute_per_environment",
+        "max_update_service_calls_per_clock_minute_per_environment",
         "p95_alarm_to_action_ms",
         "lambda_invocations",
         "dynamodb_consumed_wcu",

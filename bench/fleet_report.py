@@ -14,6 +14,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -48,6 +49,9 @@ HELD = "held_by_cap"  # the audit result of a reaction a blast-radius cap held
 def _target(entry: dict[str, Any]) -> tuple[str, str]:
     environment, _, service = str(entry.get("target", "")).partition("/")
     return environment, service
+
+
+_MINUTE = "%Y-%m-%dT%H:%M"
 
 
 def _minute(stamp: str) -> str:
@@ -94,6 +98,12 @@ def account(reading: Reading) -> dict[str, Any]:
         e for e in reading.audit if e.get("action") == "scale" and e.get("result") == "scaled"
     ]
     by_audit = per_minute_max((_target(e)[0], _minute(str(e["at"]))) for e in scaled)
+    # the changes themselves: opsbot's UpdateService calls by the clock minute they were made in
+    # (a cluster is named after its environment)
+    by_call = per_minute_max(
+        (str(u.get("cluster")), datetime.fromtimestamp(float(u["at"]), UTC).strftime(_MINUTE))
+        for u in reading.updates
+    )
     sent = {p.message_id: p for p in reading.published}
     latencies = [
         1000 * (float(u["at"]) - sent[u["input"]].at)
@@ -118,6 +128,9 @@ def account(reading: Reading) -> dict[str, Any]:
         # change: one admitted in a minute's last moment may be audited in the next one)
         "max_changes_per_audited_minute_per_environment": max(by_audit.values(), default=0),
         "changes_per_environment_busiest_audited_minute": dict(sorted(by_audit.items())),
+        "max_update_service_calls_per_clock_minute_per_environment": max(
+            by_call.values(), default=0
+        ),
         "p95_alarm_to_action_ms": round(p95, 1) if p95 is not None else None,
         "alarm_to_action_samples": len(latencies),
         "unaccounted_examples": sorted(f"{e}/{s}" for e, s in unaccounted)[:10],

@@ -3,6 +3,7 @@ one of changed, held, cooled down or unaccounted, from what ECS and the state ta
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from bench.fleet_report import Published, Reading, account, per_minute_max, percentile
@@ -85,6 +86,15 @@ def test_changes_per_minute_by_the_cap_counters_minute() -> None:
     assert got["max_changes_per_minute_per_environment"] == 2
     assert got["max_changes_per_audited_minute_per_environment"] == 2
     assert got["slots_admitted"] == 3 and got["accounted"] is True
+    # the changes themselves, by the clock minute of opsbot's UpdateService calls
+    at = datetime(2026, 12, 6, 20, 0, 10, tzinfo=UTC).timestamp()
+    updates = [
+        {"cluster": "fleet00", "service": "svc00", "at": at},
+        {"cluster": "fleet00", "service": "svc01", "at": at + 49.9},  # 20:00:59.9
+        {"cluster": "fleet00", "service": "svc02", "at": at + 70},
+    ]
+    made = account(reading(desired=desired, audit=audit, admitted=admitted, updates=updates))
+    assert made["max_update_service_calls_per_clock_minute_per_environment"] == 2
     # a change that took no slot: not accounted for
     fewer = {("fleet00", "2026-12-06T20:00"): 2}
     assert (
