@@ -169,7 +169,7 @@ class Run:
         return self.imports + self.event
 
 
-def run_script(
+def run_json(
     script: str,
     arg: str,
     *,
@@ -177,8 +177,8 @@ def run_script(
     env: dict[str, str],
     calls_out: Path,
     python: str = sys.executable,
-) -> Run:
-    """Run a bench script in a fresh interpreter; its report and recorded calls."""
+) -> dict[str, Any]:
+    """Run a bench script in a fresh interpreter; the JSON of its last line."""
     out = subprocess.run(
         [python, "-c", script, arg],
         cwd=cwd,
@@ -189,7 +189,20 @@ def run_script(
     )
     if out.returncode != 0:
         raise RuntimeError(f"bench script failed:\n{out.stderr[-4000:]}")
-    data = json.loads(out.stdout.strip().splitlines()[-1])
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def run_script(
+    script: str,
+    arg: str,
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    calls_out: Path,
+    python: str = sys.executable,
+) -> Run:
+    """Run a bench script in a fresh interpreter; its report and recorded calls."""
+    data = run_json(script, arg, cwd=cwd, env=env, calls_out=calls_out, python=python)
     sys.modules.setdefault("bench_calls", calls_module)  # the name the child pickled under
     made = calls_module.read(str(calls_out))
     extra = {k: float(v) for k, v in data.items() if k not in ("import", "event", "rss_kb")}

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -97,17 +96,7 @@ def import_script(kind: str, modules: list[str]) -> str:
 
 
 def _run(script: str, arg: str, env: dict[str, str], calls_out: Path) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-c", script, arg],
-        cwd=ROOT,
-        env={**env, "BENCH_CALLS_OUT": str(calls_out)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"own-share script failed:\n{done.stderr[-4000:]}")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    return cold.run_json(script, arg, cwd=ROOT, env=env, calls_out=calls_out)
 
 
 def _by_module(runs: list[dict[str, Any]]) -> list[list[Any]]:

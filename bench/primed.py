@@ -20,7 +20,7 @@ from bench import cold
 
 # The Lambda runtime's SnapStart hooks, as the runtime calls them (before the snapshot after
 # init, after each restore before the first event).
-_RUNTIME = """
+RUNTIME = """
 import types
 _hooks = {"before": [], "after": []}
 _runtime = types.ModuleType("snapshot_restore_py")
@@ -40,7 +40,7 @@ def primed_script(kind: str) -> str:
     """Init as the snapshot is made (priming on), restore, then the event in ``argv[1]``."""
     return cold.opsbot_script(
         kind,
-        prelude=cold.PRELUDE + _RUNTIME,
+        prelude=cold.PRELUDE + RUNTIME,
         init='for hook in _hooks["before"]:\n    hook()',
         restore='for hook in _hooks["after"]:\n    hook()',
         report=_PRIMED_REPORT,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.domain.actions import Outcome
 from chalicelib.records.status import ActionResult
 from chalicelib.records.target import Target
-from chalicelib.scaling.procedure import Admit, OnChange, _holding
+from chalicelib.scaling.procedure import Admit, OnChange, _holding, audit_change
 
 if TYPE_CHECKING:
     from chalicelib.deps import Deps
@@ -57,17 +57,8 @@ def force_new_deployment(
         )
         if on_change is not None:
             on_change(outcome)
-    if not audited:
-        return outcome
-    deps.store.audit(
-        now=deps.clock(),
-        actor=actor,
-        action="force_new_deployment",
-        environment=env.name,
-        target=target.label,
-        result=ActionResult.FORCED,
-        reason=why,
-    )
+    if audited:
+        audit_change(deps, target, "force_new_deployment", outcome, actor=actor, why=why)
     return outcome
 
 

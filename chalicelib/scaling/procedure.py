@@ -134,20 +134,26 @@ def _scale_locked(
             return outcome
         if on_change is not None:
             on_change(outcome)
-    if not audited:
-        return outcome
+    if audited:
+        audit_change(deps, target, "scale", outcome, actor=actor, why=why)
+    return outcome
+
+
+def audit_change(
+    deps: Deps, target: Target, action: str, outcome: Outcome, *, actor: str, why: str
+) -> None:
+    """The audit entry of a change made (its counts, when it has them)."""
     deps.store.audit(
         now=deps.clock(),
         actor=actor,
-        action="scale",
+        action=action,
         environment=target.environment,
         target=target.label,
-        result=ActionResult.SCALED,
+        result=outcome.result,
         before=outcome.before,
         after=outcome.after,
         reason=why,
     )
-    return outcome
 
 
 def _change(

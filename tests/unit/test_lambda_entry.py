@@ -12,18 +12,17 @@ from pathlib import Path
 import pytest
 
 from app import app
-from bench import cold
+from bench import cold, primed
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Lambda's Python runtime hands the hooks to a module it provides; a stand-in records them.
-_INIT = """
-import json, sys, types
-hooks = {"before": [], "after": []}
-runtime = types.ModuleType("snapshot_restore_py")
-runtime.register_before_snapshot = hooks["before"].append
-runtime.register_after_restore = hooks["after"].append
-sys.modules["snapshot_restore_py"] = runtime
+# Lambda's Python runtime hands the hooks to a module it provides; the bench's stand-in
+# (``_hooks``) records them.
+_INIT = (
+    "import json, sys\n"
+    + primed.RUNTIME
+    + """
+hooks = _hooks
 module, _, name = sys.argv[1].rpartition(".")
 handler = getattr(__import__(module, fromlist=[name]), name)
 print(json.dumps({
@@ -33,6 +32,7 @@ print(json.dumps({
     "callable": callable(handler),
 }))
 """
+)
 
 
 def _handler_strings() -> list[str]:
