@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,28 +16,13 @@ from chalicelib.aws.notifier import Notifier
 from chalicelib.aws.slack_bot import BotCredentials, SlackBot
 from infra.local.cloudtrail import Trail
 from infra.local.sink import SinkServer
-from infra.local.slack_api import SlackWebApi
 from tests.functional.test_alarm_reactions import POLICY as ALARM_POLICY
 from tests.functional.test_alarm_reactions import World as AlarmWorld
 from tests.functional.test_alarm_reactions import aws_env, cpu, make_world
 from tests.functional.test_changes import trail
+from tests.slack_web import CHANNEL, TOKEN, sink
 
-__all__ = ["aws_env", "trail"]  # fixtures, used below
-
-TOKEN = "xoxb-local-thread-test"
-CHANNEL = "C0LOCALOPS"
-
-
-@pytest.fixture
-def sink(tmp_path: Path) -> Iterator[SinkServer]:
-    server = SinkServer(
-        slack_log=tmp_path / "slack.jsonl", web_api=SlackWebApi(token=TOKEN, channel=CHANNEL)
-    )
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+__all__ = ["aws_env", "sink", "trail"]  # fixtures, used below
 
 
 @pytest.fixture

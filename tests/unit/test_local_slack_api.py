@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,22 +13,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from infra.local.sink import SinkServer
-from infra.local.slack_api import SlackWebApi
+from tests.slack_web import CHANNEL, TOKEN, sink
 
-TOKEN = "xoxb-local-0123456789abcdef"
-CHANNEL = "C0LOCALOPS"
-
-
-@pytest.fixture
-def sink(tmp_path: Path) -> Iterator[SinkServer]:
-    server = SinkServer(
-        slack_log=tmp_path / "slack.jsonl", web_api=SlackWebApi(token=TOKEN, channel=CHANNEL)
-    )
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+__all__ = ["sink"]  # the fixture, used below
 
 
 def records(sink: SinkServer) -> list[dict[str, Any]]:

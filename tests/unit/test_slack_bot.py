@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,23 +16,11 @@ from chalicelib.aws.notifier import Message, Notifier
 from chalicelib.aws.slack_bot import BotCredentials, SlackBot
 from chalicelib.core.errors import DependencyUnavailable
 from infra.local.sink import SinkServer
-from infra.local.slack_api import SlackWebApi
+from tests.slack_web import CHANNEL, TOKEN, sink
 
-TOKEN = "xoxb-local-unit"
-CHANNEL = "C0LOCALOPS"
+__all__ = ["sink"]  # the fixture, used below
+
 MESSAGE = Message(title="web-cpu-high ALARM: web 3 -> 4", facts=(("Target", "demo/web"),))
-
-
-@pytest.fixture
-def sink(tmp_path: Path) -> Iterator[SinkServer]:
-    server = SinkServer(
-        slack_log=tmp_path / "slack.jsonl", web_api=SlackWebApi(token=TOKEN, channel=CHANNEL)
-    )
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def notifier(
