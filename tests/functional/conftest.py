@@ -49,6 +49,7 @@ from chalicelib.handlers.views.audit import audit_item
 from chalicelib.records.deployment import Deployment
 from chalicelib.records.target import Target
 from chalicelib.store import Store
+from tests.state_table import create_state_table
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -491,18 +492,7 @@ def world(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[World
     with mock_aws():
         clients: dict[str, Any] = {}
         ddb = boto3.client("dynamodb", region_name=REGION)
-        ddb.create_table(
-            TableName=settings.table_name,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_state_table(ddb, settings.table_name)
         sqs = boto3.client("sqs", region_name=REGION)
         dlq_url = sqs.create_queue(QueueName=settings.work_dlq_name)["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[

@@ -43,6 +43,7 @@ from chalicelib.records.deployment import Deployment
 from chalicelib.records.status import DeploymentPhase, DeploymentStatus
 from chalicelib.records.target import Target
 from chalicelib.store import Store
+from tests.state_table import create_state_table
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -410,18 +411,7 @@ def make_world(policy_doc: dict[str, Any]) -> World:
         return clients[service]
 
     ddb = client("dynamodb")
-    ddb.create_table(
-        TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_state_table(ddb, TABLE)
     client("sqs").create_queue(QueueName=WORK_QUEUE)
 
     def aws(service: str, env: Environment) -> Any:

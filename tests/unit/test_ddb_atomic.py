@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from infra.local import ddb_atomic
+from tests.state_table import create_state_table
 
 TABLE = "state"
 
@@ -22,18 +23,7 @@ def ddb() -> Iterator[Any]:
         ddb_atomic.install()
         try:
             client = boto3.client("dynamodb", region_name="us-east-1")
-            client.create_table(
-                TableName=TABLE,
-                KeySchema=[
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
+            create_state_table(client, TABLE)
             yield client
         finally:
             ddb_atomic.uninstall()

@@ -15,6 +15,7 @@ from chalicelib.records.deployment import Deployment, DeploymentEvent, EcsDeploy
 from chalicelib.records.status import DeploymentPhase, DeploymentStatus
 from chalicelib.records.target import Target
 from chalicelib.store import Store
+from tests.state_table import create_state_table
 
 NOW = datetime(2026, 11, 20, 9, 15, tzinfo=UTC)
 TD = "arn:aws:ecs:us-east-1:123456789012:task-definition/web"
@@ -26,18 +27,7 @@ def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
         monkeypatch.setenv(name, "testing")
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(
-            TableName="state",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_state_table(ddb, "state")
         yield Store(ddb=ddb, table="state")
 
 
